@@ -1,0 +1,1 @@
+//! bpfhook: load eBPF objects and attach their programs to kernel hooks.
