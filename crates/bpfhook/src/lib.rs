@@ -1,1 +1,16 @@
-//! bpfhook: load eBPF objects and attach their programs to kernel hooks.
+//! bpfhook: load eBPF objects and attach their programs to every kind of kernel hook.
+//!
+//! The path of `bpfhook run prog.o`: [`object::ObjectFile`] parses the ELF and gives each
+//! program its [`hook::Hook`]; [`manager::ManagerBuilder`] resolves every target
+//! ([`attach::resolve`]), loads the object through aya with the shared kernel BTF, and attaches
+//! each program ([`attach::load_and_attach`]); [`events::EventLoop`] streams what the programs
+//! print; [`maps::dump`] reads the maps at exit; dropping the [`manager::Manager`] detaches all.
+
+pub mod attach;
+pub mod events;
+pub mod hook;
+pub mod kernel;
+pub mod manager;
+pub mod maps;
+pub mod object;
+pub mod sys;

@@ -1,0 +1,226 @@
+//! `bpfhook run FILE.o [options] [-- CMD ARGS…]`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use bpfhook::attach::{AttachOptions, PerfEventKind, XdpMode};
+use bpfhook::events::{Event, EventLoop};
+use bpfhook::hook::Direction;
+use bpfhook::manager::{Manager, ManagerBuilder, ProgramState};
+use bpfhook::maps::{self, MapDump};
+use bpfhook::object::ObjectFile;
+use clap::Args;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The eBPF object (ELF .o from `clang -O2 -g -target bpf -c`)
+    file: PathBuf,
+    /// Network interface for XDP, TC and socket filter programs (socket filters default to lo)
+    #[arg(long, short = 'i')]
+    iface: Option<String>,
+    /// Direction for `tc`/`classifier`/`cgroup/skb` sections that do not name one
+    #[arg(long, value_parser = parse_direction)]
+    direction: Option<Direction>,
+    /// cgroup v2 directory for sockops and cgroup programs (default: the cgroup v2 root)
+    #[arg(long)]
+    cgroup: Option<PathBuf>,
+    /// Binary or library for uprobes whose section names none (`libc` resolves via ld.so.cache)
+    #[arg(long)]
+    binary: Option<String>,
+    /// Only this process (uprobes, perf events)
+    #[arg(long, short = 'p')]
+    pid: Option<u32>,
+    /// XDP attach mode
+    #[arg(long, value_parser = parse_xdp_mode, default_value = "auto")]
+    xdp_mode: XdpMode,
+    /// perf event for perf_event programs: cpu-clock, page-faults, cycles, …
+    #[arg(long, value_parser = parse_perf_event, default_value = "cpu-clock")]
+    perf_event: PerfEventKind,
+    /// Samples per second per CPU for perf_event programs
+    #[arg(long, default_value_t = 99)]
+    frequency: u64,
+    /// Attach only these programs (repeatable; default: all)
+    #[arg(long = "program", short = 'P')]
+    programs: Vec<String>,
+    /// Keep running the programs that attached when others fail
+    #[arg(long)]
+    keep_going: bool,
+    /// Stop after this many seconds
+    #[arg(long, short = 'd')]
+    duration: Option<f64>,
+    /// Do not read bpf_printk output
+    #[arg(long)]
+    no_printk: bool,
+    /// Command to run once attached; bpfhook stops when it exits
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+fn parse_direction(s: &str) -> Result<Direction, String> {
+    Direction::parse(s).ok_or_else(|| "expected ingress or egress".to_owned())
+}
+
+fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
+    XdpMode::parse(s).ok_or_else(|| "expected auto, native or generic".to_owned())
+}
+
+fn parse_perf_event(s: &str) -> Result<PerfEventKind, String> {
+    PerfEventKind::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = PerfEventKind::names().collect();
+        format!("unknown perf event; one of: {}", names.join(", "))
+    })
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let object = ObjectFile::from_path(&args.file)?;
+    let options = AttachOptions {
+        iface: args.iface.clone(),
+        direction: args.direction,
+        cgroup: args.cgroup.clone(),
+        binary: args.binary.clone(),
+        pid: args.pid,
+        xdp_mode: args.xdp_mode,
+        perf_event: args.perf_event,
+        frequency: args.frequency,
+    };
+    let mut builder = ManagerBuilder::new(&object)
+        .options(options)
+        .keep_going(args.keep_going);
+    if !args.programs.is_empty() {
+        builder = builder.select(args.programs.iter().cloned());
+    }
+    // Open the printk reader first: a failure here must not leave programs attached.
+    let mut events = EventLoop::new(!args.no_printk)?;
+    let manager = builder.attach()?;
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut attached = 0;
+    for status in manager.status() {
+        match &status.state {
+            ProgramState::Attached(target) => {
+                attached += 1;
+                writeln!(out, "attached {target} (prog {})", status.name)?;
+            }
+            ProgramState::Failed(reason) => writeln!(
+                out,
+                "failed {} (prog {}): {reason}",
+                status.hook, status.name
+            )?,
+            ProgramState::Skipped => {}
+        }
+    }
+    if attached == 0 {
+        return Err(anyhow!("no program attached"));
+    }
+    out.flush()?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let mut child = start_command(&args.command)?;
+    let deadline = args
+        .duration
+        .map(|secs| Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
+
+    let mut print = |event: Event| {
+        let Event::Printk(line) = event;
+        let _ = writeln!(
+            out,
+            "{}-{} [{:03}] {}: {}",
+            line.comm, line.pid, line.cpu, line.timestamp, line.message
+        );
+    };
+    loop {
+        events.poll(Duration::from_millis(100), &mut print)?;
+        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        if let Some(c) = child.as_mut() {
+            if c.try_wait()?.is_some() {
+                // Lines the command caused may still be in flight; take them too.
+                events.poll(Duration::from_millis(100), &mut print)?;
+                child = None;
+                break;
+            }
+        }
+    }
+    stop_command(child);
+    print_maps(&manager, &mut out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn start_command(command: &[String]) -> Result<Option<Child>> {
+    let Some((program, args)) = command.split_first() else {
+        return Ok(None);
+    };
+    let child = Command::new(program)
+        .args(args)
+        .spawn()
+        .with_context(|| format!("starting `{program}`"))?;
+    Ok(Some(child))
+}
+
+/// A command still running when we stop (signal or --duration) is asked to stop too.
+fn stop_command(child: Option<Child>) {
+    if let Some(mut child) = child {
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // SAFETY: plain kill(2) on our own child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let _ = child.wait();
+    }
+}
+
+fn print_maps(manager: &Manager, out: &mut impl Write) -> Result<()> {
+    let mut maps: Vec<_> = manager
+        .ebpf()
+        .maps()
+        // Read-only data holds the program's constants: not results.
+        .filter(|(name, _)| !name.starts_with(".rodata"))
+        .collect();
+    maps.sort_by_key(|(name, _)| *name);
+    for (name, map) in maps {
+        if let Some(dump) = maps::dump(name, map)? {
+            print_map(&dump, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_map(dump: &MapDump, out: &mut impl Write) -> Result<()> {
+    writeln!(
+        out,
+        "\nmap {} ({:?}, key {} B, value {} B, {} entries):",
+        dump.name,
+        dump.map_type,
+        dump.key_size,
+        dump.value_size,
+        dump.entries.len()
+    )?;
+    for entry in &dump.entries {
+        match entry.values.as_slice() {
+            [value] => writeln!(
+                out,
+                "  key: {}  value: {}",
+                maps::hex(&entry.key),
+                maps::hex(value)
+            )?,
+            values => {
+                writeln!(out, "  key: {}", maps::hex(&entry.key))?;
+                for (cpu, value) in values.iter().enumerate() {
+                    writeln!(out, "    cpu{cpu}: {}", maps::hex(value))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Feature probes: can this kernel attach a given hook kind? Each probe asks the kernel (never a
+//! version number), runs once per process, and a missing feature is an error that says why.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
+
+use crate::kernel::btf::kernel_btf;
+use crate::sys::{prog_load, ProbeProgram};
+
+/// Hook families whose availability varies between kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Feature {
+    /// kprobe/kretprobe: needs CONFIG_KPROBES.
+    Kprobes,
+    /// fentry/fexit/fmod_ret: BPF trampolines.
+    Fentry,
+    /// BPF LSM programs.
+    Lsm,
+}
+
+impl Feature {
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Kprobes => "kprobes",
+            Feature::Fentry => "fentry/fexit",
+            Feature::Lsm => "BPF LSM",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{feature} not available on this kernel: {reason}")]
+pub struct MissingFeature {
+    pub feature: &'static str,
+    pub reason: String,
+}
+
+/// Ok when the kernel can attach programs of this family; the cached probe result otherwise.
+pub fn check(feature: Feature) -> Result<(), MissingFeature> {
+    static KPROBES: OnceLock<Result<(), String>> = OnceLock::new();
+    static FENTRY: OnceLock<Result<(), String>> = OnceLock::new();
+    static LSM: OnceLock<Result<(), String>> = OnceLock::new();
+    let cell = match feature {
+        Feature::Kprobes => &KPROBES,
+        Feature::Fentry => &FENTRY,
+        Feature::Lsm => &LSM,
+    };
+    cell.get_or_init(|| probe(feature))
+        .clone()
+        .map_err(|reason| MissingFeature {
+            feature: feature.name(),
+            reason,
+        })
+}
+
+fn probe(feature: Feature) -> Result<(), String> {
+    match feature {
+        Feature::Kprobes => probe_kprobes(),
+        Feature::Fentry => probe_trampoline(
+            bpf_prog_type::BPF_PROG_TYPE_TRACING,
+            bpf_attach_type::BPF_TRACE_FENTRY,
+            &["bpf_fentry_test1", "vfs_read", "do_sys_openat2"],
+        ),
+        Feature::Lsm => probe_trampoline(
+            bpf_prog_type::BPF_PROG_TYPE_LSM,
+            bpf_attach_type::BPF_LSM_MAC,
+            &["bpf_lsm_file_open", "bpf_lsm_bpf"],
+        ),
+    }
+}
+
+/// kprobes exist when the kernel has the kprobe PMU or the legacy tracefs interface.
+fn probe_kprobes() -> Result<(), String> {
+    let pmu = Path::new("/sys/bus/event_source/devices/kprobe");
+    let legacy = crate::kernel::tracefs::root()
+        .ok()
+        .map(|root| root.join("kprobe_events"));
+    if pmu.exists() || legacy.is_some_and(|p| p.exists()) {
+        return Ok(());
+    }
+    Err("the kernel was built without CONFIG_KPROBES (no kprobe PMU in /sys/bus/event_source/devices \
+         and no kprobe_events in tracefs); use a tracepoint, raw tracepoint or fentry instead"
+        .to_owned())
+}
+
+/// Loads `r0 = 0; exit` at the first of `targets` found in the kernel's BTF.
+fn probe_trampoline(
+    prog_type: bpf_prog_type,
+    attach_type: bpf_attach_type,
+    targets: &[&str],
+) -> Result<(), String> {
+    let btf = kernel_btf().map_err(|e| e.to_string())?;
+    let attach_btf_id = targets
+        .iter()
+        .find_map(|name| {
+            btf.id_by_type_name_kind(name, aya_obj::btf::BtfKind::Func)
+                .ok()
+        })
+        .ok_or_else(|| format!("none of {targets:?} is in the kernel's BTF"))?;
+    const R0_EQ_0_EXIT: [u64; 2] = [0xb7, 0x95];
+    let probe = ProbeProgram {
+        prog_type: prog_type as u32,
+        expected_attach_type: attach_type as u32,
+        attach_btf_id,
+        insns: &R0_EQ_0_EXIT,
+    };
+    match prog_load(&probe) {
+        Ok(_fd) => Ok(()),
+        Err(e) => Err(explain_trampoline_error(e.error.raw_os_error())),
+    }
+}
+
+/// Why the kernel refuses a trampoline-based program, as best the errno tells.
+pub fn explain_trampoline_error(errno: Option<i32>) -> String {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    match errno {
+        Some(libc::EPERM) if !root => "the kernel refused the load with EPERM: run as root (or with CAP_BPF and CAP_PERFMON)".to_owned(),
+        Some(libc::EPERM) => "the kernel refused BPF_PROG_LOAD with EPERM although we run as root: BPF trampolines \
+             are blocked here (kernel lockdown, an LSM policy, or a hypervisor that forbids patching kernel text)"
+            .to_owned(),
+        Some(libc::ENOTSUPP_LINUX) | Some(libc::EOPNOTSUPP) => {
+            "the kernel does not support BPF trampolines on this architecture or configuration (needs \
+             CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS and, for LSM, CONFIG_BPF_LSM with `bpf` in the lsm= list)"
+                .to_owned()
+        }
+        Some(libc::EINVAL) => "the kernel rejected the program type (EINVAL): it predates this hook kind".to_owned(),
+        Some(errno) => format!("BPF_PROG_LOAD failed: {}", std::io::Error::from_raw_os_error(errno)),
+        None => "BPF_PROG_LOAD failed".to_owned(),
+    }
+}
+
+/// The kernel-internal ENOTSUPP (524) that BPF returns for unsupported trampolines; libc lacks it.
+mod libc {
+    pub use ::libc::*;
+    pub const ENOTSUPP_LINUX: i32 = 524;
+}

@@ -1,0 +1,226 @@
+//! `Manager`: load an object, attach its programs with options, report each program's status,
+//! and detach everything when dropped.
+//!
+//! `ManagerBuilder` is the spec (which programs, which options); `Manager` is the live set the
+//! kernel holds. Every target is resolved before anything is loaded, so a missing interface or
+//! binary costs no kernel work; if a program then fails to load or attach, the programs attached
+//! before it are detached (by dropping the half-built aya object) and the error names the one
+//! that failed.
+
+use std::collections::HashMap;
+
+use aya::{Ebpf, EbpfLoader};
+
+use crate::attach::{self, AttachError, AttachOptions, Keep, Target};
+use crate::hook::Hook;
+use crate::kernel::btf::kernel_btf;
+use crate::object::ObjectFile;
+
+/// Where one program stands.
+#[derive(Debug, Clone)]
+pub enum ProgramState {
+    Attached(Target),
+    /// Not selected: neither loaded nor attached.
+    Skipped,
+    /// Failed, with the reason (only with `keep_going`; otherwise a failure is an error).
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProgramStatus {
+    pub name: String,
+    pub hook: Hook,
+    pub state: ProgramState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error("no program named `{0}` in the object (it has: {1})")]
+    UnknownProgram(String, String),
+    #[error("program `{program}` ({hook}): {error}{}", rolled_back(.detached))]
+    Program {
+        program: String,
+        hook: String,
+        error: Box<AttachError>,
+        detached: Vec<String>,
+    },
+    #[error("loading the object into the kernel: {0}")]
+    Load(#[source] aya::EbpfError),
+}
+
+fn rolled_back(detached: &[String]) -> String {
+    if detached.is_empty() {
+        String::new()
+    } else {
+        format!("\nrolled back: detached {}", detached.join(", "))
+    }
+}
+
+/// What to load and how to attach it.
+pub struct ManagerBuilder<'a> {
+    object: &'a ObjectFile,
+    defaults: AttachOptions,
+    per_program: HashMap<String, AttachOptions>,
+    selected: Option<Vec<String>>,
+    keep_going: bool,
+}
+
+impl<'a> ManagerBuilder<'a> {
+    pub fn new(object: &'a ObjectFile) -> Self {
+        Self {
+            object,
+            defaults: AttachOptions::default(),
+            per_program: HashMap::new(),
+            selected: None,
+            keep_going: false,
+        }
+    }
+
+    /// Options for every program without options of its own.
+    pub fn options(mut self, options: AttachOptions) -> Self {
+        self.defaults = options;
+        self
+    }
+
+    /// Options for one program.
+    pub fn program_options(mut self, program: &str, options: AttachOptions) -> Self {
+        self.per_program.insert(program.to_owned(), options);
+        self
+    }
+
+    /// Load and attach only these programs (default: all).
+    pub fn select<I: IntoIterator<Item = S>, S: Into<String>>(mut self, programs: I) -> Self {
+        self.selected = Some(programs.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Keep the programs that attached when another fails, and report the failure in its status.
+    pub fn keep_going(mut self, keep_going: bool) -> Self {
+        self.keep_going = keep_going;
+        self
+    }
+
+    /// Resolves every target, loads the object (with the process-wide kernel BTF) and attaches.
+    pub fn attach(self) -> Result<Manager, ManagerError> {
+        let specs = self.object.programs();
+        if let Some(selected) = &self.selected {
+            for name in selected {
+                if self.object.program(name).is_none() {
+                    let names: Vec<&str> = specs.iter().map(|p| p.name.as_str()).collect();
+                    return Err(ManagerError::UnknownProgram(name.clone(), names.join(", ")));
+                }
+            }
+        }
+        let is_selected = |name: &str| {
+            self.selected
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|n| n == name))
+        };
+
+        // 1. Resolve every target before touching the kernel.
+        let mut status = Vec::with_capacity(specs.len());
+        let mut plan = Vec::new();
+        for spec in specs {
+            let state = if !is_selected(&spec.name) {
+                ProgramState::Skipped
+            } else {
+                let options = self.per_program.get(&spec.name).unwrap_or(&self.defaults);
+                match attach::resolve(&spec.hook, options) {
+                    Ok(target) => {
+                        plan.push((status.len(), target.clone()));
+                        ProgramState::Attached(target)
+                    }
+                    Err(error) if self.keep_going => ProgramState::Failed(error.to_string()),
+                    Err(error) => {
+                        return Err(ManagerError::Program {
+                            program: spec.name.clone(),
+                            hook: spec.hook.to_string(),
+                            error: Box::new(error),
+                            detached: Vec::new(),
+                        })
+                    }
+                }
+            };
+            status.push(ProgramStatus {
+                name: spec.name.clone(),
+                hook: spec.hook.clone(),
+                state,
+            });
+        }
+
+        // 2. Create the maps, then load and attach each program.
+        let mut ebpf = EbpfLoader::new()
+            .btf(kernel_btf().ok())
+            .load(self.object.loader_bytes())
+            .map_err(ManagerError::Load)?;
+        let mut keep = Vec::new();
+        let mut attached: Vec<String> = Vec::new();
+        for (index, target) in plan {
+            let entry = &mut status[index];
+            let result = match ebpf.program_mut(&entry.name) {
+                Some(program) => attach::load_and_attach(program, &target),
+                None => Err(AttachError::WrongProgramType {
+                    expected: "a program the loader knows",
+                    found: "none (the loader did not find this function)".to_owned(),
+                }),
+            };
+            match result {
+                Ok(kept) => {
+                    keep.extend(kept);
+                    attached.push(entry.name.clone());
+                }
+                Err(error) if self.keep_going => {
+                    // A program that loaded but did not attach stays loaded until the Manager drops.
+                    entry.state = ProgramState::Failed(error.to_string());
+                }
+                Err(error) => {
+                    // Dropping `ebpf` on return detaches and unloads everything attached so far.
+                    return Err(ManagerError::Program {
+                        program: entry.name.clone(),
+                        hook: target.to_string(),
+                        error: Box::new(error),
+                        detached: attached,
+                    });
+                }
+            }
+        }
+        Ok(Manager {
+            ebpf,
+            _keep: keep,
+            status,
+        })
+    }
+}
+
+/// Programs loaded and attached. Dropping it detaches every link and unloads every program.
+pub struct Manager {
+    // Field order is drop order: links and programs go before the sockets they filter.
+    ebpf: Ebpf,
+    _keep: Vec<Keep>,
+    status: Vec<ProgramStatus>,
+}
+
+impl Manager {
+    /// One status per program of the object, in object order.
+    pub fn status(&self) -> &[ProgramStatus] {
+        &self.status
+    }
+
+    /// The loaded object, for map access.
+    pub fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
+    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+
+    /// A map by name.
+    pub fn map(&self, name: &str) -> Option<&aya::maps::Map> {
+        self.ebpf.map(name)
+    }
+
+    pub fn map_mut(&mut self, name: &str) -> Option<&mut aya::maps::Map> {
+        self.ebpf.map_mut(name)
+    }
+}

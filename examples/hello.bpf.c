@@ -1,0 +1,13 @@
+// Seed 001's first program: print a greeting every time a process calls execve.
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+char _license[] SEC("license") = "GPL";
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int hello(void *ctx)
+{
+    char msg[] = "Hello, eBPF World!";
+    bpf_trace_printk(msg, sizeof(msg));
+    return 0;
+}
