@@ -1,6 +1,7 @@
 //! cgroup hooks (sockops, cgroup_skb, `cgroup/*`) on a cgroup v2 directory, and the network
-//! namespace hooks (sk_lookup, flow_dissector) on this process's namespace. All use bpf_links
-//! in multi-attach mode, so they coexist with programs others attached.
+//! namespace hooks (sk_lookup, flow_dissector) on this process's namespace. All use bpf_links,
+//! which coexist with programs others attached (a link takes no ALLOW_MULTI flag: passing one
+//! is EINVAL).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, Attac
 
 pub(super) fn attach(program: &mut Program, hook: &Hook, path: &Path) -> Result<(), AttachError> {
     let cgroup = open(path)?;
-    let mode = CgroupAttachMode::AllowMultiple;
+    let mode = CgroupAttachMode::default();
     let attaching = |e| kernel_error(format!("attaching {hook} to cgroup {}", path.display()), e);
     match hook {
         Hook::SockOps => {

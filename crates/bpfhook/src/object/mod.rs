@@ -76,6 +76,7 @@ impl ObjectFile {
 
         let mut programs = Vec::new();
         let mut renames = Vec::new();
+        let mut kept = Vec::new();
         for section in elf.sections() {
             let SectionFlags::Elf { sh_flags } = section.flags() else {
                 continue;
@@ -103,12 +104,13 @@ impl ObjectFile {
                 });
             }
             if let Some(program) = programs.last().filter(|_| !functions.is_empty()) {
-                if let Some(new_name) = loader_name(name, &program.hook) {
-                    renames.push(normalize::Rename {
+                match loader_name(name, &program.hook) {
+                    Some(new_name) => renames.push(normalize::Rename {
                         section_index: section.index().0,
                         from: name.to_owned(),
                         to: new_name,
-                    });
+                    }),
+                    None => kept.push(name.to_owned()),
                 }
             }
         }
@@ -116,7 +118,7 @@ impl ObjectFile {
             return Err(ObjectError::NoPrograms);
         }
         let has_btf = elf.section_by_name(".BTF").is_some();
-        let loader_bytes = normalize::rename_sections(bytes, &renames)?;
+        let loader_bytes = normalize::rename_sections(bytes, &renames, &kept)?;
         Ok(Self {
             loader_bytes,
             programs,

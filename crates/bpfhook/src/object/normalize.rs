@@ -36,12 +36,17 @@ pub enum NormalizeError {
 const SHDR_SIZE: usize = 64;
 
 /// Returns `bytes` with the sections renamed (an unchanged copy when there is nothing to do).
-pub(super) fn rename_sections(bytes: &[u8], renames: &[Rename]) -> Result<Vec<u8>, NormalizeError> {
+/// `kept` are the program sections that keep their names; no new name may equal one of them.
+pub(super) fn rename_sections(
+    bytes: &[u8],
+    renames: &[Rename],
+    kept: &[String],
+) -> Result<Vec<u8>, NormalizeError> {
     let mut out = bytes.to_vec();
     if renames.is_empty() {
         return Ok(out);
     }
-    check_unique(renames)?;
+    check_unique(renames, kept)?;
     let elf = ElfLayout::read(&out)?;
 
     // 1. Section names: append the new names to a copy of the string table.
@@ -106,14 +111,20 @@ pub(super) fn rename_sections(bytes: &[u8], renames: &[Rename]) -> Result<Vec<u8
     Ok(out)
 }
 
-fn check_unique(renames: &[Rename]) -> Result<(), NormalizeError> {
-    let mut seen = HashSet::new();
+fn check_unique(renames: &[Rename], kept: &[String]) -> Result<(), NormalizeError> {
+    let mut seen: HashSet<&str> = kept.iter().map(String::as_str).collect();
     for rename in renames {
         if !seen.insert(rename.to.as_str()) {
-            let clashing: Vec<String> = renames
+            let clashing: Vec<String> = kept
                 .iter()
-                .filter(|r| r.to == rename.to)
-                .map(|r| format!("`{}`", r.from))
+                .filter(|k| **k == rename.to)
+                .chain(
+                    renames
+                        .iter()
+                        .filter(|r| r.to == rename.to)
+                        .map(|r| &r.from),
+                )
+                .map(|name| format!("`{name}`"))
                 .collect();
             return Err(NormalizeError::Clash(
                 clashing.join(", "),

@@ -1,0 +1,70 @@
+//! Test fixtures built on demand: BPF programs from `tests/bpf/*.bpf.c` with clang, small target
+//! programs from `tests/bin/*.c` with cc. Outputs are content-addressed under
+//! `target/test-fixtures/`, written to a temporary name and renamed, so concurrent test processes
+//! share one build without seeing half-written files.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn build_dir() -> PathBuf {
+    let dir = repo_root().join("target/test-fixtures");
+    std::fs::create_dir_all(&dir).expect("creating target/test-fixtures");
+    dir
+}
+
+fn build(source: &Path, extension: &str, compiler: &str, flags: &[&str]) -> PathBuf {
+    let text = std::fs::read(source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+    let mut hasher = DefaultHasher::new();
+    (text, compiler, flags).hash(&mut hasher);
+    let stem = source
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("fixture");
+    let stem = stem.split('.').next().unwrap_or(stem);
+    let output = build_dir().join(format!("{stem}-{:016x}.{extension}", hasher.finish()));
+    if output.exists() {
+        return output;
+    }
+    let temporary = output.with_extension(format!("tmp{}", std::process::id()));
+    let status = Command::new(compiler)
+        .args(flags)
+        .arg(source)
+        .arg("-o")
+        .arg(&temporary)
+        .status()
+        .unwrap_or_else(|e| panic!("running {compiler} (install clang and libbpf-dev): {e}"));
+    assert!(
+        status.success(),
+        "{compiler} failed on {}",
+        source.display()
+    );
+    std::fs::rename(&temporary, &output).expect("renaming fixture");
+    output
+}
+
+/// `tests/bpf/NAME.bpf.c` compiled with `clang -O2 -g -target bpf`.
+pub fn bpf_fixture(name: &str) -> PathBuf {
+    let source = repo_root().join(format!("tests/bpf/{name}.bpf.c"));
+    let multiarch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    build(
+        &source,
+        "o",
+        "clang",
+        &["-O2", "-g", "-target", "bpf", &multiarch, "-c"],
+    )
+}
+
+/// `tests/bin/NAME.c` compiled with `cc` (no optimisation, so probed functions stay calls).
+pub fn test_binary(name: &str) -> PathBuf {
+    let source = repo_root().join(format!("tests/bin/{name}.c"));
+    build(&source, "bin", "cc", &["-O0", "-g"])
+}

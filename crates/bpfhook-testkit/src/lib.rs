@@ -1,0 +1,56 @@
+//! Helpers for tests that run on the real kernel. Every kernel or system object a helper creates
+//! is owned by a guard whose Drop removes it, so a failing test leaves nothing behind, and every
+//! name is unique per process and call, so tests run in parallel.
+
+mod cgroup;
+mod fixtures;
+mod net;
+
+pub use cgroup::TempCgroup;
+pub use fixtures::{bpf_fixture, repo_root, test_binary};
+pub use net::VethPair;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name no other test in any process uses at the same time: `{prefix}{pid}x{counter}`.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}{}x{}",
+        std::process::id() % 100_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Whether a program of this name is still loaded after up to 2 s: the kernel frees a released
+/// program after an RCU grace period, so a just-dropped one may linger for a moment.
+pub fn program_loaded(name: &str) -> bool {
+    let short = &name[..name.len().min(15)];
+    let loaded = || {
+        aya::programs::loaded_programs()
+            .filter_map(Result::ok)
+            .any(|p| p.name_as_str() == Some(short))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while loaded() {
+        if std::time::Instant::now() > deadline {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// Runs a command and panics with its output if it fails (test setup only).
+pub fn sh(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,382 @@
+//! One test per hook kind on the real kernel: attach a fixture through the Manager, make the
+//! hook fire, and prove the program ran by reading its counter map. Kinds this kernel may refuse
+//! (kprobe, fentry/fexit, LSM) assert success or the clear error, as a feature probe decides.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aya::maps::HashMap;
+use bpfhook::attach::{AttachOptions, PerfEventKind, XdpMode};
+use bpfhook::kernel::features::{self, Feature};
+use bpfhook::manager::{Manager, ManagerBuilder, ManagerError, ProgramState};
+use bpfhook::object::ObjectFile;
+use bpfhook_testkit::{bpf_fixture, program_loaded, test_binary, TempCgroup, VethPair};
+
+fn attach(
+    fixture: &str,
+    programs: &[&str],
+    options: AttachOptions,
+) -> Result<Manager, ManagerError> {
+    let object = ObjectFile::from_path(bpf_fixture(fixture)).expect("fixture parses");
+    ManagerBuilder::new(&object)
+        .options(options)
+        .select(programs.iter().copied())
+        .attach()
+}
+
+fn count(manager: &Manager, map: &str, key: u32) -> u64 {
+    let map: HashMap<_, u32, u64> =
+        HashMap::try_from(manager.map(map).expect("map exists")).expect("u32 → u64 hash");
+    map.get(&key, 0).unwrap_or(0)
+}
+
+/// Waits until the counter reaches `at_least` (events can land a moment after the trigger).
+fn wait_count(manager: &Manager, map: &str, key: u32, at_least: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n = count(manager, map, key);
+        if n >= at_least || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run_true() -> u32 {
+    let mut child = Command::new("/bin/true")
+        .spawn()
+        .expect("spawning /bin/true");
+    let pid = child.id();
+    child.wait().expect("waiting for /bin/true");
+    pid
+}
+
+#[test]
+fn tracepoint_counts_execve_of_our_child() {
+    let manager = attach("tracing", &["tp_execve"], AttachOptions::default()).expect("attach");
+    let pid = run_true();
+    assert!(
+        wait_count(&manager, "counts", pid, 1) >= 1,
+        "no execve seen for pid {pid}"
+    );
+}
+
+#[test]
+fn raw_tracepoint_counts_syscalls_of_our_child() {
+    let manager =
+        attach("tracing", &["rawtp_sys_enter"], AttachOptions::default()).expect("attach");
+    let pid = run_true();
+    assert!(
+        wait_count(&manager, "raw_counts", pid, 1) >= 1,
+        "no syscall seen for pid {pid}"
+    );
+}
+
+#[test]
+fn uprobe_and_uretprobe_fire_for_one_process() {
+    let binary = test_binary("uprobe_target");
+    let mut target = Command::new(&binary)
+        .arg("3")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawning the uprobe target");
+    let options = AttachOptions {
+        binary: Some(binary.display().to_string()),
+        pid: Some(target.id()),
+        ..AttachOptions::default()
+    };
+    let result = attach("uprobe", &["up_enter", "up_return"], options);
+    // The target waits for a line: release it whatever happened, so it never lingers.
+    let _ = target.stdin.take().map(|mut s| s.write_all(b"go\n"));
+    let manager = result.expect("attach");
+    assert!(target.wait().expect("target exits").success());
+    // The pid filter makes the counts exact: three calls, three returns.
+    assert_eq!(wait_count(&manager, "counts", 1, 3), 3, "uprobe entries");
+    assert_eq!(wait_count(&manager, "counts", 2, 3), 3, "uretprobe returns");
+}
+
+fn xdp_sees_udp(mode: XdpMode) {
+    let veth = VethPair::new();
+    let options = AttachOptions {
+        iface: Some(veth.host.clone()),
+        xdp_mode: mode,
+        ..AttachOptions::default()
+    };
+    let manager = attach("net", &["xdp_udp"], options).expect("attach");
+    veth.udp_to_host(9999, 5);
+    assert!(
+        wait_count(&manager, "counts", 1, 5) >= 5,
+        "XDP ({mode:?}) did not see 5 UDP packets"
+    );
+}
+
+#[test]
+fn xdp_native_on_veth() {
+    xdp_sees_udp(XdpMode::Native);
+}
+
+#[test]
+fn xdp_generic_on_veth() {
+    xdp_sees_udp(XdpMode::Generic);
+}
+
+#[test]
+fn tc_ingress_and_egress_on_veth() {
+    let veth = VethPair::new();
+    let options = AttachOptions {
+        iface: Some(veth.host.clone()),
+        ..AttachOptions::default()
+    };
+    let manager = attach("net", &["tc_in_udp", "tc_out_udp"], options).expect("attach");
+    veth.udp_to_host(9999, 4);
+    veth.udp_to_peer(9999, 6);
+    assert!(wait_count(&manager, "counts", 2, 4) >= 4, "TC ingress");
+    assert!(wait_count(&manager, "counts", 3, 6) >= 6, "TC egress");
+}
+
+#[test]
+fn socket_filter_sees_frames_on_its_interface() {
+    let veth = VethPair::new();
+    let options = AttachOptions {
+        iface: Some(veth.host.clone()),
+        ..AttachOptions::default()
+    };
+    let manager = attach("socket", &["sock_count"], options).expect("attach");
+    veth.udp_to_host(9999, 5);
+    assert!(wait_count(&manager, "counts", 1, 5) >= 5, "socket filter");
+}
+
+#[test]
+fn sockops_and_cgroup_skb_on_a_temporary_cgroup() {
+    let cgroup = TempCgroup::new();
+    let options = AttachOptions {
+        cgroup: Some(cgroup.path.clone()),
+        ..AttachOptions::default()
+    };
+    let manager = attach(
+        "cgroup",
+        &["sockops_count", "cgskb_in", "cgskb_out"],
+        options,
+    )
+    .expect("attach");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
+    let port = listener.local_addr().expect("address").port();
+    let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}; echo hello >&3");
+    let mut client = cgroup.spawn(Command::new("bash").args(["-c", &script]));
+    let (_conn, _) = listener.accept().expect("accepting the client");
+    assert!(client.wait().expect("client exits").success());
+    assert!(
+        wait_count(&manager, "counts", 4, 1) >= 1,
+        "sockops: no active connection established"
+    );
+    assert!(
+        wait_count(&manager, "counts", 3, 1) >= 1,
+        "cgroup_skb egress"
+    );
+    assert!(
+        wait_count(&manager, "counts", 2, 1) >= 1,
+        "cgroup_skb ingress"
+    );
+}
+
+#[test]
+fn perf_event_samples_cpu_clock() {
+    let options = AttachOptions {
+        perf_event: PerfEventKind::parse("cpu-clock").expect("known event"),
+        frequency: 1000,
+        ..AttachOptions::default()
+    };
+    let manager = attach("perf_event", &["perf_sample"], options).expect("attach");
+    let end = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < end {
+        std::hint::black_box(0u64.wrapping_add(1));
+    }
+    assert!(wait_count(&manager, "counts", 1, 1) >= 1, "no perf sample");
+}
+
+/// Success where the probe says the kernel can, the probe's clear reason where it cannot.
+fn kernel_function_hook(program: &str, feature: Feature, key: u32, expected_reason: &str) {
+    match (
+        features::check(feature),
+        attach("kernel_fn", &[program], AttachOptions::default()),
+    ) {
+        (Ok(()), Ok(manager)) => {
+            let _ = std::fs::File::open("/etc/hostname");
+            assert!(
+                wait_count(&manager, "counts", key, 1) >= 1,
+                "{program} attached but never ran"
+            );
+        }
+        (Ok(()), Err(e)) => panic!("the probe says {feature:?} works, but attaching failed: {e}"),
+        (Err(missing), Ok(_)) => {
+            panic!("the probe says {feature:?} is missing ({missing}), yet it attached")
+        }
+        (Err(missing), Err(e)) => {
+            let message = e.to_string();
+            assert!(
+                message.contains(&missing.reason),
+                "error does not give the reason: {message}"
+            );
+            assert!(
+                message.contains(expected_reason),
+                "error lacks `{expected_reason}`: {message}"
+            );
+            assert!(
+                message.contains(program),
+                "error does not name the program: {message}"
+            );
+            assert!(
+                !program_loaded(program),
+                "{program} stayed loaded after the error"
+            );
+        }
+    }
+}
+
+#[test]
+fn kprobe_attaches_or_says_kprobes_are_missing() {
+    kernel_function_hook("kp_openat", Feature::Kprobes, 1, "CONFIG_KPROBES");
+}
+
+#[test]
+fn fentry_attaches_or_says_why_not() {
+    kernel_function_hook("fentry_openat", Feature::Fentry, 2, "EPERM");
+}
+
+#[test]
+fn fexit_attaches_or_says_why_not() {
+    kernel_function_hook("fexit_openat", Feature::Fentry, 3, "EPERM");
+}
+
+#[test]
+fn lsm_attaches_or_says_why_not() {
+    kernel_function_hook("lsm_file_open", Feature::Lsm, 4, "EPERM");
+}
+
+#[test]
+fn failure_rolls_back_what_was_attached() {
+    let err = match attach(
+        "bad_verifier",
+        &["good_first", "bad_deref"],
+        AttachOptions::default(),
+    ) {
+        Ok(_) => panic!("the verifier accepted a NULL dereference"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("bad_deref"), "{err}");
+    assert!(err.contains("Verifier log"), "{err}");
+    assert!(
+        err.contains("invalid mem access"),
+        "the verifier's reason is missing: {err}"
+    );
+    assert!(err.contains("rolled back: detached good_first"), "{err}");
+    assert!(
+        !program_loaded("good_first") && !program_loaded("bad_deref"),
+        "programs left loaded"
+    );
+}
+
+#[test]
+fn missing_targets_are_named_before_loading() {
+    let cases: [(&str, &str, AttachOptions, &str); 5] = [
+        (
+            "net",
+            "xdp_udp",
+            AttachOptions {
+                iface: Some("nosuch0".into()),
+                ..AttachOptions::default()
+            },
+            "network interface `nosuch0` does not exist",
+        ),
+        (
+            "net",
+            "tc_in_udp",
+            AttachOptions::default(),
+            "needs an interface",
+        ),
+        (
+            "uprobe",
+            "up_enter",
+            AttachOptions {
+                binary: Some("/nonexistent/bin".into()),
+                ..AttachOptions::default()
+            },
+            "binary `/nonexistent/bin` does not exist",
+        ),
+        (
+            "uprobe",
+            "up_enter",
+            AttachOptions {
+                binary: Some("/bin/true".into()),
+                ..AttachOptions::default()
+            },
+            "symbol `bpfhook_target_fn` does not exist",
+        ),
+        (
+            "cgroup",
+            "sockops_count",
+            AttachOptions {
+                cgroup: Some("/sys/fs/cgroup/unified/no-such-cgroup".into()),
+                ..AttachOptions::default()
+            },
+            "cgroup v2 directory `/sys/fs/cgroup/unified/no-such-cgroup` does not exist",
+        ),
+    ];
+    for (fixture, program, options, expected) in cases {
+        let err = attach(fixture, &[program], options)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains(expected),
+            "{program}: expected `{expected}` in `{err}`"
+        );
+        assert!(
+            !program_loaded(program),
+            "{program} was loaded despite a missing target"
+        );
+    }
+}
+
+#[test]
+fn unknown_program_selection_is_an_error() {
+    let err = attach("tracing", &["nope"], AttachOptions::default())
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("no program named `nope` in the object (it has: tp_execve, rawtp_sys_enter)")
+    );
+}
+
+#[test]
+fn keep_going_reports_failures_and_keeps_the_rest() {
+    let object = ObjectFile::from_path(bpf_fixture("bad_verifier")).expect("parses");
+    let manager = ManagerBuilder::new(&object)
+        .keep_going(true)
+        .attach()
+        .expect("keep going");
+    let find = |name: &str| {
+        manager
+            .status()
+            .iter()
+            .find(|s| s.name == name)
+            .expect("status")
+    };
+    assert!(matches!(
+        find("good_first").state,
+        ProgramState::Attached(_)
+    ));
+    assert!(
+        matches!(&find("bad_deref").state, ProgramState::Failed(reason) if reason.contains("invalid mem access")),
+        "{:?}",
+        find("bad_deref").state
+    );
+    run_true();
+    assert!(
+        wait_count(&manager, "counts", 1, 1) >= 1,
+        "good_first did not run"
+    );
+}

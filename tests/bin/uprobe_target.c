@@ -1,0 +1,21 @@
+/* A uprobe target: waits for a line on stdin (so a test can attach with --pid first), then
+ * calls bpfhook_target_fn N times (N = argv[1], default 3). */
+#include <stdio.h>
+#include <stdlib.h>
+
+__attribute__((noinline)) int bpfhook_target_fn(int x)
+{
+    return x * 2;
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 3, sum = 0;
+    char line[16];
+    if (!fgets(line, sizeof line, stdin))
+        return 1;
+    for (int i = 0; i < n; i++)
+        sum += bpfhook_target_fn(i);
+    printf("%d\n", sum);
+    return 0;
+}
