@@ -1,4 +1,5 @@
 // Seed 001's first program: print a greeting every time a process calls execve.
+// Run: bpfhook run examples/hello.bpf.o -- ls   (hello.bpf.o is prebuilt so this needs no clang)
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 

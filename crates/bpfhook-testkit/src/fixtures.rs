@@ -53,10 +53,18 @@ fn build(source: &Path, extension: &str, compiler: &str, flags: &[&str]) -> Path
 
 /// `tests/bpf/NAME.bpf.c` compiled with `clang -O2 -g -target bpf`.
 pub fn bpf_fixture(name: &str) -> PathBuf {
-    let source = repo_root().join(format!("tests/bpf/{name}.bpf.c"));
+    compile_bpf(&repo_root().join(format!("tests/bpf/{name}.bpf.c")))
+}
+
+/// `examples/NAME.bpf.c` compiled the same way.
+pub fn example_object(name: &str) -> PathBuf {
+    compile_bpf(&repo_root().join(format!("examples/{name}.bpf.c")))
+}
+
+fn compile_bpf(source: &Path) -> PathBuf {
     let multiarch = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
     build(
-        &source,
+        source,
         "o",
         "clang",
         &["-O2", "-g", "-target", "bpf", &multiarch, "-c"],

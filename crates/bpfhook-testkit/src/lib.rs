@@ -7,7 +7,7 @@ mod fixtures;
 mod net;
 
 pub use cgroup::TempCgroup;
-pub use fixtures::{bpf_fixture, repo_root, test_binary};
+pub use fixtures::{bpf_fixture, example_object, repo_root, test_binary};
 pub use net::VethPair;
 
 use std::sync::atomic::{AtomicU32, Ordering};

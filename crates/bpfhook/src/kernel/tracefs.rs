@@ -161,6 +161,11 @@ impl PrintkReader {
         let mut start = 0;
         while let Some(len) = self.pending[start..].iter().position(|&b| b == b'\n') {
             let line = String::from_utf8_lossy(&self.pending[start..start + len]);
+            start += len + 1;
+            // A format ending in "\n" (as most bpf_printk calls do) leaves an empty line behind.
+            if line.trim().is_empty() {
+                continue;
+            }
             each(PrintkLine::parse(&line).unwrap_or_else(|| PrintkLine {
                 comm: String::new(),
                 pid: 0,
@@ -169,7 +174,6 @@ impl PrintkReader {
                 message: line.trim().to_owned(),
             }));
             count += 1;
-            start += len + 1;
         }
         self.pending.drain(..start);
         Ok(count)

@@ -1,0 +1,352 @@
+//! `bpfhook run` as a person runs it: real objects, real hooks, real traffic, and the output
+//! they would read. Each test checks the process exits as it should and leaves nothing loaded.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use bpfhook_testkit::{
+    bpf_fixture, example_object, program_loaded, repo_root, TempCgroup, VethPair,
+};
+
+fn bpfhook() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+}
+
+/// Runs bpfhook and returns (stdout, stderr, output), asserting no trace instance of it remains.
+fn run(args: &[&str]) -> (String, String, Output) {
+    let child = bpfhook()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning bpfhook");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("bpfhook runs");
+    let instances = Path::new("/sys/kernel/tracing/instances");
+    let leftover = std::fs::read_dir(instances)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("bpfhook-{pid}-"))
+        });
+    assert!(!leftover, "bpfhook {pid} left its trace instance behind");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output,
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn prebuilt_hello_prints_greetings_for_the_command() {
+    let hello = repo_root().join("examples/hello.bpf.o");
+    let (out, err, output) = run(&["run", path(&hello), "--", "/bin/true"]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.starts_with("attached tracepoint:syscalls:sys_enter_execve (prog hello)\n"),
+        "{out}"
+    );
+    assert!(out.contains(": Hello, eBPF World!"), "{out}");
+}
+
+#[test]
+fn hello_compiled_from_the_seed_source() {
+    let object = example_object("hello");
+    let (out, err, output) = run(&["run", path(&object), "--", "/bin/true"]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains("Hello, eBPF World!"), "{out}");
+}
+
+#[test]
+fn duration_stops_and_maps_are_printed() {
+    let object = bpf_fixture("tracing");
+    let (out, err, output) = run(&["run", path(&object), "--duration", "0.5", "-P", "tp_execve"]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.contains("attached tracepoint:syscalls:sys_enter_execve (prog tp_execve)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("map counts (Hash, key 4 B, value 8 B"),
+        "{out}"
+    );
+    assert!(!program_loaded("tp_execve"), "tp_execve stayed loaded");
+}
+
+#[test]
+fn sigterm_detaches_and_prints_maps() {
+    let object = bpf_fixture("perf_event");
+    let mut child = bpfhook()
+        .args(["run", path(&object), "--frequency", "1000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning bpfhook");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout
+        .read_line(&mut first)
+        .expect("reading the attach line");
+    assert!(
+        first.starts_with("attached perf_event:software:cpu-clock:1000Hz"),
+        "{first}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().expect("bpfhook exits");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("reading the rest");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(rest.contains("map counts"), "{rest}");
+    assert!(!program_loaded("perf_sample"), "perf_sample stayed loaded");
+}
+
+#[test]
+fn seed_socket_filter_on_a_veth() {
+    let veth = VethPair::new();
+    let object = example_object("socket_filter");
+    let send = format!(
+        "ip netns exec {} bash -c 'echo x > /dev/udp/{}/9'",
+        veth.netns, veth.host_ip
+    );
+    let (out, err, output) = run(&[
+        "run",
+        path(&object),
+        "--iface",
+        &veth.host,
+        "--",
+        "bash",
+        "-c",
+        &send,
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.contains(&format!(
+            "attached socket:{} (prog socket_sock_filter)",
+            veth.host
+        )),
+        "{out}"
+    );
+    assert!(out.contains("new packet received"), "{out}");
+}
+
+#[test]
+fn seed_tc_classifiers_see_both_directions() {
+    let veth = VethPair::new();
+    let object = example_object("tc");
+    let send = format!(
+        "echo x > /dev/udp/{}/9; ip netns exec {} bash -c 'echo x > /dev/udp/{}/9'",
+        veth.peer_ip, veth.netns, veth.host_ip
+    );
+    let (out, err, output) = run(&[
+        "run",
+        path(&object),
+        "--iface",
+        &veth.host,
+        "--",
+        "bash",
+        "-c",
+        &send,
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.contains(&format!(
+            "attached tc:{}:egress (prog egress_cls_func)",
+            veth.host
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "attached tc:{}:ingress (prog ingress_cls_func)",
+            veth.host
+        )),
+        "{out}"
+    );
+    assert!(out.contains("new packet captured on egress (TC)"), "{out}");
+    assert!(out.contains("new packet captured on ingress (TC)"), "{out}");
+}
+
+#[test]
+fn seed_xdp_ingress_in_native_and_generic_mode() {
+    for mode in ["native", "generic"] {
+        let veth = VethPair::new();
+        let object = example_object("xdp");
+        let send = format!(
+            "ip netns exec {} bash -c 'echo x > /dev/udp/{}/9'",
+            veth.netns, veth.host_ip
+        );
+        let (out, err, output) = run(&[
+            "run",
+            path(&object),
+            "--iface",
+            &veth.host,
+            "--xdp-mode",
+            mode,
+            "--",
+            "bash",
+            "-c",
+            &send,
+        ]);
+        assert!(output.status.success(), "{mode}: {err}");
+        assert!(
+            out.contains(&format!("attached xdp:{} ({mode})", veth.host)),
+            "{out}"
+        );
+        assert!(out.contains("new packet captured (XDP)"), "{mode}: {out}");
+    }
+}
+
+#[test]
+fn seed_sockops_on_a_cgroup() {
+    let cgroup = TempCgroup::new();
+    let object = example_object("sockops");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
+    let port = listener.local_addr().expect("address").port();
+    let accept = std::thread::spawn(move || listener.accept().map(drop));
+    // The command joins the cgroup first, then connects.
+    let connect = format!(
+        "echo $$ > {}/cgroup.procs && exec 3<>/dev/tcp/127.0.0.1/{port}",
+        cgroup.path.display()
+    );
+    let (out, err, output) = run(&[
+        "run",
+        path(&object),
+        "--cgroup",
+        path(&cgroup.path),
+        "--",
+        "bash",
+        "-c",
+        &connect,
+    ]);
+    assert!(output.status.success(), "{err}");
+    accept.join().expect("accept thread").expect("accepted");
+    assert!(out.contains("attached sockops:"), "{out}");
+    // 3 is BPF_SOCK_OPS_TCP_CONNECT_CB.
+    assert!(out.contains("eBPF sockops : 3"), "{out}");
+}
+
+#[test]
+fn seed_uprobe_on_bash_readline() {
+    let object = example_object("uprobe_readline");
+    let mut child = bpfhook()
+        .args(["run", path(&object), "--binary", "/bin/bash", "--"])
+        .args(["script", "-qc", "bash --norc -i", "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning bpfhook");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"echo one\nexit\n")
+        .expect("typing into bash");
+    let output = child.wait_with_output().expect("bpfhook exits");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        out.contains("attached uprobe:/bin/bash:readline (prog uprobe_readline)"),
+        "{out}"
+    );
+    assert!(out.contains("new bash command detected"), "{out}");
+}
+
+fn assert_fails(args: &[&str], expected: &str) {
+    let (_, err, output) = run(args);
+    assert_eq!(output.status.code(), Some(1), "{args:?} should fail: {err}");
+    assert!(
+        err.contains(expected),
+        "{args:?}: expected `{expected}` in:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_objects_are_clear_errors() {
+    let dir = std::env::temp_dir().join(bpfhook_testkit::unique_name("bpfhook-bad-"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let empty = dir.join("empty.o");
+    std::fs::write(&empty, b"").expect("write");
+    let garbage = dir.join("garbage.o");
+    std::fs::write(&garbage, b"\x7fELF this is not really an ELF file at all").expect("write");
+    let truncated = dir.join("truncated.o");
+    let hello = std::fs::read(repo_root().join("examples/hello.bpf.o")).expect("hello");
+    std::fs::write(&truncated, &hello[..hello.len() / 2]).expect("write");
+
+    assert_fails(&["run", "/nonexistent.o"], "cannot read /nonexistent.o");
+    assert_fails(&["run", path(&empty)], "empty file");
+    assert_fails(&["run", path(&garbage)], "not an ELF object");
+    assert_fails(
+        &["run", path(&truncated)],
+        "not an ELF object (Invalid ELF section header",
+    );
+    assert_fails(&["run", "/bin/true"], "not an eBPF object");
+    assert_fails(
+        &["run", path(&bpf_fixture("unknown_section"))],
+        "unknown section `teleport/now`",
+    );
+    assert_fails(
+        &["run", path(&bpf_fixture("xdp_clash")), "--iface", "lo"],
+        "all load as `xdp`",
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn verifier_rejection_shows_the_log_and_leaves_nothing() {
+    assert_fails(
+        &["run", path(&bpf_fixture("bad_verifier"))],
+        "R0 invalid mem access 'map_value_or_null'",
+    );
+    assert!(!program_loaded("good_first") && !program_loaded("bad_deref"));
+}
+
+#[test]
+fn missing_targets_fail_before_loading() {
+    let net = bpf_fixture("net");
+    assert_fails(
+        &["run", path(&net), "-P", "xdp_udp", "--iface", "nosuch0"],
+        "network interface `nosuch0` does not exist",
+    );
+    assert_fails(
+        &["run", path(&net), "-P", "xdp_udp"],
+        "needs an interface: --iface NAME",
+    );
+    let uprobe = bpf_fixture("uprobe");
+    assert_fails(&["run", path(&uprobe)], "needs a binary");
+    assert_fails(
+        &["run", path(&uprobe), "--binary", "/bin/true"],
+        "symbol `bpfhook_target_fn` does not exist",
+    );
+    assert_fails(
+        &["run", path(&uprobe), "--binary", "nosuchbinary"],
+        "binary `nosuchbinary` does not exist",
+    );
+    let cgroup = bpf_fixture("cgroup");
+    assert_fails(
+        &["run", path(&cgroup), "--cgroup", "/tmp"],
+        "cgroup v2 directory `/tmp` does not exist",
+    );
+    assert!(
+        !program_loaded("xdp_udp")
+            && !program_loaded("up_enter")
+            && !program_loaded("sockops_count")
+    );
+}
