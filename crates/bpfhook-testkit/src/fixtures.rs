@@ -34,7 +34,7 @@ fn build(source: &Path, extension: &str, compiler: &str, flags: &[&str]) -> Path
     if output.exists() {
         return output;
     }
-    let temporary = output.with_extension(format!("tmp{}", std::process::id()));
+    let temporary = output.with_extension(crate::unique_name("tmp"));
     let status = Command::new(compiler)
         .args(flags)
         .arg(source)
