@@ -139,7 +139,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         );
     };
     loop {
-        events.poll(Duration::from_millis(100), &mut print)?;
+        // Wake at least every 100 ms to check the command and signals, and on time for --duration.
+        let tick = deadline.map_or(Duration::from_millis(100), |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(100))
+        });
+        events.poll(tick, &mut print)?;
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }

@@ -8,12 +8,12 @@
 //! that failed.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use aya::{Ebpf, EbpfLoader};
 
 use crate::attach::{self, AttachError, AttachOptions, Keep, Target};
 use crate::hook::Hook;
-use crate::kernel::btf::kernel_btf;
 use crate::object::ObjectFile;
 
 /// Where one program stands.
@@ -149,9 +149,7 @@ impl<'a> ManagerBuilder<'a> {
         }
 
         // 2. Create the maps, then load and attach each program.
-        let mut ebpf = EbpfLoader::new()
-            .btf(kernel_btf().ok())
-            .load(self.object.loader_bytes())
+        let mut ebpf = with_loader(|loader| loader.load(self.object.loader_bytes()))
             .map_err(ManagerError::Load)?;
         let mut keep = Vec::new();
         let mut attached: Vec<String> = Vec::new();
@@ -190,6 +188,17 @@ impl<'a> ManagerBuilder<'a> {
             status,
         })
     }
+}
+
+/// Runs `f` with the process-wide loader. aya's `EbpfLoader::new()` parses the kernel's BTF
+/// (tens of milliseconds) whatever BTF is given later, so one loader, holding that one parse,
+/// serves every load of the process.
+fn with_loader<T>(f: impl FnOnce(&mut EbpfLoader<'static>) -> T) -> T {
+    static LOADER: OnceLock<Mutex<EbpfLoader<'static>>> = OnceLock::new();
+    let loader = LOADER.get_or_init(|| Mutex::new(EbpfLoader::new()));
+    // A panic in another load cannot leave the loader's settings half-changed: we set none.
+    let mut guard = loader.lock().unwrap_or_else(PoisonError::into_inner);
+    f(&mut guard)
 }
 
 /// Programs loaded and attached. Dropping it detaches every link and unloads every program.

@@ -26,6 +26,7 @@ impl EventLoop {
     }
 
     /// Waits up to `timeout` for output and hands every ready event to `sink`; returns how many.
+    /// A zero timeout only drains what is ready.
     pub fn poll(
         &mut self,
         timeout: Duration,
