@@ -1,1 +1,3 @@
 //! bpfhook: load eBPF objects and attach their programs to kernel hooks.
+
+pub mod asm;
