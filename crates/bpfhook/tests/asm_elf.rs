@@ -55,7 +55,10 @@ fn layout_symbols_and_relocations_are_what_loaders_expect() {
             MapStyle::Btf => ".maps",
         };
         assert!(file.section_by_name(maps_section).is_some());
-        assert_eq!(file.section_by_name(".BTF").is_some(), style == MapStyle::Btf);
+        assert_eq!(
+            file.section_by_name(".BTF").is_some(),
+            style == MapStyle::Btf
+        );
         let rodata = file.section_by_name(".rodata").unwrap();
         assert_eq!(&rodata.data().unwrap()[..4], &[0xef, 0xbe, 0xad, 0xde]);
 
@@ -93,7 +96,12 @@ fn layout_symbols_and_relocations_are_what_loaders_expect() {
 fn legacy_map_definitions_are_struct_bpf_map_def() {
     let elf = fixture(MapStyle::Legacy);
     let file = object::File::parse(&*elf).unwrap();
-    let maps = file.section_by_name("maps").unwrap().data().unwrap().to_vec();
+    let maps = file
+        .section_by_name("maps")
+        .unwrap()
+        .data()
+        .unwrap()
+        .to_vec();
     let words: Vec<u32> = maps
         .chunks(4)
         .map(|word| u32::from_le_bytes(word.try_into().unwrap()))
@@ -132,7 +140,10 @@ fn llvm_objdump_disassembles_and_lists_relocations() {
         "lock *(u64 *)(r0 + 0) += r1",
         "exit",
     ] {
-        assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "missing `{expected}` in:\n{stdout}"
+        );
     }
 }
 

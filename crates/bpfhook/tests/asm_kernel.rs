@@ -38,10 +38,22 @@ fn run_with_aya(elf: &[u8]) {
     }
 
     let results: Array<_, u64> = Array::try_from(ebpf.map("results").expect("map")).unwrap();
-    assert_eq!(results.get(&0, 0).unwrap(), 42, "bpf-to-bpf calls computed 2 + 20 + 20");
-    assert_eq!(results.get(&1, 0).unwrap(), MAGIC, ".rodata relocation read the constant");
+    assert_eq!(
+        results.get(&0, 0).unwrap(),
+        42,
+        "bpf-to-bpf calls computed 2 + 20 + 20"
+    );
+    assert_eq!(
+        results.get(&1, 0).unwrap(),
+        MAGIC,
+        ".rodata relocation read the constant"
+    );
     let hits: Array<_, u64> = Array::try_from(ebpf.map("hits").expect("map")).unwrap();
-    assert_eq!(hits.get(&0, 0).unwrap(), 2, "atomic add ran once per test run");
+    assert_eq!(
+        hits.get(&0, 0).unwrap(),
+        2,
+        "atomic add ran once per test run"
+    );
 }
 
 #[test]
@@ -127,11 +139,7 @@ fn builder_made_socket_filter_runs() {
         program: b.finish().unwrap(),
     });
     let mut ebpf = Ebpf::load(&object.to_elf().unwrap()).unwrap();
-    let program: &mut SocketFilter = ebpf
-        .program_mut("ethertype")
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let program: &mut SocketFilter = ebpf.program_mut("ethertype").unwrap().try_into().unwrap();
     program.load().unwrap();
     let fd = program.fd().unwrap();
     assert_eq!(test_run(fd.as_fd(), &packet()).unwrap(), 7);

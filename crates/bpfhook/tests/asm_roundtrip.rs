@@ -16,7 +16,10 @@ fn compile_fixture(dir: &DirGuard) -> Vec<u8> {
     let output = dir.path().join("roundtrip.bpf.o");
     let status = Command::new("clang")
         .args(["-target", "bpf", "-mcpu=v3", "-O2", "-g", "-c"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/asm/roundtrip.bpf.c"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/asm/roundtrip.bpf.c"
+        ))
         .arg("-o")
         .arg(&output)
         .status()
@@ -42,7 +45,11 @@ fn clang_object_code_sections_round_trip_byte_identically() {
         let name = section.name().unwrap().to_owned();
         let bytes = section.data().unwrap();
         let insns = decode_program(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(encode_program(&insns), bytes, "{name} re-encodes identically");
+        assert_eq!(
+            encode_program(&insns),
+            bytes,
+            "{name} re-encodes identically"
+        );
 
         let text = print_insns(&insns);
         let reparsed = parse_program(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));

@@ -154,12 +154,19 @@ impl BtfWriter {
     }
 
     fn finish(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(BTF_HEADER_LEN as usize + self.types.len() + self.strings.len());
+        let mut out =
+            Vec::with_capacity(BTF_HEADER_LEN as usize + self.types.len() + self.strings.len());
         out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
         out.push(BTF_VERSION);
         out.push(0); // flags
         let type_len = self.types.len() as u32;
-        for word in [BTF_HEADER_LEN, 0, type_len, type_len, self.strings.len() as u32] {
+        for word in [
+            BTF_HEADER_LEN,
+            0,
+            type_len,
+            type_len,
+            self.strings.len() as u32,
+        ] {
             out.extend_from_slice(&word.to_le_bytes());
         }
         out.extend_from_slice(&self.types);

@@ -84,9 +84,14 @@ impl Program {
 enum Pending {
     Ready(Insn),
     /// A `goto`, `gotol` or conditional jump; its offset is patched in.
-    Jump { insn: Insn, label: String },
+    Jump {
+        insn: Insn,
+        label: String,
+    },
     /// A bpf-to-bpf call: pc-relative if the label is local, else a relocation.
-    CallLocal { label: String },
+    CallLocal {
+        label: String,
+    },
 }
 
 /// Builds one program. Methods chain; the first error (unknown helper name,
@@ -112,7 +117,11 @@ impl Builder {
 
     /// Places `name` at the next instruction.
     pub fn label(&mut self, name: &str) -> &mut Self {
-        if self.labels.insert(name.to_owned(), self.items.len()).is_some() {
+        if self
+            .labels
+            .insert(name.to_owned(), self.items.len())
+            .is_some()
+        {
             self.record_error(AsmError::DuplicateLabel(name.to_owned()));
         }
         self
@@ -297,7 +306,14 @@ impl Builder {
         self.jmp(Width::W32, op, dst, Source::Reg(src), label)
     }
 
-    pub fn jmp(&mut self, width: Width, op: JmpOp, dst: Reg, src: Source, label: &str) -> &mut Self {
+    pub fn jmp(
+        &mut self,
+        width: Width,
+        op: JmpOp,
+        dst: Reg,
+        src: Source,
+        label: &str,
+    ) -> &mut Self {
         let insn = Insn::Jmp {
             width,
             op,
@@ -392,9 +408,7 @@ impl Builder {
                     patch_jump(*insn, label, distance)?
                 }
                 Pending::CallLocal { label } => match distance(index, label) {
-                    Some(distance) => {
-                        Insn::Call(Call::Local(fit_i32(label, distance)?))
-                    }
+                    Some(distance) => Insn::Call(Call::Local(fit_i32(label, distance)?)),
                     None => {
                         relocations.push(Relocation {
                             insn_index: index,

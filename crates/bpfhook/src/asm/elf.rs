@@ -427,12 +427,7 @@ impl ObjectSpec {
                         bytes.extend_from_slice(&field.to_le_bytes());
                     }
                 }
-                sections.push(Section::progbits(
-                    "maps",
-                    SHF_ALLOC | SHF_WRITE,
-                    bytes,
-                    4,
-                ));
+                sections.push(Section::progbits("maps", SHF_ALLOC | SHF_WRITE, bytes, 4));
             }
             MapStyle::Btf => {
                 let btf = btf_maps::build(&self.maps);
@@ -447,12 +442,7 @@ impl ObjectSpec {
                     });
                 }
                 let zeros = vec![0; btf.section_size as usize];
-                sections.push(Section::progbits(
-                    ".maps",
-                    SHF_ALLOC | SHF_WRITE,
-                    zeros,
-                    8,
-                ));
+                sections.push(Section::progbits(".maps", SHF_ALLOC | SHF_WRITE, zeros, 8));
                 sections.push(Section::progbits(".BTF", 0, btf.btf, 4));
             }
         }
@@ -511,7 +501,10 @@ fn elf_index(position: usize) -> usize {
 }
 
 fn count_rel_sections(rels: &[PendingRel]) -> usize {
-    rels.iter().map(|rel| rel.section).collect::<HashSet<_>>().len()
+    rels.iter()
+        .map(|rel| rel.section)
+        .collect::<HashSet<_>>()
+        .len()
 }
 
 /// ELF header, section contents, then the section header table.

@@ -281,7 +281,10 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Helper::from_name("bpf_map_lookup_elem"), Some(Helper::MapLookupElem));
+        assert_eq!(
+            Helper::from_name("bpf_map_lookup_elem"),
+            Some(Helper::MapLookupElem)
+        );
         assert_eq!(Helper::from_name("trace_printk"), Some(Helper::TracePrintk));
         assert_eq!(Helper::from_id(6), Some(Helper::TracePrintk));
         assert_eq!(Helper::RingbufOutput.id(), 130);

@@ -244,7 +244,9 @@ impl JmpOp {
     }
 
     fn from_code(op: u8) -> Option<JmpOp> {
-        JmpOp::ALL.into_iter().find(|candidate| candidate.code() == op)
+        JmpOp::ALL
+            .into_iter()
+            .find(|candidate| candidate.code() == op)
     }
 }
 
@@ -481,7 +483,10 @@ pub enum Insn {
         src: Source,
     },
     /// `dst = -dst`.
-    Neg { width: Width, dst: Reg },
+    Neg {
+        width: Width,
+        dst: Reg,
+    },
     /// `dst = (sN)src`: move with sign extension (v4).
     MovSx {
         width: Width,
@@ -496,9 +501,13 @@ pub enum Insn {
         dst: Reg,
     },
     /// `goto pc+off`.
-    Ja { off: i16 },
+    Ja {
+        off: i16,
+    },
     /// `gotol pc+imm`: the long jump of the `JMP32` class (v4).
-    Gotol { imm: i32 },
+    Gotol {
+        imm: i32,
+    },
     /// `if dst op src goto pc+off`.
     Jmp {
         width: Width,
@@ -546,11 +555,21 @@ pub enum Insn {
         off: i16,
     },
     /// `dst = imm64`, two slots long.
-    LdImm64 { dst: Reg, value: Imm64 },
+    LdImm64 {
+        dst: Reg,
+        value: Imm64,
+    },
     /// Legacy socket-filter load `r0 = *(size *)skb[imm]`, B/H/W only.
-    LdAbs { size: Size, imm: i32 },
+    LdAbs {
+        size: Size,
+        imm: i32,
+    },
     /// Legacy socket-filter load `r0 = *(size *)skb[src + imm]`, B/H/W only.
-    LdInd { size: Size, src: Reg, imm: i32 },
+    LdInd {
+        size: Size,
+        src: Reg,
+        imm: i32,
+    },
 }
 
 impl Insn {
@@ -597,7 +616,12 @@ impl Insn {
             imm,
         };
         let single = match *self {
-            Insn::Alu { width, op, dst, src } => {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => {
                 let (op_code, off) = op.code_and_off();
                 let (source, src_reg, imm) = split_source(src);
                 raw(alu_class(width) | op_code | source, dst, src_reg, off, imm)
@@ -825,10 +849,16 @@ fn decode_single(raw: RawInsn) -> Result<Insn, &'static str> {
 
 fn decode_source(raw: RawInsn) -> Result<Source, &'static str> {
     if raw.code & SRC_X != 0 {
-        require(raw.imm == 0, "register-source instruction uses reserved field imm")?;
+        require(
+            raw.imm == 0,
+            "register-source instruction uses reserved field imm",
+        )?;
         Ok(Source::Reg(reg(raw.src)?))
     } else {
-        require(raw.src == 0, "immediate-source instruction uses reserved field src_reg")?;
+        require(
+            raw.src == 0,
+            "immediate-source instruction uses reserved field src_reg",
+        )?;
         Ok(Source::Imm(raw.imm))
     }
 }
@@ -843,8 +873,12 @@ fn decode_alu(raw: RawInsn) -> Result<Insn, &'static str> {
     let op = raw.code & 0xf0;
     match op {
         ALU_END => {
-            require(raw.src == 0 && raw.off == 0, "byte swap uses reserved fields")?;
-            let bits = SwapBits::from_bits(raw.imm).ok_or("byte swap width must be 16, 32 or 64")?;
+            require(
+                raw.src == 0 && raw.off == 0,
+                "byte swap uses reserved fields",
+            )?;
+            let bits =
+                SwapBits::from_bits(raw.imm).ok_or("byte swap width must be 16, 32 or 64")?;
             let order = match (width, raw.code & SRC_X) {
                 (Width::W32, SRC_K) => ByteOrder::Le,
                 (Width::W32, _) => ByteOrder::Be,
@@ -880,7 +914,12 @@ fn decode_alu(raw: RawInsn) -> Result<Insn, &'static str> {
             let op = AluOp::from_code_and_off(op, raw.off)
                 .ok_or("unknown arithmetic operation or reserved field off in use")?;
             let src = decode_source(raw)?;
-            Ok(Insn::Alu { width, op, dst, src })
+            Ok(Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            })
         }
     }
 }
@@ -891,7 +930,10 @@ fn decode_jmp(raw: RawInsn) -> Result<Insn, &'static str> {
     let all_regs_zero = raw.dst == 0 && raw.src == 0;
     match op {
         JMP_JA => {
-            require(raw.code & SRC_X == 0 && all_regs_zero, "goto uses reserved fields")?;
+            require(
+                raw.code & SRC_X == 0 && all_regs_zero,
+                "goto uses reserved fields",
+            )?;
             if is_jmp32 {
                 require(raw.off == 0, "gotol uses reserved field off")?;
                 Ok(Insn::Gotol { imm: raw.imm })
@@ -901,7 +943,10 @@ fn decode_jmp(raw: RawInsn) -> Result<Insn, &'static str> {
             }
         }
         JMP_CALL => {
-            require(!is_jmp32 && raw.code & SRC_X == 0, "call exists only as JMP|K")?;
+            require(
+                !is_jmp32 && raw.code & SRC_X == 0,
+                "call exists only as JMP|K",
+            )?;
             require(raw.dst == 0, "call uses reserved field dst_reg")?;
             let call = match raw.src {
                 CALL_HELPER | CALL_LOCAL => {
@@ -922,11 +967,7 @@ fn decode_jmp(raw: RawInsn) -> Result<Insn, &'static str> {
         }
         JMP_EXIT => {
             require(
-                !is_jmp32
-                    && raw.code & SRC_X == 0
-                    && all_regs_zero
-                    && raw.off == 0
-                    && raw.imm == 0,
+                !is_jmp32 && raw.code & SRC_X == 0 && all_regs_zero && raw.off == 0 && raw.imm == 0,
                 "exit uses reserved fields",
             )?;
             Ok(Insn::Exit)

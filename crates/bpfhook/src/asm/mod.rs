@@ -7,8 +7,8 @@
 //! - [`elf`]: a relocatable EM_BPF object writer that aya, libbpf and
 //!   llvm-objdump accept.
 
-pub mod builder;
 mod btf_maps;
+pub mod builder;
 pub mod elf;
 mod error;
 pub mod helpers;

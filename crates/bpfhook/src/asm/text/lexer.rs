@@ -59,7 +59,11 @@ pub(super) fn is_ident_continue(c: char) -> bool {
 
 /// Tokenizes `text`, whose first character is at column `first_column` of
 /// line `line`.
-pub(super) fn tokenize(text: &str, line: usize, first_column: usize) -> Result<Vec<Token>, AsmError> {
+pub(super) fn tokenize(
+    text: &str,
+    line: usize,
+    first_column: usize,
+) -> Result<Vec<Token>, AsmError> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
     let mut index = 0;
@@ -181,7 +185,10 @@ mod tests {
 
     #[test]
     fn comments_keep_helper_ids() {
-        assert_eq!(strip_comment("call bpf_trace_printk#6 ; x"), "call bpf_trace_printk#6 ");
+        assert_eq!(
+            strip_comment("call bpf_trace_printk#6 ; x"),
+            "call bpf_trace_printk#6 "
+        );
         assert_eq!(strip_comment("r0 = 0 # x"), "r0 = 0 ");
         assert_eq!(strip_comment("# whole line"), "");
         assert_eq!(strip_comment(".license \"a;b\" // c"), ".license \"a;b\" ");

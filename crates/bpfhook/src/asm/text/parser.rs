@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use super::lexer::{is_ident_continue, is_ident_start, strip_comment, tokenize, Token, TokenKind};
 use super::{alu_symbol, atomic_fetch_name, jmp_symbol, signed_size_name, size_name};
-use crate::asm::elf::{map_type_from_name, DataSpec, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
+use crate::asm::elf::{
+    map_type_from_name, DataSpec, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec,
+};
 use crate::asm::insn::*;
 use crate::asm::{AsmError, Builder, Helper, Program};
 
@@ -16,7 +18,11 @@ pub fn parse_program(text: &str) -> Result<Program, AsmError> {
     for (line, content) in lines(text) {
         let content = content.as_str();
         if let Some((word, column)) = leading_directive(content) {
-            return Err(syntax(line, column, format!("directive `{word}` needs parse_object")));
+            return Err(syntax(
+                line,
+                column,
+                format!("directive `{word}` needs parse_object"),
+            ));
         }
         program.parse_line(line, content)?;
     }
@@ -57,7 +63,10 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, String)> + '_ {
 /// xlated`, so such listings parse; spaces keep the columns of the rest right.
 fn blank_verifier_prefix(line: &str) -> String {
     let lead = line.len() - line.trim_start().len();
-    let digits = line[lead..].chars().take_while(char::is_ascii_digit).count();
+    let digits = line[lead..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .count();
     let after_index = lead + digits;
     if digits == 0 || !line[after_index..].starts_with(':') {
         return line.to_owned();
@@ -68,11 +77,17 @@ fn blank_verifier_prefix(line: &str) -> String {
     let is_opcode = opcode.len() >= 4
         && opcode.starts_with('(')
         && opcode.get(3..4) == Some(")")
-        && opcode.get(1..3).is_some_and(|hex| u8::from_str_radix(hex, 16).is_ok());
+        && opcode
+            .get(1..3)
+            .is_some_and(|hex| u8::from_str_radix(hex, 16).is_ok());
     if is_opcode {
         end += rest.len() - opcode.len() + 4;
     }
-    format!("{}{}", " ".repeat(line[..end].chars().count()), &line[end..])
+    format!(
+        "{}{}",
+        " ".repeat(line[..end].chars().count()),
+        &line[end..]
+    )
 }
 
 /// `(".section", column)` if the line starts with a directive.
@@ -158,7 +173,8 @@ impl ProgramParser {
             let (Some(btf_id), Some(module)) = (btf_id, module) else {
                 return Err(error(format!("invalid kfunc call `{text}`")));
             };
-            self.builder.insn(Insn::Call(Call::Kfunc { btf_id, module }));
+            self.builder
+                .insn(Insn::Call(Call::Kfunc { btf_id, module }));
             return Ok(());
         }
         if let Some(offset) = text.strip_prefix("pc") {
@@ -183,8 +199,8 @@ impl ProgramParser {
             return Err(error(format!("invalid call target `{text}`")));
         }
         if text.starts_with("bpf_") {
-            let helper = Helper::from_name(text)
-                .ok_or_else(|| error(format!("unknown helper `{text}`")))?;
+            let helper =
+                Helper::from_name(text).ok_or_else(|| error(format!("unknown helper `{text}`")))?;
             self.builder.call_helper(helper);
             return Ok(());
         }
@@ -333,7 +349,9 @@ impl ProgramParser {
             let op = AluOp::ALL
                 .into_iter()
                 .find(|op| alu_symbol(*op) == symbol)
-                .ok_or_else(|| cursor.error_at(op_column, format!("unknown operator `{symbol}`")))?;
+                .ok_or_else(|| {
+                    cursor.error_at(op_column, format!("unknown operator `{symbol}`"))
+                })?;
             let src = cursor.source(width)?;
             self.builder.alu(width, op, dst, src);
             return Ok(());
@@ -363,7 +381,9 @@ impl ProgramParser {
                     "s16" => ExtendFrom::B16,
                     "s32" => ExtendFrom::B32,
                     other => {
-                        return Err(cursor.error_at(from_column, format!("cannot extend from `{other}`")))
+                        return Err(
+                            cursor.error_at(from_column, format!("cannot extend from `{other}`"))
+                        )
                     }
                 };
                 cursor.expect_punct(")")?;
@@ -399,7 +419,13 @@ impl ProgramParser {
     }
 
     /// After `dst = *`: memory loads and legacy packet loads.
-    fn parse_load(&mut self, cursor: &mut Cursor, dst: Reg, width: Width, column: usize) -> Result<(), AsmError> {
+    fn parse_load(
+        &mut self,
+        cursor: &mut Cursor,
+        dst: Reg,
+        width: Width,
+        column: usize,
+    ) -> Result<(), AsmError> {
         cursor.require_width(width, Width::W64, column)?;
         let (size, signed) = cursor.pointer_type()?;
         if cursor.eat_ident("skb") {
@@ -459,7 +485,11 @@ impl ProgramParser {
             }
             "rodata" => {
                 let name = cursor.reference()?;
-                let offset = if cursor.eat_punct("+") { cursor.imm32()? } else { 0 };
+                let offset = if cursor.eat_punct("+") {
+                    cursor.imm32()?
+                } else {
+                    0
+                };
                 cursor.eat_ident("ll");
                 self.builder.ld_data(dst, &name.name, offset);
                 self.data.push(name);
@@ -477,7 +507,9 @@ impl ProgramParser {
             "subprog" => {
                 cursor.expect_punct("[")?;
                 let offset = match cursor.jump_target()? {
-                    Target::Relative(offset, column) => cursor.fit((offset, column), "subprog offset")?,
+                    Target::Relative(offset, column) => {
+                        cursor.fit((offset, column), "subprog offset")?
+                    }
                     Target::Label(reference) => {
                         return Err(cursor.error_at(reference.column, "subprog[] takes pc+N"))
                     }
@@ -529,7 +561,9 @@ impl ProgramParser {
         let (src, _) = cursor.register()?;
         cursor.expect_punct(")")?;
         if op != AtomicOp::CmpXchg && src != dst {
-            return Err(cursor.error_at(column, "fetching atomics return into their source register"));
+            return Err(
+                cursor.error_at(column, "fetching atomics return into their source register")
+            );
         }
         self.builder.atomic(size, op, address, src, off);
         Ok(())
@@ -550,7 +584,9 @@ impl ProgramParser {
 
 fn is_register_name(word: &str) -> bool {
     let digits = word.strip_prefix('r').or_else(|| word.strip_prefix('w'));
-    digits.and_then(|d| d.parse::<u8>().ok()).is_some_and(|n| n <= 10)
+    digits
+        .and_then(|d| d.parse::<u8>().ok())
+        .is_some_and(|n| n <= 10)
 }
 
 fn is_register_token(kind: &TokenKind) -> bool {
@@ -620,7 +656,9 @@ impl Cursor {
     }
 
     fn peek_at(&self, ahead: usize) -> Option<&TokenKind> {
-        self.tokens.get(self.position + ahead).map(|token| &token.kind)
+        self.tokens
+            .get(self.position + ahead)
+            .map(|token| &token.kind)
     }
 
     fn advance(&mut self) {
@@ -746,7 +784,11 @@ impl Cursor {
             let name = |width| if width == Width::W64 { "rN" } else { "wN" };
             Err(self.error_at(
                 column,
-                format!("expected a {} register here, not {}", name(wanted), name(found)),
+                format!(
+                    "expected a {} register here, not {}",
+                    name(wanted),
+                    name(found)
+                ),
             ))
         }
     }
@@ -805,7 +847,11 @@ impl Cursor {
             .map_err(|_| self.error_at(column, format!("{value} does not fit in 64 bits")))
     }
 
-    fn fit<T: TryFrom<i64>>(&self, (value, column): (i64, usize), what: &str) -> Result<T, AsmError> {
+    fn fit<T: TryFrom<i64>>(
+        &self,
+        (value, column): (i64, usize),
+        what: &str,
+    ) -> Result<T, AsmError> {
         T::try_from(value)
             .map_err(|_| self.error_at(column, format!("{what} {value} is out of range")))
     }
@@ -825,10 +871,13 @@ impl Cursor {
         };
         match self.peek() {
             Some(TokenKind::Number(value)) => {
-                let value = i64::try_from(*value)
-                    .map_err(|_| self.error_here("offset out of range"))?;
+                let value =
+                    i64::try_from(*value).map_err(|_| self.error_here("offset out of range"))?;
                 self.advance();
-                Ok(Target::Relative(if negative { -value } else { value }, column))
+                Ok(Target::Relative(
+                    if negative { -value } else { value },
+                    column,
+                ))
             }
             _ => Err(self.error_here("expected an offset after `pc`")),
         }
@@ -877,8 +926,9 @@ impl Cursor {
             };
             self.advance();
             let value = if negative { -value } else { value };
-            i16::try_from(value)
-                .map_err(|_| self.error_at(column, format!("offset {value} does not fit in 16 bits")))?
+            i16::try_from(value).map_err(|_| {
+                self.error_at(column, format!("offset {value} does not fit in 16 bits"))
+            })?
         };
         self.expect_punct(")")?;
         Ok((reg, off))
@@ -957,7 +1007,13 @@ impl ObjectParser {
         }
     }
 
-    fn directive(&mut self, line: usize, column: usize, word: &str, content: &str) -> Result<(), AsmError> {
+    fn directive(
+        &mut self,
+        line: usize,
+        column: usize,
+        word: &str,
+        content: &str,
+    ) -> Result<(), AsmError> {
         let start = content.len() - content.trim_start().len() + word.len();
         let mut args = Args::new(&content[start..], line, column + word.chars().count())?;
         match word {
@@ -999,10 +1055,18 @@ impl ObjectParser {
 
     fn define(&mut self, name: &str, line: usize, column: usize) -> Result<(), AsmError> {
         if !is_identifier(name) {
-            return Err(syntax(line, column, format!("`{name}` is not a valid symbol name")));
+            return Err(syntax(
+                line,
+                column,
+                format!("`{name}` is not a valid symbol name"),
+            ));
         }
         if !self.names.insert(name.to_owned()) {
-            return Err(syntax(line, column, format!("symbol `{name}` is defined twice")));
+            return Err(syntax(
+                line,
+                column,
+                format!("symbol `{name}` is defined twice"),
+            ));
         }
         Ok(())
     }
@@ -1065,11 +1129,12 @@ impl ObjectParser {
         {
             return Err(unresolved("rodata", missing));
         }
-        if let Some((_, missing)) = self
-            .call_refs
-            .iter()
-            .find(|(_, r)| !object.functions.iter().any(|function| function.name == r.name))
-        {
+        if let Some((_, missing)) = self.call_refs.iter().find(|(_, r)| {
+            !object
+                .functions
+                .iter()
+                .any(|function| function.name == r.name)
+        }) {
             return Err(unresolved("function or label", missing));
         }
         Ok(object)
@@ -1080,7 +1145,13 @@ impl ObjectParser {
 fn default_symbol_name(section: &str) -> String {
     let name: String = section
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         format!("_{name}")
