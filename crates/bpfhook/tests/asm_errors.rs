@@ -182,6 +182,29 @@ fn undefined_map() {
 }
 
 #[test]
+fn objects_refuse_calls_that_loaders_cannot_link() {
+    let mut b = Builder::new();
+    b.call_local("inner")
+        .exit()
+        .label("inner")
+        .mov64_imm(R0, 0)
+        .exit();
+    let mut object = ObjectSpec::new("GPL");
+    object.programs.push(ProgramSpec {
+        section: "xdp".to_owned(),
+        name: "prog".to_owned(),
+        program: b.finish().unwrap(),
+    });
+    assert_eq!(
+        object.to_elf(),
+        Err(AsmError::CallIntoProgram {
+            program: "prog".to_owned(),
+            insn_index: 0,
+        })
+    );
+}
+
+#[test]
 fn duplicate_symbols_in_an_object() {
     let mut object = ObjectSpec::new("GPL");
     let program = Program::from_insns(vec![Insn::Exit]);

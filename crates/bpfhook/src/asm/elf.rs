@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::builder::{Program, RelocationTarget};
+use super::insn::{Call, Insn};
 use super::{btf_maps, AsmError};
 
 /// How maps are declared in the object.
@@ -249,6 +250,7 @@ impl ObjectSpec {
             let is_text = code.name == ".text";
             let mut bytes = Vec::new();
             for (name, program) in &code.members {
+                reject_calls_to_labels(name, program)?;
                 let start = bytes.len() as u64;
                 for relocation in &program.relocations {
                     let (symbol, kind) = self.resolve(name, &relocation.target)?;
@@ -492,6 +494,21 @@ impl ObjectSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// Loaders split code into functions at symbols, so a bpf-to-bpf call must
+/// land on one; a call resolved to a label inside the program has none.
+fn reject_calls_to_labels(name: &str, program: &Program) -> Result<(), AsmError> {
+    let unlinkable = program.insns.iter().enumerate().find(|(index, insn)| {
+        matches!(insn, Insn::Call(Call::Local(_))) && program.relocation_at(*index).is_none()
+    });
+    match unlinkable {
+        Some((insn_index, _)) => Err(AsmError::CallIntoProgram {
+            program: name.to_owned(),
+            insn_index,
+        }),
+        None => Ok(()),
     }
 }
 

@@ -57,6 +57,14 @@ pub enum AsmError {
     #[error("program `{program}` refers to undefined data `{data}`")]
     UndefinedData { program: String, data: String },
 
+    /// An object program calls a label inside itself; loaders (aya, libbpf)
+    /// only link calls to function symbols, so the callee belongs in `.text`.
+    #[error(
+        "program `{program}` calls a label inside itself (instruction {insn_index}); \
+         in an object, define the callee as a `.text` function"
+    )]
+    CallIntoProgram { program: String, insn_index: usize },
+
     /// A relocation names a symbol the object's symbol table lacks.
     #[error("relocation against undefined symbol `{0}`")]
     UndefinedSymbol(String),
