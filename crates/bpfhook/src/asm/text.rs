@@ -13,6 +13,7 @@
 //! `btf[id:N]`, `subprog[pc+N]`, `map[idx:N]`.
 
 mod lexer;
+mod object;
 mod parser;
 
 use std::fmt::{self, Write as _};
@@ -21,7 +22,8 @@ use super::elf::{map_type_name, ObjectSpec};
 use super::insn::*;
 use super::{Helper, Program, RelocationTarget};
 
-pub use parser::{parse_object, parse_program};
+pub use object::parse_object;
+pub use parser::parse_program;
 
 impl fmt::Display for Reg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
