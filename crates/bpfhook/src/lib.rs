@@ -6,6 +6,7 @@
 //! each program ([`attach::load_and_attach`]); [`events::EventLoop`] streams what the programs
 //! print; [`maps::dump`] reads the maps at exit; dropping the [`manager::Manager`] detaches all.
 
+pub mod asm;
 pub mod attach;
 pub mod events;
 pub mod hook;

@@ -1,8 +1,10 @@
 //! The one place bpfhook calls the `bpf(2)` syscall itself, for what aya does not expose:
-//! byte-level map access (any key/value size) and feature-probe program loads.
+//! byte-level map access (any key/value size), feature-probe program loads, opening pins and
+//! test runs.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::Path;
 
 use aya_obj::generated::{bpf_attr, bpf_cmd};
 
@@ -110,4 +112,32 @@ pub fn prog_load(probe: &ProbeProgram<'_>) -> Result<OwnedFd, SyscallError> {
     let fd = bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr, "BPF_PROG_LOAD")?;
     // SAFETY: on success BPF_PROG_LOAD returns a new file descriptor that we now own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `BPF_OBJ_GET`: opens a pinned program, map or link.
+pub fn obj_get(path: &Path) -> Result<OwnedFd, SyscallError> {
+    let path =
+        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| SyscallError {
+            call: "BPF_OBJ_GET",
+            error: io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"),
+        })?;
+    let mut attr = zeroed_attr();
+    // `path` outlives the call.
+    attr.__bindgen_anon_4.pathname = path.as_ptr() as u64;
+    let fd = bpf(bpf_cmd::BPF_OBJ_GET, &mut attr, "BPF_OBJ_GET")?;
+    // SAFETY: on success BPF_OBJ_GET returns a new file descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `BPF_PROG_TEST_RUN` once on `data`; returns the program's return value.
+pub fn prog_test_run(program: BorrowedFd<'_>, data: &[u8]) -> Result<u32, SyscallError> {
+    let mut attr = zeroed_attr();
+    // `data` outlives the call.
+    attr.test.prog_fd = program.as_raw_fd() as u32;
+    attr.test.data_in = data.as_ptr() as u64;
+    attr.test.data_size_in = data.len() as u32;
+    attr.test.repeat = 1;
+    bpf(bpf_cmd::BPF_PROG_TEST_RUN, &mut attr, "BPF_PROG_TEST_RUN")?;
+    // SAFETY: the kernel filled in retval.
+    Ok(unsafe { attr.test.retval })
 }
