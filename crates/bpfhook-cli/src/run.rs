@@ -78,6 +78,7 @@ fn parse_perf_event(s: &str) -> Result<PerfEventKind, String> {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let object = ObjectFile::from_path(&args.file)?;
+    bpfhook::kernel::features::check_privileges()?;
     let options = AttachOptions {
         iface: args.iface.clone(),
         direction: args.direction,

@@ -350,3 +350,50 @@ fn missing_targets_fail_before_loading() {
             && !program_loaded("sockops_count")
     );
 }
+
+#[test]
+fn unprivileged_users_are_told_what_is_missing() {
+    let hello = repo_root().join("examples/hello.bpf.o");
+    let output = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(["run", path(&hello)])
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("loading eBPF programs needs root, or CAP_BPF"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hardware_perf_events_fail_clearly_where_there_are_no_counters() {
+    let object = bpf_fixture("perf_event");
+    let (_, err, output) = run(&[
+        "run",
+        path(&object),
+        "--perf-event",
+        "cycles",
+        "--duration",
+        "0.1",
+    ]);
+    if output.status.success() {
+        return assert!(!program_loaded("perf_sample"), "perf_sample stayed loaded");
+    }
+    assert!(
+        err.contains("opening perf event hardware:cpu-cycles on CPU 0"),
+        "{err}"
+    );
+    assert!(err.contains("hardware counters may be missing"), "{err}");
+    assert!(
+        err.contains("os error"),
+        "the kernel's errno is missing: {err}"
+    );
+}

@@ -382,7 +382,10 @@ impl fmt::Display for Hook {
                 offset,
                 ..
             } => {
-                write!(f, "{kind}:{}:", binary.as_deref().unwrap_or("?"))?;
+                write!(f, "{kind}:")?;
+                if let Some(binary) = binary {
+                    write!(f, "{binary}:")?;
+                }
                 match (symbol, offset) {
                     (Some(s), 0) => write!(f, "{s}"),
                     (Some(s), off) => write!(f, "{s}+{off:#x}"),

@@ -14,6 +14,7 @@ use aya::{Ebpf, EbpfLoader};
 
 use crate::attach::{self, AttachError, AttachOptions, Keep, Target};
 use crate::hook::Hook;
+use crate::kernel::features::{check_privileges, MissingPrivilege};
 use crate::object::ObjectFile;
 
 /// Where one program stands.
@@ -41,11 +42,14 @@ pub enum ManagerError {
     Program {
         program: String,
         hook: String,
+        #[source]
         error: Box<AttachError>,
         detached: Vec<String>,
     },
     #[error("loading the object into the kernel: {0}")]
     Load(#[source] aya::EbpfError),
+    #[error(transparent)]
+    Privilege(#[from] MissingPrivilege),
 }
 
 fn rolled_back(detached: &[String]) -> String {
@@ -102,6 +106,7 @@ impl<'a> ManagerBuilder<'a> {
 
     /// Resolves every target, loads the object (with the process-wide kernel BTF) and attaches.
     pub fn attach(self) -> Result<Manager, ManagerError> {
+        check_privileges()?;
         let specs = self.object.programs();
         if let Some(selected) = &self.selected {
             for name in selected {

@@ -37,8 +37,8 @@ const SECTIONS: &[(&str, &str, ProgramType)] = &[
         "kretprobe:do_sys_openat2",
         ProgramType::KProbe,
     ),
-    ("s_uprobe", "uprobe:?:readline", ProgramType::KProbe),
-    ("s_uretprobe", "uretprobe:?:readline", ProgramType::KProbe),
+    ("s_uprobe", "uprobe:readline", ProgramType::KProbe),
+    ("s_uretprobe", "uretprobe:readline", ProgramType::KProbe),
     (
         "s_uprobe_path",
         "uprobe:/bin/bash:readline",

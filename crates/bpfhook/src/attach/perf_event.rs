@@ -151,7 +151,12 @@ pub(super) fn attach(
                 }
                 PerfEventKind::Software(_) => "",
             };
-            kernel_error(format!("opening perf event {event} for {scope:?}{hint}"), e)
+            let on = match scope {
+                PerfEventScope::OneProcess { pid, .. } => format!("process {pid}"),
+                PerfEventScope::AllProcessesOneCpu { cpu } => format!("CPU {cpu}"),
+                PerfEventScope::CallingProcess { .. } => "this process".to_owned(),
+            };
+            kernel_error(format!("opening perf event {event} on {on}{hint}"), e)
         })?;
     }
     Ok(())

@@ -188,3 +188,26 @@ pub(super) fn attach(program: &mut Program, target: &UprobeTarget) -> Result<(),
         .map_err(|e| kernel_error(format!("attaching to {target}"), e))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_binaries_by_path_by_name_and_libraries_through_the_linker_cache() {
+        assert_eq!(find_binary("/bin/sh").ok(), Some(PathBuf::from("/bin/sh")));
+        assert!(find_binary("sh").is_ok_and(|p| p.ends_with("sh") && p.is_absolute()));
+        let libc = find_binary("libc").expect("libc in the linker cache");
+        assert!(
+            libc.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libc.so")),
+            "{libc:?}"
+        );
+        assert_eq!(find_binary("libc.so.6").ok(), Some(libc));
+        let missing = find_binary("no-such-library-xyz").unwrap_err().to_string();
+        assert!(
+            missing.contains("`no-such-library-xyz` does not exist"),
+            "{missing}"
+        );
+    }
+}

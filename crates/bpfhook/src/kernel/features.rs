@@ -112,6 +112,32 @@ fn probe_trampoline(
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "loading eBPF programs needs root, or CAP_BPF with CAP_PERFMON (tracing) and CAP_NET_ADMIN \
+     (networking); this process has neither CAP_BPF nor CAP_SYS_ADMIN (try sudo)"
+)]
+pub struct MissingPrivilege;
+
+/// Checks the effective capabilities before any work: without CAP_BPF or CAP_SYS_ADMIN every
+/// later step would fail with a bare EPERM.
+pub fn check_privileges() -> Result<(), MissingPrivilege> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_BPF: u32 = 39;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |cap: u32| effective & (1 << cap) != 0;
+    if has(CAP_BPF) || has(CAP_SYS_ADMIN) {
+        Ok(())
+    } else {
+        Err(MissingPrivilege)
+    }
+}
+
 /// Why the kernel refuses a trampoline-based program, as best the errno tells.
 pub fn explain_trampoline_error(errno: Option<i32>) -> String {
     // SAFETY: geteuid has no preconditions.
@@ -121,7 +147,7 @@ pub fn explain_trampoline_error(errno: Option<i32>) -> String {
         Some(libc::EPERM) => "the kernel refused BPF_PROG_LOAD with EPERM although we run as root: BPF trampolines \
              are blocked here (kernel lockdown, an LSM policy, or a hypervisor that forbids patching kernel text)"
             .to_owned(),
-        Some(libc::ENOTSUPP_LINUX) | Some(libc::EOPNOTSUPP) => {
+        Some(ENOTSUPP) | Some(libc::EOPNOTSUPP) => {
             "the kernel does not support BPF trampolines on this architecture or configuration (needs \
              CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS and, for LSM, CONFIG_BPF_LSM with `bpf` in the lsm= list)"
                 .to_owned()
@@ -133,7 +159,4 @@ pub fn explain_trampoline_error(errno: Option<i32>) -> String {
 }
 
 /// The kernel-internal ENOTSUPP (524) that BPF returns for unsupported trampolines; libc lacks it.
-mod libc {
-    pub use ::libc::*;
-    pub const ENOTSUPP_LINUX: i32 = 524;
-}
+const ENOTSUPP: i32 = 524;
