@@ -6,10 +6,12 @@
 //! header writer follows the ordering rules of libbpf's `btf_dump.c` so that
 //! its output matches `bpftool btf dump file … format c`.
 
+mod raw;
 mod types;
 
 use std::path::PathBuf;
 
+pub use raw::write_raw;
 pub use types::{
     ArrayType, Btf, BtfKind, BtfType, Composite, DatasecVar, EnumType, EnumValue, FuncParam,
     FuncProto, IntType, Linkage, Member, TypeId, TypeKind,
