@@ -6,11 +6,13 @@
 //! header writer follows the ordering rules of libbpf's `btf_dump.c` so that
 //! its output matches `bpftool btf dump file … format c`.
 
+mod c_writer;
 mod raw;
 mod types;
 
 use std::path::PathBuf;
 
+pub use c_writer::write_c_header;
 pub use raw::write_raw;
 pub use types::{
     ArrayType, Btf, BtfKind, BtfType, Composite, DatasecVar, EnumType, EnumValue, FuncParam,
