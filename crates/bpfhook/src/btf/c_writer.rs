@@ -1010,6 +1010,7 @@ mod tests {
 
     use super::*;
     use crate::btf::types::test_blob::{every_kind, BtfBuilder};
+    use crate::btf::types::MAX_REFERENCE_DEPTH as MAX_NESTING;
 
     /// The header for `builder`'s types, without the fixed prologue and
     /// epilogue.
@@ -1324,6 +1325,33 @@ mod tests {
         assert!(header.contains("typedef int int_t;"));
         assert!(header.contains("union later;"));
         assert_compiles(&header, "");
+    }
+
+    /// Anonymous structs nested by value `levels` deep, each through a const.
+    fn nested(levels: u16) -> BtfBuilder {
+        let mut b = BtfBuilder::new();
+        let int = b.int("int", 4, true);
+        let mut inner = b.struct_("", 4, &[("leaf", int, 0, 0)]);
+        for _ in 0..levels {
+            let konst = b.const_(inner);
+            inner = b.struct_("", 4, &[("", konst, 0, 0)]);
+        }
+        b.struct_("deep", 4, &[("", inner, 0, 0)]);
+        b
+    }
+
+    #[test]
+    fn deepest_accepted_nesting_fits_the_stack() {
+        // The writer recurses once per level; at the deepest nesting the
+        // parser accepts, it must not overflow a test thread's stack even
+        // in a debug build.
+        let deepest = MAX_NESTING / 2 - 1;
+        assert!(matches!(
+            Btf::parse(&nested(deepest + 1).build()),
+            Err(BtfError::ReferenceLoop { .. })
+        ));
+        let header = body(&nested(deepest));
+        assert!(header.starts_with("struct deep {"));
     }
 
     #[test]

@@ -22,8 +22,8 @@ const ELF_MAGIC: &[u8] = b"\x7fELF";
 
 /// How long a chain of references (pointer to const to typedef to anonymous
 /// struct member ...) may be. The header writer recurses along such chains,
-/// so the bound keeps its stack small on hostile input; vmlinux needs ~20.
-const MAX_REFERENCE_DEPTH: u16 = 512;
+/// so the bound keeps its stack small on hostile input; vmlinux needs ~40.
+pub(crate) const MAX_REFERENCE_DEPTH: u16 = 512;
 
 /// The kind of a type without its data, for lookups by kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -243,15 +243,6 @@ impl Linkage {
             1 => Linkage::Global,
             2 => Linkage::Extern,
             other => Linkage::Unknown(other),
-        }
-    }
-
-    pub fn raw(self) -> u32 {
-        match self {
-            Linkage::Static => 0,
-            Linkage::Global => 1,
-            Linkage::Extern => 2,
-            Linkage::Unknown(other) => other,
         }
     }
 }
