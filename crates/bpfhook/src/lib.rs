@@ -8,6 +8,7 @@
 
 pub mod asm;
 pub mod attach;
+pub mod btf;
 pub mod events;
 pub mod hook;
 pub mod kernel;
