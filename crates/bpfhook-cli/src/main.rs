@@ -1,5 +1,7 @@
 //! The `bpfhook` command: argument parsing and presentation. Kernel work lives in the library.
 
+mod btf;
+mod build;
 mod run;
 
 use std::process::ExitCode;
@@ -21,15 +23,24 @@ struct Cli {
 enum Command {
     /// Load an eBPF object, attach every program to its hook, stream bpf_printk output, print maps at exit
     Run(run::RunArgs),
+    /// Compile a C source of eBPF programs (clang, with a generated vmlinux.h; cached)
+    Build(build::BuildArgs),
+    /// Work with BTF type information
+    #[command(subcommand)]
+    Btf(btf::BtfCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Build(args) => build::build(args).map(|()| ExitCode::SUCCESS),
+        Command::Btf(command) => btf::btf(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
+        // A closed pipe (`bpfhook btf dump | head`) means the reader has what it wanted.
+        Err(error) if is_broken_pipe(error.as_ref()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("bpfhook: {}", describe(error.as_ref()));
             ExitCode::FAILURE
@@ -49,4 +60,11 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         cause = e.source();
     }
     message
+}
+
+fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

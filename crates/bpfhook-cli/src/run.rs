@@ -18,8 +18,10 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The eBPF object (ELF .o from `clang -O2 -g -target bpf -c`)
+    /// The eBPF object (ELF .o from `clang -O2 -g -target bpf -c`), or a C source to compile first
     file: PathBuf,
+    #[command(flatten)]
+    compile: crate::build::CompileArgs,
     /// Network interface for XDP, TC and socket filter programs (socket filters default to lo)
     #[arg(long, short = 'i')]
     iface: Option<String>,
@@ -77,7 +79,7 @@ fn parse_perf_event(s: &str) -> Result<PerfEventKind, String> {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let object = ObjectFile::from_path(&args.file)?;
+    let object = ObjectFile::from_path(crate::build::object_for(&args.file, &args.compile)?)?;
     bpfhook::kernel::features::check_privileges()?;
     let options = AttachOptions {
         iface: args.iface.clone(),
@@ -168,7 +170,15 @@ fn start_command(command: &[String]) -> Result<Option<Child>> {
     let Some((program, args)) = command.split_first() else {
         return Ok(None);
     };
-    let child = Command::new(program)
+    // Resolve the path first: execvp would try every $PATH entry, and each failed execve fires
+    // exec tracepoints as if the command had run several times.
+    let resolved = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        bpfhook::attach::search_path(program)
+            .with_context(|| format!("`{program}` is not in $PATH"))?
+    };
+    let child = Command::new(&resolved)
         .args(args)
         .spawn()
         .with_context(|| format!("starting `{program}`"))?;

@@ -9,6 +9,7 @@
 pub mod asm;
 pub mod attach;
 pub mod btf;
+pub mod compile;
 pub mod events;
 pub mod hook;
 pub mod kernel;

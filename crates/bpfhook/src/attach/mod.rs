@@ -22,6 +22,7 @@ use crate::hook::{Direction, Hook};
 use crate::kernel::features::MissingFeature;
 
 pub use perf_event::PerfEventKind;
+pub use uprobe::{find_binary, search_path};
 
 /// How XDP programs are attached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

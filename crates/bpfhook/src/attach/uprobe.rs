@@ -98,16 +98,20 @@ pub fn find_binary(name: &str) -> Result<PathBuf, AttachError> {
             Err(missing(""))
         };
     }
-    if let Some(path) = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-    {
+    if let Some(path) = search_path(name) {
         return Ok(path);
     }
     linker_cache_lookup(name)
         .ok_or_else(|| missing(" (not a path, not in $PATH, not a library in the linker cache)"))
+}
+
+/// The first file called `name` in a `$PATH` directory, as a shell would run it.
+pub fn search_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// Looks a library up in `ldconfig -p`: an exact soname, or `NAME` matching `NAME.so*` / `libNAME.so*`.
