@@ -17,3 +17,4 @@ pub mod manager;
 pub mod maps;
 pub mod object;
 pub mod sys;
+pub mod tools;
