@@ -27,12 +27,16 @@ fn exec_records_are_printed_as_hex_with_a_summary() {
     // struct event is 96 bytes; `/bin/true` appears in the filename field.
     let hex_filename = "2f62696e2f74727565";
     assert!(
-        out.lines().any(|l| l.starts_with("event map=exec_ring len=96 ")
-            && l.replace(' ', "").contains(hex_filename)),
+        out.lines()
+            .any(|l| l.starts_with("event map=exec_ring len=96 ")
+                && l.replace(' ', "").contains(hex_filename)),
         "{out}"
     );
     assert!(out.contains("records: map=exec_ring events="), "{out}");
-    assert!(out.contains("records: map=exec_perf events=0 lost=0"), "{out}");
+    assert!(
+        out.contains("records: map=exec_perf events=0 lost=0"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -113,8 +117,14 @@ fn quiet_flood_stops_within_a_second_of_sigint_and_prints_counts() {
     let (ring_read, _) = summary("flood_ring");
     let (perf_read, perf_lost) = summary("flood_perf");
     assert!(ring_read > 0 && perf_read > 0, "{rest}");
-    assert!(perf_lost > 0, "a one-page perf buffer under this flood loses records: {rest}");
+    assert!(
+        perf_lost > 0,
+        "a one-page perf buffer under this flood loses records: {rest}"
+    );
     assert!(rest.contains("seq_missing="), "{rest}");
-    assert!(!rest.contains("event map="), "--quiet prints no records: {rest}");
+    assert!(
+        !rest.contains("event map="),
+        "--quiet prints no records: {rest}"
+    );
     assert!(!program_loaded("flood_tp_ringbuf"));
 }
