@@ -22,6 +22,11 @@
 //! numbers that never arrived ([`ChannelStats::seq_missing`]). Decoding records by their BTF
 //! type (and finding such a field by name) is the decoding issue's job.
 //!
+//! Readers open after the Manager has attached (they need the loaded maps): a perf event array
+//! has no perf event at a CPU's index until then, so `bpf_perf_event_output` fails for records
+//! written in that window (ring buffers keep them). Closing it needs a Manager that hands out
+//! the maps between load and attach.
+//!
 //! Perf samples carry the kernel's padding: a sample of `n` bytes arrives as the smallest
 //! `m >= n` with `m + 4` a multiple of 8, as with libbpf.
 
@@ -233,5 +238,14 @@ impl EventLoop {
     /// The output maps found, with how many rings each has (one per CPU for perf buffers).
     pub fn channels(&self) -> impl Iterator<Item = (&str, usize)> {
         self.channels.iter().map(|c| (c.name(), c.ring_count()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_loop_can_move_to_another_thread() {
+        fn is_send<T: Send>() {}
+        is_send::<super::EventLoop>();
     }
 }

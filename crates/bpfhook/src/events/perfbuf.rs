@@ -160,6 +160,10 @@ pub(crate) struct PerfCpuRing {
     pub(crate) cpu: u32,
 }
 
+// SAFETY: the view's pointers lead only into the mapping owned by the same ring, which moves
+// with it; nothing else in this process touches it.
+unsafe impl Send for PerfCpuRing {}
+
 impl PerfCpuRing {
     /// Opens the BPF-output perf event on `cpu` and maps 1 + `pages` pages of it.
     pub(crate) fn open(cpu: u32, pages: usize) -> io::Result<Self> {

@@ -134,6 +134,10 @@ pub(crate) struct RingBufReader {
     map: OwnedFd,
 }
 
+// SAFETY: the view's pointers lead only into the mappings owned by the same reader, which move
+// with it; nothing else in this process touches them.
+unsafe impl Send for RingBufReader {}
+
 impl RingBufReader {
     /// Maps the ring of `map`, a ring buffer map whose data area is `size` bytes (its
     /// max_entries: a power-of-two multiple of the page size).
