@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use bpfhook::attach::{AttachOptions, PerfEventKind, XdpMode};
-use bpfhook::events::{Event, EventLoop};
+use bpfhook::events::{Event, EventLoop, EventOptions, SeqOffset};
 use bpfhook::hook::Direction;
 use bpfhook::manager::{Manager, ManagerBuilder, ProgramState};
 use bpfhook::maps::{self, MapDump};
@@ -58,6 +58,18 @@ pub struct RunArgs {
     /// Do not read bpf_printk output
     #[arg(long)]
     no_printk: bool,
+    /// Do not read the object's ring buffers and perf event arrays
+    #[arg(long)]
+    no_events: bool,
+    /// Count records instead of printing them (the summary at exit still shows the counts)
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Records carry a u64 sequence number at this byte offset: count the numbers missing
+    #[arg(long, value_name = "N")]
+    seq_offset: Option<usize>,
+    /// Data pages per CPU for each perf event array (a power of two)
+    #[arg(long, default_value_t = 64, value_name = "PAGES")]
+    perf_pages: usize,
     /// Command to run once attached; bpfhook stops when it exits
     #[arg(last = true)]
     command: Vec<String>,
@@ -97,9 +109,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if !args.programs.is_empty() {
         builder = builder.select(args.programs.iter().cloned());
     }
-    // Open the printk reader first: a failure here must not leave programs attached.
-    let mut events = EventLoop::new(!args.no_printk)?;
     let manager = builder.attach()?;
+    // The readers need the loaded maps. If opening them fails, returning drops the Manager,
+    // which detaches everything.
+    let event_options = EventOptions {
+        printk: !args.no_printk,
+        records: !args.no_events,
+        perf_pages: args.perf_pages,
+        seq_offset: args.seq_offset.map(SeqOffset),
+    };
+    let mut events = EventLoop::new(&event_options, manager.ebpf().maps())?;
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -133,13 +152,29 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .duration
         .map(|secs| Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
 
-    let mut print = |event: Event| {
-        let Event::Printk(line) = event;
-        let _ = writeln!(
-            out,
-            "{}-{} [{:03}] {}: {}",
-            line.comm, line.pid, line.cpu, line.timestamp, line.message
-        );
+    let quiet = args.quiet;
+    let mut print = |event: Event<'_>| {
+        if quiet {
+            return;
+        }
+        let _ = match event {
+            Event::Printk(line) => writeln!(
+                out,
+                "{}-{} [{:03}] {}: {}",
+                line.comm, line.pid, line.cpu, line.timestamp, line.message
+            ),
+            Event::Record { map, data, .. } => {
+                writeln!(
+                    out,
+                    "event map={map} len={} {}",
+                    data.len(),
+                    maps::hex(data)
+                )
+            }
+            Event::Lost { map, cpu, count } => {
+                writeln!(out, "lost map={map} cpu={cpu} count={count}")
+            }
+        };
     };
     loop {
         // Wake at least every 100 ms to check the command and signals, and on time for --duration.
@@ -160,7 +195,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             }
         }
     }
+    // Records whose wakeup we have not seen yet still count.
+    events.drain_all(&mut print)?;
     stop_command(child);
+    for stats in events.stats() {
+        write!(
+            out,
+            "records: map={} events={} lost={}",
+            stats.map, stats.records, stats.lost
+        )?;
+        if let Some(missing) = stats.seq_missing {
+            write!(out, " seq_missing={missing}")?;
+        }
+        writeln!(out)?;
+    }
     print_maps(&manager, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

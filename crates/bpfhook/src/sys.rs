@@ -141,3 +141,27 @@ pub fn prog_test_run(program: BorrowedFd<'_>, data: &[u8]) -> Result<u32, Syscal
     // SAFETY: the kernel filled in retval.
     Ok(unsafe { attr.test.retval })
 }
+
+/// `BPF_MAP_UPDATE_ELEM` of `key` → `value` with `flags` (`BPF_ANY` is 0).
+pub fn map_update(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &[u8],
+    flags: u64,
+) -> Result<(), SyscallError> {
+    let mut attr = zeroed_attr();
+    // SAFETY: writing plain integer fields of the map_elem member; the buffers outlive the call.
+    unsafe {
+        let elem = &mut attr.__bindgen_anon_2;
+        elem.map_fd = map.as_raw_fd() as u32;
+        elem.key = key.as_ptr() as u64;
+        elem.__bindgen_anon_1.value = value.as_ptr() as u64;
+        elem.flags = flags;
+    }
+    bpf(
+        bpf_cmd::BPF_MAP_UPDATE_ELEM,
+        &mut attr,
+        "BPF_MAP_UPDATE_ELEM",
+    )?;
+    Ok(())
+}
