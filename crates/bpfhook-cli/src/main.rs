@@ -2,7 +2,9 @@
 
 mod btf;
 mod build;
+mod execsnoop;
 mod run;
+mod session;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Load an eBPF object, attach every program to its hook, stream bpf_printk output, print maps at exit
     Run(run::RunArgs),
+    /// Trace every exec on the system (like BCC's execsnoop); needs no clang
+    Execsnoop(execsnoop::ExecsnoopArgs),
     /// Compile a C source of eBPF programs (clang, with a generated vmlinux.h; cached)
     Build(build::BuildArgs),
     /// Work with BTF type information
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Execsnoop(args) => execsnoop::execsnoop(args),
         Command::Build(args) => build::build(args).map(|()| ExitCode::SUCCESS),
         Command::Btf(command) => btf::btf(command).map(|()| ExitCode::SUCCESS),
     };

@@ -2,12 +2,9 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use bpfhook::attach::{AttachOptions, PerfEventKind, XdpMode};
 use bpfhook::events::{Event, EventLoop, EventOptions, SeqOffset};
 use bpfhook::hook::Direction;
@@ -15,6 +12,8 @@ use bpfhook::manager::{Manager, ManagerBuilder, ProgramState};
 use bpfhook::maps::{self, MapDump};
 use bpfhook::object::ObjectFile;
 use clap::Args;
+
+use crate::session::Session;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -142,16 +141,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     out.flush()?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
-    let mut child = start_command(&args.command)?;
-    let deadline = args
-        .duration
-        .map(|secs| Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
-
+    let mut session = Session::start(args.duration, &args.command)?;
     let quiet = args.quiet;
     let mut print = |event: Event<'_>| {
         if quiet {
@@ -176,28 +166,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             }
         };
     };
-    loop {
-        // Wake at least every 100 ms to check the command and signals, and on time for --duration.
-        let tick = deadline.map_or(Duration::from_millis(100), |d| {
-            d.saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(100))
-        });
-        events.poll(tick, &mut print)?;
-        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
-            break;
-        }
-        if let Some(c) = child.as_mut() {
-            if c.try_wait()?.is_some() {
-                // Lines the command caused may still be in flight; take them too.
-                events.poll(Duration::from_millis(100), &mut print)?;
-                child = None;
-                break;
-            }
-        }
-    }
-    // Records whose wakeup we have not seen yet still count.
-    events.drain_all(&mut print)?;
-    stop_command(child);
+    session.run(&mut events, &mut print)?;
+    drop(session);
     for stats in events.stats() {
         write!(
             out,
@@ -212,36 +182,6 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     print_maps(&manager, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn start_command(command: &[String]) -> Result<Option<Child>> {
-    let Some((program, args)) = command.split_first() else {
-        return Ok(None);
-    };
-    // Resolve the path first: execvp would try every $PATH entry, and each failed execve fires
-    // exec tracepoints as if the command had run several times.
-    let resolved = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        bpfhook::attach::search_path(program)
-            .with_context(|| format!("`{program}` is not in $PATH"))?
-    };
-    let child = Command::new(&resolved)
-        .args(args)
-        .spawn()
-        .with_context(|| format!("starting `{program}`"))?;
-    Ok(Some(child))
-}
-
-/// A command still running when we stop (signal or --duration) is asked to stop too.
-fn stop_command(child: Option<Child>) {
-    if let Some(mut child) = child {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // SAFETY: plain kill(2) on our own child.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
-        let _ = child.wait();
-    }
 }
 
 fn print_maps(manager: &Manager, out: &mut impl Write) -> Result<()> {
