@@ -1,5 +1,6 @@
 //! The `bpfhook` command: argument parsing and presentation. Kernel work lives in the library.
 
+mod asm;
 mod btf;
 mod build;
 mod execsnoop;
@@ -27,6 +28,8 @@ enum Command {
     Run(run::RunArgs),
     /// Trace every exec on the system (like BCC's execsnoop); needs no clang
     Execsnoop(execsnoop::ExecsnoopArgs),
+    /// Assemble eBPF in the verifier's syntax into an object (`bpfhook asm prog.s -o prog.o`)
+    Asm(asm::AsmArgs),
     /// Compile a C source of eBPF programs (clang, with a generated vmlinux.h; cached)
     Build(build::BuildArgs),
     /// Work with BTF type information
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Execsnoop(args) => execsnoop::execsnoop(args),
+        Command::Asm(args) => asm::asm(args).map(|()| ExitCode::SUCCESS),
         Command::Build(args) => build::build(args).map(|()| ExitCode::SUCCESS),
         Command::Btf(command) => btf::btf(command).map(|()| ExitCode::SUCCESS),
     };

@@ -1,0 +1,63 @@
+//! `bpfhook asm`: an assembled object loads, attaches and counts; syntax errors point at the line.
+
+use std::process::Command;
+
+use bpfhook_testkit::{repo_root, unique_name};
+
+fn bpfhook(args: &[&str]) -> (String, String, bool) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(args)
+        .output()
+        .expect("bpfhook runs");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.success(),
+    )
+}
+
+#[test]
+fn assembled_example_counts_the_commands_exec() {
+    let dir = std::env::temp_dir().join(unique_name("bpfhook-asm-"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let object = dir.join("count_execs.o");
+    let source = repo_root().join("examples/count_execs.s");
+    let (_, err, ok) = bpfhook(&[
+        "asm",
+        source.to_str().expect("utf-8"),
+        "-o",
+        object.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "{err}");
+    let (out, err, ok) = bpfhook(&["run", object.to_str().expect("utf-8"), "--", "/bin/true"]);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("attached tracepoint:syscalls:sys_enter_execve (prog count_execs)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("map counts (Hash, key 4 B, value 8 B,"),
+        "{out}"
+    );
+    assert!(
+        out.contains("value: 01 00 00 00 00 00 00 00"),
+        "no exec counted: {out}"
+    );
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    let dir = std::env::temp_dir().join(unique_name("bpfhook-asm-"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let source = dir.join("bad.s");
+    std::fs::write(
+        &source,
+        ".license \"GPL\"\n.section xdp prog\n    r1 = 2\n    r1 +=+ r2\n    exit\n",
+    )
+    .expect("write");
+    let (_, err, ok) = bpfhook(&["asm", source.to_str().expect("utf-8")]);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    assert!(!ok);
+    assert!(err.contains("bad.s: line 4:"), "{err}");
+}
