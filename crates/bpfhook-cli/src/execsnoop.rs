@@ -5,7 +5,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use bpfhook::btf::Btf;
 use bpfhook::events::{Event, EventLoop, EventOptions};
 use bpfhook::manager::ManagerBuilder;
 use bpfhook::object::ObjectFile;
@@ -43,8 +42,7 @@ pub fn execsnoop(args: ExecsnoopArgs) -> Result<ExitCode> {
         name: args.name.clone(),
         max_args: args.max_args,
     };
-    let kernel = Btf::from_file("/sys/kernel/btf/vmlinux")?;
-    let object = ObjectFile::parse(&execsnoop::object(&options, &kernel)?)?;
+    let object = ObjectFile::parse(&execsnoop::object_for_running_kernel(&options)?)?;
     let manager = ManagerBuilder::new(&object).attach()?;
     let event_options = EventOptions {
         printk: false,

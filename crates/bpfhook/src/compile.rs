@@ -154,8 +154,9 @@ fn file_identity(path: &Path) -> String {
     }
 }
 
-/// The running kernel's build (release, version string) and the size of its BTF.
-fn kernel_identity() -> String {
+/// The running kernel's build (release, version string) and the size of its BTF: what cached
+/// facts about the kernel are keyed by.
+pub(crate) fn kernel_identity() -> String {
     let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
     let btf_len = fs::metadata("/sys/kernel/btf/vmlinux").map_or(0, |m| m.len());
     format!(

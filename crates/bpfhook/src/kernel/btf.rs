@@ -27,9 +27,9 @@ pub fn kernel_btf() -> Result<&'static Btf, KernelBtfError> {
         .map_err(|e| KernelBtfError(e.clone()))
 }
 
-/// Calls `f` with the raw vmlinux BTF. Kernels since 6.16 let the file be mapped, which spares
+/// Calls `f` with the raw vmlinux BTF (for parsers other than aya's, like `btf::Btf`). Kernels since 6.16 let the file be mapped, which spares
 /// copying ~6 MB through 4 KiB sysfs reads; older ones are read.
-fn with_vmlinux_bytes<T>(f: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<T, String> {
+pub fn with_vmlinux_bytes<T>(f: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<T, String> {
     let file = std::fs::File::open(VMLINUX).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len() as usize;
     // SAFETY: a read-only private mapping of a file we keep open until it is unmapped below.

@@ -31,6 +31,8 @@ const COMM: i16 = 24;
 const COMM_LEN: usize = 16;
 const ARGS: usize = 40;
 
+const BPF_F_NO_PREALLOC: u32 = 1;
+
 /// `sys_enter_execve`'s context: 8 bytes of common fields, the syscall number (padded to 8),
 /// then the arguments as unsigned longs. This layout is the tracepoint ABI of every kernel.
 const CTX_FILENAME: i16 = 16;
@@ -61,8 +63,8 @@ impl Default for ExecsnoopOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecsnoopError {
-    #[error("reading the kernel's BTF: {0}")]
-    Btf(#[from] crate::btf::BtfError),
+    #[error("reading the kernel's BTF from /sys/kernel/btf/vmlinux: {0}")]
+    KernelBtf(String),
     #[error("the kernel's BTF has no `{0}`; execsnoop needs it to find the parent pid")]
     MissingMember(&'static str),
     #[error("--name must be 1 to 15 bytes (a kernel comm), got {0:?}")]
@@ -139,6 +141,30 @@ impl TaskOffsets {
                 .ok_or(ExecsnoopError::MissingMember("task_struct.tgid"))?,
         })
     }
+
+    /// `real_parent tgid` from a cache file; None if absent or unreadable (then BTF decides).
+    fn read(path: &std::path::Path) -> Option<Self> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let mut numbers = text.split_whitespace().map(str::parse::<i32>);
+        let (real_parent, tgid) = (numbers.next()?.ok()?, numbers.next()?.ok()?);
+        (numbers.next().is_none() && real_parent > 0 && tgid > 0)
+            .then_some(Self { real_parent, tgid })
+    }
+
+    /// Best effort: without a cache the next start parses the BTF again.
+    fn write(&self, path: &std::path::Path) {
+        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+        let stored = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                std::fs::write(&temporary, format!("{} {}\n", self.real_parent, self.tgid))
+            })
+            .and_then(|()| std::fs::rename(&temporary, path));
+        if let Err(e) = stored {
+            log::debug!("not caching execsnoop offsets in {}: {e}", path.display());
+        }
+    }
 }
 
 /// Byte offset of a member, looking into anonymous structs and unions as C does.
@@ -157,8 +183,38 @@ fn member_offset(btf: &Btf, id: u32, name: &str) -> Option<i32> {
     })
 }
 
-/// The object: maps `empty` (a zeroed record), `execs` (records in flight), `events` (ring).
+/// The object for the running kernel. Its offsets come from /sys/kernel/btf/vmlinux once per
+/// kernel build, then from the cache: parsing the whole BTF for two numbers would double
+/// execsnoop's start-up time and memory (the loader parses it too).
+pub fn object_for_running_kernel(options: &ExecsnoopOptions) -> Result<Vec<u8>, ExecsnoopError> {
+    let identity = crate::compile::kernel_identity();
+    let cache = crate::compile::cache_dir().join(format!(
+        "execsnoop-offsets-{}",
+        &blake3::hash(identity.as_bytes()).to_hex()[..32]
+    ));
+    let offsets = match TaskOffsets::read(&cache) {
+        Some(offsets) => offsets,
+        None => {
+            let kernel = crate::kernel::btf::with_vmlinux_bytes(|bytes| {
+                Btf::parse(bytes).map_err(|e| e.to_string())
+            })
+            .map_err(ExecsnoopError::KernelBtf)?;
+            let offsets = TaskOffsets::from_btf(&kernel)?;
+            offsets.write(&cache);
+            offsets
+        }
+    };
+    build_object(options, &offsets)
+}
+
+/// The object for the kernel `kernel` describes: maps `empty` (a zeroed record), `execs`
+/// (records in flight), `events` (ring buffer).
 pub fn object(options: &ExecsnoopOptions, kernel: &Btf) -> Result<Vec<u8>, ExecsnoopError> {
+    check_options(options)?;
+    build_object(options, &TaskOffsets::from_btf(kernel)?)
+}
+
+fn check_options(options: &ExecsnoopOptions) -> Result<(), ExecsnoopError> {
     if !(1..=64).contains(&options.max_args) {
         return Err(ExecsnoopError::BadMaxArgs(options.max_args));
     }
@@ -167,7 +223,14 @@ pub fn object(options: &ExecsnoopOptions, kernel: &Btf) -> Result<Vec<u8>, Execs
             return Err(ExecsnoopError::BadName(name.clone()));
         }
     }
-    let offsets = TaskOffsets::from_btf(kernel)?;
+    Ok(())
+}
+
+fn build_object(
+    options: &ExecsnoopOptions,
+    offsets: &TaskOffsets,
+) -> Result<Vec<u8>, ExecsnoopError> {
+    check_options(options)?;
     let record_size = (ARGS + options.max_args * ARG_SIZE) as u32;
     let map = |name: &str, kind: &str, key_size, value_size, max_entries| MapSpec {
         name: name.to_owned(),
@@ -178,16 +241,19 @@ pub fn object(options: &ExecsnoopOptions, kernel: &Btf) -> Result<Vec<u8>, Execs
         flags: 0,
     };
     let mut spec = ObjectSpec::new("GPL");
+    let mut execs = map("execs", "hash", 4, record_size, 10240);
+    // Allocate entries as execs happen: preallocating 10240 records costs 26 MB and milliseconds.
+    execs.flags = BPF_F_NO_PREALLOC;
     spec.maps = vec![
         map("empty", "array", 4, record_size, 1),
-        map("execs", "hash", 4, record_size, 10240),
-        map("events", "ringbuf", 0, 0, 4 << 20),
+        execs,
+        map("events", "ringbuf", 0, 0, 1 << 20),
     ];
     spec.programs = vec![
         ProgramSpec {
             section: "tracepoint/syscalls/sys_enter_execve".to_owned(),
             name: "execsnoop_enter".to_owned(),
-            program: enter_program(options, &offsets)?,
+            program: enter_program(options, offsets)?,
         },
         ProgramSpec {
             section: "tracepoint/syscalls/sys_exit_execve".to_owned(),
