@@ -289,15 +289,11 @@ fn enter_program(
         .alu64_imm(AluOp::Add, R2, -4)
         .call_helper(Helper::MapLookupElem)
         .jmp_imm(JmpOp::Jeq, R0, 0, "out")
-        .mov64_reg(R3, R0)
-        .ld_map_fd(R1, "execs")
-        .mov64_reg(R2, R10)
-        .alu64_imm(AluOp::Add, R2, -8)
+        .mov64_reg(R3, R0);
+    execs_this_thread(&mut b)
         .mov64_imm(R4, 0)
-        .call_helper(Helper::MapUpdateElem)
-        .ld_map_fd(R1, "execs")
-        .mov64_reg(R2, R10)
-        .alu64_imm(AluOp::Add, R2, -8)
+        .call_helper(Helper::MapUpdateElem);
+    execs_this_thread(&mut b)
         .call_helper(Helper::MapLookupElem)
         .jmp_imm(JmpOp::Jeq, R0, 0, "out")
         .mov64_reg(R7, R0)
@@ -341,6 +337,14 @@ fn enter_program(
     b.finish()
 }
 
+/// r1 = the `execs` map, r2 = &key (this thread's id, at r10-8): the first arguments of every
+/// helper call on this thread's record.
+fn execs_this_thread(b: &mut Builder) -> &mut Builder {
+    b.ld_map_fd(R1, "execs")
+        .mov64_reg(R2, R10)
+        .alu64_imm(AluOp::Add, R2, -8)
+}
+
 /// r3 = argv[i] (read from user memory), or jump to `out` at the end of argv.
 fn read_argv_pointer(b: &mut Builder, i: usize) -> &mut Builder {
     b.mov64_reg(R1, R10)
@@ -362,10 +366,8 @@ fn exit_program(
     let mut b = Builder::new();
     b.mov64_reg(R6, R1)
         .call_helper(Helper::GetCurrentPidTgid)
-        .stx(Size::W, R10, R0, -8)
-        .ld_map_fd(R1, "execs")
-        .mov64_reg(R2, R10)
-        .alu64_imm(AluOp::Add, R2, -8)
+        .stx(Size::W, R10, R0, -8);
+    execs_this_thread(&mut b)
         .call_helper(Helper::MapLookupElem)
         .jmp_imm(JmpOp::Jeq, R0, 0, "out")
         .mov64_reg(R7, R0)
@@ -391,10 +393,8 @@ fn exit_program(
         .mov64_imm(R3, record_size as i32)
         .mov64_imm(R4, 0)
         .call_helper(Helper::RingbufOutput)
-        .label("forget")
-        .ld_map_fd(R1, "execs")
-        .mov64_reg(R2, R10)
-        .alu64_imm(AluOp::Add, R2, -8)
+        .label("forget");
+    execs_this_thread(&mut b)
         .call_helper(Helper::MapDeleteElem)
         .label("out")
         .mov64_imm(R0, 0)
