@@ -51,11 +51,11 @@ impl Kind {
 }
 
 impl Holders {
-    /// Scans every process but this one (whose fds are the ones it opened to look).
-    /// Processes that exit or hide their fds during the scan are skipped.
+    /// Scans every process, this one included (callers scan before opening fds of their own
+    /// to look, so only fds this process really holds count). Processes that exit or hide
+    /// their fds during the scan are skipped.
     pub fn scan() -> Holders {
         let mut holders = Holders::default();
-        let me = std::process::id();
         let Ok(procs) = std::fs::read_dir("/proc") else {
             return holders;
         };
@@ -67,9 +67,7 @@ impl Holders {
             else {
                 continue;
             };
-            if pid != me {
-                holders.scan_process(pid, &entry.path());
-            }
+            holders.scan_process(pid, &entry.path());
         }
         holders
     }
