@@ -192,13 +192,17 @@ pub fn unpin(args: UnpinArgs) -> Result<()> {
 
 /// Writes JSON on one line, or the text `render` makes.
 fn emit<T: Serialize>(json: bool, value: &T, render: impl FnOnce() -> String) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    if json {
-        serde_json::to_writer(&mut out, value)?;
-        out.write_all(b"\n")?;
+    // One write: stdout's line buffer would otherwise flush a long JSON line in small pieces.
+    let mut text = if json {
+        serde_json::to_string(value)?
     } else {
-        out.write_all(render().as_bytes())?;
+        render()
+    };
+    if json {
+        text.push('\n');
     }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
 }

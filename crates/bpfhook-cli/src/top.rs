@@ -211,7 +211,7 @@ impl View {
             format!("  filter: {}", self.filter)
         };
         screen.push_str(&format!(
-            "bpfhook top — {} programs, sorted by {}{filter}\r\n",
+            "bpfhook top — {} programs, sorted by {}{filter}\n",
             rows.len(),
             self.sort.label()
         ));
@@ -219,7 +219,7 @@ impl View {
         for line in body.lines() {
             let line: String = line.chars().take(width).collect();
             screen.push_str(&line);
-            screen.push_str("\r\n");
+            screen.push('\n');
         }
         match &self.editing {
             Some(text) => screen.push_str(&format!("filter by name: {text}")),

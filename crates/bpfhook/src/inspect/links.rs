@@ -76,10 +76,14 @@ pub struct LinkInfo {
 
 /// Every link the kernel holds, in id order. Links that go away during the listing are skipped.
 pub fn list_links() -> Result<Vec<LinkInfo>, InspectError> {
-    let holders = Holders::scan();
+    list_links_with(&Holders::scan())
+}
+
+/// Every link, with holders from a scan the caller already made.
+pub(crate) fn list_links_with(holders: &Holders) -> Result<Vec<LinkInfo>, InspectError> {
     let mut links = Vec::new();
     for id in ids(ObjectKind::Link)? {
-        match link_with(id, &holders) {
+        match link_with(id, holders) {
             Ok(link) => links.push(link),
             Err(InspectError::NotFound { .. }) => continue,
             Err(e) => return Err(e),

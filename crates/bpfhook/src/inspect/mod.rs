@@ -125,10 +125,20 @@ fn c_name(raw: &[std::ffi::c_char]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// The `memlock:` line of an fd's fdinfo, as bpftool reports it (0 if absent).
+/// The `memlock:` line of an fd's fdinfo, as bpftool reports it (0 if absent). fdinfo is a
+/// few hundred bytes, so one read into a stack buffer does, where `read_to_string` would stat
+/// and read repeatedly: this runs once per object in a listing.
 fn memlock(fd: &OwnedFd) -> u64 {
+    use std::io::Read;
     use std::os::fd::AsRawFd;
-    std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
+    let Ok(mut file) = std::fs::File::open(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())) else {
+        return 0;
+    };
+    let mut buffer = [0u8; 1024];
+    let Ok(len) = file.read(&mut buffer) else {
+        return 0;
+    };
+    std::str::from_utf8(&buffer[..len])
         .ok()
         .and_then(|text| {
             text.lines()

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::holders::{Holder, Holders};
-use super::links::{list_links, LinkInfo};
+use super::links::{list_links_with, LinkInfo};
 use super::{ids, info_error, memlock, names, open, InspectError};
 use crate::asm::{self, Insn};
 use crate::sys::{self, bpf_prog_info, ObjectKind};
@@ -52,7 +52,7 @@ fn is_zero(n: &u64) -> bool {
 pub fn list_programs() -> Result<Vec<ProgramInfo>, InspectError> {
     // Holders first: this process opens fds while listing, and those must not count.
     let holders = Holders::scan();
-    let links = list_links()?;
+    let links = list_links_with(&holders)?;
     let mut programs = Vec::new();
     for id in ids(ObjectKind::Program)? {
         match program_with(id, &holders, &links) {
@@ -67,7 +67,7 @@ pub fn list_programs() -> Result<Vec<ProgramInfo>, InspectError> {
 /// One program by id.
 pub fn program(id: u32) -> Result<ProgramInfo, InspectError> {
     let holders = Holders::scan();
-    let links = list_links()?;
+    let links = list_links_with(&holders)?;
     program_with(id, &holders, &links)
 }
 
