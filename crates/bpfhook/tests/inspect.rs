@@ -307,3 +307,57 @@ fn bad_inputs_are_clear_errors() {
     ));
     assert!(outside.exists(), "unpin must not remove ordinary files");
 }
+
+fn attach_fixture(fixture: &str, program: &str, options: AttachOptions) -> Manager {
+    let object = ObjectFile::from_path(bpf_fixture(fixture)).expect("fixture parses");
+    ManagerBuilder::new(&object)
+        .options(options)
+        .select([program])
+        .attach()
+        .expect("attach")
+}
+
+#[test]
+fn xdp_link_names_its_interface() {
+    let veth = bpfhook_testkit::VethPair::new();
+    let options = AttachOptions {
+        iface: Some(veth.host.clone()),
+        ..AttachOptions::default()
+    };
+    let manager = attach_fixture("net", "xdp_udp", options);
+    let id = prog_id(&manager, "xdp_udp");
+    let all = links::list_links().expect("links");
+    let link = all.iter().find(|l| l.prog_id == id).expect("our xdp link");
+    assert_eq!(link.link_type, "xdp");
+    assert_eq!(link.devname.as_deref(), Some(veth.host.as_str()));
+    assert!(link.target.contains(&veth.host), "{}", link.target);
+}
+
+#[test]
+fn cgroup_link_names_its_cgroup() {
+    let cgroup = bpfhook_testkit::TempCgroup::new();
+    let options = AttachOptions {
+        cgroup: Some(cgroup.path.clone()),
+        ..AttachOptions::default()
+    };
+    let manager = attach_fixture("cgroup", "cgskb_in", options);
+    let id = prog_id(&manager, "cgskb_in");
+    let all = links::list_links().expect("links");
+    let link = all
+        .iter()
+        .find(|l| l.prog_id == id)
+        .expect("our cgroup link");
+    assert_eq!(link.link_type, "cgroup");
+    assert_eq!(link.attach_type.as_deref(), Some("cgroup_inet_ingress"));
+    let name = cgroup
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
+    assert!(
+        link.cgroup_path
+            .as_deref()
+            .is_some_and(|p| p.ends_with(name)),
+        "{link:?}"
+    );
+}
