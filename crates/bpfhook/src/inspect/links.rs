@@ -138,14 +138,15 @@ fn nul_terminated(buffer: &[u8]) -> String {
 /// Fills the type-specific fields and the one-line `target`.
 fn describe_target(link: &mut LinkInfo, info: &bpf_link_info, name: String) {
     let u = &info.__bindgen_anon_1;
-    // SAFETY (every union read below): the member read is the one the kernel fills for
-    // `info.type_`, which each arm matches on; all members are plain integers.
+    // Every union read below takes the member the kernel fills for `info.type_`, which each
+    // arm matches on; all members are plain integers.
     match info.type_ {
         LINK_RAW_TRACEPOINT => {
             link.target = format!("raw_tracepoint {name}");
             link.tp_name = Some(name);
         }
         LINK_TRACING => {
+            // SAFETY: the union member the kernel fills for this link type.
             let t = unsafe { u.tracing };
             let attach = names::attach_type(t.attach_type);
             link.target = format!(
@@ -157,6 +158,7 @@ fn describe_target(link: &mut LinkInfo, info: &bpf_link_info, name: String) {
             link.target_btf_id = Some(t.target_btf_id);
         }
         LINK_CGROUP => {
+            // SAFETY: the union member the kernel fills for this link type.
             let c = unsafe { u.cgroup };
             let attach = names::attach_type(c.attach_type);
             let path = cgroup_path(c.cgroup_id);
@@ -170,6 +172,7 @@ fn describe_target(link: &mut LinkInfo, info: &bpf_link_info, name: String) {
         }
         LINK_ITER => link.target = "iterator".to_owned(),
         LINK_NETNS => {
+            // SAFETY: the union member the kernel fills for this link type.
             let n = unsafe { u.netns };
             let attach = names::attach_type(n.attach_type);
             link.target = format!("{attach} netns inode {}", n.netns_ino);
@@ -177,25 +180,30 @@ fn describe_target(link: &mut LinkInfo, info: &bpf_link_info, name: String) {
             link.netns_ino = Some(n.netns_ino);
         }
         LINK_XDP => {
+            // SAFETY: the union member the kernel fills for this link type.
             let ifindex = unsafe { u.xdp.ifindex };
             set_interface(link, ifindex, "xdp".to_owned());
         }
         LINK_TCX | LINK_NETKIT => {
+            // SAFETY: the union member the kernel fills for this link type.
             let t = unsafe { u.tcx };
             set_interface(link, t.ifindex, names::attach_type(t.attach_type));
         }
         LINK_PERF_EVENT => {
+            // SAFETY: the union member the kernel fills for this link type.
             let p = unsafe { u.perf_event };
             let event = names::perf_event_type(p.type_);
             link.event_type = Some(event);
             match p.type_ {
                 1 | 2 => {
+                    // SAFETY: the union member the kernel fills for this link type.
                     let offset = unsafe { p.__bindgen_anon_1.uprobe.offset };
                     link.target = format!("{event} {name}+{offset:#x}");
                     link.file = Some(name);
                     link.offset = Some(offset);
                 }
                 3 | 4 => {
+                    // SAFETY: the union member the kernel fills for this link type.
                     let offset = unsafe { p.__bindgen_anon_1.kprobe.offset };
                     link.target = if offset == 0 {
                         format!("{event} {name}")
@@ -210,17 +218,20 @@ fn describe_target(link: &mut LinkInfo, info: &bpf_link_info, name: String) {
                     link.tp_name = Some(name);
                 }
                 _ => {
+                    // SAFETY: the union member the kernel fills for this link type.
                     let e = unsafe { p.__bindgen_anon_1.event };
                     link.target = format!("perf event type {} config {:#x}", e.type_, e.config);
                 }
             }
         }
         LINK_STRUCT_OPS => {
+            // SAFETY: the union member the kernel fills for this link type.
             let map_id = unsafe { u.struct_ops.map_id };
             link.target = format!("struct_ops map {map_id}");
             link.map_id = Some(map_id);
         }
         LINK_NETFILTER => {
+            // SAFETY: the union member the kernel fills for this link type.
             let n = unsafe { u.netfilter };
             let (pf, hook) = (names::nf_family(n.pf), names::nf_hook(n.hooknum));
             link.target = format!("netfilter {pf} {hook} prio {}", n.priority);
