@@ -4,8 +4,10 @@ mod asm;
 mod btf;
 mod build;
 mod execsnoop;
+mod inspect;
 mod run;
 mod session;
+mod top;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,18 @@ enum Command {
     /// Work with BTF type information
     #[command(subcommand)]
     Btf(btf::BtfCommand),
+    /// Loaded programs: list, show ID, dump ID (translated instructions)
+    Prog(inspect::ProgArgs),
+    /// Maps: list, show, dump, lookup, update, delete (keys and values typed through BTF)
+    Map(inspect::MapArgs),
+    /// Links and what they attach to
+    Link(inspect::LinkArgs),
+    /// Pin a program, map or link by id on bpffs: pin prog|map|link ID PATH
+    Pin(inspect::PinArgs),
+    /// Remove a pin from bpffs
+    Unpin(inspect::UnpinArgs),
+    /// Live view of loaded programs by CPU use (turns run-time statistics on while running)
+    Top(top::TopArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +59,12 @@ fn main() -> ExitCode {
         Command::Asm(args) => asm::asm(args).map(|()| ExitCode::SUCCESS),
         Command::Build(args) => build::build(args).map(|()| ExitCode::SUCCESS),
         Command::Btf(command) => btf::btf(command).map(|()| ExitCode::SUCCESS),
+        Command::Prog(args) => inspect::prog(args).map(|()| ExitCode::SUCCESS),
+        Command::Map(args) => inspect::map(args).map(|()| ExitCode::SUCCESS),
+        Command::Link(args) => inspect::link(args).map(|()| ExitCode::SUCCESS),
+        Command::Pin(args) => inspect::pin(args).map(|()| ExitCode::SUCCESS),
+        Command::Unpin(args) => inspect::unpin(args).map(|()| ExitCode::SUCCESS),
+        Command::Top(args) => top::top(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

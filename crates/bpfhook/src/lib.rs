@@ -12,6 +12,7 @@ pub mod btf;
 pub mod compile;
 pub mod events;
 pub mod hook;
+pub mod inspect;
 pub mod kernel;
 pub mod manager;
 pub mod maps;

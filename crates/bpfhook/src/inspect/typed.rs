@@ -1,0 +1,473 @@
+//! Map keys and values read through BTF (ints in decimal, char arrays as strings, structs as
+//! `{field=value …}` or JSON objects), and KEY/VALUE arguments parsed from text.
+//!
+//! Decoding never fails: bytes the BTF does not explain (a type of the wrong size, nesting
+//! deeper than any real map type) fall back to hex, so a damaged or surprising BTF still dumps.
+
+use std::fmt;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use crate::btf::{Btf, TypeId, TypeKind};
+
+/// Deeper nesting than this is surely not a real map type; it prints as hex.
+const MAX_DEPTH: u32 = 32;
+
+/// A decoded key or value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Signed(i128),
+    Unsigned(u128),
+    Bool(bool),
+    Float(f64),
+    /// A char array, up to its first NUL.
+    Str(String),
+    /// An enumerator's name.
+    Enum(String),
+    Pointer(u64),
+    Array(Vec<Value>),
+    /// Struct or union members in declaration order (anonymous members keep an empty name).
+    Struct(Vec<(String, Value)>),
+    /// Bytes without a type.
+    Hex(Vec<u8>),
+}
+
+/// Decodes `bytes` as BTF type `id`, or as hex when there is no type.
+pub fn decode(btf: Option<&Btf>, id: TypeId, bytes: &[u8]) -> Value {
+    match btf {
+        Some(btf) if id != 0 => decode_at(btf, id, bytes, 0),
+        _ => Value::Hex(bytes.to_vec()),
+    }
+}
+
+fn decode_at(btf: &Btf, id: TypeId, bytes: &[u8], depth: u32) -> Value {
+    let hex = || Value::Hex(bytes.to_vec());
+    if depth > MAX_DEPTH {
+        return hex();
+    }
+    let Some(id) = btf.resolve(id) else {
+        return hex();
+    };
+    let Some(ty) = btf.type_by_id(id) else {
+        return hex();
+    };
+    match &ty.kind {
+        TypeKind::Int(int) => {
+            let size = int.size as usize;
+            if bytes.len() < size || size > 16 {
+                return hex();
+            }
+            let raw = read_uint(&bytes[..size]);
+            let bits = if int.bits == 0 {
+                size as u32 * 8
+            } else {
+                u32::from(int.bits)
+            };
+            let raw = raw >> int.bit_offset;
+            int_value(raw, bits, int.is_signed(), int.is_bool())
+        }
+        TypeKind::Enum(e) | TypeKind::Enum64(e) => {
+            let size = e.size as usize;
+            if bytes.len() < size || size > 8 {
+                return hex();
+            }
+            let raw = read_uint(&bytes[..size]) as u64;
+            match e.values.iter().find(|v| v.value == raw) {
+                Some(v) => Value::Enum(btf.name(v.name_off).to_owned()),
+                None => int_value(u128::from(raw), size as u32 * 8, e.signed, false),
+            }
+        }
+        TypeKind::Float { size } => match *size {
+            4 if bytes.len() >= 4 => Value::Float(f64::from(f32::from_ne_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3],
+            ]))),
+            8 if bytes.len() >= 8 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&bytes[..8]);
+                Value::Float(f64::from_ne_bytes(b))
+            }
+            _ => hex(),
+        },
+        TypeKind::Ptr(_) => {
+            let size = btf.pointer_size() as usize;
+            if bytes.len() < size || size > 8 {
+                return hex();
+            }
+            Value::Pointer(read_uint(&bytes[..size]) as u64)
+        }
+        TypeKind::Array(array) => {
+            let Some(elem_size) = btf.size_of(array.elem).map(|s| s as usize) else {
+                return hex();
+            };
+            let len = array.len as usize;
+            if elem_size == 0 || elem_size.checked_mul(len).is_none_or(|n| n > bytes.len()) {
+                return hex();
+            }
+            if elem_size == 1 && is_char(btf, array.elem) {
+                let text = &bytes[..len];
+                let end = text.iter().position(|&b| b == 0).unwrap_or(len);
+                return Value::Str(String::from_utf8_lossy(&text[..end]).into_owned());
+            }
+            Value::Array(
+                bytes[..elem_size * len]
+                    .chunks(elem_size)
+                    .map(|chunk| decode_at(btf, array.elem, chunk, depth + 1))
+                    .collect(),
+            )
+        }
+        TypeKind::Struct(c) | TypeKind::Union(c) => {
+            if bytes.len() < c.size as usize {
+                return hex();
+            }
+            let members = c
+                .members
+                .iter()
+                .map(|m| {
+                    let name = btf.name(m.name_off).to_owned();
+                    let value = if m.bitfield_size > 0 {
+                        bitfield(btf, m.type_id, bytes, m.bit_offset, m.bitfield_size)
+                    } else {
+                        let start = (m.bit_offset / 8) as usize;
+                        let size = btf.size_of(m.type_id).unwrap_or(0) as usize;
+                        match bytes.get(start..start.saturating_add(size)) {
+                            Some(slice) => decode_at(btf, m.type_id, slice, depth + 1),
+                            None => Value::Hex(Vec::new()),
+                        }
+                    };
+                    (name, value)
+                })
+                .collect();
+            Value::Struct(members)
+        }
+        _ => hex(),
+    }
+}
+
+/// A bitfield member: `size` bits starting `bit_offset` bits into the struct.
+fn bitfield(btf: &Btf, type_id: TypeId, bytes: &[u8], bit_offset: u32, size: u8) -> Value {
+    let start = (bit_offset / 8) as usize;
+    let shift = bit_offset % 8;
+    let needed = ((shift + u32::from(size)).div_ceil(8)) as usize;
+    let Some(slice) = bytes.get(start..start + needed.min(16)) else {
+        return Value::Hex(Vec::new());
+    };
+    let raw = read_uint(slice) >> shift;
+    let signed = btf
+        .resolve(type_id)
+        .and_then(|id| btf.type_by_id(id))
+        .is_some_and(|t| matches!(&t.kind, TypeKind::Int(i) if i.is_signed()));
+    int_value(raw, u32::from(size), signed, false)
+}
+
+fn is_char(btf: &Btf, id: TypeId) -> bool {
+    let Some(resolved) = btf.resolve(id) else {
+        return false;
+    };
+    match btf.type_by_id(resolved).map(|t| &t.kind) {
+        Some(TypeKind::Int(int)) => int.is_char() || btf.type_name(resolved).contains("char"),
+        _ => false,
+    }
+}
+
+/// Little-endian bytes (the hosts bpfhook runs on) as an integer.
+fn read_uint(bytes: &[u8]) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = bytes.len().min(16);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u128::from_le_bytes(buf)
+}
+
+/// Keeps the low `bits` bits, sign-extending when signed.
+fn int_value(raw: u128, bits: u32, signed: bool, boolean: bool) -> Value {
+    let bits = bits.clamp(1, 128);
+    let masked = if bits == 128 {
+        raw
+    } else {
+        raw & ((1u128 << bits) - 1)
+    };
+    if boolean {
+        Value::Bool(masked != 0)
+    } else if signed {
+        let shift = 128 - bits;
+        Value::Signed(((masked << shift) as i128) >> shift)
+    } else {
+        Value::Unsigned(masked)
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Signed(n) => write!(f, "{n}"),
+            Value::Unsigned(n) => write!(f, "{n}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Enum(name) => f.write_str(name),
+            Value::Pointer(p) => write!(f, "{p:#x}"),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Struct(members) => {
+                f.write_str("{")?;
+                for (i, (name, value)) in members.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    if name.is_empty() {
+                        write!(f, "{value}")?;
+                    } else {
+                        write!(f, "{name}={value}")?;
+                    }
+                }
+                f.write_str("}")
+            }
+            Value::Hex(bytes) => f.write_str(&crate::maps::hex(bytes)),
+        }
+    }
+}
+
+/// JSON: numbers (as strings beyond 64 bits), strings, objects in member order, and untyped
+/// bytes as bpftool's array of `"0x.."` strings.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Signed(n) => match i64::try_from(*n) {
+                Ok(n) => s.serialize_i64(n),
+                Err(_) => s.serialize_str(&n.to_string()),
+            },
+            Value::Unsigned(n) => match u64::try_from(*n) {
+                Ok(n) => s.serialize_u64(n),
+                Err(_) => s.serialize_str(&n.to_string()),
+            },
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Float(x) => s.serialize_f64(*x),
+            Value::Str(text) | Value::Enum(text) => s.serialize_str(text),
+            Value::Pointer(p) => s.serialize_str(&format!("{p:#x}")),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Struct(members) => {
+                let mut map = s.serialize_map(Some(members.len()))?;
+                for (name, value) in members {
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
+            }
+            Value::Hex(bytes) => {
+                let mut seq = s.serialize_seq(Some(bytes.len()))?;
+                for b in bytes {
+                    seq.serialize_element(&format!("{b:#04x}"))?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+/// Why a KEY/VALUE argument could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The text is not hex bytes (nor a decimal number where one is allowed).
+    Malformed(String),
+    /// Well-formed, but the wrong number of bytes.
+    Size { got: usize },
+}
+
+/// Parses a KEY or VALUE argument of `size` bytes: hex bytes (`01 00 00 00`, `0x01 0x00`) or one
+/// hex string (`0x01000000`, bytes in the order written); or, when `btf`/`id` say the type is an
+/// integer or enum, a decimal number (`-5`, `42`) in the host's byte order.
+pub fn parse_input(
+    text: &str,
+    size: usize,
+    btf: Option<&Btf>,
+    id: TypeId,
+) -> Result<Vec<u8>, ParseError> {
+    let text = text.trim();
+    if let Some(signed) = integer_type(btf, id, size) {
+        if is_decimal(text) {
+            return parse_decimal(text, size, signed);
+        }
+    }
+    let bytes = parse_hex(text)?;
+    if bytes.len() != size {
+        return Err(ParseError::Size { got: bytes.len() });
+    }
+    Ok(bytes)
+}
+
+/// Whether the type is an integer or enum of exactly `size` bytes, and if so whether signed.
+pub fn integer_type(btf: Option<&Btf>, id: TypeId, size: usize) -> Option<bool> {
+    let btf = btf?;
+    if id == 0 {
+        return None;
+    }
+    let ty = btf.type_by_id(btf.resolve(id)?)?;
+    match &ty.kind {
+        TypeKind::Int(int) if int.size as usize == size && !int.is_bool() => Some(int.is_signed()),
+        TypeKind::Enum(e) | TypeKind::Enum64(e) if e.size as usize == size => Some(e.signed),
+        _ => None,
+    }
+}
+
+fn is_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn parse_decimal(text: &str, size: usize, signed: bool) -> Result<Vec<u8>, ParseError> {
+    let bits = size as u32 * 8;
+    let out_of_range = || ParseError::Malformed(format!("{text} does not fit in {size} bytes"));
+    let raw: u128 = if let Some(magnitude) = text.strip_prefix('-') {
+        if !signed {
+            return Err(ParseError::Malformed(format!(
+                "{text} is negative, but the type is unsigned"
+            )));
+        }
+        let n: i128 = magnitude
+            .parse::<i128>()
+            .map(|m| -m)
+            .map_err(|_| out_of_range())?;
+        let min = if bits >= 128 {
+            i128::MIN
+        } else {
+            -(1i128 << (bits - 1))
+        };
+        if n < min {
+            return Err(out_of_range());
+        }
+        n as u128
+    } else {
+        let n: u128 = text.parse().map_err(|_| out_of_range())?;
+        let limit_bits = if signed { bits - 1 } else { bits };
+        if limit_bits < 128 && n >> limit_bits != 0 {
+            return Err(out_of_range());
+        }
+        n
+    };
+    Ok(raw.to_le_bytes()[..size.min(16)].to_vec())
+}
+
+fn parse_hex(text: &str) -> Result<Vec<u8>, ParseError> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    if tokens.is_empty() {
+        return Err(ParseError::Malformed("it is empty".to_owned()));
+    }
+    let mut out = Vec::new();
+    for token in &tokens {
+        let digits = token
+            .strip_prefix("0x")
+            .or_else(|| token.strip_prefix("0X"))
+            .unwrap_or(token);
+        let long = tokens.len() == 1 && digits.len() != token.len();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ParseError::Malformed(format!("`{token}` is not hex")));
+        }
+        if long {
+            // One `0x…` string: two digits per byte, in the order written.
+            if digits.len() % 2 != 0 {
+                return Err(ParseError::Malformed(format!(
+                    "`{token}` has an odd number of hex digits"
+                )));
+            }
+            for pair in digits.as_bytes().chunks(2) {
+                out.push(hex_byte(pair)?);
+            }
+        } else if digits.len() <= 2 {
+            out.push(hex_byte(digits.as_bytes())?);
+        } else {
+            return Err(ParseError::Malformed(format!(
+                "`{token}` is more than one byte; separate bytes with spaces or write one 0x… string"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn hex_byte(digits: &[u8]) -> Result<u8, ParseError> {
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| u8::from_str_radix(d, 16).ok())
+        .ok_or_else(|| ParseError::Malformed("bad hex digits".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_forms() {
+        assert_eq!(parse_input("01 00 00 00", 4, None, 0), Ok(vec![1, 0, 0, 0]));
+        assert_eq!(parse_input("0x01000000", 4, None, 0), Ok(vec![1, 0, 0, 0]));
+        assert_eq!(
+            parse_input("0x1 0x0 0 ff", 4, None, 0),
+            Ok(vec![1, 0, 0, 255])
+        );
+        assert_eq!(
+            parse_input("01 00", 4, None, 0),
+            Err(ParseError::Size { got: 2 })
+        );
+        assert!(matches!(
+            parse_input("zz", 1, None, 0),
+            Err(ParseError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_input("0x123", 2, None, 0),
+            Err(ParseError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_input("", 1, None, 0),
+            Err(ParseError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_input("123 4", 2, None, 0),
+            Err(ParseError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn decimals_need_an_integer_type() {
+        assert_eq!(parse_decimal("258", 4, false), Ok(vec![2, 1, 0, 0]));
+        assert_eq!(parse_decimal("-1", 2, true), Ok(vec![0xff, 0xff]));
+        assert!(parse_decimal("256", 1, false).is_err());
+        assert!(parse_decimal("128", 1, true).is_err());
+        assert_eq!(parse_decimal("-128", 1, true), Ok(vec![0x80]));
+        assert!(parse_decimal("-1", 4, false).is_err());
+        // Without BTF, "10" is one hex byte.
+        assert_eq!(parse_input("10", 1, None, 0), Ok(vec![0x10]));
+    }
+
+    #[test]
+    fn values_print_and_serialize() {
+        let v = Value::Struct(vec![
+            ("n".into(), Value::Unsigned(7)),
+            ("comm".into(), Value::Str("bash".into())),
+            ("d".into(), Value::Signed(-3)),
+            ("raw".into(), Value::Hex(vec![0xde, 0xad])),
+        ]);
+        assert_eq!(v.to_string(), r#"{n=7 comm="bash" d=-3 raw=de ad}"#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap_or_default(),
+            r#"{"n":7,"comm":"bash","d":-3,"raw":["0xde","0xad"]}"#
+        );
+    }
+
+    #[test]
+    fn ints_sign_extend_and_mask() {
+        assert_eq!(int_value(0xff, 8, true, false), Value::Signed(-1));
+        assert_eq!(int_value(0x1ff, 8, false, false), Value::Unsigned(0xff));
+        assert_eq!(int_value(2, 8, false, true), Value::Bool(true));
+    }
+}
