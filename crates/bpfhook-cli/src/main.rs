@@ -2,6 +2,7 @@
 
 mod btf;
 mod build;
+mod discover;
 mod run;
 
 use std::process::ExitCode;
@@ -28,6 +29,12 @@ enum Command {
     /// Work with BTF type information
     #[command(subcommand)]
     Btf(btf::BtfCommand),
+    /// List every hook this kernel offers (bpftrace notation), filtered by a glob
+    List(discover::ListArgs),
+    /// Show what a program at a hook receives: tracepoint fields, a function's prototype, …
+    Format(discover::FormatArgs),
+    /// Search /proc/kallsyms: address, type, name, module
+    Kallsyms(discover::KallsymsArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +43,9 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Build(args) => build::build(args).map(|()| ExitCode::SUCCESS),
         Command::Btf(command) => btf::btf(command).map(|()| ExitCode::SUCCESS),
+        Command::List(args) => discover::list(args).map(|()| ExitCode::SUCCESS),
+        Command::Format(args) => discover::format(args).map(|()| ExitCode::SUCCESS),
+        Command::Kallsyms(args) => discover::kallsyms(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
