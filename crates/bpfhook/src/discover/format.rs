@@ -218,12 +218,14 @@ impl Formatter {
                 )
                 .map_err(w)?;
             }
-            None => return Err(no_such(
-                hook,
-                &format!(
+            None => {
+                return Err(no_such(
+                    hook,
+                    &format!(
                     "the kernel's BTF has no function {name}; see `bpfhook list '{kind}:*{name}*'`"
                 ),
-            )),
+                ))
+            }
         }
         if matches!(kind, HookKind::Kretprobe | HookKind::Fexit) {
             writeln!(text, "// on return: the return value too (retval)").map_err(w)?;

@@ -209,16 +209,20 @@ pub fn list(
     let btf_files: OnceCell<BtfFunctions> = OnceCell::new();
     let mut btf_names: Option<(Vec<BtfName<'_>>, Vec<BtfName<'_>>)> = None;
     let mut kprobes: Option<KprobeFunctions> = None;
+    // Probe features before opening any source: a trampoline probe parses the kernel's BTF,
+    // and done first its transient memory is freed before the sources are mapped, which keeps
+    // peak memory near the larger of the two rather than their sum.
+    let mut kinds = Vec::new();
     for kind in selected_kinds(options) {
-        if let Some(feature) = kind.feature().filter(|_| !options.all) {
-            if let Err(missing) = features::check(feature) {
-                left_out.push(LeftOut {
-                    kind,
-                    reason: missing.to_string(),
-                });
-                continue;
-            }
+        match kind.feature().filter(|_| !options.all).map(features::check) {
+            Some(Err(missing)) => left_out.push(LeftOut {
+                kind,
+                reason: missing.to_string(),
+            }),
+            _ => kinds.push(kind),
         }
+    }
+    for kind in kinds {
         match kind {
             HookKind::Tracepoint => {
                 let events = available_events()?;

@@ -118,7 +118,9 @@ mod tests {
         // A stripped executable may define no symbol at all; libc exports hundreds.
         let libc = ElfBinary::open("libc").expect("libc through the linker cache");
         let functions = libc.functions().expect("functions");
-        assert!(functions.iter().any(|f| f.name == "malloc" && f.file_offset.is_some()));
+        assert!(functions
+            .iter()
+            .any(|f| f.name == "malloc" && f.file_offset.is_some()));
         assert!(functions.windows(2).all(|w| w[0].name < w[1].name));
         let text = std::env::temp_dir().join(format!("bpfhook-not-elf-{}", std::process::id()));
         std::fs::write(&text, "just text\n").expect("write");
