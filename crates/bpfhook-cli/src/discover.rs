@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use bpfhook::discover::{self, Formatter, Glob, HookKind, ListOptions};
+use bpfhook::discover::{self, DiscoverError, Formatter, Glob, HookKind, ListOptions};
 use bpfhook::kernel::kallsyms::{self, Kallsyms};
 use clap::Args;
 
@@ -18,8 +18,8 @@ pub struct ListArgs {
     all: bool,
     /// Only these kinds (comma-separated): tracepoint, rawtracepoint, kprobe, kretprobe, fentry,
     /// fexit, lsm, software, hardware, uprobe, usdt
-    #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
-    kind: Vec<HookKind>,
+    #[arg(long, value_delimiter = ',')]
+    kind: Vec<String>,
     /// The binary whose functions (uprobe) and USDT probes to list, when the pattern names none
     #[arg(long)]
     binary: Option<String>,
@@ -48,9 +48,17 @@ pub struct KallsymsArgs {
     legend: bool,
 }
 
-fn parse_kind(name: &str) -> Result<HookKind, String> {
-    HookKind::parse(name)
-        .ok_or_else(|| discover::DiscoverError::UnknownKind(name.to_owned()).to_string())
+/// Kinds are checked here rather than by clap so that a wrong one is an error like any other
+/// (`bpfhook: …`, exit 1), not a usage message.
+fn parse_kinds(names: &[String]) -> Result<Option<Vec<HookKind>>, DiscoverError> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    names
+        .iter()
+        .map(|name| HookKind::parse(name).ok_or_else(|| DiscoverError::UnknownKind(name.clone())))
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 fn stdout_writer() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
@@ -60,7 +68,7 @@ fn stdout_writer() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
 pub fn list(args: ListArgs) -> Result<()> {
     let options = ListOptions {
         pattern: args.pattern.as_deref().map(Glob::new).transpose()?,
-        kinds: (!args.kind.is_empty()).then_some(args.kind),
+        kinds: parse_kinds(&args.kind)?,
         all: args.all,
         binary: args.binary,
     };
@@ -71,7 +79,7 @@ pub fn list(args: ListArgs) -> Result<()> {
             writeln!(out, "{line}")?;
             // One hook without details must not end the listing: say why, go on.
             if let Err(error) = formatter.describe(line, &mut out) {
-                if let discover::DiscoverError::Write(e) = error {
+                if let DiscoverError::Write(e) = error {
                     return Err(e);
                 }
                 writeln!(out, "    // {error}")?;
