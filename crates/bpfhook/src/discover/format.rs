@@ -212,11 +212,29 @@ impl Formatter {
             None if matches!(kind, HookKind::Kprobe | HookKind::Kretprobe)
                 && is_kernel_text(name) =>
             {
-                writeln!(
-                    text,
-                    "// {name} is in /proc/kallsyms but the kernel's BTF has no prototype for it"
-                )
-                .map_err(w)?;
+                // `f.isra.0`, `f.constprop.0`, `f.part.0`: a compiler-made copy of f. BTF
+                // describes f; the copy may take fewer or reordered arguments.
+                let original = name.split('.').next().filter(|o| *o != name);
+                let described = match original {
+                    Some(original) => self.find_kernel_type(module, BtfKind::Func, original)?,
+                    None => None,
+                };
+                match (original, described) {
+                    (Some(original), Some(found)) => {
+                        writeln!(
+                            text,
+                            "// {name} is a compiler-made copy of {original}, whose prototype is \
+                             below; the copy may take fewer or reordered arguments"
+                        )
+                        .map_err(w)?;
+                        declare(&found, text)?;
+                    }
+                    _ => writeln!(
+                        text,
+                        "// {name} is in /proc/kallsyms but the kernel's BTF has no prototype for it"
+                    )
+                    .map_err(w)?,
+                }
             }
             None => {
                 return Err(no_such(
