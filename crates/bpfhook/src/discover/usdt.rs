@@ -78,8 +78,8 @@ pub fn parse_notes(mut data: &[u8], little_endian: bool, is_64: bool) -> Vec<Usd
             break;
         };
         let (Some(owner), Some(desc)) = (
-            data.get(12..12 + name_size),
-            data.get(desc_start..desc_start + desc_size),
+            data.get(12..).and_then(|d| d.get(..name_size)),
+            data.get(desc_start..).and_then(|d| d.get(..desc_size)),
         ) else {
             break;
         };
