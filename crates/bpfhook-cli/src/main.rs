@@ -3,6 +3,7 @@
 mod asm;
 mod btf;
 mod build;
+mod discover;
 mod execsnoop;
 mod inspect;
 mod run;
@@ -49,6 +50,12 @@ enum Command {
     Unpin(inspect::UnpinArgs),
     /// Live view of loaded programs by CPU use (turns run-time statistics on while running)
     Top(top::TopArgs),
+    /// List every hook this kernel offers (bpftrace notation), filtered by a glob
+    List(discover::ListArgs),
+    /// Show what a program at a hook receives: tracepoint fields, a function's prototype, …
+    Format(discover::FormatArgs),
+    /// Search /proc/kallsyms: address, type, name, module
+    Kallsyms(discover::KallsymsArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +72,9 @@ fn main() -> ExitCode {
         Command::Pin(args) => inspect::pin(args).map(|()| ExitCode::SUCCESS),
         Command::Unpin(args) => inspect::unpin(args).map(|()| ExitCode::SUCCESS),
         Command::Top(args) => top::top(args).map(|()| ExitCode::SUCCESS),
+        Command::List(args) => discover::list(args).map(|()| ExitCode::SUCCESS),
+        Command::Format(args) => discover::format(args).map(|()| ExitCode::SUCCESS),
+        Command::Kallsyms(args) => discover::kallsyms(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -36,6 +36,30 @@ pub fn write_c_header(btf: &Btf, out: &mut impl Write) -> Result<(), BtfError> {
     Ok(())
 }
 
+/// Writes one type as a C declaration ending in `;\n`: a struct, union or enum definition, a
+/// function's prototype (`int f(int a);`), a typedef, or a variable. Named types it refers to
+/// are printed by name, not defined. Describing a single hook needs this, not a whole header.
+pub fn write_c_declaration(btf: &Btf, id: TypeId, out: &mut impl Write) -> Result<(), BtfError> {
+    let mut writer = HeaderWriter::for_declarations(btf);
+    let t = btf.type_by_id(id).ok_or(BtfError::BadTypeId {
+        id,
+        target: id,
+        last: btf.type_count().saturating_sub(1),
+    })?;
+    let name = btf.name(t.name_off);
+    match &t.kind {
+        TypeKind::Struct(c) | TypeKind::Union(c) => writer.emit_struct_def(id, c, 0),
+        TypeKind::Enum(e) | TypeKind::Enum64(e) => writer.emit_enum_def(id, e, 0),
+        TypeKind::Typedef(target) => writer.emit_typedef_def(id, *target),
+        TypeKind::Func { proto, .. } => writer.emit_decl(*proto, DeclName::Field(name), 0),
+        TypeKind::Var { type_id, .. } => writer.emit_decl(*type_id, DeclName::Field(name), 0),
+        _ => writer.emit_decl(id, DeclName::Field(""), 0),
+    }
+    writer.put(";\n");
+    out.write_all(&writer.text)?;
+    Ok(())
+}
+
 const PROLOGUE: &str = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n\
 #ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n\
 #pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n\
@@ -176,6 +200,24 @@ impl<'a> HeaderWriter<'a> {
             emit_queue: Vec::new(),
             decl_stack: Vec::new(),
             text: Vec::with_capacity(2 * FLUSH_AT),
+        }
+    }
+
+    /// A writer for single declarations: skips the whole-BTF reference count that only the
+    /// header's ordering pass needs, so it costs two zeroed allocations.
+    fn for_declarations(btf: &'a Btf) -> Self {
+        let count = btf.type_count() as usize;
+        HeaderWriter {
+            btf,
+            pointer_size: i64::from(btf.pointer_size()),
+            states: vec![TypeState::default(); count],
+            alignments: vec![ALIGN_UNKNOWN; count],
+            dup_suffixes: HashMap::new(),
+            tag_names: NameCounts::default(),
+            ident_names: NameCounts::default(),
+            emit_queue: Vec::new(),
+            decl_stack: Vec::new(),
+            text: Vec::new(),
         }
     }
 
@@ -1325,6 +1367,42 @@ mod tests {
         assert!(header.contains("typedef int int_t;"));
         assert!(header.contains("union later;"));
         assert_compiles(&header, "");
+    }
+
+    #[test]
+    fn single_declarations_of_functions_structs_and_typedefs() {
+        let mut b = BtfBuilder::new();
+        let int = b.int("int", 4, true);
+        let char_ = b.int("char", 1, true);
+        let const_char = b.const_(char_);
+        let string = b.ptr(const_char);
+        let how = b.struct_("open_how", 8, &[("flags", int, 0, 0), ("mode", int, 32, 0)]);
+        let how_ptr = b.ptr(how);
+        let proto = b.func_proto(int, &[("dfd", int), ("filename", string), ("how", how_ptr)]);
+        let func = b.func("do_sys_openat2", proto, 1);
+        let void_ptr = b.ptr(0);
+        let tp_proto = b.func_proto(0, &[("", void_ptr), ("", int)]);
+        let tp_ptr = b.ptr(tp_proto);
+        let typedef = b.typedef("btf_trace_x", tp_ptr);
+        let btf = Btf::parse(&b.build()).expect("valid blob");
+        let declare = |id| {
+            let mut out = Vec::new();
+            write_c_declaration(&btf, id, &mut out).expect("writing to a Vec");
+            String::from_utf8(out).expect("text")
+        };
+        assert_eq!(
+            declare(func),
+            "int do_sys_openat2(int dfd, const char *filename, struct open_how *how);\n"
+        );
+        assert_eq!(
+            declare(how),
+            "struct open_how {\n\tint flags;\n\tint mode;\n};\n"
+        );
+        assert_eq!(
+            declare(typedef),
+            "typedef void (*btf_trace_x)(void *, int);\n"
+        );
+        assert!(write_c_declaration(&btf, 999, &mut Vec::new()).is_err());
     }
 
     /// Anonymous structs nested by value `levels` deep, each through a const.

@@ -12,7 +12,7 @@ mod types;
 
 use std::path::PathBuf;
 
-pub use c_writer::write_c_header;
+pub use c_writer::{write_c_declaration, write_c_header};
 pub use raw::write_raw;
 pub use types::{
     ArrayType, Btf, BtfKind, BtfType, Composite, DatasecVar, EnumType, EnumValue, FuncParam,

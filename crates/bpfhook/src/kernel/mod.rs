@@ -3,4 +3,5 @@
 pub mod btf;
 pub mod cgroup;
 pub mod features;
+pub mod kallsyms;
 pub mod tracefs;

@@ -1,0 +1,134 @@
+//! User-space functions as uprobe hooks: the function symbols of an ELF binary.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+
+use super::DiscoverError;
+use crate::attach::find_binary;
+
+/// An ELF file read into memory, found like `bpfhook run` finds uprobe targets (a path, a
+/// name in $PATH, or a library through the linker cache).
+pub struct ElfBinary {
+    /// The path as the user wrote it: listing prints it back so that a glob on the whole line
+    /// (`uprobe:bash:*`) still matches.
+    pub spec: String,
+    pub path: PathBuf,
+    data: Vec<u8>,
+}
+
+/// A function symbol of a binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfFunction {
+    pub name: String,
+    /// The symbol's virtual address.
+    pub address: u64,
+    pub size: u64,
+    /// Where the code lies in the file (what a uprobe attaches at); `None` if no loadable
+    /// segment holds the address.
+    pub file_offset: Option<u64>,
+}
+
+impl ElfBinary {
+    pub fn open(spec: &str) -> Result<Self, DiscoverError> {
+        let path = find_binary(spec)?;
+        let data = std::fs::read(&path).map_err(|e| DiscoverError::io(&path, e))?;
+        let binary = Self {
+            spec: spec.to_owned(),
+            path,
+            data,
+        };
+        binary.parse()?;
+        Ok(binary)
+    }
+
+    pub(crate) fn parse(&self) -> Result<object::File<'_>, DiscoverError> {
+        let not_elf = |reason: String| DiscoverError::NotElf {
+            path: self.path.clone(),
+            reason,
+        };
+        let file = object::File::parse(&*self.data).map_err(|e| not_elf(e.to_string()))?;
+        if file.format() != object::BinaryFormat::Elf {
+            return Err(not_elf(format!("it is a {:?} file", file.format())));
+        }
+        Ok(file)
+    }
+
+    /// Defined function symbols of `.symtab` and `.dynsym`, each name once, sorted by name.
+    pub fn functions(&self) -> Result<Vec<ElfFunction>, DiscoverError> {
+        let elf = self.parse()?;
+        let segments: Vec<(u64, u64, u64)> = elf
+            .segments()
+            .map(|s| {
+                let (offset, size) = s.file_range();
+                (s.address(), size, offset)
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        let mut functions: Vec<ElfFunction> = elf
+            .symbols()
+            .chain(elf.dynamic_symbols())
+            .filter(|s| s.kind() == SymbolKind::Text && !s.is_undefined() && s.address() != 0)
+            .filter_map(|s| {
+                let name = s.name().ok().filter(|n| !n.is_empty())?;
+                seen.insert(name).then(|| ElfFunction {
+                    name: name.to_owned(),
+                    address: s.address(),
+                    size: s.size(),
+                    file_offset: file_offset(&segments, s.address()),
+                })
+            })
+            .collect();
+        functions.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(functions)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The file offset of virtual address `address`, through the segment that loads it.
+pub(crate) fn file_offset(segments: &[(u64, u64, u64)], address: u64) -> Option<u64> {
+    segments.iter().find_map(|&(start, file_size, offset)| {
+        let into = address.checked_sub(start)?;
+        (into < file_size).then(|| offset + into)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_addresses_through_segments() {
+        let segments = [
+            (0x0, 0x600, 0x0),
+            (0x1000, 0x200, 0x1000),
+            (0x403000, 0x100, 0x3000),
+        ];
+        assert_eq!(file_offset(&segments, 0x1139), Some(0x1139));
+        assert_eq!(file_offset(&segments, 0x403010), Some(0x3010));
+        assert_eq!(file_offset(&segments, 0x2000), None);
+    }
+
+    #[test]
+    fn lists_a_system_binary_and_refuses_text() {
+        // A stripped executable may define no symbol at all; libc exports hundreds.
+        let libc = ElfBinary::open("libc").expect("libc through the linker cache");
+        let functions = libc.functions().expect("functions");
+        assert!(functions
+            .iter()
+            .any(|f| f.name == "malloc" && f.file_offset.is_some()));
+        assert!(functions.windows(2).all(|w| w[0].name < w[1].name));
+        let text = std::env::temp_dir().join(format!("bpfhook-not-elf-{}", std::process::id()));
+        std::fs::write(&text, "just text\n").expect("write");
+        let error = ElfBinary::open(text.to_str().expect("utf-8")).err();
+        let _ = std::fs::remove_file(&text);
+        assert!(
+            matches!(error, Some(DiscoverError::NotElf { .. })),
+            "{error:?}"
+        );
+    }
+}
