@@ -8,6 +8,7 @@
 
 mod c_writer;
 mod raw;
+pub(crate) mod scan;
 mod types;
 
 use std::path::PathBuf;

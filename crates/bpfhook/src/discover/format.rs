@@ -11,13 +11,13 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::btf_scan::SYSFS_BTF;
 use super::kernel_functions::{LSM_PREFIX, RAW_TRACEPOINT_PREFIX};
 use super::tracepoints::{TracepointField, TracepointFormat};
 use super::uprobes::{ElfBinary, ElfFunction};
 use super::usdt::{self, UsdtProbe};
 use super::{DiscoverError, HookKind};
 use crate::attach::PerfEventKind;
+use crate::btf::scan::SYSFS_BTF;
 use crate::btf::{write_c_declaration, Btf, BtfKind, TypeId, TypeKind};
 use crate::kernel::kallsyms::Kallsyms;
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::btf_scan::{KernelBtfFiles, KIND_FUNC, KIND_TYPEDEF};
 use super::DiscoverError;
+use crate::btf::scan::{KernelBtfFiles, KIND_FUNC, KIND_TYPEDEF};
 use crate::kernel::kallsyms::{Kallsyms, KernelSymbol};
 
 /// Where the kprobe-able names came from.

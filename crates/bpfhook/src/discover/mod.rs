@@ -10,10 +10,9 @@
 //! address.
 //!
 //! Sources, one module each: `tracepoints` (tracefs), `kernel_functions` (available_filter_functions
-//! or kallsyms for kprobes; BTF for fentry/fexit, LSM, raw tracepoints, via the quick `btf_scan`),
+//! or kallsyms for kprobes; BTF for fentry/fexit, LSM, raw tracepoints, via the quick `btf::scan`),
 //! `uprobes` (ELF symbols), `usdt` (ELF notes); `format` puts the descriptions together.
 
-mod btf_scan;
 mod format;
 mod glob;
 mod kernel_functions;

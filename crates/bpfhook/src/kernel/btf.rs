@@ -2,10 +2,11 @@
 //! programs attach to, and feature probes. Parsed once per process, on first use. (Object
 //! loads use the BTF held by the process-wide aya loader; see `manager`.)
 
-use std::os::fd::AsRawFd;
 use std::sync::OnceLock;
 
 use aya::{Btf, Endianness};
+
+use crate::btf::scan::FileBytes;
 
 const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
@@ -27,29 +28,9 @@ pub fn kernel_btf() -> Result<&'static Btf, KernelBtfError> {
         .map_err(|e| KernelBtfError(e.clone()))
 }
 
-/// Calls `f` with the raw vmlinux BTF (for parsers other than aya's, like `btf::Btf`). Kernels since 6.16 let the file be mapped, which spares
-/// copying ~6 MB through 4 KiB sysfs reads; older ones are read.
+/// Calls `f` with the raw vmlinux BTF, mapped where the kernel allows it (for parsers other
+/// than aya's, like `btf::Btf`).
 pub fn with_vmlinux_bytes<T>(f: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<T, String> {
-    let file = std::fs::File::open(VMLINUX).map_err(|e| e.to_string())?;
-    let len = file.metadata().map_err(|e| e.to_string())?.len() as usize;
-    // SAFETY: a read-only private mapping of a file we keep open until it is unmapped below.
-    let map = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if map == libc::MAP_FAILED || len == 0 {
-        let bytes = std::fs::read(VMLINUX).map_err(|e| e.to_string())?;
-        return f(&bytes);
-    }
-    // SAFETY: the mapping is `len` readable bytes and lives until munmap below.
-    let result = f(unsafe { std::slice::from_raw_parts(map.cast::<u8>(), len) });
-    // SAFETY: unmapping exactly what was mapped; no references into it outlive `f`.
-    unsafe { libc::munmap(map, len) };
-    result
+    let bytes = FileBytes::open(std::path::Path::new(VMLINUX)).map_err(|e| e.to_string())?;
+    f(bytes.bytes())
 }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
 
-use crate::kernel::btf::kernel_btf;
+use crate::btf::scan;
 use crate::sys::{prog_load, ProbeProgram};
 
 /// Hook families whose availability varies between kernels.
@@ -91,14 +91,17 @@ fn probe_trampoline(
     attach_type: bpf_attach_type,
     targets: &[&str],
 ) -> Result<(), String> {
-    let btf = kernel_btf().map_err(|e| e.to_string())?;
-    let attach_btf_id = targets
-        .iter()
-        .find_map(|name| {
-            btf.id_by_type_name_kind(name, aya_obj::btf::BtfKind::Func)
-                .ok()
-        })
-        .ok_or_else(|| format!("none of {targets:?} is in the kernel's BTF"))?;
+    // A name-only walk of the BTF: a full parse would cost `bpfhook list` ~20 ms and ~13 MB.
+    let mut attach_btf_id = None;
+    for name in targets {
+        attach_btf_id = scan::vmlinux_type_id(scan::KIND_FUNC, name)
+            .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
+        if attach_btf_id.is_some() {
+            break;
+        }
+    }
+    let attach_btf_id =
+        attach_btf_id.ok_or_else(|| format!("none of {targets:?} is in the kernel's BTF"))?;
     const R0_EQ_0_EXIT: [u64; 2] = [0xb7, 0x95];
     let probe = ProbeProgram {
         prog_type: prog_type as u32,

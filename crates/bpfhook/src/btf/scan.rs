@@ -1,9 +1,10 @@
 //! A quick pass over raw kernel BTF that yields the names of types of chosen kinds (functions,
 //! typedefs) without building the type model.
 //!
-//! Listing needs only names: the full parser (`crate::btf`) takes ~60 ms and ~15 MB for vmlinux,
-//! this walk a few milliseconds over a mapping of the file, which is what lets `bpfhook list` stay
-//! well under bpftrace's time. Formatting a single hook uses the full parser.
+//! Listing and feature probes need only names (and a type's id): the full parser (`crate::btf`)
+//! takes ~60 ms and ~15 MB for vmlinux, this walk a few milliseconds over a mapping of the file,
+//! which is what lets `bpfhook list` stay well under bpftrace's time. Formatting a single hook
+//! uses the full parser.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -117,7 +118,7 @@ impl KernelBtfFiles {
         mut each: impl FnMut(Option<&'s str>, u32, &'s str),
     ) -> Result<(), BtfError> {
         let base = RawLayer::parse(self.vmlinux.bytes())?;
-        base.for_each_name(None, wanted, |kind, name| each(None, kind, name))?;
+        base.for_each_name(None, wanted, |_, kind, name| each(None, kind, name))?;
         for (module, bytes) in &self.modules {
             let layer = match RawLayer::parse(bytes.bytes()) {
                 Ok(layer) => layer,
@@ -126,12 +127,24 @@ impl KernelBtfFiles {
                     continue;
                 }
             };
-            layer.for_each_name(Some(base.strings), wanted, |kind, name| {
+            layer.for_each_name(Some(base.strings), wanted, |_, kind, name| {
                 each(Some(module), kind, name)
             })?;
         }
         Ok(())
     }
+}
+
+/// The id of vmlinux's first type of `kind` named `name`, without parsing the whole BTF.
+pub(crate) fn vmlinux_type_id(kind: u32, name: &str) -> Result<Option<u32>, BtfError> {
+    let vmlinux = FileBytes::open(&Path::new(SYSFS_BTF).join("vmlinux"))?;
+    let mut found = None;
+    RawLayer::parse(vmlinux.bytes())?.for_each_name(None, &[kind], |id, _, n| {
+        if found.is_none() && n == name {
+            found = Some(id);
+        }
+    })?;
+    Ok(found)
 }
 
 /// One BTF blob's type and string sections.
@@ -171,12 +184,13 @@ impl<'a> RawLayer<'a> {
         })
     }
 
-    /// Walks the records; names of split BTF below the base's string length live in the base.
+    /// Walks the records, calling `each(type id, kind, name)`; names of split BTF below the base's
+    /// string length live in the base. (Ids of split BTF are relative to the layer.)
     fn for_each_name(
         &self,
         base_strings: Option<&'a [u8]>,
         wanted: &[u32],
-        mut each: impl FnMut(u32, &'a str),
+        mut each: impl FnMut(u32, u32, &'a str),
     ) -> Result<(), BtfError> {
         let base_len = base_strings.map_or(0, <[u8]>::len);
         let mut at = 0;
@@ -205,7 +219,7 @@ impl<'a> RawLayer<'a> {
                     _ => c_string(self.strings, name_off - base_len),
                 };
                 if let Some(name) = name {
-                    each(kind, name);
+                    each(index, kind, name);
                 }
             }
             at += RECORD_LEN + extra;
