@@ -1,6 +1,6 @@
 //! Reading a map's entries as bytes, whatever its key and value sizes, for printing at exit.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use aya::maps::{Map, MapData, MapType};
 
@@ -75,34 +75,23 @@ pub fn dump(name: &str, map: &Map) -> Result<Option<MapDump>, MapDumpError> {
     } else {
         1
     };
-    // Per-CPU values are laid out in 8-byte slots, one per possible CPU.
-    let slot = if cpus > 1 {
-        (value_size as usize).next_multiple_of(8)
-    } else {
-        value_size as usize
-    };
+    let slot = value_slot(value_size as usize, cpus > 1);
     let fd = data.fd().as_fd();
     let syscall = |source| MapDumpError::Syscall {
         name: name.to_owned(),
         source,
     };
-
     let mut entries = Vec::new();
-    let mut key: Option<Vec<u8>> = None;
-    let mut next = vec![0u8; key_size as usize];
     let mut value = vec![0u8; slot * cpus];
-    while sys::map_next_key(fd, key.as_deref(), &mut next).map_err(syscall)? {
+    for key in keys(fd, key_size as usize).map_err(syscall)? {
         // An entry deleted between next_key and lookup is simply skipped.
-        if sys::map_lookup(fd, &next, &mut value).map_err(syscall)? {
-            entries.push(MapEntry {
-                key: next.clone(),
-                values: value
-                    .chunks(slot)
-                    .map(|v| v[..value_size as usize].to_vec())
-                    .collect(),
-            });
+        if sys::map_lookup(fd, &key, &mut value).map_err(syscall)? {
+            let values = value
+                .chunks(slot)
+                .map(|v| v[..value_size as usize].to_vec())
+                .collect();
+            entries.push(MapEntry { key, values });
         }
-        key = Some(next.clone());
     }
     Ok(Some(MapDump {
         name: name.to_owned(),
@@ -111,6 +100,26 @@ pub fn dump(name: &str, map: &Map) -> Result<Option<MapDump>, MapDumpError> {
         value_size,
         entries,
     }))
+}
+
+/// Every key of a map, in the kernel's iteration order.
+pub fn keys(map: BorrowedFd<'_>, key_size: usize) -> Result<Vec<Vec<u8>>, sys::SyscallError> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut next = vec![0u8; key_size];
+    while sys::map_next_key(map, keys.last().map(Vec::as_slice), &mut next)? {
+        keys.push(next.clone());
+    }
+    Ok(keys)
+}
+
+/// Bytes one value takes in a lookup buffer: per-CPU values sit in 8-byte slots, one per
+/// possible CPU.
+pub fn value_slot(value_size: usize, per_cpu: bool) -> usize {
+    if per_cpu {
+        value_size.next_multiple_of(8)
+    } else {
+        value_size
+    }
 }
 
 /// The map's kernel object, whatever its type.

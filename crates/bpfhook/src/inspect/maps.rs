@@ -139,13 +139,8 @@ impl OpenMap {
         PER_CPU.contains(&self.info.type_)
     }
 
-    /// Per-CPU values sit in 8-byte aligned slots, one per possible CPU.
     fn slot(&self) -> usize {
-        if self.per_cpu() {
-            (self.info.value_size as usize).next_multiple_of(8)
-        } else {
-            self.info.value_size as usize
-        }
+        crate::maps::value_slot(self.info.value_size as usize, self.per_cpu())
     }
 
     fn key_type(&self) -> TypeId {
@@ -164,15 +159,12 @@ impl OpenMap {
     /// Every entry. Entries deleted between finding a key and reading it are skipped.
     pub fn dump(&self) -> Result<MapDump, InspectError> {
         let mut entries = Vec::new();
-        let mut key: Option<Vec<u8>> = None;
-        let mut next = vec![0u8; self.info.key_size as usize];
-        while sys::map_next_key(self.fd.as_fd(), key.as_deref(), &mut next)
-            .map_err(self.syscall("iterating"))?
-        {
-            if let Some(entry) = self.read(&next)? {
+        let keys = crate::maps::keys(self.fd.as_fd(), self.info.key_size as usize)
+            .map_err(self.syscall("iterating"))?;
+        for key in keys {
+            if let Some(entry) = self.read(&key)? {
                 entries.push(entry);
             }
-            key = Some(next.clone());
         }
         Ok(MapDump {
             id: self.id,
