@@ -36,10 +36,8 @@ fn assembled_example_counts_the_commands_exec() {
         out.contains("attached tracepoint:syscalls:sys_enter_execve (prog count_execs)"),
         "{out}"
     );
-    assert!(
-        out.contains("map counts (Hash, key 4 B, value 8 B,"),
-        "{out}"
-    );
+    // The assembled object declares legacy maps, which carry no BTF: entries print as hex.
+    assert!(out.contains("map counts (id "), "{out}");
     assert!(
         out.contains("value: 01 00 00 00 00 00 00 00"),
         "no exec counted: {out}"

@@ -75,10 +75,11 @@ fn duration_stops_and_maps_are_printed() {
         out.contains("attached tracepoint:syscalls:sys_enter_execve (prog tp_execve)"),
         "{out}"
     );
-    assert!(
-        out.contains("map counts (Hash, key 4 B, value 8 B"),
-        "{out}"
-    );
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("map counts (id "))
+        .unwrap_or_default();
+    assert!(header.ends_with(" entries):"), "no map dump at exit: {out}");
     assert!(!program_loaded("tp_execve"), "tp_execve stayed loaded");
 }
 

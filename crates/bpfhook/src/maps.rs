@@ -1,105 +1,15 @@
-//! Reading a map's entries as bytes, whatever its key and value sizes, for printing at exit.
+//! Byte-level map access shared by run and inspect: a map's kernel id, its keys, the per-CPU
+//! value layout, and hex as bpftool prints it.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
-use aya::maps::{Map, MapData, MapType};
+use aya::maps::{Map, MapData};
 
 use crate::sys;
 
-/// Every entry of one map. Per-CPU maps hold one value per possible CPU in `per_cpu`.
-#[derive(Debug, Clone)]
-pub struct MapDump {
-    pub name: String,
-    pub map_type: MapType,
-    pub key_size: u32,
-    pub value_size: u32,
-    pub entries: Vec<MapEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MapEntry {
-    pub key: Vec<u8>,
-    /// One value, or one per possible CPU for per-CPU maps.
-    pub values: Vec<Vec<u8>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MapDumpError {
-    #[error("map `{name}`: {source}")]
-    Info {
-        name: String,
-        source: aya::maps::MapError,
-    },
-    #[error("map `{name}`: {source}")]
-    Syscall {
-        name: String,
-        source: sys::SyscallError,
-    },
-    #[error("cannot count possible CPUs ({0})")]
-    Cpus(String),
-}
-
-/// Whether a map type holds key/value entries user space can read (not rings, prog arrays…).
-pub fn is_dumpable(map_type: MapType) -> bool {
-    use MapType::*;
-    matches!(
-        map_type,
-        Hash | Array | PerCpuHash | PerCpuArray | LruHash | LruPerCpuHash | LpmTrie
-    )
-}
-
-fn is_per_cpu(map_type: MapType) -> bool {
-    matches!(
-        map_type,
-        MapType::PerCpuHash | MapType::PerCpuArray | MapType::LruPerCpuHash
-    )
-}
-
-/// Reads every entry of a dumpable map; `None` for map types without readable entries.
-pub fn dump(name: &str, map: &Map) -> Result<Option<MapDump>, MapDumpError> {
-    let data = map_data(map);
-    let info = data.info().map_err(|source| MapDumpError::Info {
-        name: name.to_owned(),
-        source,
-    })?;
-    let map_type = info.map_type().map_err(|source| MapDumpError::Info {
-        name: name.to_owned(),
-        source,
-    })?;
-    if !is_dumpable(map_type) {
-        return Ok(None);
-    }
-    let (key_size, value_size) = (info.key_size(), info.value_size());
-    let cpus = if is_per_cpu(map_type) {
-        aya::util::nr_cpus().map_err(|(path, e)| MapDumpError::Cpus(format!("{path}: {e}")))?
-    } else {
-        1
-    };
-    let slot = value_slot(value_size as usize, cpus > 1);
-    let fd = data.fd().as_fd();
-    let syscall = |source| MapDumpError::Syscall {
-        name: name.to_owned(),
-        source,
-    };
-    let mut entries = Vec::new();
-    let mut value = vec![0u8; slot * cpus];
-    for key in keys(fd, key_size as usize).map_err(syscall)? {
-        // An entry deleted between next_key and lookup is simply skipped.
-        if sys::map_lookup(fd, &key, &mut value).map_err(syscall)? {
-            let values = value
-                .chunks(slot)
-                .map(|v| v[..value_size as usize].to_vec())
-                .collect();
-            entries.push(MapEntry { key, values });
-        }
-    }
-    Ok(Some(MapDump {
-        name: name.to_owned(),
-        map_type,
-        key_size,
-        value_size,
-        entries,
-    }))
+/// The map's kernel id (what `bpfhook map show ID` and `inspect` take).
+pub fn id(map: &Map) -> Option<u32> {
+    map_data(map).info().ok().map(|info| info.id())
 }
 
 /// Every key of a map, in the kernel's iteration order.

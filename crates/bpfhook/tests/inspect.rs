@@ -8,8 +8,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aya::maps::Map;
 use bpfhook::attach::AttachOptions;
+use bpfhook::decode::Value;
 use bpfhook::inspect::maps::OpenMap;
-use bpfhook::inspect::typed::Value;
 use bpfhook::inspect::{self, links, pins, progs, stats, InspectError};
 use bpfhook::manager::{Manager, ManagerBuilder};
 use bpfhook::object::ObjectFile;

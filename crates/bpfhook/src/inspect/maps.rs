@@ -6,9 +6,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use serde::Serialize;
 
 use super::holders::{Holder, Holders};
-use super::typed::{self, ParseError, Value};
 use super::{ids, info_error, memlock, names, open, InspectError};
 use crate::btf::{Btf, TypeId};
+use crate::decode::{self as typed, ParseError, Value};
 use crate::sys::{self, bpf_map_info, ObjectKind};
 
 /// One map, with bpftool's JSON field names.

@@ -18,7 +18,6 @@ pub mod names;
 pub mod pins;
 pub mod progs;
 pub mod stats;
-pub mod typed;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;

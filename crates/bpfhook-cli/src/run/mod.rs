@@ -1,17 +1,22 @@
 //! `bpfhook run FILE.o [options] [-- CMD ARGS…]`.
 
+mod output;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use bpfhook::attach::{AttachOptions, PerfEventKind, XdpMode};
-use bpfhook::events::{Event, EventLoop, EventOptions, SeqOffset};
+use bpfhook::decode::RecordDecoder;
+use bpfhook::events::{EventLoop, EventOptions, SeqOffset};
 use bpfhook::hook::Direction;
+use bpfhook::inspect::maps::OpenMap;
+use bpfhook::inspect::InspectError;
 use bpfhook::manager::{Manager, ManagerBuilder, ProgramState};
-use bpfhook::maps::{self, MapDump};
 use bpfhook::object::ObjectFile;
 use clap::Args;
+use output::Output;
 
 use crate::session::Session;
 
@@ -69,6 +74,13 @@ pub struct RunArgs {
     /// Data pages per CPU for each perf event array (a power of two)
     #[arg(long, default_value_t = 64, value_name = "PAGES")]
     perf_pages: usize,
+    /// Decode records as this struct/union/typedef of the object's BTF (default: `struct event`,
+    /// if the object has one; otherwise records print as hex)
+    #[arg(long, value_name = "TYPE")]
+    event_type: Option<String>,
+    /// Newline-delimited JSON: attach notices, printk lines, records, losses, summaries, maps
+    #[arg(long)]
+    json: bool,
     /// Command to run once attached; bpfhook stops when it exits
     #[arg(last = true)]
     command: Vec<String>,
@@ -108,6 +120,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if !args.programs.is_empty() {
         builder = builder.select(args.programs.iter().cloned());
     }
+    // Checked before attaching, so a bad --event-type leaves nothing behind.
+    let decoder = RecordDecoder::new(object.loader_bytes(), args.event_type.as_deref())?;
     let manager = builder.attach()?;
     // The readers need the loaded maps. If opening them fails, returning drops the Manager,
     // which detaches everything.
@@ -120,19 +134,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut events = EventLoop::new(&event_options, manager.ebpf().maps())?;
 
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = Output::new(std::io::BufWriter::new(stdout.lock()), args.json, decoder);
     let mut attached = 0;
     for status in manager.status() {
         match &status.state {
             ProgramState::Attached(target) => {
                 attached += 1;
-                writeln!(out, "attached {target} (prog {})", status.name)?;
+                out.attached(&status.name, &target.to_string())?;
             }
-            ProgramState::Failed(reason) => writeln!(
-                out,
-                "failed {} (prog {}): {reason}",
-                status.hook, status.name
-            )?,
+            ProgramState::Failed(reason) => {
+                out.failed(&status.name, &status.hook.to_string(), reason)?
+            }
             ProgramState::Skipped => {}
         }
     }
@@ -143,87 +155,45 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
     let mut session = Session::start(args.duration, &args.command)?;
     let quiet = args.quiet;
-    let mut print = |event: Event<'_>| {
-        if quiet {
-            return;
+    let mut failure = None;
+    session.run(&mut events, |event| {
+        if !quiet && failure.is_none() {
+            failure = out.event(event).err();
         }
-        let _ = match event {
-            Event::Printk(line) => writeln!(
-                out,
-                "{}-{} [{:03}] {}: {}",
-                line.comm, line.pid, line.cpu, line.timestamp, line.message
-            ),
-            Event::Record { map, data, .. } => {
-                writeln!(
-                    out,
-                    "event map={map} len={} {}",
-                    data.len(),
-                    maps::hex(data)
-                )
-            }
-            Event::Lost { map, cpu, count } => {
-                writeln!(out, "lost map={map} cpu={cpu} count={count}")
-            }
-        };
-    };
-    session.run(&mut events, &mut print)?;
+    })?;
     drop(session);
+    if let Some(error) = failure {
+        return Err(error);
+    }
     for stats in events.stats() {
-        write!(
-            out,
-            "records: map={} events={} lost={}",
-            stats.map, stats.records, stats.lost
-        )?;
-        if let Some(missing) = stats.seq_missing {
-            write!(out, " seq_missing={missing}")?;
-        }
-        writeln!(out)?;
+        out.summary(&stats)?;
     }
     print_maps(&manager, &mut out)?;
+    for status in manager.status() {
+        if matches!(status.state, ProgramState::Attached(_)) {
+            out.detached(&status.name)?;
+        }
+    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_maps(manager: &Manager, out: &mut impl Write) -> Result<()> {
+/// Every keyed map of the object, typed through its BTF (hex without), in name order.
+fn print_maps(manager: &Manager, out: &mut Output<impl Write>) -> Result<()> {
     let mut maps: Vec<_> = manager
         .ebpf()
         .maps()
         // Read-only data holds the program's constants: not results.
         .filter(|(name, _)| !name.starts_with(".rodata"))
+        .filter_map(|(name, map)| Some((name, bpfhook::maps::id(map)?)))
         .collect();
     maps.sort_by_key(|(name, _)| *name);
-    for (name, map) in maps {
-        if let Some(dump) = maps::dump(name, map)? {
-            print_map(&dump, out)?;
-        }
-    }
-    Ok(())
-}
-
-fn print_map(dump: &MapDump, out: &mut impl Write) -> Result<()> {
-    writeln!(
-        out,
-        "\nmap {} ({:?}, key {} B, value {} B, {} entries):",
-        dump.name,
-        dump.map_type,
-        dump.key_size,
-        dump.value_size,
-        dump.entries.len()
-    )?;
-    for entry in &dump.entries {
-        match entry.values.as_slice() {
-            [value] => writeln!(
-                out,
-                "  key: {}  value: {}",
-                maps::hex(&entry.key),
-                maps::hex(value)
-            )?,
-            values => {
-                writeln!(out, "  key: {}", maps::hex(&entry.key))?;
-                for (cpu, value) in values.iter().enumerate() {
-                    writeln!(out, "    cpu{cpu}: {}", maps::hex(value))?;
-                }
-            }
+    for (_, id) in maps {
+        match OpenMap::open(id).and_then(|map| map.dump()) {
+            Ok(dump) => out.map(&dump)?,
+            // Rings, perf arrays, program arrays… have no entries to show.
+            Err(InspectError::NotKeyed { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

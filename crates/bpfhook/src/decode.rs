@@ -1,5 +1,6 @@
-//! Map keys and values read through BTF (ints in decimal, char arrays as strings, structs as
-//! `{field=value …}` or JSON objects), and KEY/VALUE arguments parsed from text.
+//! Bytes read through BTF: map keys and values, and the records programs send through ring and
+//! perf buffers (ints in decimal, char arrays as strings, enums by name, structs as
+//! `{field=value …}` or JSON objects); and KEY/VALUE arguments parsed from text.
 //!
 //! Decoding never fails: bytes the BTF does not explain (a type of the wrong size, nesting
 //! deeper than any real map type) fall back to hex, so a damaged or surprising BTF still dumps.
@@ -9,7 +10,7 @@ use std::fmt;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use crate::btf::{Btf, TypeId, TypeKind};
+use crate::btf::{Btf, BtfKind, TypeId, TypeKind};
 
 /// Deeper nesting than this is surely not a real map type; it prints as hex.
 const MAX_DEPTH: u32 = 32;
@@ -470,4 +471,101 @@ mod tests {
         assert_eq!(int_value(0x1ff, 8, false, false), Value::Unsigned(0xff));
         assert_eq!(int_value(2, 8, false, true), Value::Bool(true));
     }
+}
+
+/// How records from ring and perf buffers are decoded: as one BTF type of the object, or as hex.
+#[derive(Debug)]
+pub struct RecordDecoder {
+    btf: Option<Btf>,
+    record: Option<RecordType>,
+}
+
+#[derive(Debug, Clone)]
+struct RecordType {
+    id: TypeId,
+    size: usize,
+    name: String,
+}
+
+/// A record, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// Decoded through the record type (extra trailing bytes, such as perf's padding, ignored).
+    Typed(Value),
+    /// No record type: the bytes as they came.
+    Untyped(Vec<u8>),
+    /// Shorter than the record type: not decoded, never misread.
+    TooShort { expected: usize, bytes: Vec<u8> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordTypeError {
+    #[error("--event-type {0}: the object has no BTF (compile with -g) to decode records with")]
+    NoBtf(String),
+    #[error("--event-type {0}: no struct, union or typedef of that name in the object's BTF")]
+    Unknown(String),
+    #[error("--event-type {0}: the type has no size")]
+    Unsized(String),
+    #[error("reading the object's BTF: {0}")]
+    Btf(#[from] crate::btf::BtfError),
+}
+
+impl RecordDecoder {
+    /// Decodes records as `event_type`, or by default as `struct event` when the object's BTF has
+    /// one; otherwise records stay bytes. `object` is the ELF object.
+    pub fn new(object: &[u8], event_type: Option<&str>) -> Result<Self, RecordTypeError> {
+        let btf = match Btf::from_elf(object) {
+            Ok(btf) => Some(btf),
+            Err(crate::btf::BtfError::NoBtfSection) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let record = match (&btf, event_type) {
+            (None, Some(name)) => return Err(RecordTypeError::NoBtf(name.to_owned())),
+            (None, None) => None,
+            (Some(btf), Some(name)) => Some(
+                find_record_type(btf, name)?
+                    .ok_or_else(|| RecordTypeError::Unknown(name.to_owned()))?,
+            ),
+            (Some(btf), None) => find_record_type(btf, "event")?,
+        };
+        Ok(Self { btf, record })
+    }
+
+    /// The record type's name and size, when records are typed.
+    pub fn record_type(&self) -> Option<(&str, usize)> {
+        self.record.as_ref().map(|r| (r.name.as_str(), r.size))
+    }
+
+    pub fn decode(&self, data: &[u8]) -> Record {
+        match (&self.btf, &self.record) {
+            (Some(btf), Some(record)) if data.len() >= record.size => {
+                Record::Typed(decode_at(btf, record.id, &data[..record.size], 0))
+            }
+            (Some(_), Some(record)) => Record::TooShort {
+                expected: record.size,
+                bytes: data.to_vec(),
+            },
+            _ => Record::Untyped(data.to_vec()),
+        }
+    }
+}
+
+/// A named struct, union or typedef, with its size.
+fn find_record_type(btf: &Btf, name: &str) -> Result<Option<RecordType>, RecordTypeError> {
+    let Some(id) = [BtfKind::Struct, BtfKind::Union, BtfKind::Typedef]
+        .iter()
+        .find_map(|kind| btf.find_by_name(*kind, name))
+    else {
+        return Ok(None);
+    };
+    let size = btf
+        .size_of(id)
+        .and_then(|s| usize::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .ok_or_else(|| RecordTypeError::Unsized(name.to_owned()))?;
+    Ok(Some(RecordType {
+        id,
+        size,
+        name: name.to_owned(),
+    }))
 }
