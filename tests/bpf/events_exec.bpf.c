@@ -10,6 +10,16 @@ struct event {
     __u64 seq;
 };
 
+/* clang writes BTF only for types reachable from globals and signatures: this pointer puts
+ * `struct event` in the object's BTF, so readers can decode records (libbpf-bootstrap's idiom). */
+struct event *event_type_for_readers;
+
+/* Larger than any record: `--event-type too_big` must mark records undecodable, not misread them. */
+struct too_big {
+    char pad[4096];
+};
+struct too_big *too_big_reference;
+
 /* The syscalls/sys_enter_execve tracepoint's record (see its `format` file). */
 struct sys_enter_execve {
     __u64 common;

@@ -1,0 +1,277 @@
+//! `bpfhook run` output typed through the object's BTF: records from ring and perf buffers, the
+//! maps at exit, as text and as JSON; bad record types and objects without BTF.
+
+use std::process::Command;
+
+use bpfhook_testkit::{bpf_fixture, repo_root, unique_name};
+use serde_json::Value;
+
+fn bpfhook(args: &[&str]) -> (String, String, bool) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(args)
+        .output()
+        .expect("bpfhook runs");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.success(),
+    )
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Runs an exec-event program with a command whose exec has a known pid: sh prints its pid,
+/// then execs a marker path in place. Returns (stdout, sh's pid, the marker path).
+fn exec_events(program: &str, extra: &[&str]) -> (String, String, String) {
+    let object = bpf_fixture("events_exec");
+    let marker = format!("/nonexistent/{}", unique_name("exec-"));
+    let script = format!("echo SHPID=$$; exec {marker}");
+    let mut args = vec![
+        "run",
+        object.to_str().expect("utf-8"),
+        "-P",
+        program,
+        "--no-printk",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sh", "-c", &script]);
+    let (out, err, ok) = bpfhook(&args);
+    assert!(ok, "{err}");
+    let pid = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("SHPID=")
+                .or_else(|| l.split("SHPID=").nth(1))
+        })
+        .expect("sh printed its pid")
+        .trim()
+        .to_owned();
+    (out, pid, marker)
+}
+
+fn typed_text_record(program: &str, map: &str) {
+    let (out, pid, marker) = exec_events(program, &[]);
+    let line = out
+        .lines()
+        .find(|l| l.contains(&format!("filename=\"{marker}\"")))
+        .unwrap_or_else(|| panic!("no typed record for {marker}:\n{out}"));
+    assert!(
+        line.starts_with(&format!("event map={map} pid={pid} uid=0 comm=\"sh\" ")),
+        "{line}"
+    );
+    assert!(line.contains(" seq="), "{line}");
+}
+
+fn typed_json_record(program: &str, map: &str) {
+    let (out, pid, marker) = exec_events(program, &["--json"]);
+    let lines: Vec<Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines[0]["type"], "attached", "{out}");
+    assert_eq!(lines[0]["program"], program);
+    let record = lines
+        .iter()
+        .find(|v| v["type"] == "event" && v["data"]["filename"] == marker.as_str())
+        .unwrap_or_else(|| panic!("no JSON record for {marker}:\n{out}"));
+    assert_eq!(record["map"], map);
+    assert_eq!(record["data"]["pid"].to_string(), pid);
+    assert_eq!(record["data"]["uid"], 0);
+    assert_eq!(record["data"]["comm"], "sh");
+    assert!(record["data"]["seq"].is_u64(), "{record}");
+    let summary = lines
+        .iter()
+        .find(|v| v["type"] == "summary" && v["map"] == map)
+        .expect("summary");
+    assert!(
+        summary["events"].as_u64() >= Some(1) && summary["lost"].is_u64(),
+        "{summary}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["type"] == "detached" && v["program"] == program),
+        "{out}"
+    );
+}
+
+#[test]
+fn ring_buffer_records_typed_as_text() {
+    typed_text_record("exec_ringbuf", "exec_ring");
+}
+
+#[test]
+fn ring_buffer_records_typed_as_json() {
+    typed_json_record("exec_ringbuf", "exec_ring");
+}
+
+#[test]
+fn perf_buffer_records_typed_as_text() {
+    typed_text_record("exec_perfbuf", "exec_perf");
+}
+
+#[test]
+fn perf_buffer_records_typed_as_json() {
+    typed_json_record("exec_perfbuf", "exec_perf");
+}
+
+#[test]
+fn maps_at_exit_are_typed_in_text() {
+    let object = bpf_fixture("decode_maps");
+    let (out, err, ok) = bpfhook(&[
+        "run",
+        object.to_str().expect("utf-8"),
+        "--",
+        "sh",
+        "-c",
+        "/bin/true; /bin/true",
+    ]);
+    assert!(ok, "{err}");
+    // char[16] keys as strings, u64 values in decimal.
+    assert!(out.contains("  key: \"true\"  value: "), "{out}");
+    // A per-CPU counter: one line per CPU, then the sum.
+    let sum: u64 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sum: "))
+        .expect("per-CPU sum")
+        .parse()
+        .expect("a number");
+    assert!(sum >= 3, "three execs at least: {out}");
+    assert!(out.contains("    cpu0: "), "{out}");
+    // A struct value with a char array and an enum by name.
+    assert!(
+        out.contains("value: {count=1 last_comm=\"true\" kind=EXEC_FIRST}"),
+        "{out}"
+    );
+}
+
+#[test]
+fn maps_at_exit_are_typed_in_json() {
+    let object = bpf_fixture("decode_maps");
+    let (out, err, ok) = bpfhook(&[
+        "run",
+        object.to_str().expect("utf-8"),
+        "--json",
+        "--",
+        "/bin/true",
+    ]);
+    assert!(ok, "{err}");
+    let lines = json_lines(&out);
+    let map = |name: &str| {
+        lines
+            .iter()
+            .find(|v| v["type"] == "map" && v["name"] == name)
+            .unwrap_or_else(|| panic!("no map {name}:\n{out}"))
+    };
+    let by_comm = map("by_comm")["entries"]
+        .as_array()
+        .expect("entries")
+        .clone();
+    assert!(
+        by_comm
+            .iter()
+            .any(|e| e["key"] == "true" && e["value"].as_u64() >= Some(1)),
+        "{by_comm:?}"
+    );
+    let per_cpu = &map("per_cpu_total")["entries"][0];
+    assert!(
+        per_cpu["values"].as_array().is_some_and(|v| !v.is_empty()),
+        "{per_cpu}"
+    );
+    assert!(
+        per_cpu["sum"].as_str().and_then(|s| s.parse::<u64>().ok()) >= Some(1),
+        "{per_cpu}"
+    );
+    let by_pid = map("by_pid")["entries"]
+        .as_array()
+        .expect("entries")
+        .clone();
+    assert!(
+        by_pid.iter().any(|e| e["value"]["last_comm"] == "true"
+            && e["value"]["kind"] == "EXEC_FIRST"
+            && e["value"]["count"] == 1),
+        "{by_pid:?}"
+    );
+}
+
+#[test]
+fn unknown_event_type_is_an_error_before_attaching() {
+    let object = bpf_fixture("events_exec");
+    let (_, err, ok) = bpfhook(&[
+        "run",
+        object.to_str().expect("utf-8"),
+        "--event-type",
+        "nosuch",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("--event-type nosuch: no struct, union or typedef of that name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn records_shorter_than_the_event_type_are_marked_not_misread() {
+    let (out, _, marker) = exec_events("exec_ringbuf", &["--event-type", "too_big"]);
+    // The bytes are still shown, as hex, so nothing is lost: find the marker's record by them.
+    let hex = marker
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = out
+        .lines()
+        .find(|l| l.contains(&hex))
+        .unwrap_or_else(|| panic!("no record for {marker}:\n{out}"));
+    assert!(
+        line.starts_with("event map=exec_ring undecodable (96 bytes, too_big is 4096) "),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_smaller_event_type_decodes_the_leading_bytes() {
+    let (out, _, _) = exec_events("exec_ringbuf", &["--event-type", "sys_enter_execve"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("event map=exec_ring common=")),
+        "{out}"
+    );
+}
+
+#[test]
+fn objects_without_btf_print_records_as_hex() {
+    let dir = std::env::temp_dir().join(unique_name("bpfhook-nobtf-"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let object = dir.join("plain.o");
+    let source = repo_root().join("tests/bpf/ringbuf_no_btf.s");
+    let (_, err, ok) = bpfhook(&[
+        "asm",
+        source.to_str().expect("utf-8"),
+        "-o",
+        object.to_str().expect("utf-8"),
+    ]);
+    assert!(ok, "{err}");
+    let (out, err, ok) = bpfhook(&["run", object.to_str().expect("utf-8"), "--", "/bin/true"]);
+    let (_, type_err, type_ok) = bpfhook(&[
+        "run",
+        object.to_str().expect("utf-8"),
+        "--event-type",
+        "event",
+    ]);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("event map=plain_ring len=8 11 12 13 14 15 16 17 18"),
+        "{out}"
+    );
+    assert!(
+        !type_ok && type_err.contains("the object has no BTF"),
+        "{type_err}"
+    );
+}
