@@ -55,6 +55,13 @@ fn exec_events(program: &str, extra: &[&str]) -> (String, String, String) {
 
 fn typed_text_record(program: &str, map: &str) {
     let (out, pid, marker) = exec_events(program, &[]);
+    // struct event has a u64 `seq`: gaps are counted without --seq-offset.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("records: map={map} events="))
+                && l.contains(" seq_missing=")),
+        "{out}"
+    );
     let line = out
         .lines()
         .find(|l| l.contains(&format!("filename=\"{marker}\"")))

@@ -531,6 +531,23 @@ impl RecordDecoder {
         Ok(Self { btf, record })
     }
 
+    /// Byte offset of a top-level 8-byte integer member named `seq` in the record type: a sequence
+    /// number the program stamps on each record, which lets the reader count records that never
+    /// arrived (ring buffer drops are otherwise invisible to it).
+    pub fn seq_offset(&self) -> Option<usize> {
+        let (btf, record) = (self.btf.as_ref()?, self.record.as_ref()?);
+        let TypeKind::Struct(composite) = &btf.type_by_id(btf.resolve(record.id)?)?.kind else {
+            return None;
+        };
+        let member = composite
+            .members
+            .iter()
+            .find(|m| btf.name(m.name_off) == "seq")?;
+        let is_u64 = matches!(&btf.type_by_id(btf.resolve(member.type_id)?)?.kind, TypeKind::Int(int) if int.size == 8);
+        (is_u64 && member.bitfield_size == 0 && member.bit_offset % 8 == 0)
+            .then_some(member.bit_offset as usize / 8)
+    }
+
     /// The record type's name and size, when records are typed.
     pub fn record_type(&self) -> Option<(&str, usize)> {
         self.record.as_ref().map(|r| (r.name.as_str(), r.size))

@@ -69,6 +69,7 @@ pub struct RunArgs {
     #[arg(long, short = 'q')]
     quiet: bool,
     /// Records carry a u64 sequence number at this byte offset: count the numbers missing
+    /// (default: the offset of a u64 `seq` member of the record type, if it has one)
     #[arg(long, value_name = "N")]
     seq_offset: Option<usize>,
     /// Data pages per CPU for each perf event array (a power of two)
@@ -129,7 +130,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         printk: !args.no_printk,
         records: !args.no_events,
         perf_pages: args.perf_pages,
-        seq_offset: args.seq_offset.map(SeqOffset),
+        // A record type with a u64 `seq` member counts gaps without being asked.
+        seq_offset: args.seq_offset.or(decoder.seq_offset()).map(SeqOffset),
     };
     let mut events = EventLoop::new(&event_options, manager.ebpf().maps())?;
 
