@@ -10,6 +10,6 @@ mkdir -p "$out"
 arch=$(uname -m)
 clang -O2 -g -target bpf -I"/usr/include/$arch-linux-gnu" \
     -c "$here/ringbuf_bench.bpf.c" -o "$out/ringbuf_bench.bpf.o"
-cc -O2 -Wall -o "$out/libbpf_drain" "$here/libbpf_drain.c" -lbpf -lelf -lz
+cc -O2 -Wall -o "$out/libbpf_drain" "$here/libbpf_drain.c" -lbpf -lelf -lz -lpthread
 cd "$root"
 cargo bench -p bpfhook --bench ringbuf -- "$out/ringbuf_bench.bpf.o" "$out/libbpf_drain" "${1:-7}"

@@ -37,14 +37,17 @@ fn main() {
         "  aya RingBuf                {aya:6.2} ns/record   (bpfhook/aya = {:.2})",
         ours / aya
     );
-    if let Some(c) = libbpf {
-        let libbpf = drain_libbpf(&c, &object, rounds);
+    if let Some(c) = &libbpf {
+        let libbpf = drain_libbpf(c, &object, rounds);
         println!(
             "  libbpf ring_buffer__consume {libbpf:5.2} ns/record   (bpfhook/libbpf = {:.2})",
             ours / libbpf
         );
     }
     live_throughput(&object);
+    if let Some(c) = &libbpf {
+        libbpf_live(&object, c);
+    }
 }
 
 /// Loads the object with `fill` ready for BPF_PROG_TEST_RUN (not attached anywhere).
@@ -142,6 +145,21 @@ fn drain_libbpf(program: &str, object: &std::path::Path, rounds: usize) -> f64 {
         .find_map(|l| l.split("median_ns_per_record=").nth(1))
         .and_then(|v| v.trim().parse().ok())
         .expect("a median line from the libbpf reader")
+}
+
+/// The same live run with libbpf's reader (`libbpf_drain OBJECT live`), printed as it reports.
+fn libbpf_live(object: &std::path::Path, libbpf: &str) {
+    let output = std::process::Command::new(libbpf)
+        .arg(object)
+        .arg("live")
+        .output()
+        .expect("running the libbpf reader");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("libbpf live"))
+        .expect("a live line from libbpf");
+    println!("{line}");
 }
 
 /// One thread calls getppid(2) as fast as it can for 2 s (one record each) while the EventLoop
