@@ -4,7 +4,9 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use bpfhook::discover::{self, DiscoverError, Formatter, Glob, HookKind, ListOptions};
+use bpfhook::discover::{
+    self, DiscoverError, Formatter, Glob, HookKind, ListOptions, TracepointFormat,
+};
 use bpfhook::kernel::kallsyms::{self, Kallsyms};
 use clap::Args;
 
@@ -27,6 +29,9 @@ pub struct ListArgs {
     /// on stderr which kinds were left out and why
     #[arg(short, long)]
     verbose: bool,
+    /// One JSON object per hook (`{"probe", "kind"}`, plus `details` with -v)
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -34,6 +39,9 @@ pub struct FormatArgs {
     /// A hook in list notation: tracepoint:CAT:NAME, rawtracepoint:NAME, kprobe:FN, fentry:FN,
     /// lsm:HOOK, uprobe:PATH:SYMBOL, usdt:PATH:PROVIDER:NAME, software:EVENT …
     hook: String,
+    /// A JSON object: `hook`, `kind`, `details` (the text), and `fields` for tracepoints
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -46,6 +54,9 @@ pub struct KallsymsArgs {
     /// Print what each type letter means first
     #[arg(long)]
     legend: bool,
+    /// One JSON object per symbol: `address` (hex string), `type`, `name`, `module`
+    #[arg(long)]
+    json: bool,
 }
 
 /// Kinds are checked here rather than by clap so that a wrong one is an error like any other
@@ -73,25 +84,31 @@ pub fn list(args: ListArgs) -> Result<()> {
         binary: args.binary,
     };
     let mut out = stdout_writer();
-    let summary = if args.verbose {
-        let mut formatter = Formatter::new();
-        discover::list(&options, |line| {
-            writeln!(out, "{line}")?;
-            // One hook without details must not end the listing: say why, go on.
-            if let Err(error) = formatter.describe(line, &mut out) {
-                if let DiscoverError::Write(e) = error {
-                    return Err(e);
-                }
-                writeln!(out, "    // {error}")?;
+    let mut formatter = args.verbose.then(Formatter::new);
+    let json = args.json;
+    let summary = discover::list(&options, |line| {
+        // One hook without details must not end the listing: say why, go on.
+        let mut details = Vec::new();
+        if let Some(formatter) = formatter.as_mut() {
+            match formatter.describe(line, &mut details) {
+                Ok(()) => {}
+                Err(DiscoverError::Write(e)) => return Err(e),
+                Err(error) => details = format!("    // {error}\n").into_bytes(),
             }
-            Ok(())
-        })?
-    } else {
-        discover::list(&options, |line| {
+        }
+        if json {
+            let kind = line.split(':').next().unwrap_or_default();
+            let mut object = serde_json::json!({"probe": line, "kind": kind});
+            if formatter.is_some() {
+                object["details"] = String::from_utf8_lossy(&details).into_owned().into();
+            }
+            writeln!(out, "{object}")
+        } else {
             out.write_all(line.as_bytes())?;
-            out.write_all(b"\n")
-        })?
-    };
+            out.write_all(b"\n")?;
+            out.write_all(&details)
+        }
+    })?;
     out.flush()?;
     if args.verbose {
         for left_out in &summary.left_out {
@@ -110,15 +127,38 @@ pub fn format(args: FormatArgs) -> Result<()> {
     // Describe first: a hook that does not exist prints nothing, not a bare header line.
     let mut details = Vec::new();
     formatter.describe(&args.hook, &mut details)?;
-    writeln!(out, "{}", args.hook)?;
-    out.write_all(&details)?;
+    if args.json {
+        let kind = args.hook.split(':').next().unwrap_or_default();
+        let mut object = serde_json::json!({
+            "hook": args.hook,
+            "kind": kind,
+            "details": String::from_utf8_lossy(&details),
+        });
+        let parts: Vec<&str> = args.hook.splitn(3, ':').collect();
+        if let ["tracepoint", category, name] = parts.as_slice() {
+            let format = TracepointFormat::read(category, name)?;
+            object["fields"] = format
+                .fields
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "name": f.name, "type": f.c_type, "offset": f.offset, "size": f.size, "signed": f.signed,
+                    })
+                })
+                .collect();
+        }
+        writeln!(out, "{object}")?;
+    } else {
+        writeln!(out, "{}", args.hook)?;
+        out.write_all(&details)?;
+    }
     out.flush()?;
     Ok(())
 }
 
 pub fn kallsyms(args: KallsymsArgs) -> Result<()> {
     let mut out = stdout_writer();
-    if args.legend {
+    if args.legend && !args.json {
         writeln!(
             out,
             "/proc/kallsyms: ADDRESS TYPE NAME [MODULE]; type letters:"
@@ -149,6 +189,16 @@ pub fn kallsyms(args: KallsymsArgs) -> Result<()> {
     for symbol in symbols.symbols().filter(|s| matcher(s.name)) {
         matched += 1;
         visible |= symbol.address != 0;
+        if args.json {
+            let object = serde_json::json!({
+                "address": format!("{:016x}", symbol.address),
+                "type": symbol.kind.to_string(),
+                "name": symbol.name,
+                "module": symbol.module,
+            });
+            writeln!(out, "{object}")?;
+            continue;
+        }
         write!(
             out,
             "{:016x} {} {}",

@@ -188,3 +188,58 @@ fn bad_inputs_fail_cleanly() {
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("is not an ELF file"), "{}", run.stderr);
 }
+
+fn bpfhook_json(args: &[&str]) -> Vec<serde_json::Value> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(args)
+        .output()
+        .expect("bpfhook runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn list_format_and_kallsyms_speak_json() {
+    let hooks = bpfhook_json(&["list", "--json", "tracepoint:syscalls:sys_enter_execve"]);
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["probe"], "tracepoint:syscalls:sys_enter_execve");
+    assert_eq!(hooks[0]["kind"], "tracepoint");
+    let verbose = bpfhook_json(&[
+        "list",
+        "--json",
+        "-v",
+        "tracepoint:syscalls:sys_enter_execve",
+    ]);
+    assert!(
+        verbose[0]["details"]
+            .as_str()
+            .is_some_and(|d| d.contains("filename")),
+        "{verbose:?}"
+    );
+
+    let format = bpfhook_json(&["format", "--json", "tracepoint:syscalls:sys_enter_openat"]);
+    let fields = format[0]["fields"].as_array().expect("fields");
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(field("filename")["offset"], 24);
+    assert_eq!(field("flags")["offset"], 32);
+    assert_eq!(field("mode")["size"], 8);
+
+    let symbols = bpfhook_json(&["kallsyms", "--json", "do_sys_openat2"]);
+    assert_eq!(symbols[0]["name"], "do_sys_openat2", "{symbols:?}");
+    assert!(symbols[0]["type"]
+        .as_str()
+        .is_some_and(|t| t.eq_ignore_ascii_case("t")));
+    assert_eq!(symbols[0]["address"].as_str().map(str::len), Some(16));
+}
