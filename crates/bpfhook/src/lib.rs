@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod kernel;
 pub mod manager;
 pub mod maps;
+pub mod names;
 pub mod object;
 pub mod sys;
 pub mod tools;

@@ -71,56 +71,7 @@ pub struct ObjectSpec {
     pub map_style: MapStyle,
 }
 
-/// `enum bpf_map_type` names, in kernel order (index = value).
-const MAP_TYPES: &[&str] = &[
-    "unspec",
-    "hash",
-    "array",
-    "prog_array",
-    "perf_event_array",
-    "percpu_hash",
-    "percpu_array",
-    "stack_trace",
-    "cgroup_array",
-    "lru_hash",
-    "lru_percpu_hash",
-    "lpm_trie",
-    "array_of_maps",
-    "hash_of_maps",
-    "devmap",
-    "sockmap",
-    "cpumap",
-    "xskmap",
-    "sockhash",
-    "cgroup_storage",
-    "reuseport_sockarray",
-    "percpu_cgroup_storage",
-    "queue",
-    "stack",
-    "sk_storage",
-    "devmap_hash",
-    "struct_ops",
-    "ringbuf",
-    "inode_storage",
-    "task_storage",
-    "bloom_filter",
-    "user_ringbuf",
-    "cgrp_storage",
-    "arena",
-];
-
-/// `hash` → 1, as bpftool names map types.
-pub fn map_type_from_name(name: &str) -> Option<u32> {
-    MAP_TYPES
-        .iter()
-        .position(|candidate| *candidate == name)
-        .and_then(|index| u32::try_from(index).ok())
-}
-
-/// 1 → `hash`.
-pub fn map_type_name(map_type: u32) -> Option<&'static str> {
-    MAP_TYPES.get(usize::try_from(map_type).ok()?).copied()
-}
+pub use crate::names::{map_type_from_name, map_type_name};
 
 // ELF constants (see `elf.h`).
 const EM_BPF: u16 = 247;

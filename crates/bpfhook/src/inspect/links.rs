@@ -4,13 +4,14 @@
 //! carries a name (tracepoint, kprobe function, uprobe file): once for its type, once with a
 //! buffer in the member that type uses.
 
+use crate::names;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::holders::{Holder, Holders};
-use super::{ids, info_error, names, open, InspectError};
+use super::{ids, info_error, open, InspectError};
 use crate::sys::{self, bpf_link_info, LinkName, ObjectKind};
 
 const LINK_RAW_TRACEPOINT: u32 = 1;

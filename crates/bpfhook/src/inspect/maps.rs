@@ -1,12 +1,13 @@
 //! Maps by id: bpftool's `map show` fields, every entry, and lookup/update/delete by key, with
 //! keys and values typed through the map's BTF when it has one.
 
+use crate::names;
 use std::os::fd::{AsFd, OwnedFd};
 
 use serde::Serialize;
 
 use super::holders::{Holder, Holders};
-use super::{ids, info_error, memlock, names, open, InspectError};
+use super::{ids, info_error, memlock, open, InspectError};
 use crate::btf::{Btf, TypeId};
 use crate::decode::{self as typed, ParseError, Value};
 use crate::sys::{self, bpf_map_info, ObjectKind};

@@ -14,7 +14,6 @@
 pub mod holders;
 pub mod links;
 pub mod maps;
-pub mod names;
 pub mod pins;
 pub mod progs;
 pub mod stats;

@@ -1,5 +1,6 @@
 //! Programs: bpftool's `prog show` fields, and the translated instructions for `prog dump`.
 
+use crate::names;
 use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -7,7 +8,7 @@ use serde::Serialize;
 
 use super::holders::{Holder, Holders};
 use super::links::{list_links_with, LinkInfo};
-use super::{ids, info_error, memlock, names, open, InspectError};
+use super::{ids, info_error, memlock, open, InspectError};
 use crate::asm::{self, Insn};
 use crate::sys::{self, bpf_prog_info, ObjectKind};
 

@@ -165,6 +165,19 @@ pub fn prog_type(value: u32) -> String {
 }
 
 /// `enum bpf_map_type` → `hash`, `percpu_array`, …
+/// `hash` → 1.
+pub fn map_type_from_name(name: &str) -> Option<u32> {
+    MAP_TYPES
+        .iter()
+        .position(|candidate| *candidate == name)
+        .and_then(|index| u32::try_from(index).ok())
+}
+
+/// 1 → `hash`; None for values this table does not know.
+pub fn map_type_name(value: u32) -> Option<&'static str> {
+    MAP_TYPES.get(usize::try_from(value).ok()?).copied()
+}
+
 pub fn map_type(value: u32) -> String {
     lookup(MAP_TYPES, value)
 }
