@@ -25,6 +25,20 @@ fn build(source: &Path, extension: &str, compiler: &str, flags: &[&str]) -> Path
     let text = std::fs::read(source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
     let mut hasher = DefaultHasher::new();
     (text, compiler, flags).hash(&mut hasher);
+    // The headers beside the source may be included: an edited one means a rebuild.
+    let mut headers: Vec<PathBuf> = source
+        .parent()
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "h"))
+        .collect();
+    headers.sort();
+    for header in headers {
+        std::fs::read(&header).unwrap_or_default().hash(&mut hasher);
+    }
     let stem = source
         .file_name()
         .and_then(|n| n.to_str())
