@@ -70,6 +70,43 @@ fn btf_maps_object_runs_through_aya() {
     run_with_aya(&object.to_elf().unwrap());
 }
 
+/// The writer's object through bpfhook's own path: ObjectFile, then the Manager attaching it as
+/// XDP on a veth; a test run then proves the bpf-to-bpf call and the map relocations work.
+#[test]
+fn assembled_object_runs_through_the_manager() {
+    let veth = bpfhook_testkit::VethPair::new();
+    let object = bpfhook::object::ObjectFile::parse(&fixture().to_elf().unwrap())
+        .expect("ObjectFile parses it");
+    let options = bpfhook::attach::AttachOptions {
+        iface: Some(veth.host.clone()),
+        xdp_mode: bpfhook::attach::XdpMode::Generic,
+        ..Default::default()
+    };
+    let mut manager = bpfhook::manager::ManagerBuilder::new(&object)
+        .options(options)
+        .attach()
+        .expect("the Manager attaches it");
+    let program: &mut Xdp = manager
+        .ebpf_mut()
+        .program_mut("update_results")
+        .expect("program present")
+        .try_into()
+        .expect("an XDP program");
+    let fd = program.fd().expect("loaded program fd");
+    assert_eq!(test_run(fd.as_fd(), &packet()).expect("test run"), XDP_PASS);
+    let results: Array<_, u64> = Array::try_from(manager.map("results").expect("map")).unwrap();
+    assert_eq!(
+        results.get(&0, 0).unwrap(),
+        42,
+        "bpf-to-bpf call computed 2 + 20 + 20"
+    );
+    assert_eq!(
+        results.get(&1, 0).unwrap(),
+        MAGIC,
+        ".rodata relocation read the constant"
+    );
+}
+
 #[test]
 fn printed_object_reassembles_to_the_same_elf() {
     let object = fixture();
