@@ -1,19 +1,9 @@
 //! `bpfhook asm`: an assembled object loads, attaches and counts; syntax errors point at the line.
 
-use std::process::Command;
-
 use bpfhook_testkit::{repo_root, unique_name};
 
 fn bpfhook(args: &[&str]) -> (String, String, bool) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
-        .args(args)
-        .output()
-        .expect("bpfhook runs");
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.success(),
-    )
+    bpfhook_testkit::run_program(env!("CARGO_BIN_EXE_bpfhook"), args)
 }
 
 #[test]

@@ -1,21 +1,11 @@
 //! `bpfhook run` output typed through the object's BTF: records from ring and perf buffers, the
 //! maps at exit, as text and as JSON; bad record types and objects without BTF.
 
-use std::process::Command;
-
 use bpfhook_testkit::{bpf_fixture, repo_root, unique_name};
 use serde_json::Value;
 
 fn bpfhook(args: &[&str]) -> (String, String, bool) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
-        .args(args)
-        .output()
-        .expect("bpfhook runs");
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output.status.success(),
-    )
+    bpfhook_testkit::run_program(env!("CARGO_BIN_EXE_bpfhook"), args)
 }
 
 fn json_lines(out: &str) -> Vec<Value> {

@@ -41,6 +41,20 @@ pub fn program_loaded(name: &str) -> bool {
     false
 }
 
+/// Runs `program` with `args` and returns (stdout, stderr, whether it succeeded): for tests of
+/// the bpfhook binary, which pass `env!("CARGO_BIN_EXE_bpfhook")`.
+pub fn run_program(program: &str, args: &[&str]) -> (String, String, bool) {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.success(),
+    )
+}
+
 /// Runs a command and panics with its output if it fails (test setup only).
 pub fn sh(program: &str, args: &[&str]) -> String {
     let out = std::process::Command::new(program)
