@@ -1,6 +1,6 @@
 //! `bpfhook asm`: an assembled object loads, attaches and counts; syntax errors point at the line.
 
-use bpfhook_testkit::{repo_root, unique_name};
+use bpfhook_testkit::{repo_root, TempPath};
 
 fn bpfhook(args: &[&str]) -> (String, String, bool) {
     bpfhook_testkit::run_program(env!("CARGO_BIN_EXE_bpfhook"), args)
@@ -8,8 +8,7 @@ fn bpfhook(args: &[&str]) -> (String, String, bool) {
 
 #[test]
 fn assembled_example_counts_the_commands_exec() {
-    let dir = std::env::temp_dir().join(unique_name("bpfhook-asm-"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = TempPath::dir("bpfhook-asm-");
     let object = dir.join("count_execs.o");
     let source = repo_root().join("examples/count_execs.s");
     let (_, err, ok) = bpfhook(&[
@@ -20,7 +19,6 @@ fn assembled_example_counts_the_commands_exec() {
     ]);
     assert!(ok, "{err}");
     let (out, err, ok) = bpfhook(&["run", object.to_str().expect("utf-8"), "--", "/bin/true"]);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
     assert!(ok, "{err}");
     assert!(
         out.contains("attached tracepoint:syscalls:sys_enter_execve (prog count_execs)"),
@@ -36,8 +34,7 @@ fn assembled_example_counts_the_commands_exec() {
 
 #[test]
 fn syntax_errors_name_line_and_column() {
-    let dir = std::env::temp_dir().join(unique_name("bpfhook-asm-"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = TempPath::dir("bpfhook-asm-");
     let source = dir.join("bad.s");
     std::fs::write(
         &source,
@@ -45,7 +42,6 @@ fn syntax_errors_name_line_and_column() {
     )
     .expect("write");
     let (_, err, ok) = bpfhook(&["asm", source.to_str().expect("utf-8")]);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
     assert!(!ok);
     assert!(err.contains("bad.s: line 4:"), "{err}");
 }

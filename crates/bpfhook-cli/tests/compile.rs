@@ -5,20 +5,20 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bpfhook_testkit::{program_loaded, repo_root, unique_name};
+use bpfhook_testkit::{program_loaded, repo_root, TempPath};
 
 /// A temporary directory (cache, sources, clang wrapper), removed on drop.
-struct Scratch(PathBuf);
+struct Scratch(TempPath);
 
 impl Scratch {
     fn new() -> Self {
-        let dir = std::env::temp_dir().join(unique_name("bpfhook-compile-"));
+        let dir = TempPath::dir("bpfhook-compile-");
         std::fs::create_dir_all(dir.join("bin")).expect("scratch dir");
         // Counts every clang call, then runs the real clang.
         let real = bpfhook_testkit::sh("sh", &["-c", "command -v clang"]);
         let wrapper = format!(
             "#!/bin/sh\necho call >> {}/clang-calls\nexec {} \"$@\"\n",
-            dir.display(),
+            dir.path().display(),
             real.trim()
         );
         let path = dir.join("bin/clang");
@@ -65,12 +65,6 @@ impl Scratch {
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "o"))
             .collect()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

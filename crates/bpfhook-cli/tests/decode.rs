@@ -1,7 +1,7 @@
 //! `bpfhook run` output typed through the object's BTF: records from ring and perf buffers, the
 //! maps at exit, as text and as JSON; bad record types and objects without BTF.
 
-use bpfhook_testkit::{bpf_fixture, repo_root, unique_name};
+use bpfhook_testkit::{bpf_fixture, repo_root, unique_name, TempPath};
 use serde_json::Value;
 
 fn bpfhook(args: &[&str]) -> (String, String, bool) {
@@ -243,8 +243,7 @@ fn a_smaller_event_type_decodes_the_leading_bytes() {
 
 #[test]
 fn objects_without_btf_print_records_as_hex() {
-    let dir = std::env::temp_dir().join(unique_name("bpfhook-nobtf-"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = TempPath::dir("bpfhook-nobtf-");
     let object = dir.join("plain.o");
     let source = repo_root().join("tests/bpf/ringbuf_no_btf.s");
     let (_, err, ok) = bpfhook(&[
@@ -261,7 +260,6 @@ fn objects_without_btf_print_records_as_hex() {
         "--event-type",
         "event",
     ]);
-    std::fs::remove_dir_all(&dir).expect("cleanup");
     assert!(ok, "{err}");
     assert!(
         out.contains("event map=plain_ring len=8 11 12 13 14 15 16 17 18"),

@@ -180,11 +180,11 @@ fn bad_inputs_fail_cleanly() {
     );
     fails(&["list", "--kind", "uprobe"], "needs a binary");
     fails(&["list", "--kind", "bogus"], "unknown hook kind `bogus`");
-    let text = std::env::temp_dir().join(bpfhook_testkit::unique_name("bpfhook-cli-text-"));
+    let dir = bpfhook_testkit::TempPath::dir("bpfhook-cli-text-");
+    let text = dir.join("hello.txt");
     std::fs::write(&text, "hello\n").expect("write");
     let path = text.to_str().expect("utf-8").to_owned();
     let run = bpfhook(&["list", "--binary", &path, "uprobe:*"]);
-    let _ = std::fs::remove_file(&text);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("is not an ELF file"), "{}", run.stderr);
 }

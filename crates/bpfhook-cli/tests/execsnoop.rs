@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use bpfhook_testkit::{program_loaded, unique_name};
+use bpfhook_testkit::{program_loaded, unique_name, TempPath};
 
 fn execsnoop(args: &[&str], path: Option<&str>) -> (String, String, u32, Output) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bpfhook"));
@@ -135,15 +135,13 @@ fn uid_and_name_filters_work_in_the_kernel() {
 #[test]
 fn runs_without_clang_in_path() {
     // A PATH with only what the command needs: no clang anywhere.
-    let dir = std::env::temp_dir().join(unique_name("bpfhook-noclang-"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = TempPath::dir("bpfhook-noclang-");
     for tool in ["sh", "echo"] {
         std::os::unix::fs::symlink(format!("/bin/{tool}"), dir.join(tool)).expect("symlink");
     }
-    let path = dir.to_str().expect("utf-8").to_owned();
+    let path = dir.as_str().to_owned();
     let marker = unique_name("noclang-");
     let (out, err, _, output) = execsnoop(&["-c", &format!("echo {marker}")], Some(&path));
-    std::fs::remove_dir_all(&dir).expect("cleanup");
     assert!(output.status.success(), "{err}");
     let echo = format!("{path}/echo");
     assert_eq!(exec_of(&out, &echo, &marker)[0], "echo", "{out}");

@@ -10,7 +10,7 @@ use aya::maps::Map;
 use bpfhook::attach::AttachOptions;
 use bpfhook::manager::{Manager, ManagerBuilder};
 use bpfhook::object::ObjectFile;
-use bpfhook_testkit::{bpf_fixture, unique_name};
+use bpfhook_testkit::{bpf_fixture, unique_name, TempPath};
 use serde_json::Value;
 
 fn load(program: &str) -> Manager {
@@ -96,14 +96,6 @@ fn exec_true() {
     Command::new("/bin/true")
         .status()
         .expect("running /bin/true");
-}
-
-struct PinGuard(PathBuf);
-
-impl Drop for PinGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn bpffs_path(what: &str) -> PathBuf {
@@ -261,7 +253,7 @@ fn pin_and_unpin_prog_map_link() {
     let link = find(&links, "prog_id", prog)["id"].to_string();
     let map = map_id(&manager, "insp_cli_typed").to_string();
     let paths = [bpffs_path("prog"), bpffs_path("map"), bpffs_path("link")];
-    let _guards: Vec<PinGuard> = paths.iter().cloned().map(PinGuard).collect();
+    let _guards: Vec<TempPath> = paths.iter().cloned().map(TempPath::claim).collect();
     let s = |p: &PathBuf| p.to_str().expect("utf-8").to_owned();
     ok(&["pin", "prog", &prog.to_string(), &s(&paths[0])]);
     ok(&["pin", "map", &map, &s(&paths[1])]);
@@ -363,7 +355,7 @@ fn bad_inputs_exit_1_with_clear_messages() {
     let error = fails(&["map", "update", &map, "1", "01"]);
     assert!(error.contains("VALUE has 1 bytes"), "{error}");
     let outside = std::env::temp_dir().join(unique_name("bpfhook-not-bpffs"));
-    let _guard = PinGuard(outside.clone());
+    let _guard = TempPath::claim(outside.clone());
     let prog = prog_id(&manager, "insp_cli_bad").to_string();
     let error = fails(&["pin", "prog", &prog, outside.to_str().expect("utf-8")]);
     assert!(error.contains("is not on a bpf filesystem"), "{error}");

@@ -112,25 +112,30 @@ fn sigterm_detaches_and_prints_maps() {
     assert!(!program_loaded("perf_sample"), "perf_sample stayed loaded");
 }
 
+/// A shell snippet sending one UDP datagram from the peer namespace to the host end.
+fn datagram_to_host(veth: &VethPair) -> String {
+    format!(
+        "ip netns exec {} bash -c 'echo x > /dev/udp/{}/9'",
+        veth.netns, veth.host_ip
+    )
+}
+
+/// Runs an example on the host end of `veth` with `extra` options while `traffic` (a shell
+/// script) runs as the command; returns what it printed once it exited cleanly.
+fn run_example_on_veth(example: &str, veth: &VethPair, extra: &[&str], traffic: &str) -> String {
+    let object = example_object(example);
+    let mut args = vec!["run", path(&object), "--iface", &veth.host];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "bash", "-c", traffic]);
+    let (out, err, output) = run(&args);
+    assert!(output.status.success(), "{example} {extra:?}: {err}");
+    out
+}
+
 #[test]
 fn seed_socket_filter_on_a_veth() {
     let veth = VethPair::new();
-    let object = example_object("socket_filter");
-    let send = format!(
-        "ip netns exec {} bash -c 'echo x > /dev/udp/{}/9'",
-        veth.netns, veth.host_ip
-    );
-    let (out, err, output) = run(&[
-        "run",
-        path(&object),
-        "--iface",
-        &veth.host,
-        "--",
-        "bash",
-        "-c",
-        &send,
-    ]);
-    assert!(output.status.success(), "{err}");
+    let out = run_example_on_veth("socket_filter", &veth, &[], &datagram_to_host(&veth));
     assert!(
         out.contains(&format!(
             "attached socket:{} (prog socket_sock_filter)",
@@ -144,22 +149,12 @@ fn seed_socket_filter_on_a_veth() {
 #[test]
 fn seed_tc_classifiers_see_both_directions() {
     let veth = VethPair::new();
-    let object = example_object("tc");
-    let send = format!(
-        "echo x > /dev/udp/{}/9; ip netns exec {} bash -c 'echo x > /dev/udp/{}/9'",
-        veth.peer_ip, veth.netns, veth.host_ip
+    let traffic = format!(
+        "echo x > /dev/udp/{}/9; {}",
+        veth.peer_ip,
+        datagram_to_host(&veth)
     );
-    let (out, err, output) = run(&[
-        "run",
-        path(&object),
-        "--iface",
-        &veth.host,
-        "--",
-        "bash",
-        "-c",
-        &send,
-    ]);
-    assert!(output.status.success(), "{err}");
+    let out = run_example_on_veth("tc", &veth, &[], &traffic);
     assert!(
         out.contains(&format!(
             "attached tc:{}:egress (prog egress_cls_func)",
@@ -182,24 +177,12 @@ fn seed_tc_classifiers_see_both_directions() {
 fn seed_xdp_ingress_in_native_and_generic_mode() {
     for mode in ["native", "generic"] {
         let veth = VethPair::new();
-        let object = example_object("xdp");
-        let send = format!(
-            "ip netns exec {} bash -c 'echo x > /dev/udp/{}/9'",
-            veth.netns, veth.host_ip
+        let out = run_example_on_veth(
+            "xdp",
+            &veth,
+            &["--xdp-mode", mode],
+            &datagram_to_host(&veth),
         );
-        let (out, err, output) = run(&[
-            "run",
-            path(&object),
-            "--iface",
-            &veth.host,
-            "--xdp-mode",
-            mode,
-            "--",
-            "bash",
-            "-c",
-            &send,
-        ]);
-        assert!(output.status.success(), "{mode}: {err}");
         assert!(
             out.contains(&format!("attached xdp:{} ({mode})", veth.host)),
             "{out}"
@@ -281,8 +264,7 @@ fn assert_fails(args: &[&str], expected: &str) {
 
 #[test]
 fn bad_objects_are_clear_errors() {
-    let dir = std::env::temp_dir().join(bpfhook_testkit::unique_name("bpfhook-bad-"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = bpfhook_testkit::TempPath::dir("bpfhook-bad-");
     let empty = dir.join("empty.o");
     std::fs::write(&empty, b"").expect("write");
     let garbage = dir.join("garbage.o");
@@ -307,7 +289,6 @@ fn bad_objects_are_clear_errors() {
         &["run", path(&bpf_fixture("xdp_clash")), "--iface", "lo"],
         "all load as `xdp`",
     );
-    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]

@@ -5,10 +5,12 @@
 mod cgroup;
 mod fixtures;
 mod net;
+mod temp;
 
 pub use cgroup::TempCgroup;
 pub use fixtures::{bpf_fixture, example_object, repo_root, test_binary};
 pub use net::VethPair;
+pub use temp::TempPath;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

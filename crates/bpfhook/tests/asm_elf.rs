@@ -10,7 +10,7 @@ use bpfhook::asm::text::parse_object;
 use bpfhook::asm::*;
 use object::elf::{EM_BPF, R_BPF_64_32, R_BPF_64_64};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SymbolKind};
-use support::DirGuard;
+use support::TempPath;
 
 fn fixture(style: MapStyle) -> Vec<u8> {
     let mut object = parse_object(include_str!("asm/xdp_update.s")).unwrap();
@@ -112,7 +112,7 @@ fn legacy_map_definitions_are_struct_bpf_map_def() {
 
 #[test]
 fn llvm_objdump_disassembles_and_lists_relocations() {
-    let dir = DirGuard::temp("bpfhook-asm-objdump");
+    let dir = TempPath::dir("bpfhook-asm-objdump");
     let path = dir.path().join("update.o");
     std::fs::write(&path, fixture(MapStyle::Btf)).unwrap();
     let output = Command::new("llvm-objdump")

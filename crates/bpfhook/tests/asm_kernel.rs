@@ -14,7 +14,7 @@ use aya::programs::{SocketFilter, Xdp};
 use aya::Ebpf;
 use bpfhook::asm::text::{parse_object, print_object};
 use bpfhook::asm::*;
-use support::{map_lookup, open_pin, packet, test_run, DirGuard};
+use support::{map_lookup, open_pin, packet, test_run, TempPath};
 
 const XDP_PASS: u32 = 2;
 const MAGIC: u64 = 0xdead_beef;
@@ -119,12 +119,12 @@ fn printed_object_reassembles_to_the_same_elf() {
 fn bpftool_loadall_accepts_btf_maps_object_and_it_runs() {
     let mut object = fixture();
     object.map_style = MapStyle::Btf;
-    let scratch = DirGuard::temp("bpfhook-asm-elf");
+    let scratch = TempPath::dir("bpfhook-asm-elf");
     let path = scratch.path().join("update.o");
     std::fs::write(&path, object.to_elf().unwrap()).unwrap();
 
-    let programs = DirGuard::bpffs("bpfhook-asm-progs");
-    let maps = DirGuard::bpffs("bpfhook-asm-maps");
+    let programs = support::bpffs_path("bpfhook-asm-progs");
+    let maps = support::bpffs_path("bpfhook-asm-maps");
     let output = Command::new("bpftool")
         .arg("prog")
         .arg("loadall")

@@ -9,10 +9,10 @@ use std::process::Command;
 use bpfhook::asm::text::{parse_program, print_insns};
 use bpfhook::asm::{decode_program, encode_program};
 use object::{Object, ObjectSection, SectionKind};
-use support::DirGuard;
+use support::TempPath;
 
 /// Compiles the fixture with clang into a temporary directory.
-fn compile_fixture(dir: &DirGuard) -> Vec<u8> {
+fn compile_fixture(dir: &TempPath) -> Vec<u8> {
     let output = dir.path().join("roundtrip.bpf.o");
     let status = Command::new("clang")
         .args(["-target", "bpf", "-mcpu=v3", "-O2", "-g", "-c"])
@@ -30,7 +30,7 @@ fn compile_fixture(dir: &DirGuard) -> Vec<u8> {
 
 #[test]
 fn clang_object_code_sections_round_trip_byte_identically() {
-    let dir = DirGuard::temp("bpfhook-asm-roundtrip");
+    let dir = TempPath::dir("bpfhook-asm-roundtrip");
     let elf = compile_fixture(&dir);
     let file = object::File::parse(&*elf).unwrap();
     let mut checked = Vec::new();

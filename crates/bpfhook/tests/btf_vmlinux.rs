@@ -3,33 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use bpfhook::btf::{write_c_header, write_raw, Btf, TypeId, TypeKind};
+use bpfhook_testkit::TempPath;
 
 const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
-
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("bpfhook-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn vmlinux() -> Btf {
     Btf::from_file(VMLINUX).expect("kernel BTF at /sys/kernel/btf/vmlinux")
@@ -108,7 +88,7 @@ int BPF_KPROBE(sample, struct hrtimer_sleeper *sleeper)
 
 #[test]
 fn vmlinux_header_compiles_with_libbpf_headers() {
-    let dir = TempDir::new("btf-compile");
+    let dir = TempPath::dir("bpfhook-btf-compile-");
     std::fs::write(dir.path().join("vmlinux.h"), our_header(&vmlinux())).expect("write header");
     clang_bpf(dir.path(), SAMPLE_PROGRAM);
     assert!(dir.path().join("prog.bpf.o").exists());
@@ -197,7 +177,7 @@ fn vmlinux_header_layouts_match_btf() {
         "only {checked_types} structs checked"
     );
 
-    let dir = TempDir::new("btf-layout");
+    let dir = TempPath::dir("bpfhook-btf-layout-");
     std::fs::write(dir.path().join("vmlinux.h"), our_header(&btf)).expect("write header");
     let program = format!("#include \"vmlinux.h\"\n{checks}");
     clang_bpf(dir.path(), &program);

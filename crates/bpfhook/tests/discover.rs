@@ -334,7 +334,8 @@ fn bad_inputs_are_clear_errors() {
         Err(DiscoverError::NoSuchHook { .. })
     ));
 
-    let text_file = std::env::temp_dir().join(bpfhook_testkit::unique_name("bpfhook-text-"));
+    let dir = bpfhook_testkit::TempPath::dir("bpfhook-text-");
+    let text_file = dir.join("not-elf.txt");
     std::fs::write(&text_file, "not an ELF file\n").expect("write");
     let options = ListOptions {
         binary: Some(text_file.to_string_lossy().into_owned()),
@@ -342,7 +343,6 @@ fn bad_inputs_are_clear_errors() {
         ..ListOptions::default()
     };
     let not_elf = discover::list(&options, |_| Ok(()));
-    let _ = std::fs::remove_file(&text_file);
     assert!(
         matches!(not_elf, Err(DiscoverError::NotElf { .. })),
         "{not_elf:?}"

@@ -53,12 +53,14 @@ fn exec_record_arrives(program: &str, map: &str, kind: ChannelKind) {
     assert!(found.iter().any(|n| n == map), "{map} not among {found:?}");
 
     // The marker: a copy of /bin/true under a unique name, so the filename is ours alone.
-    let marker = std::env::temp_dir().join(bpfhook_testkit::unique_name("bpfhook-marker-"));
+    let marker = bpfhook_testkit::TempPath::claim(
+        std::env::temp_dir().join(bpfhook_testkit::unique_name("bpfhook-marker-")),
+    );
+    let marker = marker.path();
     std::fs::copy("/bin/true", &marker).expect("copying /bin/true");
     let mut child = Command::new(&marker).spawn().expect("exec the marker");
     let pid = child.id();
     child.wait().expect("marker exits");
-    let _ = std::fs::remove_file(&marker);
 
     let wanted = marker.as_os_str().as_encoded_bytes().to_vec();
     let mut seen = None;

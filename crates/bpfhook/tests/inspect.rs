@@ -14,7 +14,7 @@ use bpfhook::inspect::{self, links, pins, progs, stats, InspectError};
 use bpfhook::manager::{Manager, ManagerBuilder};
 use bpfhook::object::ObjectFile;
 use bpfhook::sys::ObjectKind;
-use bpfhook_testkit::{bpf_fixture, unique_name};
+use bpfhook_testkit::{bpf_fixture, unique_name, TempPath};
 
 fn load(program: &str) -> Manager {
     let object = ObjectFile::from_path(bpf_fixture("inspect_lib")).expect("fixture parses");
@@ -47,15 +47,6 @@ fn exec_true() {
     Command::new("/bin/true")
         .status()
         .expect("running /bin/true");
-}
-
-/// Removes a pin when dropped, whatever the test did.
-struct PinGuard(PathBuf);
-
-impl Drop for PinGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]
@@ -217,7 +208,10 @@ fn pin_and_unpin_program_and_map() {
     let manager = load("insp_lib_pin");
     let prog_path = PathBuf::from(format!("/sys/fs/bpf/{}", unique_name("bpfhook-test-prog")));
     let map_path = PathBuf::from(format!("/sys/fs/bpf/{}", unique_name("bpfhook-test-map")));
-    let _guards = (PinGuard(prog_path.clone()), PinGuard(map_path.clone()));
+    let _guards = (
+        TempPath::claim(prog_path.clone()),
+        TempPath::claim(map_path.clone()),
+    );
     let id = prog_id(&manager, "insp_lib_pin");
     pins::pin(ObjectKind::Program, id, &prog_path).expect("pin prog");
     pins::pin(
@@ -294,7 +288,7 @@ fn bad_inputs_are_clear_errors() {
     assert!(e.to_string().contains("has 2 bytes"), "{e}");
 
     let outside = std::env::temp_dir().join(unique_name("bpfhook-not-bpffs"));
-    let _guard = PinGuard(outside.clone());
+    let _guard = TempPath::claim(outside.clone());
     let id = prog_id(&manager, "insp_lib_list");
     assert!(matches!(
         pins::pin(ObjectKind::Program, id, &outside),

@@ -1,40 +1,21 @@
-//! Shared helpers for the asm integration tests: guards that clean up after
-//! themselves (temporary directories, bpffs pins) and io::Result adapters over
+//! Shared helpers for the asm integration tests: bpffs pin paths that clean up
+//! after themselves, and io::Result adapters over
 //! `bpfhook::sys` (test runs, opening pins made by bpftool, map lookups).
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use bpfhook_testkit::unique_name;
 
-/// A directory removed with everything in it when dropped; works for
-/// scratch space and for bpffs pin directories alike.
-pub struct DirGuard(pub PathBuf);
+/// Scratch directories and bpffs pin paths, removed when dropped.
+pub use bpfhook_testkit::TempPath;
 
-impl DirGuard {
-    pub fn temp(prefix: &str) -> DirGuard {
-        let path = std::env::temp_dir().join(unique_name(prefix));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        DirGuard(path)
-    }
-
-    /// A path under /sys/fs/bpf that does not exist yet (bpftool creates it).
-    pub fn bpffs(prefix: &str) -> DirGuard {
-        DirGuard(Path::new("/sys/fs/bpf").join(unique_name(prefix)))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for DirGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A path under /sys/fs/bpf that does not exist yet (bpftool creates it).
+pub fn bpffs_path(prefix: &str) -> TempPath {
+    TempPath::claim(Path::new("/sys/fs/bpf").join(unique_name(prefix)))
 }
 
 /// Runs the program once on `packet` (BPF_PROG_TEST_RUN) and returns its return value.
