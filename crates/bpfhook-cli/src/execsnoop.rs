@@ -36,7 +36,6 @@ pub struct ExecsnoopArgs {
 }
 
 pub fn execsnoop(args: ExecsnoopArgs) -> Result<ExitCode> {
-    bpfhook::kernel::features::check_privileges()?;
     let options = ExecsnoopOptions {
         uid: args.uid,
         name: args.name.clone(),

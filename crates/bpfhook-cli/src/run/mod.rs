@@ -104,7 +104,6 @@ fn parse_perf_event(s: &str) -> Result<PerfEventKind, String> {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let object = ObjectFile::from_path(crate::build::object_for(&args.file, &args.compile)?)?;
-    bpfhook::kernel::features::check_privileges()?;
     let options = AttachOptions {
         iface: args.iface.clone(),
         direction: args.direction,
