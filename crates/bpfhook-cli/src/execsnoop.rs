@@ -47,7 +47,7 @@ pub fn execsnoop(args: ExecsnoopArgs) -> Result<ExitCode> {
         printk: false,
         ..EventOptions::default()
     };
-    let mut events = EventLoop::new(&event_options, manager.ebpf().maps())?;
+    let mut events = EventLoop::new(&event_options, manager.maps())?;
 
     let stdout = std::io::stdout();
     let mut out = std::io::LineWriter::new(stdout.lock());

@@ -23,8 +23,10 @@ fn load(program: &str) -> Manager {
 }
 
 fn prog_id(manager: &Manager, program: &str) -> u32 {
-    let program = manager.ebpf().program(program).expect("program exists");
-    program.info().expect("program info").id()
+    let program = manager.program(program).expect("program exists");
+    bpfhook::sys::prog_info(program, &mut [], &mut [])
+        .expect("program info")
+        .id
 }
 
 fn map_id(manager: &Manager, map: &str) -> u32 {

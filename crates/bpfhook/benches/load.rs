@@ -1,6 +1,7 @@
-//! Loading cost per object: bpfhook's Manager (one process-wide loader, so one kernel-BTF parse)
-//! against aya's default path (a new `EbpfLoader`, which parses the kernel BTF, per object) and
-//! against `bpftool prog load`, all on the same object in one run. Needs root.
+//! Loading cost per object: bpfhook's Manager (its own loader, which reads the kernel BTF only
+//! for CO-RE objects, once per process) against aya's default path (a new `EbpfLoader`, which
+//! parses the kernel BTF, per object) and against `bpftool prog load`, all on the same object
+//! in one run. Needs root.
 //!
 //! `cargo bench -p bpfhook --bench load [-- OBJECT [N]]` (default: examples/hello.bpf.o, N = 10)
 
@@ -21,7 +22,7 @@ fn main() {
     let object = ObjectFile::from_path(&object_path).expect("object parses");
     println!("object: {} ({n} loads each)", object_path.display());
 
-    // bpfhook: the first load pays the loader's BTF parse; the rest share it.
+    // bpfhook: a CO-RE object's first load pays the kernel BTF parse; the rest share it.
     let mut managers = Vec::new();
     let mut shared = Vec::new();
     for _ in 0..n {
@@ -31,7 +32,7 @@ fn main() {
     }
     drop(managers);
     report("bpfhook, first load", &shared[..1]);
-    report("bpfhook, shared BTF (2..N)", &shared[1..]);
+    report("bpfhook, later loads (2..N)", &shared[1..]);
 
     // aya's default: a fresh loader per object.
     let mut loaded = Vec::new();
@@ -66,7 +67,7 @@ fn main() {
     }
     report("bpftool prog load", &bpftool);
     println!(
-        "ratio shared-BTF load / bpftool: {:.2}",
+        "ratio bpfhook later loads / bpftool: {:.2}",
         median(&shared[1..]).as_secs_f64() / median(&bpftool).as_secs_f64()
     );
 }

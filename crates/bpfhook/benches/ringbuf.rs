@@ -174,7 +174,7 @@ fn live_throughput(object: &std::path::Path) {
         printk: false,
         ..EventOptions::default()
     };
-    let mut events = EventLoop::new(&options, manager.ebpf().maps()).expect("event loop");
+    let mut events = EventLoop::new(&options, manager.maps()).expect("event loop");
     let stop = Arc::new(AtomicBool::new(false));
     let producer = {
         let stop = Arc::clone(&stop);

@@ -2,9 +2,10 @@
 //!
 //! The path of `bpfhook run prog.o`: [`object::ObjectFile`] parses the ELF and gives each
 //! program its [`hook::Hook`]; [`manager::ManagerBuilder`] resolves every target
-//! ([`attach::resolve`]), loads the object through aya with the shared kernel BTF, and attaches
-//! each program ([`attach::load_and_attach`]); [`events::EventLoop`] streams what the programs
-//! print; [`maps::dump`] reads the maps at exit; dropping the [`manager::Manager`] detaches all.
+//! ([`attach::resolve`]), creates the maps with [`loader::LoadedObject`] (aya-obj parses and
+//! relocates; we talk to the kernel), and loads and attaches each program
+//! ([`attach::load_and_attach`]); [`events::EventLoop`] streams what the programs print;
+//! [`maps::dump`] reads the maps at exit; dropping the [`manager::Manager`] detaches all.
 
 pub mod asm;
 pub mod attach;
@@ -16,6 +17,7 @@ pub mod events;
 pub mod hook;
 pub mod inspect;
 pub mod kernel;
+pub mod loader;
 pub mod manager;
 pub mod maps;
 pub mod names;

@@ -4,17 +4,16 @@
 //! `ManagerBuilder` is the spec (which programs, which options); `Manager` is the live set the
 //! kernel holds. Every target is resolved before anything is loaded, so a missing interface or
 //! binary costs no kernel work; if a program then fails to load or attach, the programs attached
-//! before it are detached (by dropping the half-built aya object) and the error names the one
-//! that failed.
+//! before it are detached (by dropping what was built so far) and the error names the one that
+//! failed.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use aya::{Ebpf, EbpfLoader};
-
-use crate::attach::{self, AttachError, AttachOptions, Keep, Target};
+use crate::attach::{self, AttachError, AttachOptions, Target};
 use crate::hook::Hook;
 use crate::kernel::features::{check_privileges, MissingPrivilege};
+use crate::loader::{LoadError, LoadedObject};
 use crate::object::ObjectFile;
 
 /// Where one program stands.
@@ -47,7 +46,7 @@ pub enum ManagerError {
         detached: Vec<String>,
     },
     #[error("loading the object into the kernel: {0}")]
-    Load(#[source] aya::EbpfError),
+    Load(#[source] LoadError),
     #[error(transparent)]
     Privilege(#[from] MissingPrivilege),
 }
@@ -104,7 +103,7 @@ impl<'a> ManagerBuilder<'a> {
         self
     }
 
-    /// Resolves every target, loads the object (with the process-wide kernel BTF) and attaches.
+    /// Resolves every target, loads the object and attaches.
     pub fn attach(self) -> Result<Manager, ManagerError> {
         check_privileges()?;
         let specs = self.object.programs();
@@ -154,30 +153,23 @@ impl<'a> ManagerBuilder<'a> {
         }
 
         // 2. Create the maps, then load and attach each program.
-        let mut ebpf = with_loader(|loader| loader.load(self.object.loader_bytes()))
-            .map_err(ManagerError::Load)?;
-        let mut keep = Vec::new();
+        let object = LoadedObject::load(self.object.loader_bytes()).map_err(ManagerError::Load)?;
+        let mut programs = HashMap::new();
+        let mut attachments = Vec::new();
         let mut attached: Vec<String> = Vec::new();
         for (index, target) in plan {
             let entry = &mut status[index];
-            let result = match ebpf.program_mut(&entry.name) {
-                Some(program) => attach::load_and_attach(program, &target),
-                None => Err(AttachError::WrongProgramType {
-                    expected: "a program the loader knows",
-                    found: "none (the loader did not find this function)".to_owned(),
-                }),
-            };
-            match result {
-                Ok(kept) => {
-                    keep.extend(kept);
+            match attach::load_and_attach(&object, &entry.name, &target) {
+                Ok(done) => {
+                    programs.insert(entry.name.clone(), done.program);
+                    attachments.extend(done.attachments);
                     attached.push(entry.name.clone());
                 }
                 Err(error) if self.keep_going => {
-                    // A program that loaded but did not attach stays loaded until the Manager drops.
                     entry.state = ProgramState::Failed(error.to_string());
                 }
                 Err(error) => {
-                    // Dropping `ebpf` on return detaches and unloads everything attached so far.
+                    // Returning drops the attachments made so far: everything detaches.
                     return Err(ManagerError::Program {
                         program: entry.name.clone(),
                         hook: target.to_string(),
@@ -188,29 +180,21 @@ impl<'a> ManagerBuilder<'a> {
             }
         }
         Ok(Manager {
-            ebpf,
-            _keep: keep,
+            _attachments: attachments,
+            programs,
+            object,
             status,
         })
     }
 }
 
-/// Runs `f` with the process-wide loader. aya's `EbpfLoader::new()` parses the kernel's BTF
-/// (tens of milliseconds) whatever BTF is given later, so one loader, holding that one parse,
-/// serves every load of the process.
-fn with_loader<T>(f: impl FnOnce(&mut EbpfLoader<'static>) -> T) -> T {
-    static LOADER: OnceLock<Mutex<EbpfLoader<'static>>> = OnceLock::new();
-    let loader = LOADER.get_or_init(|| Mutex::new(EbpfLoader::new()));
-    // A panic in another load cannot leave the loader's settings half-changed: we set none.
-    let mut guard = loader.lock().unwrap_or_else(PoisonError::into_inner);
-    f(&mut guard)
-}
-
-/// Programs loaded and attached. Dropping it detaches every link and unloads every program.
+/// Programs loaded and attached. Dropping it detaches every program and unloads everything.
 pub struct Manager {
-    // Field order is drop order: links and programs go before the sockets they filter.
-    ebpf: Ebpf,
-    _keep: Vec<Keep>,
+    // Field order is drop order: attachments (links, perf events, sockets) first, in the order
+    // they were made, then programs, then maps.
+    _attachments: Vec<OwnedFd>,
+    programs: HashMap<String, OwnedFd>,
+    object: LoadedObject,
     status: Vec<ProgramStatus>,
 }
 
@@ -220,21 +204,21 @@ impl Manager {
         &self.status
     }
 
-    /// The loaded object, for map access.
-    pub fn ebpf(&self) -> &Ebpf {
-        &self.ebpf
+    /// Every map of the object, by name.
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &aya::maps::Map)> {
+        self.object.maps()
     }
 
-    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
-        &mut self.ebpf
-    }
-
-    /// A map by name.
     pub fn map(&self, name: &str) -> Option<&aya::maps::Map> {
-        self.ebpf.map(name)
+        self.object.map(name)
     }
 
     pub fn map_mut(&mut self, name: &str) -> Option<&mut aya::maps::Map> {
-        self.ebpf.map_mut(name)
+        self.object.map_mut(name)
+    }
+
+    /// The fd of a program that was loaded and attached.
+    pub fn program(&self, name: &str) -> Option<BorrowedFd<'_>> {
+        self.programs.get(name).map(AsFd::as_fd)
     }
 }

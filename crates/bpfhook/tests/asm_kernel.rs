@@ -82,18 +82,12 @@ fn assembled_object_runs_through_the_manager() {
         xdp_mode: bpfhook::attach::XdpMode::Generic,
         ..Default::default()
     };
-    let mut manager = bpfhook::manager::ManagerBuilder::new(&object)
+    let manager = bpfhook::manager::ManagerBuilder::new(&object)
         .options(options)
         .attach()
         .expect("the Manager attaches it");
-    let program: &mut Xdp = manager
-        .ebpf_mut()
-        .program_mut("update_results")
-        .expect("program present")
-        .try_into()
-        .expect("an XDP program");
-    let fd = program.fd().expect("loaded program fd");
-    assert_eq!(test_run(fd.as_fd(), &packet()).expect("test run"), XDP_PASS);
+    let program = manager.program("update_results").expect("program present");
+    assert_eq!(test_run(program, &packet()).expect("test run"), XDP_PASS);
     let results: Array<_, u64> = Array::try_from(manager.map("results").expect("map")).unwrap();
     assert_eq!(
         results.get(&0, 0).unwrap(),

@@ -48,7 +48,7 @@ fn c_string(bytes: &[u8]) -> &[u8] {
 /// Execs a marker binary (a path no other test uses) and waits for its exec record.
 fn exec_record_arrives(program: &str, map: &str, kind: ChannelKind) {
     let manager = attach("events_exec", program);
-    let mut events = EventLoop::new(&records_only(), manager.ebpf().maps()).expect("event loop");
+    let mut events = EventLoop::new(&records_only(), manager.maps()).expect("event loop");
     let found: Vec<_> = events.channels().map(|(name, _)| name.to_owned()).collect();
     assert!(found.iter().any(|n| n == map), "{map} not among {found:?}");
 
@@ -57,8 +57,8 @@ fn exec_record_arrives(program: &str, map: &str, kind: ChannelKind) {
         std::env::temp_dir().join(bpfhook_testkit::unique_name("bpfhook-marker-")),
     );
     let marker = marker.path();
-    std::fs::copy("/bin/true", &marker).expect("copying /bin/true");
-    let mut child = Command::new(&marker).spawn().expect("exec the marker");
+    std::fs::copy("/bin/true", marker).expect("copying /bin/true");
+    let mut child = Command::new(marker).spawn().expect("exec the marker");
     let pid = child.id();
     child.wait().expect("marker exits");
 
@@ -113,7 +113,7 @@ fn no_events_opens_no_readers() {
         records: false,
         ..records_only()
     };
-    let events = EventLoop::new(&options, manager.ebpf().maps()).expect("event loop");
+    let events = EventLoop::new(&options, manager.maps()).expect("event loop");
     assert_eq!(events.channels().count(), 0);
 }
 
@@ -238,7 +238,7 @@ fn perf_buffer_flood_every_record_read_or_reported_lost() {
 fn both_channels_share_one_loop() {
     // The exec object has both kinds: one loop, one ring per CPU for the perf array.
     let manager = attach("events_exec", "exec_ringbuf");
-    let events = EventLoop::new(&EventOptions::default(), manager.ebpf().maps()).expect("loop");
+    let events = EventLoop::new(&EventOptions::default(), manager.maps()).expect("loop");
     let channels: Vec<_> = events.channels().collect();
     let cpus = aya::util::online_cpus().expect("cpus").len();
     assert_eq!(channels, vec![("exec_perf", cpus), ("exec_ring", 1)]);

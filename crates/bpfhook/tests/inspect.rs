@@ -26,13 +26,10 @@ fn load(program: &str) -> Manager {
 }
 
 fn prog_id(manager: &Manager, program: &str) -> u32 {
-    manager
-        .ebpf()
-        .program(program)
-        .expect("program exists")
-        .info()
+    let program = manager.program(program).expect("program exists");
+    bpfhook::sys::prog_info(program, &mut [], &mut [])
         .expect("program info")
-        .id()
+        .id
 }
 
 fn map_id(manager: &Manager, map: &str) -> u32 {

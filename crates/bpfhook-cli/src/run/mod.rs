@@ -132,7 +132,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         // A record type with a u64 `seq` member counts gaps without being asked.
         seq_offset: args.seq_offset.or(decoder.seq_offset()).map(SeqOffset),
     };
-    let mut events = EventLoop::new(&event_options, manager.ebpf().maps())?;
+    let mut events = EventLoop::new(&event_options, manager.maps())?;
 
     let stdout = std::io::stdout();
     let mut out = Output::new(std::io::BufWriter::new(stdout.lock()), args.json, decoder);
@@ -182,7 +182,6 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 /// Every keyed map of the object, typed through its BTF (hex without), in name order.
 fn print_maps(manager: &Manager, out: &mut Output<impl Write>) -> Result<()> {
     let mut maps: Vec<_> = manager
-        .ebpf()
         .maps()
         // Read-only data holds the program's constants: not results.
         .filter(|(name, _)| !name.starts_with(".rodata"))

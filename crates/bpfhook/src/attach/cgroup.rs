@@ -4,17 +4,17 @@
 //! is EINVAL).
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
-use aya::programs::cgroup_skb::CgroupSkbAttachType;
-use aya::programs::{
-    CgroupAttachMode, CgroupDevice, CgroupSkb, CgroupSock, CgroupSockAddr, CgroupSockopt,
-    CgroupSysctl, FlowDissector, Program, SkLookup, SockOps,
-};
+use aya_obj::generated::bpf_attach_type;
+use aya_obj::ProgramSection;
 
-use super::{kernel_error, load_error, typed, AttachError, AttachOptions, Target};
+use super::{kernel_error, AttachError, AttachOptions, Target};
 use crate::hook::{Direction, Hook};
 use crate::kernel::cgroup::cgroup2_root;
+use crate::loader::kind_of;
+use crate::sys::{self, LinkTarget};
 
 pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, AttachError> {
     let path = match &opts.cgroup {
@@ -42,83 +42,73 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, Attac
     Ok(Target::Cgroup { hook, path })
 }
 
-pub(super) fn attach(program: &mut Program, hook: &Hook, path: &Path) -> Result<(), AttachError> {
-    let cgroup = open(path)?;
-    let mode = CgroupAttachMode::default();
-    let attaching = |e| kernel_error(format!("attaching {hook} to cgroup {}", path.display()), e);
-    match hook {
-        Hook::SockOps => {
-            let p: &mut SockOps = typed(program, "sockops")?;
-            p.load().map_err(load_error)?;
-            p.attach(&cgroup, mode).map_err(attaching)?;
-        }
-        Hook::CgroupSkb { direction } => {
-            let p: &mut CgroupSkb = typed(program, "cgroup_skb")?;
-            p.load().map_err(load_error)?;
-            let attach_type = match direction {
-                Some(Direction::Egress) => CgroupSkbAttachType::Egress,
-                _ => CgroupSkbAttachType::Ingress,
-            };
-            p.attach(&cgroup, attach_type, mode).map_err(attaching)?;
-        }
-        Hook::Cgroup { attach_point } => match *attach_point {
-            "sysctl" => {
-                let p: &mut CgroupSysctl = typed(program, "cgroup/sysctl")?;
-                p.load().map_err(load_error)?;
-                p.attach(&cgroup, mode).map_err(attaching)?;
-            }
-            "getsockopt" | "setsockopt" => {
-                let p: &mut CgroupSockopt = typed(program, "cgroup sockopt")?;
-                p.load().map_err(load_error)?;
-                p.attach(&cgroup, mode).map_err(attaching)?;
-            }
-            "dev" => {
-                let p: &mut CgroupDevice = typed(program, "cgroup/dev")?;
-                p.load().map_err(load_error)?;
-                p.attach(&cgroup, mode).map_err(attaching)?;
-            }
-            "sock" | "sock_create" | "sock_release" | "post_bind4" | "post_bind6" => {
-                let p: &mut CgroupSock = typed(program, "cgroup sock")?;
-                p.load().map_err(load_error)?;
-                p.attach(&cgroup, mode).map_err(attaching)?;
-            }
-            _ => {
-                let p: &mut CgroupSockAddr = typed(program, "cgroup sock_addr")?;
-                p.load().map_err(load_error)?;
-                p.attach(&cgroup, mode).map_err(attaching)?;
-            }
+/// A cgroup link. The attach type is the one the program was loaded for (`cgroup/connect4`…),
+/// or the direction for cgroup_skb, or the hook's only one.
+pub(super) fn attach(
+    program: BorrowedFd<'_>,
+    section: &ProgramSection,
+    hook: &Hook,
+    path: &Path,
+) -> Result<Vec<OwnedFd>, AttachError> {
+    let attach_type = match hook {
+        Hook::SockOps => bpf_attach_type::BPF_CGROUP_SOCK_OPS,
+        Hook::CgroupSkb {
+            direction: Some(Direction::Egress),
+        } => bpf_attach_type::BPF_CGROUP_INET_EGRESS,
+        Hook::CgroupSkb { .. } => bpf_attach_type::BPF_CGROUP_INET_INGRESS,
+        Hook::Cgroup { attach_point } => match (*attach_point, kind_of(section)) {
+            ("sysctl", _) => bpf_attach_type::BPF_CGROUP_SYSCTL,
+            ("dev", _) => bpf_attach_type::BPF_CGROUP_DEVICE,
+            (_, kind) => kind
+                .expected_attach_type
+                .ok_or_else(|| AttachError::NeedsOption {
+                    hook: hook.to_string(),
+                    option: "an attach point the section names, e.g. cgroup/connect4",
+                })?,
         },
         other => unreachable!("cgroup::attach called for {other}"),
-    }
-    Ok(())
-}
-
-fn open(path: &Path) -> Result<File, AttachError> {
-    File::open(path).map_err(|error| AttachError::Io {
+    };
+    let cgroup = File::open(path).map_err(|error| AttachError::Io {
         action: format!("opening cgroup {}", path.display()),
         error,
-    })
+    })?;
+    link(
+        program,
+        cgroup.as_fd(),
+        attach_type,
+        &format!("attaching {hook} to cgroup {}", path.display()),
+    )
 }
 
-/// sk_lookup and flow_dissector attach to the network namespace this process runs in.
-pub(super) fn attach_netns(program: &mut Program) -> Result<(), AttachError> {
-    let netns_path = PathBuf::from("/proc/self/ns/net");
-    let netns = File::open(&netns_path).map_err(|error| AttachError::Io {
+/// sk_lookup and flow_dissector: a link on this process's network namespace.
+pub(super) fn attach_netns(
+    program: BorrowedFd<'_>,
+    kind: &str,
+) -> Result<Vec<OwnedFd>, AttachError> {
+    let netns = File::open("/proc/self/ns/net").map_err(|error| AttachError::Io {
         action: "opening /proc/self/ns/net".to_owned(),
         error,
     })?;
-    let attaching = |e| kernel_error("attaching to this network namespace", e);
-    match program {
-        Program::SkLookup(_) => {
-            let p: &mut SkLookup = typed(program, "sk_lookup")?;
-            p.load().map_err(load_error)?;
-            p.attach(&netns).map_err(attaching)?;
-        }
-        _ => {
-            let p: &mut FlowDissector = typed(program, "flow_dissector")?;
-            p.load().map_err(load_error)?;
-            p.attach(&netns).map_err(attaching)?;
-        }
-    }
-    Ok(())
+    let attach_type = if kind == "sk_lookup" {
+        bpf_attach_type::BPF_SK_LOOKUP
+    } else {
+        bpf_attach_type::BPF_FLOW_DISSECTOR
+    };
+    link(
+        program,
+        netns.as_fd(),
+        attach_type,
+        "attaching to this network namespace",
+    )
+}
+
+fn link(
+    program: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    attach_type: bpf_attach_type,
+    action: &str,
+) -> Result<Vec<OwnedFd>, AttachError> {
+    sys::link_create(program, LinkTarget::Fd(target), attach_type as u32, 0)
+        .map(|link| vec![link])
+        .map_err(|e| kernel_error(action, e.error))
 }

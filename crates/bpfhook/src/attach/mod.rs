@@ -2,11 +2,12 @@
 //!
 //! The path is: `Hook` (what the section says) + `AttachOptions` (what the user said) →
 //! [`resolve`] → `Target` (every target checked to exist, before anything is loaded) →
-//! [`load_and_attach`] → the kernel link, owned by the aya program (detached when it drops),
-//! plus any resource the attachment needs kept alive (`Keep`).
+//! [`load_and_attach`] → the program's fd and its attachments: link, perf event or socket fds,
+//! each of which detaches when closed.
 
 mod cgroup;
 mod perf_event;
+mod perf_link;
 mod socket;
 mod tc;
 mod tracing;
@@ -14,12 +15,13 @@ mod uprobe;
 mod xdp;
 
 use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-use aya::programs::{Program, ProgramError};
-
 use crate::hook::{Direction, Hook};
-use crate::kernel::features::MissingFeature;
+use crate::kernel::features::{self, MissingFeature};
+use crate::loader::{LoadedObject, ProgramLoadError};
 
 pub use perf_event::PerfEventKind;
 pub use uprobe::{find_binary, search_path};
@@ -201,34 +203,24 @@ pub enum AttachError {
     #[error("{0}")]
     Feature(#[from] MissingFeature),
     #[error("the verifier rejected the program ({io_error}). Verifier log:\n{log}")]
-    Verifier {
-        io_error: std::io::Error,
-        log: String,
-    },
+    Verifier { io_error: io::Error, log: String },
+    #[error("loading the program: {0}")]
+    Load(ProgramLoadError),
     #[error("{action}: {source}{hint}")]
     Kernel {
         action: String,
         #[source]
-        source: ProgramError,
+        source: io::Error,
         hint: &'static str,
     },
     #[error("{action}: {error}")]
-    Io {
-        action: String,
-        error: std::io::Error,
-    },
-    #[error("the loaded program is a {found}, but its section says {expected}")]
-    WrongProgramType {
-        expected: &'static str,
-        found: String,
-    },
+    Io { action: String, error: io::Error },
 }
 
-/// Something an attachment needs alive besides the aya link (dropped after the links).
-#[derive(Debug)]
-pub enum Keep {
-    /// The raw packet socket a socket filter is attached to.
-    Socket(std::os::fd::OwnedFd),
+/// A loaded program and what holds it on its hook. Dropping the attachments (in order) detaches.
+pub struct Attached {
+    pub program: OwnedFd,
+    pub attachments: Vec<OwnedFd>,
 }
 
 /// Resolves and checks the hook's targets. Nothing is loaded yet: a missing interface, cgroup,
@@ -260,53 +252,68 @@ pub fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, AttachError>
 
 /// Loads the program (the verifier runs here) and attaches it to `target`.
 pub fn load_and_attach(
-    program: &mut Program,
+    object: &LoadedObject,
+    name: &str,
     target: &Target,
-) -> Result<Option<Keep>, AttachError> {
-    match target {
-        Target::Uprobe(t) => uprobe::attach(program, t).map(|()| None),
-        Target::Xdp { iface, mode } => xdp::attach(program, iface, *mode).map(|()| None),
-        Target::Tc { iface, direction } => tc::attach(program, iface, *direction).map(|()| None),
-        Target::SocketFilter { iface } => socket::attach(program, iface).map(Some),
-        Target::Cgroup { hook, path } => cgroup::attach(program, hook, path).map(|()| None),
+) -> Result<Attached, AttachError> {
+    let attach_to = match target {
+        Target::BtfTracepoint { name } => Some(format!("btf_trace_{name}")),
+        Target::Fentry { function } | Target::Fexit { function } => Some(function.clone()),
+        Target::Lsm { hook } => Some(format!("bpf_lsm_{hook}")),
+        _ => None,
+    };
+    let program = object
+        .load_program(name, attach_to.as_deref())
+        .map_err(|e| load_error(e, attach_to.is_some()))?;
+    let fd = program.as_fd();
+    let attachments = match target {
+        Target::Uprobe(t) => uprobe::attach(fd, t)?,
+        Target::Xdp { iface, mode } => xdp::attach(fd, iface, *mode)?,
+        Target::Tc { iface, direction } => tc::attach(fd, iface, *direction)?,
+        Target::SocketFilter { iface } => socket::attach(fd, iface)?,
+        Target::Cgroup { hook, path } => {
+            let section = object
+                .section(name)
+                .ok_or_else(|| AttachError::Load(ProgramLoadError::Unknown(name.to_owned())))?;
+            cgroup::attach(fd, section, hook, path)?
+        }
         Target::PerfEvent {
             event,
             frequency,
             pid,
-        } => perf_event::attach(program, *event, *frequency, *pid).map(|()| None),
-        Target::Netns { .. } => cgroup::attach_netns(program).map(|()| None),
-        _ => tracing::attach(program, target).map(|()| None),
-    }
+        } => perf_event::attach(fd, *event, *frequency, *pid)?,
+        Target::Netns { kind } => cgroup::attach_netns(fd, kind)?,
+        _ => tracing::attach(fd, target)?,
+    };
+    Ok(Attached {
+        program,
+        attachments,
+    })
 }
 
-/// Converts aya's program reference to the concrete type a family expects.
-fn typed<'a, T>(program: &'a mut Program, expected: &'static str) -> Result<&'a mut T, AttachError>
-where
-    &'a mut T: TryFrom<&'a mut Program>,
-{
-    let found = format!("{:?}", program.prog_type());
-    <&mut T>::try_from(program).map_err(|_| AttachError::WrongProgramType { expected, found })
-}
-
-/// Maps a load failure: verifier rejections carry the log; privilege problems say so.
-fn load_error(e: ProgramError) -> AttachError {
-    match e {
-        ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        } => AttachError::Verifier {
-            io_error,
-            log: verifier_log.to_string(),
+/// A rejection carries the verifier's log. Trampoline programs (`trampoline`) fail with bare
+/// errnos more often than with a log; those are explained.
+fn load_error(error: ProgramLoadError, trampoline: bool) -> AttachError {
+    match error {
+        ProgramLoadError::Rejected { error, log } if trampoline && log.trim().is_empty() => {
+            AttachError::Feature(MissingFeature {
+                feature: "BPF trampolines (fentry/fexit/LSM/tp_btf)",
+                reason: features::explain_trampoline_error(error.raw_os_error()),
+            })
+        }
+        ProgramLoadError::Rejected { error, log } => AttachError::Verifier {
+            io_error: error,
+            log,
         },
-        other => kernel_error("loading the program", other),
+        other => AttachError::Load(other),
     }
 }
 
 /// Wraps a failed kernel call with a hint chosen by errno.
-fn kernel_error(action: impl Into<String>, source: ProgramError) -> AttachError {
+fn kernel_error(action: impl Into<String>, source: io::Error) -> AttachError {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    let hint = match errno(&source) {
+    let hint = match source.raw_os_error() {
         Some(libc::EPERM | libc::EACCES) if !root => {
             " (run as root, or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)"
         }
@@ -318,21 +325,6 @@ fn kernel_error(action: impl Into<String>, source: ProgramError) -> AttachError 
         source,
         hint,
     }
-}
-
-/// The first OS error code in an error's source chain.
-fn errno(error: &(dyn std::error::Error + 'static)) -> Option<i32> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(code) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-        {
-            return Some(code);
-        }
-        current = e.source();
-    }
-    None
 }
 
 /// The interface's index, or an error naming it.

@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use aya::programs::perf_event::{
-    HardwareEvent, PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent,
-};
-use aya::programs::{PerfEvent, Program};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::{kernel_error, load_error, typed, AttachError};
+use aya_obj::generated::perf_type_id;
+
+use super::perf_link::{event_attr, open_and_attach};
+use super::AttachError;
 
 /// A perf event by the name `perf list` gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,38 +23,34 @@ impl Default for PerfEventKind {
     }
 }
 
-const SOFTWARE: &[(&str, SoftwareEvent)] = &[
-    ("cpu-clock", SoftwareEvent::CpuClock),
-    ("task-clock", SoftwareEvent::TaskClock),
-    ("page-faults", SoftwareEvent::PageFaults),
-    ("context-switches", SoftwareEvent::ContextSwitches),
-    ("cpu-migrations", SoftwareEvent::CpuMigrations),
-    ("minor-faults", SoftwareEvent::PageFaultsMin),
-    ("major-faults", SoftwareEvent::PageFaultsMaj),
-    ("alignment-faults", SoftwareEvent::AlignmentFaults),
-    ("emulation-faults", SoftwareEvent::EmulationFaults),
-    ("dummy", SoftwareEvent::Dummy),
-    ("bpf-output", SoftwareEvent::BpfOutput),
-    ("cgroup-switches", SoftwareEvent::CgroupSwitches),
+/// Software events; the index is the `PERF_COUNT_SW_*` config.
+const SOFTWARE: &[&str] = &[
+    "cpu-clock",
+    "task-clock",
+    "page-faults",
+    "context-switches",
+    "cpu-migrations",
+    "minor-faults",
+    "major-faults",
+    "alignment-faults",
+    "emulation-faults",
+    "dummy",
+    "bpf-output",
+    "cgroup-switches",
 ];
 
-const HARDWARE: &[(&str, HardwareEvent)] = &[
-    ("cpu-cycles", HardwareEvent::CpuCycles),
-    ("instructions", HardwareEvent::Instructions),
-    ("cache-references", HardwareEvent::CacheReferences),
-    ("cache-misses", HardwareEvent::CacheMisses),
-    ("branch-instructions", HardwareEvent::BranchInstructions),
-    ("branch-misses", HardwareEvent::BranchMisses),
-    ("bus-cycles", HardwareEvent::BusCycles),
-    (
-        "stalled-cycles-frontend",
-        HardwareEvent::StalledCyclesFrontend,
-    ),
-    (
-        "stalled-cycles-backend",
-        HardwareEvent::StalledCyclesBackend,
-    ),
-    ("ref-cycles", HardwareEvent::RefCpuCycles),
+/// Hardware events; the index is the `PERF_COUNT_HW_*` config.
+const HARDWARE: &[&str] = &[
+    "cpu-cycles",
+    "instructions",
+    "cache-references",
+    "cache-misses",
+    "branch-instructions",
+    "branch-misses",
+    "bus-cycles",
+    "stalled-cycles-frontend",
+    "stalled-cycles-backend",
+    "ref-cycles",
 ];
 
 impl PerfEventKind {
@@ -73,39 +69,29 @@ impl PerfEventKind {
         };
         SOFTWARE
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(n, _)| Self::Software(n))
+            .find(|n| **n == name)
+            .map(|n| Self::Software(n))
             .or_else(|| {
                 HARDWARE
                     .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(n, _)| Self::Hardware(n))
+                    .find(|n| **n == name)
+                    .map(|n| Self::Hardware(n))
             })
     }
 
     /// Every event name we accept, for help and error messages.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        SOFTWARE
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(HARDWARE.iter().map(|(n, _)| *n))
+        SOFTWARE.iter().chain(HARDWARE).copied()
     }
 
-    fn config(self) -> PerfEventConfig {
-        match self {
-            Self::Software(name) => PerfEventConfig::Software(
-                SOFTWARE
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map_or(SoftwareEvent::CpuClock, |(_, e)| *e),
-            ),
-            Self::Hardware(name) => PerfEventConfig::Hardware(
-                HARDWARE
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map_or(HardwareEvent::CpuCycles, |(_, e)| *e),
-            ),
-        }
+    /// The perf event type and config.
+    fn type_and_config(self) -> (u32, u64) {
+        let (type_, table, name) = match self {
+            Self::Software(name) => (perf_type_id::PERF_TYPE_SOFTWARE, SOFTWARE, name),
+            Self::Hardware(name) => (perf_type_id::PERF_TYPE_HARDWARE, HARDWARE, name),
+        };
+        let config = table.iter().position(|n| *n == name).unwrap_or(0);
+        (type_ as u32, config as u64)
     }
 }
 
@@ -119,45 +105,37 @@ impl fmt::Display for PerfEventKind {
 }
 
 pub(super) fn attach(
-    program: &mut Program,
+    program: BorrowedFd<'_>,
     event: PerfEventKind,
     frequency: u64,
     pid: Option<u32>,
-) -> Result<(), AttachError> {
-    let p: &mut PerfEvent = typed(program, "perf_event")?;
-    p.load().map_err(load_error)?;
-    let scopes: Vec<PerfEventScope> = match pid {
-        Some(pid) => vec![PerfEventScope::OneProcess { pid, cpu: None }],
+) -> Result<Vec<OwnedFd>, AttachError> {
+    let (type_, config) = event.type_and_config();
+    let mut attr = event_attr(type_, config);
+    attr.__bindgen_anon_1.sample_freq = frequency;
+    attr.set_freq(1);
+    let hint = match event {
+        PerfEventKind::Hardware(_) => {
+            " (hardware counters may be missing, e.g. in a VM; try --perf-event cpu-clock)"
+        }
+        PerfEventKind::Software(_) => "",
+    };
+    // One process on any CPU, or one event per online CPU.
+    let scopes: Vec<(i32, i32, String)> = match pid {
+        Some(pid) => vec![(pid as i32, -1, format!("process {pid}"))],
         None => aya::util::online_cpus()
             .map_err(|(path, error)| AttachError::Io {
                 action: format!("reading {path}"),
                 error,
             })?
             .into_iter()
-            .map(|cpu| PerfEventScope::AllProcessesOneCpu { cpu })
+            .map(|cpu| (-1, cpu as i32, format!("CPU {cpu}")))
             .collect(),
     };
-    for scope in scopes {
-        p.attach(
-            event.config(),
-            scope,
-            SamplePolicy::Frequency(frequency),
-            true,
-        )
-        .map_err(|e| {
-            let hint = match event {
-                PerfEventKind::Hardware(_) => {
-                    " (hardware counters may be missing, e.g. in a VM; try --perf-event cpu-clock)"
-                }
-                PerfEventKind::Software(_) => "",
-            };
-            let on = match scope {
-                PerfEventScope::OneProcess { pid, .. } => format!("process {pid}"),
-                PerfEventScope::AllProcessesOneCpu { cpu } => format!("CPU {cpu}"),
-                PerfEventScope::CallingProcess { .. } => "this process".to_owned(),
-            };
-            kernel_error(format!("opening perf event {event} on {on}{hint}"), e)
-        })?;
+    let mut attachments = Vec::new();
+    for (pid, cpu, on) in scopes {
+        let what = format!("{event} on {on}{hint}");
+        attachments.extend(open_and_attach(program, &attr, pid, cpu, &what)?);
     }
-    Ok(())
+    Ok(attachments)
 }

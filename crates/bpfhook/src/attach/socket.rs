@@ -1,11 +1,9 @@
 //! Socket filters: attach to a raw packet socket bound to an interface (every frame on it passes
 //! through the filter). The socket lives as long as the attachment.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use aya::programs::{Program, SocketFilter};
-
-use super::{ifindex, kernel_error, load_error, typed, AttachError, AttachOptions, Keep, Target};
+use super::{ifindex, kernel_error, AttachError, AttachOptions, Target};
 
 pub(super) fn resolve(opts: &AttachOptions) -> Result<Target, AttachError> {
     let iface = opts.iface.clone().unwrap_or_else(|| "lo".to_owned());
@@ -13,16 +11,29 @@ pub(super) fn resolve(opts: &AttachOptions) -> Result<Target, AttachError> {
     Ok(Target::SocketFilter { iface })
 }
 
-pub(super) fn attach(program: &mut Program, iface: &str) -> Result<Keep, AttachError> {
+/// `SO_ATTACH_BPF` on a new packet socket bound to the interface; the socket is the attachment.
+pub(super) fn attach(program: BorrowedFd<'_>, iface: &str) -> Result<Vec<OwnedFd>, AttachError> {
     let socket = packet_socket(iface)?;
-    let p: &mut SocketFilter = typed(program, "socket filter")?;
-    p.load().map_err(load_error)?;
-    p.attach(&socket)
-        .map_err(|e| kernel_error(format!("attaching the socket filter on {iface}"), e))?;
-    Ok(Keep::Socket(socket))
+    let fd = program.as_raw_fd();
+    // SAFETY: SO_ATTACH_BPF reads an int (the program fd) of the given size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_BPF,
+            (&fd as *const i32).cast(),
+            std::mem::size_of::<i32>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(kernel_error(
+            format!("attaching the socket filter on {iface}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(vec![socket])
 }
 
-/// An `AF_PACKET` raw socket receiving every protocol on `iface`.
 fn packet_socket(iface: &str) -> Result<OwnedFd, AttachError> {
     let io = |action: &str| AttachError::Io {
         action: format!("{action} a packet socket on {iface}"),

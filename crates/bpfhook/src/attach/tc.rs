@@ -1,12 +1,13 @@
-//! TC classifiers on ingress or egress. Kernels with TCX (6.6+) take a bpf_link, which goes away
-//! with the program; older kernels need the clsact qdisc, which is added when missing.
+//! TC classifiers on ingress or egress, through tcx links (Linux 6.6): several programs share
+//! an interface without a qdisc, and closing the link leaves the interface as it was.
 
-use aya::programs::tc::{self, SchedClassifier, TcAttachType};
-use aya::programs::Program;
-use aya::util::KernelVersion;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::{ifindex, kernel_error, load_error, typed, AttachError, AttachOptions, Target};
+use aya_obj::generated::bpf_attach_type;
+
+use super::{ifindex, kernel_error, AttachError, AttachOptions, Target};
 use crate::hook::Direction;
+use crate::sys::{self, LinkTarget};
 
 pub(super) fn resolve(
     section_direction: Option<Direction>,
@@ -25,31 +26,33 @@ pub(super) fn resolve(
     })
 }
 
+/// A tcx link on the interface (Linux 6.6): no qdisc to add, and nothing left when it closes.
 pub(super) fn attach(
-    program: &mut Program,
+    program: BorrowedFd<'_>,
     iface: &str,
     direction: Direction,
-) -> Result<(), AttachError> {
-    let p: &mut SchedClassifier = typed(program, "tc classifier")?;
-    p.load().map_err(load_error)?;
-    // aya picks TCX by the same version test; without TCX the netlink path needs clsact.
-    let has_tcx = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
-    if !has_tcx {
-        if let Err(e) = tc::qdisc_add_clsact(iface) {
-            let exists = matches!(&e, tc::TcError::NetlinkError(n) if n.raw_os_error() == Some(libc::EEXIST));
-            if !exists {
-                return Err(kernel_error(
-                    format!("adding the clsact qdisc to {iface}"),
-                    e.into(),
-                ));
-            }
-        }
-    }
+) -> Result<Vec<OwnedFd>, AttachError> {
     let attach_type = match direction {
-        Direction::Ingress => TcAttachType::Ingress,
-        Direction::Egress => TcAttachType::Egress,
+        Direction::Ingress => bpf_attach_type::BPF_TCX_INGRESS,
+        Direction::Egress => bpf_attach_type::BPF_TCX_EGRESS,
     };
-    p.attach(iface, attach_type)
-        .map_err(|e| kernel_error(format!("attaching TC {} to {iface}", direction.as_str()), e))?;
-    Ok(())
+    sys::link_create(
+        program,
+        LinkTarget::Ifindex(ifindex(iface)?),
+        attach_type as u32,
+        0,
+    )
+    .map(|link| vec![link])
+    .map_err(|e| {
+        let action = format!("attaching TC {} to {iface}", direction.as_str());
+        match e.error.raw_os_error() {
+            Some(libc::EINVAL) => AttachError::Kernel {
+                action,
+                source: e.error,
+                hint:
+                    " (TC programs attach through tcx links: does this kernel predate Linux 6.6?)",
+            },
+            _ => kernel_error(action, e.error),
+        }
+    })
 }

@@ -1,12 +1,15 @@
 //! Tracing hooks: tracepoint, raw tracepoint, BTF tracepoint, kprobe/kretprobe, fentry/fexit, LSM.
 
-use aya::programs::{
-    BtfTracePoint, FEntry, FExit, KProbe, Lsm, Program, RawTracePoint, TracePoint,
-};
+use std::ffi::CString;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::{kernel_error, load_error, typed, AttachError, Target};
+use aya_obj::generated::perf_type_id;
+
+use super::perf_link::{event_attr, open_and_attach, ProbePmu};
+use super::{kernel_error, AttachError, Target};
+use crate::btf::scan;
 use crate::hook::Hook;
-use crate::kernel::btf::kernel_btf;
+use crate::kernel::btf::KernelBtfError;
 use crate::kernel::features::{self, Feature, MissingFeature};
 use crate::kernel::tracefs;
 
@@ -73,89 +76,95 @@ pub(super) fn resolve(hook: &Hook) -> Result<Target, AttachError> {
 
 /// Checks a function is in the kernel's BTF (which fentry/fexit/LSM/tp_btf attach by).
 fn btf_function(btf_name: &str, what: &'static str, shown: &str) -> Result<(), AttachError> {
-    let btf = kernel_btf().map_err(|e| MissingFeature {
-        feature: "BTF",
-        reason: e.to_string(),
-    })?;
-    btf.id_by_type_name_kind(btf_name, aya_obj::btf::BtfKind::Func)
-        .or_else(|_| btf.id_by_type_name_kind(btf_name, aya_obj::btf::BtfKind::Typedef))
-        .map(drop)
-        .map_err(|_| AttachError::Missing {
+    let mut found = None;
+    for kind in [scan::KIND_FUNC, scan::KIND_TYPEDEF] {
+        found = scan::vmlinux_type_id(kind, btf_name).map_err(|e| MissingFeature {
+            feature: "BTF",
+            reason: KernelBtfError(e.to_string()).to_string(),
+        })?;
+        if found.is_some() {
+            break;
+        }
+    }
+    match found {
+        Some(_) => Ok(()),
+        None => Err(AttachError::Missing {
             what,
             name: shown.to_owned(),
             hint: " in the kernel's BTF (see `bpfhook list`)".to_owned(),
-        })
+        }),
+    }
 }
 
-pub(super) fn attach(program: &mut Program, target: &Target) -> Result<(), AttachError> {
-    let attaching = || format!("attaching to {target}");
+pub(super) fn attach(
+    program: BorrowedFd<'_>,
+    target: &Target,
+) -> Result<Vec<OwnedFd>, AttachError> {
+    let what = target.to_string();
     match target {
         Target::Tracepoint { category, name } => {
-            let p: &mut TracePoint = typed(program, "tracepoint")?;
-            p.load().map_err(load_error)?;
-            p.attach(category, name)
-                .map_err(|e| kernel_error(attaching(), e))?;
-        }
-        Target::RawTracepoint { name } => {
-            let p: &mut RawTracePoint = typed(program, "raw tracepoint")?;
-            p.load().map_err(load_error)?;
-            p.attach(name).map_err(|e| kernel_error(attaching(), e))?;
-        }
-        Target::BtfTracepoint { name } => {
-            let p: &mut BtfTracePoint = typed(program, "BTF tracepoint")?;
-            p.load(name, kernel_btf_for_load()?)
-                .map_err(trampoline_load_error)?;
-            p.attach().map_err(|e| kernel_error(attaching(), e))?;
+            let id = tracepoint_id(category, name)?;
+            let attr = event_attr(perf_type_id::PERF_TYPE_TRACEPOINT as u32, id);
+            // Any one CPU: the program runs wherever the tracepoint fires.
+            open_and_attach(program, &attr, -1, 0, &what)
         }
         Target::Kprobe {
-            function, offset, ..
+            function,
+            offset,
+            ret,
         } => {
-            let p: &mut KProbe = typed(program, "kprobe")?;
-            p.load().map_err(load_error)?;
-            p.attach(function, *offset)
-                .map_err(|e| kernel_error(attaching(), e))?;
+            let pmu = ProbePmu::read("kprobe")?;
+            let function = c_string(function)?;
+            let attr = pmu.attr(&function, *offset, *ret);
+            open_and_attach(program, &attr, -1, 0, &what)
         }
-        Target::Fentry { function } => {
-            let p: &mut FEntry = typed(program, "fentry")?;
-            p.load(function, kernel_btf_for_load()?)
-                .map_err(trampoline_load_error)?;
-            p.attach().map_err(|e| kernel_error(attaching(), e))?;
+        Target::RawTracepoint { name } => {
+            let name = c_string(name)?;
+            raw_tracepoint(program, Some(&name), &what)
         }
-        Target::Fexit { function } => {
-            let p: &mut FExit = typed(program, "fexit")?;
-            p.load(function, kernel_btf_for_load()?)
-                .map_err(trampoline_load_error)?;
-            p.attach().map_err(|e| kernel_error(attaching(), e))?;
-        }
-        Target::Lsm { hook } => {
-            let p: &mut Lsm = typed(program, "lsm")?;
-            p.load(hook, kernel_btf_for_load()?)
-                .map_err(trampoline_load_error)?;
-            p.attach().map_err(|e| kernel_error(attaching(), e))?;
-        }
+        // The target was fixed when the program was loaded.
+        Target::BtfTracepoint { .. }
+        | Target::Fentry { .. }
+        | Target::Fexit { .. }
+        | Target::Lsm { .. } => raw_tracepoint(program, None, &what),
         other => unreachable!("tracing::attach called for {other}"),
     }
-    Ok(())
 }
 
-fn kernel_btf_for_load() -> Result<&'static aya::Btf, AttachError> {
-    kernel_btf().map_err(|e| {
-        AttachError::Feature(MissingFeature {
-            feature: "BTF",
-            reason: e.to_string(),
-        })
+fn raw_tracepoint(
+    program: BorrowedFd<'_>,
+    name: Option<&CString>,
+    what: &str,
+) -> Result<Vec<OwnedFd>, AttachError> {
+    crate::sys::raw_tracepoint_open(program, name.map(CString::as_c_str))
+        .map(|link| vec![link])
+        .map_err(|e| kernel_error(format!("attaching to {what}"), e.error))
+}
+
+/// The tracepoint's perf event id, from tracefs.
+fn tracepoint_id(category: &str, name: &str) -> Result<u64, AttachError> {
+    let path = tracefs::root()
+        .map_err(|e| AttachError::Io {
+            action: "finding tracefs".to_owned(),
+            error: std::io::Error::other(e.to_string()),
+        })?
+        .join("events")
+        .join(category)
+        .join(name)
+        .join("id");
+    let text = std::fs::read_to_string(&path).map_err(|error| AttachError::Io {
+        action: format!("reading {}", path.display()),
+        error,
+    })?;
+    text.trim().parse().map_err(|_| AttachError::Io {
+        action: format!("reading {}", path.display()),
+        error: std::io::Error::new(std::io::ErrorKind::InvalidData, text.trim().to_owned()),
     })
 }
 
-/// Trampoline programs fail with bare errnos more often than with a verifier log; explain them.
-fn trampoline_load_error(e: aya::programs::ProgramError) -> AttachError {
-    match load_error(e) {
-        AttachError::Verifier { io_error, log } if log.trim().is_empty() => {
-            AttachError::Feature(MissingFeature {
-                feature: "BPF trampolines (fentry/fexit/LSM/tp_btf)",
-                reason: features::explain_trampoline_error(io_error.raw_os_error()),
-            })
-        }
-        other => other,
-    }
+fn c_string(name: &str) -> Result<CString, AttachError> {
+    CString::new(name).map_err(|_| AttachError::Io {
+        action: format!("naming `{name}`"),
+        error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL byte in the name"),
+    })
 }

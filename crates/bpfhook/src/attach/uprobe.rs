@@ -1,15 +1,15 @@
 //! uprobe/uretprobe: resolve the binary (path, $PATH, or a library name through the linker
 //! cache) and check the symbol exists before anything is loaded.
 
+use std::ffi::CString;
 use std::fmt;
-use std::num::NonZeroU32;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use aya::programs::uprobe::{UProbeAttachLocation, UProbeScope};
-use aya::programs::{Program, UProbe};
-use object::{Object, ObjectSymbol};
+use object::{Object, ObjectSegment, ObjectSymbol};
 
-use super::{kernel_error, load_error, typed, AttachError, AttachOptions};
+use super::perf_link::{open_and_attach, ProbePmu};
+use super::{AttachError, AttachOptions};
 use crate::hook::Hook;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct UprobeTarget {
     pub path: PathBuf,
     pub symbol: Option<String>,
     pub offset: u64,
+    /// Where the probe goes in the file: the symbol's file offset plus `offset`.
+    pub file_offset: u64,
     pub pid: Option<u32>,
     pub ret: bool,
 }
@@ -62,9 +64,10 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
         });
     }
     let path = find_binary(binary)?;
-    if let Some(symbol) = symbol {
-        check_symbol(&path, symbol)?;
-    }
+    let symbol_offset = match symbol {
+        Some(symbol) => symbol_file_offset(&path, symbol)?,
+        None => 0,
+    };
     if let Some(pid) = opts.pid {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             return Err(AttachError::Missing {
@@ -78,6 +81,7 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
         path,
         symbol: symbol.clone(),
         offset: *offset,
+        file_offset: symbol_offset + offset,
         pid: opts.pid,
         ret: *ret,
     })
@@ -149,48 +153,53 @@ fn linker_cache_lookup(name: &str) -> Option<PathBuf> {
         .map(|(_, _, path)| PathBuf::from(path))
 }
 
-/// The symbol must be in the binary's .symtab or .dynsym.
-fn check_symbol(path: &Path, symbol: &str) -> Result<(), AttachError> {
+/// Where the symbol's code is in the file: the symbol (from .symtab or .dynsym) must exist,
+/// and its address is mapped to a file offset through the loadable segment that holds it.
+fn symbol_file_offset(path: &Path, symbol: &str) -> Result<u64, AttachError> {
     let io = |error| AttachError::Io {
         action: format!("reading {}", path.display()),
         error,
     };
+    let invalid = |why: String| io(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
     let data = std::fs::read(path).map_err(io)?;
-    let elf = object::File::parse(&*data).map_err(|e| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("not an ELF file: {e}"),
-        ))
-    })?;
-    let found = elf
+    let elf = object::File::parse(&*data).map_err(|e| invalid(format!("not an ELF file: {e}")))?;
+    let address = elf
         .symbols()
         .chain(elf.dynamic_symbols())
-        .any(|s| s.name() == Ok(symbol) && s.address() != 0);
-    if found {
-        Ok(())
-    } else {
-        Err(AttachError::Missing {
+        .find(|s| s.name() == Ok(symbol) && s.address() != 0)
+        .map(|s| s.address())
+        .ok_or_else(|| AttachError::Missing {
             what: "symbol",
             name: symbol.to_owned(),
             hint: format!(" in {} (see `nm -D {0}`)", path.display()),
+        })?;
+    elf.segments()
+        .find(|segment| (segment.address()..segment.address() + segment.size()).contains(&address))
+        .map(|segment| address - segment.address() + segment.file_range().0)
+        .ok_or_else(|| {
+            invalid(format!(
+                "`{symbol}` at {address:#x} is in no loadable segment"
+            ))
         })
-    }
 }
 
-pub(super) fn attach(program: &mut Program, target: &UprobeTarget) -> Result<(), AttachError> {
-    let p: &mut UProbe = typed(program, "uprobe")?;
-    p.load().map_err(load_error)?;
-    let location = match &target.symbol {
-        Some(symbol) => UProbeAttachLocation::SymbolOffset(symbol, target.offset),
-        None => UProbeAttachLocation::AbsoluteOffset(target.offset),
+pub(super) fn attach(
+    program: BorrowedFd<'_>,
+    target: &UprobeTarget,
+) -> Result<Vec<OwnedFd>, AttachError> {
+    let pmu = ProbePmu::read("uprobe")?;
+    let path =
+        CString::new(target.path.as_os_str().as_encoded_bytes()).map_err(|_| AttachError::Io {
+            action: format!("naming {}", target.path.display()),
+            error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL byte in the path"),
+        })?;
+    let attr = pmu.attr(&path, target.file_offset, target.ret);
+    // One process on any CPU, or every process (perf needs a CPU then; any one will do).
+    let (pid, cpu) = match target.pid {
+        Some(pid) => (pid as i32, -1),
+        None => (-1, 0),
     };
-    let scope = match target.pid.and_then(NonZeroU32::new) {
-        Some(pid) => UProbeScope::OneProcess(pid),
-        None => UProbeScope::AllProcesses,
-    };
-    p.attach(location, &target.path, scope)
-        .map_err(|e| kernel_error(format!("attaching to {target}"), e))?;
-    Ok(())
+    open_and_attach(program, &attr, pid, cpu, &target.to_string())
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
-//! XDP: attach to an interface in native, generic or kernel-chosen mode. aya uses a bpf_link
-//! where the kernel has one (dropped with the program) and netlink otherwise.
+//! XDP: attach to an interface in native, generic or kernel-chosen mode, through a bpf link
+//! (Linux 5.9), so the program leaves the interface when the link closes, even if we crash.
 
-use aya::programs::{Program, Xdp};
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::{
-    ifindex, kernel_error, load_error, typed, AttachError, AttachOptions, Target, XdpMode,
-};
+use aya_obj::generated::bpf_attach_type;
+
+use super::{ifindex, kernel_error, AttachError, AttachOptions, Target, XdpMode};
+use crate::sys::{self, LinkTarget};
+
+const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
 
 pub(super) fn resolve(opts: &AttachOptions) -> Result<Target, AttachError> {
     let iface = opts.iface.clone().ok_or(AttachError::NeedsOption {
@@ -19,19 +23,26 @@ pub(super) fn resolve(opts: &AttachOptions) -> Result<Target, AttachError> {
     })
 }
 
-pub(super) fn attach(program: &mut Program, iface: &str, mode: XdpMode) -> Result<(), AttachError> {
-    let p: &mut Xdp = typed(program, "xdp")?;
-    p.load().map_err(load_error)?;
-    let aya_mode = match mode {
-        XdpMode::Auto => aya::programs::xdp::XdpMode::Default,
-        XdpMode::Native => aya::programs::xdp::XdpMode::Driver,
-        XdpMode::Generic => aya::programs::xdp::XdpMode::Skb,
+/// An XDP link on the interface (Linux 5.9).
+pub(super) fn attach(
+    program: BorrowedFd<'_>,
+    iface: &str,
+    mode: XdpMode,
+) -> Result<Vec<OwnedFd>, AttachError> {
+    let (flags, hint) = match mode {
+        XdpMode::Auto => (0, ""),
+        XdpMode::Native => (
+            XDP_FLAGS_DRV_MODE,
+            " (if the driver lacks native XDP, try --xdp-mode generic)",
+        ),
+        XdpMode::Generic => (XDP_FLAGS_SKB_MODE, ""),
     };
-    let hint = match mode {
-        XdpMode::Native => " (if the driver lacks native XDP, try --xdp-mode generic)",
-        _ => "",
-    };
-    p.attach(iface, aya_mode)
-        .map_err(|e| kernel_error(format!("attaching XDP to {iface}{hint}"), e))?;
-    Ok(())
+    sys::link_create(
+        program,
+        LinkTarget::Ifindex(ifindex(iface)?),
+        bpf_attach_type::BPF_XDP as u32,
+        flags,
+    )
+    .map(|link| vec![link])
+    .map_err(|e| kernel_error(format!("attaching XDP to {iface}{hint}"), e.error))
 }

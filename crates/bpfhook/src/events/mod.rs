@@ -40,6 +40,7 @@ mod seq;
 use std::time::Duration;
 
 pub use channel::{ChannelKind, ChannelStats};
+pub(crate) use mapping::page_size;
 pub use seq::SeqOffset;
 
 use crate::kernel::tracefs::{PrintkLine, PrintkReader, TracefsError};
@@ -128,7 +129,7 @@ pub struct EventLoop {
 
 impl EventLoop {
     /// Opens the channels `options` asks for; `maps` are the loaded object's maps
-    /// (`manager.ebpf().maps()`), among which ring buffers and perf event arrays are found.
+    /// (`manager.maps()`), among which ring buffers and perf event arrays are found.
     pub fn new<'m>(
         options: &EventOptions,
         maps: impl IntoIterator<Item = (&'m str, &'m aya::maps::Map)>,

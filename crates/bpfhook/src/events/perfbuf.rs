@@ -11,12 +11,11 @@
 //! program wrote, as with libbpf); `PERF_RECORD_LOST` is `u64 id; u64 lost`.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aya_obj::generated::{
     perf_event_attr, perf_event_mmap_page, perf_event_type, perf_sw_ids, perf_type_id,
-    PERF_FLAG_FD_CLOEXEC,
 };
 
 use super::mapping::{page_size, Mapping};
@@ -225,23 +224,8 @@ fn open_bpf_output_event(cpu: u32) -> io::Result<OwnedFd> {
     attr.__bindgen_anon_1.sample_period = 1;
     attr.__bindgen_anon_2.wakeup_events = 1;
     let cpu = i32::try_from(cpu).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: `attr` is valid and sized; pid -1 with a cpu means "every task on that CPU".
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &attr as *const perf_event_attr,
-            -1,
-            cpu,
-            -1,
-            PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = i32::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-    // SAFETY: perf_event_open returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    // Every task on that CPU.
+    crate::sys::perf_event_open(&attr, -1, cpu)
 }
 
 #[cfg(test)]

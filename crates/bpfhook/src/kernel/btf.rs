@@ -1,6 +1,6 @@
-//! The kernel's BTF for what bpfhook itself looks up: functions that fentry/fexit/LSM/tp_btf
-//! programs attach to, and feature probes. Parsed once per process, on first use. (Object
-//! loads use the BTF held by the process-wide aya loader; see `manager`.)
+//! The kernel's BTF, parsed by aya-obj for CO-RE relocations: once per process, on first use,
+//! and only when an object has CO-RE relocations (the parse costs ~20 ms and ~13 MB). Lookups
+//! by name (attach targets, feature probes) use `btf::scan` instead, which parses nothing.
 
 use std::sync::OnceLock;
 
@@ -14,7 +14,7 @@ static KERNEL_BTF: OnceLock<Result<Btf, String>> = OnceLock::new();
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("cannot read the kernel's BTF from /sys/kernel/btf/vmlinux ({0}); the kernel needs CONFIG_DEBUG_INFO_BTF=y")]
-pub struct KernelBtfError(String);
+pub struct KernelBtfError(pub(crate) String);
 
 /// The running kernel's BTF.
 pub fn kernel_btf() -> Result<&'static Btf, KernelBtfError> {

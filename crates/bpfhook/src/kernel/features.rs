@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
 
 use crate::btf::scan;
-use crate::sys::{prog_load, ProbeProgram};
+use crate::sys::{prog_load, ProgramLoad};
 
 /// Hook families whose availability varies between kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,14 +102,16 @@ fn probe_trampoline(
     }
     let attach_btf_id =
         attach_btf_id.ok_or_else(|| format!("none of {targets:?} is in the kernel's BTF"))?;
-    const R0_EQ_0_EXIT: [u64; 2] = [0xb7, 0x95];
-    let probe = ProbeProgram {
+    const R0_EQ_0_EXIT: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let insns = aya_obj::copy_instructions(&R0_EQ_0_EXIT).map_err(|e| e.to_string())?;
+    let probe = ProgramLoad {
         prog_type: prog_type as u32,
         expected_attach_type: attach_type as u32,
         attach_btf_id,
-        insns: &R0_EQ_0_EXIT,
+        insns: &insns,
+        ..ProgramLoad::default()
     };
-    match prog_load(&probe) {
+    match prog_load(&probe, None) {
         Ok(_fd) => Ok(()),
         Err(e) => Err(explain_trampoline_error(e.error.raw_os_error())),
     }

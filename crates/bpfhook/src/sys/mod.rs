@@ -1,12 +1,18 @@
-//! The one place bpfhook calls the `bpf(2)` syscall itself, for what aya does not expose:
-//! byte-level map access (any key/value size), feature-probe program loads, opening pins and
-//! test runs, and inspecting loaded objects (ids, info, pins, run-time statistics).
+//! The one place bpfhook calls the `bpf(2)` syscall: loading objects (`load`), attaching
+//! programs (`link`), byte-level map access (any key/value size), opening pins and test runs,
+//! and inspecting loaded objects (ids, info, pins, run-time statistics).
+
+mod link;
+mod load;
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use aya_obj::generated::{bpf_attr, bpf_cmd};
+
+pub use link::{link_create, perf_event_open, perf_event_set_bpf, raw_tracepoint_open, LinkTarget};
+pub use load::{btf_load, map_create, map_freeze, prog_load, MapCreate, ProgramLoad};
 
 /// A failed bpf(2) call: which command, and the kernel's errno.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +41,15 @@ fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr, call: &'static str) -> Result<i64, Sys
     } else {
         Ok(ret)
     }
+}
+
+/// Takes ownership of the fd a successful call returned.
+///
+/// # Safety
+/// `fd` must be a new file descriptor that nothing else owns.
+unsafe fn owned_fd(fd: i64) -> OwnedFd {
+    // SAFETY: the caller's guarantee; fds fit in an i32.
+    unsafe { OwnedFd::from_raw_fd(fd as i32) }
 }
 
 fn zeroed_attr() -> bpf_attr {
@@ -88,32 +103,6 @@ pub fn map_lookup(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> Result<b
     }
 }
 
-/// A minimal program for a feature probe.
-pub struct ProbeProgram<'a> {
-    pub prog_type: u32,
-    pub expected_attach_type: u32,
-    pub attach_btf_id: u32,
-    pub insns: &'a [u64],
-}
-
-/// `BPF_PROG_LOAD` of a probe program; the fd is closed when dropped.
-pub fn prog_load(probe: &ProbeProgram<'_>) -> Result<OwnedFd, SyscallError> {
-    let mut attr = zeroed_attr();
-    // SAFETY: writing plain integer fields of the prog_load member; the pointers outlive the call.
-    unsafe {
-        let load = &mut attr.__bindgen_anon_3;
-        load.prog_type = probe.prog_type;
-        load.expected_attach_type = probe.expected_attach_type;
-        load.attach_btf_id = probe.attach_btf_id;
-        load.insns = probe.insns.as_ptr() as u64;
-        load.insn_cnt = probe.insns.len() as u32;
-        load.license = c"GPL".as_ptr() as u64;
-    }
-    let fd = bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr, "BPF_PROG_LOAD")?;
-    // SAFETY: on success BPF_PROG_LOAD returns a new file descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
 /// `BPF_OBJ_GET`: opens a pinned program, map or link.
 pub fn obj_get(path: &Path) -> Result<OwnedFd, SyscallError> {
     let path =
@@ -126,7 +115,7 @@ pub fn obj_get(path: &Path) -> Result<OwnedFd, SyscallError> {
     attr.__bindgen_anon_4.pathname = path.as_ptr() as u64;
     let fd = bpf(bpf_cmd::BPF_OBJ_GET, &mut attr, "BPF_OBJ_GET")?;
     // SAFETY: on success BPF_OBJ_GET returns a new file descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { owned_fd(fd) })
 }
 
 /// `BPF_PROG_TEST_RUN` once on `data`; returns the program's return value.
@@ -194,7 +183,7 @@ pub fn fd_by_id(kind: ObjectKind, id: u32) -> Result<OwnedFd, SyscallError> {
     attr.__bindgen_anon_6.__bindgen_anon_1.prog_id = id;
     let fd = bpf(cmd, &mut attr, call)?;
     // SAFETY: on success the command returns a new file descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { owned_fd(fd) })
 }
 
 /// `BPF_OBJ_GET_INFO_BY_FD` into `info`, whose pointer fields the caller has pointed at buffers
@@ -371,5 +360,5 @@ pub fn enable_run_time_stats() -> Result<OwnedFd, SyscallError> {
     attr.enable_stats.type_ = aya_obj::generated::bpf_stats_type::BPF_STATS_RUN_TIME as u32;
     let fd = bpf(bpf_cmd::BPF_ENABLE_STATS, &mut attr, "BPF_ENABLE_STATS")?;
     // SAFETY: on success BPF_ENABLE_STATS returns a new file descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { owned_fd(fd) })
 }
