@@ -12,6 +12,12 @@ pub fn id(map: &Map) -> Option<u32> {
     map_data(map).info().ok().map(|info| info.id())
 }
 
+/// The map's fd, whatever its type.
+pub fn fd(map: &Map) -> BorrowedFd<'_> {
+    use std::os::fd::AsFd;
+    map_data(map).fd().as_fd()
+}
+
 /// Every key of a map, in the kernel's iteration order.
 pub fn keys(map: BorrowedFd<'_>, key_size: usize) -> Result<Vec<Vec<u8>>, sys::SyscallError> {
     let mut keys: Vec<Vec<u8>> = Vec::new();
