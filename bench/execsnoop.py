@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Start-to-first-event latency and peak RSS of exec tracers, in one run: start the tool, exec a
 marker command every 2 ms, and time the first output line that names the marker. The tool is
-then stopped with SIGINT and its peak RSS read from wait4."""
+then stopped with SIGINT, its peak RSS read just before."""
 import os, select, shutil, signal, statistics, subprocess, sys, time
+from rss import hwm_mb
 
 def measure(argv, n):
     latencies, peaks = [], []
@@ -10,7 +11,6 @@ def measure(argv, n):
         marker = f"bhmark{os.getpid()}x{i}"
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
-        p.returncode = None
         buf, seen = b"", None
         while seen is None and time.perf_counter() - t0 < 30:
             if p.poll() is not None:
@@ -22,14 +22,14 @@ def measure(argv, n):
                 buf += chunk
                 if marker.encode() in buf:
                     seen = time.perf_counter() - t0
+        peak = hwm_mb(p.pid)
         p.send_signal(signal.SIGINT)
-        _, _, rusage = os.wait4(p.pid, 0)
-        p.returncode = 0  # reaped above
+        p.wait()
         p.stdout.close()
         if seen is None:
             raise SystemExit(f"{argv[0]}: marker never seen")
         latencies.append(seen * 1000)
-        peaks.append(rusage.ru_maxrss / 1024)
+        peaks.append(peak)
     return statistics.median(latencies), max(peaks)
 
 bpfhook = sys.argv[1] if len(sys.argv) > 1 else "target/release/bpfhook"
