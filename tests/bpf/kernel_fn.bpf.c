@@ -1,4 +1,4 @@
-/* Hooks this test kernel may refuse: kprobe, fentry, fexit, LSM. Each counts into its own key. */
+/* Hooks a kernel may refuse: kprobe, fentry, fexit, LSM, tp_btf. Each counts into its own key. */
 #include "counters.h"
 
 SEC("kprobe/do_sys_openat2")
@@ -26,5 +26,12 @@ SEC("lsm/file_open")
 int lsm_file_open(unsigned long long *ctx)
 {
     bump(4);
+    return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int tpbtf_sys_enter(unsigned long long *ctx)
+{
+    bump(5);
     return 0;
 }

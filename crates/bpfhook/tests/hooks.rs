@@ -256,6 +256,11 @@ fn lsm_attaches_or_says_why_not() {
 }
 
 #[test]
+fn btf_tracepoint_attaches_or_says_why_not() {
+    kernel_function_hook("tpbtf_sys_enter", Feature::BtfTracepoint, 5, "tp_btf");
+}
+
+#[test]
 fn failure_rolls_back_what_was_attached() {
     let err = match attach(
         "bad_verifier",

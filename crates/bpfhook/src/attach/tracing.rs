@@ -7,11 +7,10 @@ use aya_obj::generated::perf_type_id;
 
 use super::perf_link::{event_attr, open_and_attach, ProbePmu};
 use super::{kernel_error, AttachError, Target};
-use crate::btf::scan;
 use crate::hook::Hook;
-use crate::kernel::btf::KernelBtfError;
 use crate::kernel::features::{self, Feature, MissingFeature};
 use crate::kernel::tracefs;
+use crate::loader::{attach_btf_id, ProgramLoadError};
 
 pub(super) fn resolve(hook: &Hook) -> Result<Target, AttachError> {
     Ok(match hook {
@@ -37,6 +36,7 @@ pub(super) fn resolve(hook: &Hook) -> Result<Target, AttachError> {
         Hook::RawTracepoint { name } => Target::RawTracepoint { name: name.clone() },
         Hook::BtfTracepoint { name } => {
             btf_function(&format!("btf_trace_{name}"), "BTF tracepoint", name)?;
+            features::check(Feature::BtfTracepoint)?;
             Target::BtfTracepoint { name: name.clone() }
         }
         Hook::Kprobe {
@@ -76,23 +76,17 @@ pub(super) fn resolve(hook: &Hook) -> Result<Target, AttachError> {
 
 /// Checks a function is in the kernel's BTF (which fentry/fexit/LSM/tp_btf attach by).
 fn btf_function(btf_name: &str, what: &'static str, shown: &str) -> Result<(), AttachError> {
-    let mut found = None;
-    for kind in [scan::KIND_FUNC, scan::KIND_TYPEDEF] {
-        found = scan::vmlinux_type_id(kind, btf_name).map_err(|e| MissingFeature {
-            feature: "BTF",
-            reason: KernelBtfError(e.to_string()).to_string(),
-        })?;
-        if found.is_some() {
-            break;
-        }
-    }
-    match found {
-        Some(_) => Ok(()),
-        None => Err(AttachError::Missing {
+    match attach_btf_id(btf_name) {
+        Ok(_) => Ok(()),
+        Err(ProgramLoadError::NoAttachTarget(_)) => Err(AttachError::Missing {
             what,
             name: shown.to_owned(),
             hint: " in the kernel's BTF (see `bpfhook list`)".to_owned(),
         }),
+        Err(e) => Err(AttachError::Feature(MissingFeature {
+            feature: "BTF",
+            reason: e.to_string(),
+        })),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use aya_obj::generated::{bpf_attach_type, bpf_prog_type};
 
-use crate::btf::scan;
+use crate::loader::{attach_btf_id as attach_btf_id_of, ProgramLoadError};
 use crate::sys::{prog_load, ProgramLoad};
 
 /// Hook families whose availability varies between kernels.
@@ -18,6 +18,8 @@ pub enum Feature {
     Fentry,
     /// BPF LSM programs.
     Lsm,
+    /// tp_btf: raw tracepoints typed through BTF.
+    BtfTracepoint,
 }
 
 impl Feature {
@@ -26,6 +28,7 @@ impl Feature {
             Feature::Kprobes => "kprobes",
             Feature::Fentry => "fentry/fexit",
             Feature::Lsm => "BPF LSM",
+            Feature::BtfTracepoint => "BTF tracepoints (tp_btf)",
         }
     }
 }
@@ -42,10 +45,12 @@ pub fn check(feature: Feature) -> Result<(), MissingFeature> {
     static KPROBES: OnceLock<Result<(), String>> = OnceLock::new();
     static FENTRY: OnceLock<Result<(), String>> = OnceLock::new();
     static LSM: OnceLock<Result<(), String>> = OnceLock::new();
+    static BTF_TRACEPOINT: OnceLock<Result<(), String>> = OnceLock::new();
     let cell = match feature {
         Feature::Kprobes => &KPROBES,
         Feature::Fentry => &FENTRY,
         Feature::Lsm => &LSM,
+        Feature::BtfTracepoint => &BTF_TRACEPOINT,
     };
     cell.get_or_init(|| probe(feature))
         .clone()
@@ -67,6 +72,11 @@ fn probe(feature: Feature) -> Result<(), String> {
             bpf_prog_type::BPF_PROG_TYPE_LSM,
             bpf_attach_type::BPF_LSM_MAC,
             &["bpf_lsm_file_open", "bpf_lsm_bpf"],
+        ),
+        Feature::BtfTracepoint => probe_trampoline(
+            bpf_prog_type::BPF_PROG_TYPE_TRACING,
+            bpf_attach_type::BPF_TRACE_RAW_TP,
+            &["btf_trace_sys_enter", "btf_trace_sched_switch"],
         ),
     }
 }
@@ -94,10 +104,13 @@ fn probe_trampoline(
     // A name-only walk of the BTF: a full parse would cost `bpfhook list` ~20 ms and ~13 MB.
     let mut attach_btf_id = None;
     for name in targets {
-        attach_btf_id = scan::vmlinux_type_id(scan::KIND_FUNC, name)
-            .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
-        if attach_btf_id.is_some() {
-            break;
+        match attach_btf_id_of(name) {
+            Ok(id) => {
+                attach_btf_id = Some(id);
+                break;
+            }
+            Err(ProgramLoadError::NoAttachTarget(_)) => {}
+            Err(e) => return Err(e.to_string()),
         }
     }
     let attach_btf_id =

@@ -62,8 +62,8 @@ pub enum ProgramLoadError {
     Unknown(String),
     #[error("`{0}` is not in the kernel's BTF")]
     NoAttachTarget(String),
-    #[error("reading the kernel's BTF: {0}")]
-    KernelBtf(String),
+    #[error(transparent)]
+    KernelBtf(#[from] KernelBtfError),
     /// The verifier's log, when it wrote one, says why.
     #[error("the verifier rejected the program ({error}). Verifier log:\n{log}")]
     Rejected { error: io::Error, log: String },
@@ -160,7 +160,10 @@ impl LoadedObject {
             expected_attach_type: kind.expected_attach_type.map_or(0, |t| t as u32),
             name: if self.features.bpf_name() { name } else { "" },
             license: &program.license,
-            kern_version: program.kernel_version.unwrap_or(0),
+            // Kernels before 5.0 refuse kprobes built for another version.
+            kern_version: program.kernel_version.unwrap_or_else(|| {
+                aya::util::KernelVersion::current().map_or(0, aya::util::KernelVersion::code)
+            }),
             insns: &function.instructions,
             btf_fd: self.btf_fd.as_ref().map(AsFd::as_fd),
             func_info: &function.func_info.func_info,
@@ -241,13 +244,13 @@ fn load_with_log(
 }
 
 /// The BTF id of a kernel function (or `btf_trace_*` typedef) by name.
-fn attach_btf_id(target: &str) -> Result<u32, ProgramLoadError> {
+pub(crate) fn attach_btf_id(target: &str) -> Result<u32, ProgramLoadError> {
     let kind = if target.starts_with("btf_trace_") {
         scan::KIND_TYPEDEF
     } else {
         scan::KIND_FUNC
     };
     scan::vmlinux_type_id(kind, target)
-        .map_err(|e| ProgramLoadError::KernelBtf(e.to_string()))?
+        .map_err(|e| KernelBtfError(e.to_string()))?
         .ok_or_else(|| ProgramLoadError::NoAttachTarget(target.to_owned()))
 }
