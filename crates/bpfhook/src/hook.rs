@@ -255,7 +255,7 @@ impl Hook {
         }
     }
 
-    /// The leading part of a section name the aya loader accepts for this hook's program type.
+    /// The leading part of a section name aya-obj accepts for this hook's program type.
     /// `object` renames sections to it only when aya would reject the original.
     pub fn loader_section(&self) -> &'static str {
         match self {

@@ -1,4 +1,4 @@
-//! Renames ELF sections in an eBPF object so the aya loader accepts names it does not know
+//! Renames ELF sections in an eBPF object so aya-obj's parser accepts names it does not know
 //! (`tc`, `tcx/ingress`, `xdp/ingress`, `ksyscall/…`).
 //!
 //! Two tables refer to a section by name and both must agree after a rename:
