@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use crate::attach::{self, AttachError, AttachOptions, Target};
+use crate::attach::{self, AttachError, AttachOptions, Attachment, Target};
 use crate::hook::Hook;
 use crate::kernel::features::{check_privileges, MissingPrivilege};
 use crate::loader::{LoadError, LoadedObject};
@@ -190,9 +190,9 @@ impl<'a> ManagerBuilder<'a> {
 
 /// Programs loaded and attached. Dropping it detaches every program and unloads everything.
 pub struct Manager {
-    // Field order is drop order: attachments (links, perf events, sockets) first, in the order
+    // Field order is drop order: attachments (links, perf events, sockets, TC filters) first, in the order
     // they were made, then programs, then maps.
-    _attachments: Vec<OwnedFd>,
+    _attachments: Vec<Attachment>,
     programs: HashMap<String, OwnedFd>,
     object: LoadedObject,
     status: Vec<ProgramStatus>,

@@ -7,11 +7,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aya::maps::HashMap;
-use bpfhook::attach::{AttachOptions, PerfEventKind, XdpMode};
+use bpfhook::attach::{AttachOptions, PerfEventKind, TcMode, XdpMode};
 use bpfhook::kernel::features::{self, Feature};
 use bpfhook::manager::{Manager, ManagerBuilder, ManagerError, ProgramState};
 use bpfhook::object::ObjectFile;
-use bpfhook_testkit::{bpf_fixture, program_loaded, test_binary, TempCgroup, VethPair};
+use bpfhook_testkit::{bpf_fixture, program_loaded, sh, test_binary, TempCgroup, VethPair};
 
 fn attach(
     fixture: &str,
@@ -134,6 +134,48 @@ fn tc_ingress_and_egress_on_veth() {
     veth.udp_to_peer(9999, 6);
     assert!(wait_count(&manager, "counts", 2, 4) >= 4, "TC ingress");
     assert!(wait_count(&manager, "counts", 3, 6) >= 6, "TC egress");
+}
+
+/// The netlink path (kernels before tcx, or `--tc-mode netlink`): cls_bpf filters on clsact,
+/// counted with real traffic; afterwards the interface is as it was: the filters are gone, and
+/// the qdisc too unless it was there before.
+fn tc_through_netlink(qdisc_before: bool) {
+    let veth = VethPair::new();
+    let iface = veth.host.as_str();
+    if qdisc_before {
+        sh("tc", &["qdisc", "add", "dev", iface, "clsact"]);
+    }
+    let options = AttachOptions {
+        iface: Some(iface.to_owned()),
+        tc_mode: TcMode::Netlink,
+        ..AttachOptions::default()
+    };
+    let manager = attach("net", &["tc_in_udp", "tc_out_udp"], options).expect("attach");
+    for direction in ["ingress", "egress"] {
+        let filters = sh("tc", &["filter", "show", "dev", iface, direction]);
+        assert!(filters.contains("direct-action"), "{direction}: {filters}");
+    }
+    veth.udp_to_host(9999, 4);
+    veth.udp_to_peer(9999, 6);
+    assert!(wait_count(&manager, "counts", 2, 4) >= 4, "TC ingress");
+    assert!(wait_count(&manager, "counts", 3, 6) >= 6, "TC egress");
+    drop(manager);
+    for direction in ["ingress", "egress"] {
+        let filters = sh("tc", &["filter", "show", "dev", iface, direction]);
+        assert!(filters.trim().is_empty(), "{direction} kept: {filters}");
+    }
+    let qdiscs = sh("tc", &["qdisc", "show", "dev", iface]);
+    assert_eq!(qdiscs.contains("clsact"), qdisc_before, "{qdiscs}");
+}
+
+#[test]
+fn tc_through_netlink_adds_and_removes_its_qdisc() {
+    tc_through_netlink(false);
+}
+
+#[test]
+fn tc_through_netlink_leaves_a_qdisc_that_was_there() {
+    tc_through_netlink(true);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
-use bpfhook::attach::{AttachOptions, PerfEventKind, XdpMode};
+use bpfhook::attach::{AttachOptions, PerfEventKind, TcMode, XdpMode};
 use bpfhook::decode::RecordDecoder;
 use bpfhook::events::{EventLoop, EventOptions, SeqOffset};
 use bpfhook::hook::Direction;
@@ -44,6 +44,9 @@ pub struct RunArgs {
     /// XDP attach mode
     #[arg(long, value_parser = parse_xdp_mode, default_value = "auto")]
     xdp_mode: XdpMode,
+    /// TC attach mode: tcx links where the kernel has them (auto), or the clsact qdisc (netlink)
+    #[arg(long, value_parser = parse_tc_mode, default_value = "auto")]
+    tc_mode: TcMode,
     /// perf event for perf_event programs: cpu-clock, page-faults, cycles, …
     #[arg(long, value_parser = parse_perf_event, default_value = "cpu-clock")]
     perf_event: PerfEventKind,
@@ -95,6 +98,10 @@ fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
     XdpMode::parse(s).ok_or_else(|| "expected auto, native or generic".to_owned())
 }
 
+fn parse_tc_mode(s: &str) -> Result<TcMode, String> {
+    TcMode::parse(s).ok_or_else(|| "expected auto, tcx or netlink".to_owned())
+}
+
 fn parse_perf_event(s: &str) -> Result<PerfEventKind, String> {
     PerfEventKind::parse(s).ok_or_else(|| {
         let names: Vec<&str> = PerfEventKind::names().collect();
@@ -111,6 +118,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         binary: args.binary.clone(),
         pid: args.pid,
         xdp_mode: args.xdp_mode,
+        tc_mode: args.tc_mode,
         perf_event: args.perf_event,
         frequency: args.frequency,
     };

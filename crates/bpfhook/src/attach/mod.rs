@@ -24,6 +24,7 @@ use crate::kernel::features::{self, MissingFeature};
 use crate::loader::{LoadedObject, ProgramLoadError};
 
 pub use perf_event::PerfEventKind;
+pub use tc::{LegacyTcFilter, TcMode};
 pub use uprobe::{find_binary, search_path};
 
 /// How XDP programs are attached.
@@ -63,6 +64,7 @@ pub struct AttachOptions {
     /// Only this process, for uprobes and perf events.
     pub pid: Option<u32>,
     pub xdp_mode: XdpMode,
+    pub tc_mode: TcMode,
     pub perf_event: PerfEventKind,
     /// Samples per second per CPU for perf_event programs.
     pub frequency: u64,
@@ -77,6 +79,7 @@ impl Default for AttachOptions {
             binary: None,
             pid: None,
             xdp_mode: XdpMode::Auto,
+            tc_mode: TcMode::Auto,
             perf_event: PerfEventKind::default(),
             frequency: 99,
         }
@@ -118,6 +121,7 @@ pub enum Target {
     Tc {
         iface: String,
         direction: Direction,
+        mode: TcMode,
     },
     SocketFilter {
         iface: String,
@@ -171,7 +175,18 @@ impl fmt::Display for Target {
                     XdpMode::Generic => f.write_str(" (generic)"),
                 }
             }
-            Target::Tc { iface, direction } => write!(f, "tc:{iface}:{}", direction.as_str()),
+            Target::Tc {
+                iface,
+                direction,
+                mode,
+            } => {
+                write!(f, "tc:{iface}:{}", direction.as_str())?;
+                match mode {
+                    TcMode::Auto => Ok(()),
+                    TcMode::Tcx => f.write_str(" (tcx)"),
+                    TcMode::Netlink => f.write_str(" (netlink)"),
+                }
+            }
             Target::SocketFilter { iface } => write!(f, "socket:{iface}"),
             Target::Cgroup { hook, path } => write!(f, "{hook}:{}", path.display()),
             Target::PerfEvent {
@@ -217,10 +232,19 @@ pub enum AttachError {
     Io { action: String, error: io::Error },
 }
 
+/// What holds a program on its hook; dropping it detaches.
+#[derive(Debug)]
+pub enum Attachment {
+    /// A bpf link, a perf event or a socket filter's socket: closing the fd detaches.
+    Fd(OwnedFd),
+    /// A cls_bpf filter on a clsact qdisc, on kernels without tcx (or `--tc-mode netlink`).
+    TcFilter(LegacyTcFilter),
+}
+
 /// A loaded program and what holds it on its hook. Dropping the attachments (in order) detaches.
 pub struct Attached {
     pub program: OwnedFd,
-    pub attachments: Vec<OwnedFd>,
+    pub attachments: Vec<Attachment>,
 }
 
 /// Resolves and checks the hook's targets. Nothing is loaded yet: a missing interface, cgroup,
@@ -267,28 +291,36 @@ pub fn load_and_attach(
         .map_err(|e| load_error(e, attach_to.is_some()))?;
     let fd = program.as_fd();
     let attachments = match target {
-        Target::Uprobe(t) => uprobe::attach(fd, t)?,
-        Target::Xdp { iface, mode } => xdp::attach(fd, iface, *mode)?,
-        Target::Tc { iface, direction } => tc::attach(fd, iface, *direction)?,
-        Target::SocketFilter { iface } => socket::attach(fd, iface)?,
+        Target::Uprobe(t) => fds(uprobe::attach(fd, t)?),
+        Target::Xdp { iface, mode } => fds(xdp::attach(fd, iface, *mode)?),
+        Target::Tc {
+            iface,
+            direction,
+            mode,
+        } => vec![tc::attach(fd, name, iface, *direction, *mode)?],
+        Target::SocketFilter { iface } => fds(socket::attach(fd, iface)?),
         Target::Cgroup { hook, path } => {
             let section = object
                 .section(name)
                 .ok_or_else(|| AttachError::Load(ProgramLoadError::Unknown(name.to_owned())))?;
-            cgroup::attach(fd, section, hook, path)?
+            fds(cgroup::attach(fd, section, hook, path)?)
         }
         Target::PerfEvent {
             event,
             frequency,
             pid,
-        } => perf_event::attach(fd, *event, *frequency, *pid)?,
-        Target::Netns { kind } => cgroup::attach_netns(fd, kind)?,
-        _ => tracing::attach(fd, target)?,
+        } => fds(perf_event::attach(fd, *event, *frequency, *pid)?),
+        Target::Netns { kind } => fds(cgroup::attach_netns(fd, kind)?),
+        _ => fds(tracing::attach(fd, target)?),
     };
     Ok(Attached {
         program,
         attachments,
     })
+}
+
+fn fds(fds: Vec<OwnedFd>) -> Vec<Attachment> {
+    fds.into_iter().map(Attachment::Fd).collect()
 }
 
 /// A rejection carries the verifier's log. Trampoline programs (`trampoline`) fail with bare

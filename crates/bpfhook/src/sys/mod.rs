@@ -4,6 +4,7 @@
 
 mod link;
 mod load;
+pub mod netlink;
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
