@@ -7,6 +7,7 @@ mod discover;
 mod execsnoop;
 mod inspect;
 mod run;
+mod seccomp;
 mod session;
 mod top;
 
@@ -31,6 +32,8 @@ enum Command {
     Run(run::RunArgs),
     /// Trace every exec on the system (like BCC's execsnoop); needs no clang
     Execsnoop(execsnoop::ExecsnoopArgs),
+    /// Run a command under a seccomp filter (the system-call hook; classic BPF) and report what it did
+    Seccomp(seccomp::SeccompArgs),
     /// Assemble eBPF in the verifier's syntax into an object (`bpfhook asm prog.s -o prog.o`)
     Asm(asm::AsmArgs),
     /// Compile a C source of eBPF programs (clang, with a generated vmlinux.h; cached)
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Execsnoop(args) => execsnoop::execsnoop(args),
+        Command::Seccomp(args) => seccomp::seccomp(args),
         Command::Asm(args) => asm::asm(args).map(|()| ExitCode::SUCCESS),
         Command::Build(args) => build::build(args).map(|()| ExitCode::SUCCESS),
         Command::Btf(command) => btf::btf(command).map(|()| ExitCode::SUCCESS),

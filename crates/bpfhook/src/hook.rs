@@ -123,6 +123,11 @@ pub enum HookError {
          cgroup_skb/ingress, cgroup/connect4, perf_event)"
     )]
     UnknownSection(String),
+    #[error(
+        "section `{0}`: seccomp filters are classic BPF installed by a process on itself, not \
+         eBPF programs in an object; run a command under one with `bpfhook seccomp --deny SYSCALLS -- CMD`"
+    )]
+    Seccomp(String),
     #[error("section `{section}` is incomplete: {why}")]
     Incomplete { section: String, why: &'static str },
     #[error("section `{section}`: bad offset `{offset}`")]
@@ -226,6 +231,7 @@ impl Hook {
             "perf_event" => Hook::PerfEvent,
             "sk_lookup" => Hook::SkLookup,
             "flow_dissector" => Hook::FlowDissector,
+            "seccomp" => return Err(HookError::Seccomp(section.to_owned())),
             _ => return Err(HookError::UnknownSection(section.to_owned())),
         })
     }
@@ -571,6 +577,12 @@ mod tests {
             Hook::from_section("cgroup/teleport4"),
             Err(HookError::UnknownSection("cgroup/teleport4".into()))
         );
+    }
+
+    #[test]
+    fn seccomp_sections_point_to_the_seccomp_command() {
+        let err = Hook::from_section("seccomp").unwrap_err().to_string();
+        assert!(err.contains("bpfhook seccomp"), "{err}");
     }
 
     #[test]

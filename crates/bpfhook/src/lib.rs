@@ -22,5 +22,6 @@ pub mod manager;
 pub mod maps;
 pub mod names;
 pub mod object;
+pub mod seccomp;
 pub mod sys;
 pub mod tools;
