@@ -42,12 +42,15 @@ pub fn execsnoop(args: ExecsnoopArgs) -> Result<ExitCode> {
         max_args: args.max_args,
     };
     let object = ObjectFile::parse(&execsnoop::object_for_running_kernel(&options)?)?;
-    let manager = ManagerBuilder::new(&object).attach()?;
+    let loaded = ManagerBuilder::new(&object).load()?;
     let event_options = EventOptions {
         printk: false,
         ..EventOptions::default()
     };
-    let mut events = EventLoop::new(&event_options, manager.maps())?;
+    // Readers first, so the first exec after attaching is seen.
+    let mut events = EventLoop::new(&event_options, loaded.maps())?;
+    // Attached until the end of the function: dropping it detaches.
+    let _manager = loaded.attach()?;
 
     let stdout = std::io::stdout();
     let mut out = std::io::LineWriter::new(stdout.lock());

@@ -105,6 +105,12 @@ impl<'a> ManagerBuilder<'a> {
 
     /// Resolves every target, loads the object and attaches.
     pub fn attach(self) -> Result<Manager, ManagerError> {
+        self.load()?.attach()
+    }
+
+    /// Resolves every target and creates the object's maps; nothing is attached yet, so
+    /// readers opened on the maps now see every record the programs will write.
+    pub fn load(self) -> Result<Loaded, ManagerError> {
         check_privileges()?;
         let specs = self.object.programs();
         if let Some(selected) = &self.selected {
@@ -152,8 +158,40 @@ impl<'a> ManagerBuilder<'a> {
             });
         }
 
-        // 2. Create the maps, then load and attach each program.
+        // 2. Create the maps.
         let object = LoadedObject::load(self.object.loader_bytes()).map_err(ManagerError::Load)?;
+        Ok(Loaded {
+            object,
+            plan,
+            status,
+            keep_going: self.keep_going,
+        })
+    }
+}
+
+/// An object whose maps exist and whose targets are resolved, before any program is loaded.
+pub struct Loaded {
+    object: LoadedObject,
+    plan: Vec<(usize, Target)>,
+    status: Vec<ProgramStatus>,
+    keep_going: bool,
+}
+
+impl Loaded {
+    /// Every map of the object, by name.
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &aya::maps::Map)> {
+        self.object.maps()
+    }
+
+    /// Loads and attaches each planned program; on a failure (without `keep_going`) what was
+    /// attached is detached again.
+    pub fn attach(self) -> Result<Manager, ManagerError> {
+        let Self {
+            object,
+            plan,
+            mut status,
+            keep_going,
+        } = self;
         let mut programs = HashMap::new();
         let mut attachments = Vec::new();
         let mut attached: Vec<String> = Vec::new();
@@ -165,7 +203,7 @@ impl<'a> ManagerBuilder<'a> {
                     attachments.extend(done.attachments);
                     attached.push(entry.name.clone());
                 }
-                Err(error) if self.keep_going => {
+                Err(error) if keep_going => {
                     entry.state = ProgramState::Failed(error.to_string());
                 }
                 Err(error) => {

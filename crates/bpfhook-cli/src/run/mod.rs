@@ -130,9 +130,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     // Checked before attaching, so a bad --event-type leaves nothing behind.
     let decoder = RecordDecoder::new(object.loader_bytes(), args.event_type.as_deref())?;
-    let manager = builder.attach()?;
-    // The readers need the loaded maps. If opening them fails, returning drops the Manager,
-    // which detaches everything.
+    // The readers open on the maps before any program is attached, so no record is written
+    // where no reader is yet (a perf event array drops those). If opening them fails, nothing
+    // is attached and returning frees the maps.
+    let loaded = builder.load()?;
     let event_options = EventOptions {
         printk: !args.no_printk,
         records: !args.no_events,
@@ -140,7 +141,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         // A record type with a u64 `seq` member counts gaps without being asked.
         seq_offset: args.seq_offset.or(decoder.seq_offset()).map(SeqOffset),
     };
-    let mut events = EventLoop::new(&event_options, manager.maps())?;
+    let mut events = EventLoop::new(&event_options, loaded.maps())?;
+    let manager = loaded.attach()?;
 
     let stdout = std::io::stdout();
     let mut out = Output::new(std::io::BufWriter::new(stdout.lock()), args.json, decoder);

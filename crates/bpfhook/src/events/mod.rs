@@ -22,10 +22,9 @@
 //! numbers that never arrived ([`ChannelStats::seq_missing`]). Decoding records by their BTF
 //! type (and finding such a field by name) is the decoding issue's job.
 //!
-//! Readers open after the Manager has attached (they need the loaded maps): a perf event array
-//! has no perf event at a CPU's index until then, so `bpf_perf_event_output` fails for records
-//! written in that window (ring buffers keep them). Closing it needs a Manager that hands out
-//! the maps between load and attach.
+//! Open the readers between `ManagerBuilder::load` and `Loaded::attach`: a perf event array has
+//! no perf event at a CPU's index until its reader opens, so `bpf_perf_event_output` fails for
+//! records written before that (ring buffers keep them).
 //!
 //! Perf samples carry the kernel's padding: a sample of `n` bytes arrives as the smallest
 //! `m >= n` with `m + 4` a multiple of 8, as with libbpf.
