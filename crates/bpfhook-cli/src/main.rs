@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load an eBPF object, attach every program to its hook, stream bpf_printk output, print maps at exit
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Trace every exec on the system (like BCC's execsnoop); needs no clang
     Execsnoop(execsnoop::ExecsnoopArgs),
     /// Run a command under a seccomp filter (the system-call hook; classic BPF) and report what it did
@@ -64,7 +64,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Execsnoop(args) => execsnoop::execsnoop(args),
         Command::Seccomp(args) => seccomp::seccomp(args),
         Command::Asm(args) => asm::asm(args).map(|()| ExitCode::SUCCESS),

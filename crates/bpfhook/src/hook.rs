@@ -112,6 +112,12 @@ pub enum Hook {
     PerfEvent,
     SkLookup,
     FlowDissector,
+    /// sk_msg: runs on sendmsg of the sockets in a sockmap or sockhash.
+    SkMsg,
+    /// `sk_skb/stream_parser` or `sk_skb/stream_verdict`: on data received by those sockets.
+    SkSkb {
+        stage: &'static str,
+    },
 }
 
 /// Why a section name is not a hook we can attach.
@@ -120,7 +126,7 @@ pub enum HookError {
     #[error(
         "unknown section `{0}`: not a program type bpfhook can attach (expected e.g. tracepoint/CAT/NAME, \
          raw_tp/NAME, kprobe/FN, uprobe/PATH:FN, fentry/FN, lsm/HOOK, xdp, tc/ingress, socket, sockops, \
-         cgroup_skb/ingress, cgroup/connect4, perf_event)"
+         cgroup_skb/ingress, cgroup/connect4, perf_event, sk_msg, sk_skb/stream_verdict)"
     )]
     UnknownSection(String),
     #[error(
@@ -231,6 +237,15 @@ impl Hook {
             "perf_event" => Hook::PerfEvent,
             "sk_lookup" => Hook::SkLookup,
             "flow_dissector" => Hook::FlowDissector,
+            "sk_msg" => Hook::SkMsg,
+            "sk_skb" => Hook::SkSkb {
+                stage: ["stream_parser", "stream_verdict"]
+                    .into_iter()
+                    .find(|s| rest == Some(*s))
+                    .ok_or_else(|| {
+                        incomplete("expected sk_skb/stream_parser or sk_skb/stream_verdict")
+                    })?,
+            },
             "seccomp" => return Err(HookError::Seccomp(section.to_owned())),
             _ => return Err(HookError::UnknownSection(section.to_owned())),
         })
@@ -258,6 +273,8 @@ impl Hook {
             Hook::PerfEvent => "perf_event",
             Hook::SkLookup => "sk_lookup",
             Hook::FlowDissector => "flow_dissector",
+            Hook::SkMsg => "sk_msg",
+            Hook::SkSkb { .. } => "sk_skb",
         }
     }
 
@@ -290,6 +307,9 @@ impl Hook {
             Hook::PerfEvent => "perf_event",
             Hook::SkLookup => "sk_lookup",
             Hook::FlowDissector => "flow_dissector",
+            // aya-obj accepts both as we parse them, so these are never renamed.
+            Hook::SkMsg => "sk_msg",
+            Hook::SkSkb { .. } => "sk_skb",
         }
     }
 
@@ -298,7 +318,11 @@ impl Hook {
     pub fn loader_section_takes_suffix(&self) -> bool {
         !matches!(
             self,
-            Hook::Xdp { .. } | Hook::Cgroup { .. } | Hook::CgroupSkb { .. }
+            Hook::Xdp { .. }
+                | Hook::Cgroup { .. }
+                | Hook::CgroupSkb { .. }
+                | Hook::SkMsg
+                | Hook::SkSkb { .. }
         )
     }
 }
@@ -406,6 +430,7 @@ impl fmt::Display for Hook {
                 write!(f, "{kind}:{}", d.as_str())
             }
             Hook::Cgroup { attach_point } => write!(f, "{kind}:{attach_point}"),
+            Hook::SkSkb { stage } => write!(f, "{kind}:{stage}"),
             _ => f.write_str(kind),
         }
     }

@@ -191,6 +191,58 @@ fn socket_filter_sees_frames_on_its_interface() {
 }
 
 #[test]
+fn sk_msg_and_sk_skb_run_for_the_sockets_in_the_sockmap() {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+
+    let manager = attach(
+        "sockmap",
+        &["msg_count", "skb_parser", "skb_verdict"],
+        AttachOptions::default(),
+    )
+    .expect("attach");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (mut server, _) = listener.accept().expect("accept");
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let sock_map = bpfhook::maps::fd(manager.map("sock_map").expect("sock_map"));
+    for (slot, socket) in [(0u32, client.as_raw_fd()), (1, server.as_raw_fd())] {
+        bpfhook::sys::map_update(
+            sock_map,
+            &slot.to_ne_bytes(),
+            &(socket as u32).to_ne_bytes(),
+            0,
+        )
+        .expect("socket into the sockmap");
+    }
+    client.write_all(b"hello").expect("send");
+    let mut received = [0u8; 5];
+    server
+        .read_exact(&mut received)
+        .expect("the verdict passed the data on");
+    assert_eq!(&received, b"hello");
+    assert!(count(&manager, "counts", 1) >= 1, "sk_msg did not run");
+    assert!(
+        count(&manager, "counts", 2) >= 1,
+        "sk_skb verdict did not run"
+    );
+}
+
+#[test]
+fn sk_msg_without_a_sockmap_is_a_clear_error() {
+    let err = match attach("sections", &["s_sk_msg"], AttachOptions::default()) {
+        Ok(_) => panic!("attached without a sockmap"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("sockmap or sockhash"), "{err}");
+    assert!(err.contains("s_sk_msg"), "{err}");
+    assert!(!program_loaded("s_sk_msg"), "s_sk_msg stayed loaded");
+}
+
+#[test]
 fn sockops_and_cgroup_skb_on_a_temporary_cgroup() {
     let cgroup = TempCgroup::new();
     let options = AttachOptions {

@@ -124,6 +124,17 @@ const SECTIONS: &[(&str, &str, t)] = &[
     ),
     ("s_cg_dev", "cgroup:dev", BPF_PROG_TYPE_CGROUP_DEVICE),
     ("s_perf_event", "perf_event", BPF_PROG_TYPE_PERF_EVENT),
+    ("s_sk_msg", "sk_msg", BPF_PROG_TYPE_SK_MSG),
+    (
+        "s_sk_skb_parser",
+        "sk_skb:stream_parser",
+        BPF_PROG_TYPE_SK_SKB,
+    ),
+    (
+        "s_sk_skb_verdict",
+        "sk_skb:stream_verdict",
+        BPF_PROG_TYPE_SK_SKB,
+    ),
 ];
 
 #[test]

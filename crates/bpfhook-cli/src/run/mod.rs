@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Binary or library for uprobes whose section names none (`libc` resolves via ld.so.cache)
     #[arg(long)]
     binary: Option<String>,
+    /// The sockmap or sockhash sk_msg/sk_skb programs attach to (default: the object's only one)
+    #[arg(long, value_name = "MAP")]
+    sockmap: Option<String>,
     /// Only this process (uprobes, perf events)
     #[arg(long, short = 'p')]
     pid: Option<u32>,
@@ -116,6 +119,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         direction: args.direction,
         cgroup: args.cgroup.clone(),
         binary: args.binary.clone(),
+        sockmap: args.sockmap.clone(),
         pid: args.pid,
         xdp_mode: args.xdp_mode,
         tc_mode: args.tc_mode,

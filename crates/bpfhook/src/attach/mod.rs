@@ -9,6 +9,7 @@ mod cgroup;
 mod perf_event;
 mod perf_link;
 mod socket;
+mod sockmap;
 mod tc;
 mod tracing;
 mod uprobe;
@@ -24,6 +25,7 @@ use crate::kernel::features::{self, MissingFeature};
 use crate::loader::{LoadedObject, ProgramLoadError};
 
 pub use perf_event::PerfEventKind;
+pub use sockmap::ProgAttachment;
 pub use tc::{LegacyTcFilter, TcMode};
 pub use uprobe::{find_binary, search_path};
 
@@ -61,6 +63,9 @@ pub struct AttachOptions {
     pub cgroup: Option<PathBuf>,
     /// Binary or library for uprobes whose section names none (`libc` resolves via ld.so.cache).
     pub binary: Option<String>,
+    /// The sockmap or sockhash of the object that sk_msg/sk_skb programs attach to (default: the
+    /// object's only one).
+    pub sockmap: Option<String>,
     /// Only this process, for uprobes and perf events.
     pub pid: Option<u32>,
     pub xdp_mode: XdpMode,
@@ -77,6 +82,7 @@ impl Default for AttachOptions {
             direction: None,
             cgroup: None,
             binary: None,
+            sockmap: None,
             pid: None,
             xdp_mode: XdpMode::Auto,
             tc_mode: TcMode::Auto,
@@ -135,6 +141,11 @@ pub enum Target {
         event: PerfEventKind,
         frequency: u64,
         pid: Option<u32>,
+    },
+    /// sk_msg and sk_skb: a sockmap or sockhash of the object (None: its only one).
+    Sockmap {
+        hook: Hook,
+        map: Option<String>,
     },
     /// sk_lookup and flow_dissector attach to this process's network namespace.
     Netns {
@@ -201,6 +212,9 @@ impl fmt::Display for Target {
                 }
             }
             Target::Netns { kind } => write!(f, "{kind}:netns"),
+            Target::Sockmap { hook, map } => {
+                write!(f, "{hook}:{}", map.as_deref().unwrap_or("sockmap"))
+            }
         }
     }
 }
@@ -239,6 +253,8 @@ pub enum Attachment {
     Fd(OwnedFd),
     /// A cls_bpf filter on a clsact qdisc, on kernels without tcx (or `--tc-mode netlink`).
     TcFilter(LegacyTcFilter),
+    /// sk_msg/sk_skb on a sockmap (`BPF_PROG_ATTACH`).
+    Map(ProgAttachment),
 }
 
 /// A loaded program and what holds it on its hook. Dropping the attachments (in order) detaches.
@@ -268,6 +284,7 @@ pub fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, AttachError>
             pid: opts.pid,
         }),
         Hook::SkLookup => Ok(Target::Netns { kind: "sk_lookup" }),
+        Hook::SkMsg | Hook::SkSkb { .. } => Ok(sockmap::resolve(hook, opts)),
         Hook::FlowDissector => Ok(Target::Netns {
             kind: "flow_dissector",
         }),
@@ -311,6 +328,12 @@ pub fn load_and_attach(
             pid,
         } => fds(perf_event::attach(fd, *event, *frequency, *pid)?),
         Target::Netns { kind } => fds(cgroup::attach_netns(fd, kind)?),
+        Target::Sockmap { hook, map } => vec![Attachment::Map(sockmap::attach(
+            fd,
+            object,
+            hook,
+            map.as_deref(),
+        )?)],
         _ => fds(tracing::attach(fd, target)?),
     };
     Ok(Attached {

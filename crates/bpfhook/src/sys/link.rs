@@ -101,3 +101,27 @@ pub fn perf_event_set_bpf(event: BorrowedFd<'_>, program: BorrowedFd<'_>) -> io:
     }
     Ok(())
 }
+
+/// `BPF_PROG_ATTACH` (`attach` true) or `BPF_PROG_DETACH`: the attachment without a link, which
+/// sockmaps take; it lasts until detached or until the target goes.
+pub fn prog_attach(
+    program: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+    attach: bool,
+) -> Result<(), SyscallError> {
+    let mut attr = zeroed_attr();
+    // SAFETY: plain integer fields of the prog_attach member.
+    unsafe {
+        let prog = &mut attr.__bindgen_anon_5;
+        prog.attach_bpf_fd = program.as_raw_fd() as u32;
+        prog.__bindgen_anon_1.target_fd = target.as_raw_fd() as u32;
+        prog.attach_type = attach_type;
+    }
+    if attach {
+        bpf(bpf_cmd::BPF_PROG_ATTACH, &mut attr, "BPF_PROG_ATTACH")?;
+    } else {
+        bpf(bpf_cmd::BPF_PROG_DETACH, &mut attr, "BPF_PROG_DETACH")?;
+    }
+    Ok(())
+}

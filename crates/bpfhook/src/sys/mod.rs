@@ -12,7 +12,9 @@ use std::path::Path;
 
 use aya_obj::generated::{bpf_attr, bpf_cmd};
 
-pub use link::{link_create, perf_event_open, perf_event_set_bpf, raw_tracepoint_open, LinkTarget};
+pub use link::{
+    link_create, perf_event_open, perf_event_set_bpf, prog_attach, raw_tracepoint_open, LinkTarget,
+};
 pub use load::{btf_load, map_create, map_freeze, prog_load, MapCreate, ProgramLoad};
 
 /// A failed bpf(2) call: which command, and the kernel's errno.
