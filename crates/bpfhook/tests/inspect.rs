@@ -104,6 +104,17 @@ fn dump_disassembles_translated_instructions() {
         "{insns:?}"
     );
     assert_eq!(insns[0].index, 0);
+    // Helper calls are named through kallsyms, as bpftool names them.
+    assert!(
+        insns
+            .iter()
+            .any(|i| i.text.starts_with("call bpf_get_current_comm#")),
+        "{insns:?}"
+    );
+    assert!(
+        insns.iter().all(|i| !i.text.contains("unknown#")),
+        "{insns:?}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Programs: bpftool's `prog show` fields, and the translated instructions for `prog dump`.
 
 use crate::names;
+use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,7 +10,8 @@ use serde::Serialize;
 use super::holders::{Holder, Holders};
 use super::links::{list_links_with, LinkInfo};
 use super::{ids, info_error, memlock, open, InspectError};
-use crate::asm::{self, Insn};
+use crate::asm::{self, Call, Helper, Insn};
+use crate::kernel::kallsyms::Kallsyms;
 use crate::sys::{self, bpf_prog_info, ObjectKind};
 
 /// One loaded program, with bpftool's JSON field names.
@@ -148,22 +150,25 @@ pub fn dump_program(id: u32) -> Result<Vec<XlatedInsn>, InspectError> {
         // All-zero instructions mean the kernel withheld them (kptr_restrict / no CAP_SYS_ADMIN).
         bytes.truncate(again.xlated_prog_len.min(info.xlated_prog_len) as usize);
     }
-    Ok(disassemble(&bytes))
+    Ok(disassemble(&bytes, &helper_names(&bytes)))
 }
 
 /// Each instruction with its slot index; bytes our decoder rejects (the kernel's own rewrites
 /// can use encodings programs may not) print as raw hex rather than failing the dump.
-fn disassemble(bytes: &[u8]) -> Vec<XlatedInsn> {
+fn disassemble(bytes: &[u8], helpers: &HashMap<i32, String>) -> Vec<XlatedInsn> {
     let mut out = Vec::with_capacity(bytes.len() / asm::INSN_SIZE);
     let mut offset = 0;
     while offset + asm::INSN_SIZE <= bytes.len() {
         let index = offset / asm::INSN_SIZE;
         match Insn::decode(&bytes[offset..]) {
             Ok((insn, used)) => {
-                out.push(XlatedInsn {
-                    index,
-                    text: insn.to_string(),
-                });
+                let text = match insn {
+                    Insn::Call(Call::Helper(imm)) if helpers.contains_key(&imm) => {
+                        format!("call {}#{imm}", helpers[&imm])
+                    }
+                    _ => insn.to_string(),
+                };
+                out.push(XlatedInsn { index, text });
                 offset += used.max(asm::INSN_SIZE);
             }
             Err(_) => {
@@ -177,6 +182,41 @@ fn disassemble(bytes: &[u8]) -> Vec<XlatedInsn> {
         }
     }
     out
+}
+
+/// In translated code a helper call's immediate is the helper's address relative to
+/// `__bpf_call_base`; kallsyms names it, as bpftool shows it (`call bpf_trace_printk#-63248`).
+/// Empty when the dump has no such call or kernel addresses are hidden.
+fn helper_names(bytes: &[u8]) -> HashMap<i32, String> {
+    let relative: Vec<i32> = bytes
+        .chunks_exact(asm::INSN_SIZE)
+        .filter_map(|raw| match Insn::decode(raw) {
+            Ok((Insn::Call(Call::Helper(imm)), _)) if Helper::from_id(imm).is_none() => Some(imm),
+            _ => None,
+        })
+        .collect();
+    if relative.is_empty() {
+        return HashMap::new();
+    }
+    let Ok(kallsyms) = Kallsyms::read() else {
+        return HashMap::new();
+    };
+    let Some(base) = kallsyms
+        .symbols()
+        .find(|s| s.name == "__bpf_call_base" && s.address != 0)
+        .map(|s| s.address)
+    else {
+        return HashMap::new();
+    };
+    let wanted: HashMap<u64, i32> = relative
+        .iter()
+        .map(|&imm| (base.wrapping_add_signed(i64::from(imm)), imm))
+        .collect();
+    kallsyms
+        .symbols()
+        .filter(|s| s.is_text())
+        .filter_map(|s| Some((*wanted.get(&s.address)?, s.name.to_owned())))
+        .collect()
 }
 
 /// The kernel stamps load time in CLOCK_BOOTTIME nanoseconds; wall time is now minus the age.
@@ -235,7 +275,7 @@ mod tests {
     fn undecodable_bytes_print_raw() {
         let exit = [0x95, 0, 0, 0, 0, 0, 0, 0];
         let junk = [0xff; 8];
-        let text: Vec<String> = disassemble(&[exit, junk].concat())
+        let text: Vec<String> = disassemble(&[exit, junk].concat(), &HashMap::new())
             .into_iter()
             .map(|i| format!("{}: {}", i.index, i.text))
             .collect();
