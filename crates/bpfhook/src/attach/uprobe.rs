@@ -11,6 +11,7 @@ use object::{Object, ObjectSegment, ObjectSymbol};
 use super::perf_link::{open_and_attach, ProbePmu};
 use super::{AttachError, AttachOptions};
 use crate::hook::Hook;
+use crate::kernel::features::{self, Feature};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UprobeTarget {
@@ -64,6 +65,7 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
         });
     }
     let path = find_binary(binary)?;
+    features::check(Feature::Uprobes)?;
     let symbol_offset = match symbol {
         Some(symbol) => symbol_file_offset(&path, symbol)?,
         None => 0,

@@ -110,6 +110,7 @@ impl HookKind {
             HookKind::Kprobe | HookKind::Kretprobe => Some(Feature::Kprobes),
             HookKind::Fentry | HookKind::Fexit => Some(Feature::Fentry),
             HookKind::Lsm => Some(Feature::Lsm),
+            HookKind::Uprobe | HookKind::Usdt => Some(Feature::Uprobes),
             _ => None,
         }
     }

@@ -14,6 +14,8 @@ use crate::sys::{prog_load, ProgramLoad};
 pub enum Feature {
     /// kprobe/kretprobe: needs CONFIG_KPROBES.
     Kprobes,
+    /// uprobe/uretprobe: needs CONFIG_UPROBE_EVENTS.
+    Uprobes,
     /// fentry/fexit/fmod_ret: BPF trampolines.
     Fentry,
     /// BPF LSM programs.
@@ -26,6 +28,7 @@ impl Feature {
     pub fn name(self) -> &'static str {
         match self {
             Feature::Kprobes => "kprobes",
+            Feature::Uprobes => "uprobes",
             Feature::Fentry => "fentry/fexit",
             Feature::Lsm => "BPF LSM",
             Feature::BtfTracepoint => "BTF tracepoints (tp_btf)",
@@ -43,11 +46,13 @@ pub struct MissingFeature {
 /// Ok when the kernel can attach programs of this family; the cached probe result otherwise.
 pub fn check(feature: Feature) -> Result<(), MissingFeature> {
     static KPROBES: OnceLock<Result<(), String>> = OnceLock::new();
+    static UPROBES: OnceLock<Result<(), String>> = OnceLock::new();
     static FENTRY: OnceLock<Result<(), String>> = OnceLock::new();
     static LSM: OnceLock<Result<(), String>> = OnceLock::new();
     static BTF_TRACEPOINT: OnceLock<Result<(), String>> = OnceLock::new();
     let cell = match feature {
         Feature::Kprobes => &KPROBES,
+        Feature::Uprobes => &UPROBES,
         Feature::Fentry => &FENTRY,
         Feature::Lsm => &LSM,
         Feature::BtfTracepoint => &BTF_TRACEPOINT,
@@ -62,7 +67,16 @@ pub fn check(feature: Feature) -> Result<(), MissingFeature> {
 
 fn probe(feature: Feature) -> Result<(), String> {
     match feature {
-        Feature::Kprobes => probe_kprobes(),
+        Feature::Kprobes => probe_pmu(
+            "kprobe",
+            "CONFIG_KPROBES",
+            "use a tracepoint, raw tracepoint or fentry instead",
+        ),
+        Feature::Uprobes => probe_pmu(
+            "uprobe",
+            "CONFIG_UPROBE_EVENTS",
+            "user-space functions cannot be probed here",
+        ),
         Feature::Fentry => probe_trampoline(
             bpf_prog_type::BPF_PROG_TYPE_TRACING,
             bpf_attach_type::BPF_TRACE_FENTRY,
@@ -81,18 +95,18 @@ fn probe(feature: Feature) -> Result<(), String> {
     }
 }
 
-/// kprobes exist when the kernel has the kprobe PMU or the legacy tracefs interface.
-fn probe_kprobes() -> Result<(), String> {
-    let pmu = Path::new("/sys/bus/event_source/devices/kprobe");
-    let legacy = crate::kernel::tracefs::root()
-        .ok()
-        .map(|root| root.join("kprobe_events"));
-    if pmu.exists() || legacy.is_some_and(|p| p.exists()) {
+/// kprobes and uprobes are attached through their perf PMUs (Linux 4.17), which exist when the
+/// kernel was built with them.
+fn probe_pmu(pmu: &str, config: &str, instead: &str) -> Result<(), String> {
+    if Path::new("/sys/bus/event_source/devices")
+        .join(pmu)
+        .exists()
+    {
         return Ok(());
     }
-    Err("the kernel was built without CONFIG_KPROBES (no kprobe PMU in /sys/bus/event_source/devices \
-         and no kprobe_events in tracefs); use a tracepoint, raw tracepoint or fentry instead"
-        .to_owned())
+    Err(format!(
+        "the kernel was built without {config} (no {pmu} PMU in /sys/bus/event_source/devices); {instead}"
+    ))
 }
 
 /// Loads `r0 = 0; exit` at the first of `targets` found in the kernel's BTF.
