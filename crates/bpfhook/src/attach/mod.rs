@@ -2,8 +2,8 @@
 //!
 //! The path is: `Hook` (what the section says) + `AttachOptions` (what the user said) →
 //! [`resolve`] → `Target` (every target checked to exist, before anything is loaded) →
-//! [`load_and_attach`] → the program's fd and its attachments: link, perf event or socket fds,
-//! each of which detaches when closed.
+//! [`load_and_attach`] → the program's fd and its [`Attachment`]s (link, perf event or socket
+//! fds, netlink TC filters, sockmap attachments), each of which detaches when dropped.
 
 mod cgroup;
 mod perf_event;

@@ -39,7 +39,7 @@ pub(super) fn attach(
         action: format!("{action} ({hook} on map {name})"),
         error,
     };
-    // Our own fds for the guard: it may outlive the borrowed ones' owners' other uses.
+    // The guard keeps fds of its own: detaching needs both, whatever is closed first.
     let program = program
         .try_clone_to_owned()
         .map_err(|e| io("duplicating the program fd", e))?;
