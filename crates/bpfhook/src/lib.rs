@@ -5,7 +5,7 @@
 //! ([`attach::resolve`]), creates the maps with [`loader::LoadedObject`] (aya-obj parses and
 //! relocates; we talk to the kernel), and loads and attaches each program
 //! ([`attach::load_and_attach`]); [`events::EventLoop`] streams what the programs print;
-//! [`maps::dump`] reads the maps at exit; dropping the [`manager::Manager`] detaches all.
+//! [`maps`] reads the maps at exit; dropping the [`manager::Manager`] detaches all.
 
 pub mod asm;
 pub mod attach;

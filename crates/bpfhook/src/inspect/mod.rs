@@ -3,13 +3,13 @@
 //! objects of other processes as bpftool does.
 //!
 //! - [`progs`]: program info (bpftool's `prog show` fields) and translated instructions;
-//! - [`maps`]: map info, entries, lookup/update/delete by id;
-//! - [`typed`]: map keys and values read and written through the map's BTF;
+//! - [`maps`]: map info, entries, lookup/update/delete by id, keys and values read and written
+//!   through the map's BTF;
 //! - [`links`]: links and their targets (tracepoint, interface, cgroup…);
 //! - [`holders`]: which processes hold an fd to an object;
 //! - [`pins`]: pinning objects on bpffs and removing pins;
 //! - [`stats`]: turning run-time statistics on, and per-program samples;
-//! - [`names`]: the kernel's enum values as bpftool's names.
+//! - and [`crate::names`] gives the kernel's enum values bpftool's names.
 
 pub mod holders;
 pub mod links;
