@@ -259,4 +259,11 @@ impl Manager {
     pub fn program(&self, name: &str) -> Option<BorrowedFd<'_>> {
         self.programs.get(name).map(AsFd::as_fd)
     }
+
+    /// The kernel id of a program that was loaded and attached (what `bpfhook prog show` takes).
+    pub fn program_id(&self, name: &str) -> Option<u32> {
+        crate::sys::prog_info(self.program(name)?, &mut [], &mut [])
+            .ok()
+            .map(|info| info.id)
+    }
 }

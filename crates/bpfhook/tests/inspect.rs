@@ -26,18 +26,11 @@ fn load(program: &str) -> Manager {
 }
 
 fn prog_id(manager: &Manager, program: &str) -> u32 {
-    let program = manager.program(program).expect("program exists");
-    bpfhook::sys::prog_info(program, &mut [], &mut [])
-        .expect("program info")
-        .id
+    manager.program_id(program).expect("program loaded")
 }
 
 fn map_id(manager: &Manager, map: &str) -> u32 {
-    let data = match manager.map(map).expect("map exists") {
-        Map::HashMap(m) | Map::PerCpuArray(m) => m,
-        _ => panic!("unexpected map type for {map}"),
-    };
-    data.info().expect("map info").id()
+    bpfhook::maps::id(manager.map(map).expect("map exists")).expect("map id")
 }
 
 fn exec_true() {
