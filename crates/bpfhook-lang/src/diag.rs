@@ -1,0 +1,144 @@
+//! Source positions and diagnostics. Every error the front end or the semantic pass reports
+//! carries a span, and prints the way bpftrace does: `stdin:1:9-14: ERROR: message`, then the
+//! source line and a `~~~~` underline below the span.
+
+use std::fmt;
+
+/// A byte range `[start, end)` in the program text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Self {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One message about the program, pointing at where it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub span: Span,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(span: Span, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(span: Span, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+        }
+    }
+
+    /// `NAME:LINE:COL-COL: ERROR: message`, the line, and an underline (bpftrace's layout).
+    pub fn render(&self, source_name: &str, source: &str) -> String {
+        let start = (self.span.start as usize).min(source.len());
+        let end = (self.span.end as usize).clamp(start, source.len());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        let line_number = source[..start].matches('\n').count() + 1;
+        let column = source[line_start..start].chars().count() + 1;
+        // The underline stops at the end of the first line of a span over several lines.
+        let shown_end = end.min(line_end);
+        let end_column = column + source[start..shown_end].chars().count().max(1);
+        let label = match self.severity {
+            Severity::Error => "ERROR",
+            Severity::Warning => "WARNING",
+        };
+        let line = &source[line_start..line_end];
+        let pad: String = source[line_start..start]
+            .chars()
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let underline = "~".repeat(end_column - column);
+        format!(
+            "{source_name}:{line_number}:{column}-{end_column}: {label}: {}\n{line}\n{pad}{underline}",
+            self.message
+        )
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Several diagnostics, the way a pass returns them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Every diagnostic rendered, one after another.
+    pub fn render(&self, source_name: &str, source: &str) -> String {
+        self.0
+            .iter()
+            .map(|d| d.render(source_name, source))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_line_column_and_underline() {
+        let source = "begin { foo(); }";
+        let d = Diagnostic::error(Span::new(8, 13), "Unknown function: foo");
+        assert_eq!(
+            d.render("stdin", source),
+            "stdin:1:9-14: ERROR: Unknown function: foo\nbegin { foo(); }\n        ~~~~~"
+        );
+    }
+
+    #[test]
+    fn second_line() {
+        let source = "begin {\n  @x = y;\n}";
+        let d = Diagnostic::error(Span::new(15, 16), "unknown identifier");
+        assert_eq!(
+            d.render("a.bt", source),
+            "a.bt:2:8-9: ERROR: unknown identifier\n  @x = y;\n       ~"
+        );
+    }
+}

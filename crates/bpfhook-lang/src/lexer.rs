@@ -1,0 +1,1 @@
+//! Tokens of the bpftrace language (filled in by the front end).

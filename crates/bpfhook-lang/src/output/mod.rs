@@ -1,0 +1,1 @@
+//! bpftrace's output: printf formatting, values, maps, histograms, as text or JSON.

@@ -1,0 +1,1 @@
+//! The parser: tokens → [`crate::ast::Program`] (filled in by the front end).
