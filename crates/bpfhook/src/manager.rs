@@ -183,6 +183,20 @@ impl Loaded {
         self.object.maps()
     }
 
+    /// Loads a program without attaching it (the verifier runs here), for programs that run on
+    /// demand through `BPF_PROG_TEST_RUN` — a tracing language's BEGIN and END probes. Leave
+    /// such programs out of [`ManagerBuilder::select`].
+    pub fn load_unattached(&self, name: &str) -> Result<OwnedFd, ManagerError> {
+        self.object
+            .load_program(name, None)
+            .map_err(|error| ManagerError::Program {
+                program: name.to_owned(),
+                hook: "run once".to_owned(),
+                error: Box::new(AttachError::from_load(error)),
+                detached: Vec::new(),
+            })
+    }
+
     /// Loads and attaches each planned program; on a failure (without `keep_going`) what was
     /// attached is detached again.
     pub fn attach(self) -> Result<Manager, ManagerError> {

@@ -279,7 +279,7 @@ fn sockops_and_cgroup_skb_on_a_temporary_cgroup() {
 fn perf_event_samples_cpu_clock() {
     let options = AttachOptions {
         perf_event: PerfEventKind::parse("cpu-clock").expect("known event"),
-        frequency: 1000,
+        sampling: bpfhook::attach::PerfSampling::Frequency(1000),
         ..AttachOptions::default()
     };
     let manager = attach("perf_event", &["perf_sample"], options).expect("attach");

@@ -124,7 +124,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         xdp_mode: args.xdp_mode,
         tc_mode: args.tc_mode,
         perf_event: args.perf_event,
-        frequency: args.frequency,
+        sampling: bpfhook::attach::PerfSampling::Frequency(args.frequency),
+        first_cpu_only: false,
     };
     let mut builder = ManagerBuilder::new(&object)
         .options(options)

@@ -24,7 +24,7 @@ use crate::hook::{Direction, Hook};
 use crate::kernel::features::{self, MissingFeature};
 use crate::loader::{LoadedObject, ProgramLoadError};
 
-pub use perf_event::PerfEventKind;
+pub use perf_event::{PerfEventKind, PerfSampling};
 pub use sockmap::ProgAttachment;
 pub use tc::{LegacyTcFilter, TcMode};
 pub use uprobe::{find_binary, search_path};
@@ -71,8 +71,10 @@ pub struct AttachOptions {
     pub xdp_mode: XdpMode,
     pub tc_mode: TcMode,
     pub perf_event: PerfEventKind,
-    /// Samples per second per CPU for perf_event programs.
-    pub frequency: u64,
+    /// How often perf_event programs run: samples per second per CPU, or every N events.
+    pub sampling: PerfSampling,
+    /// perf_event programs on the first online CPU only (a timer rather than a profiler).
+    pub first_cpu_only: bool,
 }
 
 impl Default for AttachOptions {
@@ -87,7 +89,8 @@ impl Default for AttachOptions {
             xdp_mode: XdpMode::Auto,
             tc_mode: TcMode::Auto,
             perf_event: PerfEventKind::default(),
-            frequency: 99,
+            sampling: PerfSampling::Frequency(99),
+            first_cpu_only: false,
         }
     }
 }
@@ -139,8 +142,9 @@ pub enum Target {
     },
     PerfEvent {
         event: PerfEventKind,
-        frequency: u64,
+        sampling: PerfSampling,
         pid: Option<u32>,
+        first_cpu_only: bool,
     },
     /// sk_msg and sk_skb: a sockmap or sockhash of the object (None: its only one).
     Sockmap {
@@ -202,12 +206,14 @@ impl fmt::Display for Target {
             Target::Cgroup { hook, path } => write!(f, "{hook}:{}", path.display()),
             Target::PerfEvent {
                 event,
-                frequency,
+                sampling,
                 pid,
+                first_cpu_only,
             } => {
-                write!(f, "perf_event:{event}:{frequency}Hz")?;
+                write!(f, "perf_event:{event}:{sampling}")?;
                 match pid {
                     Some(pid) => write!(f, " (pid {pid})"),
+                    None if *first_cpu_only => f.write_str(" (first CPU)"),
                     None => f.write_str(" (all CPUs)"),
                 }
             }
@@ -280,8 +286,9 @@ pub fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, AttachError>
         Hook::SockOps | Hook::CgroupSkb { .. } | Hook::Cgroup { .. } => cgroup::resolve(hook, opts),
         Hook::PerfEvent => Ok(Target::PerfEvent {
             event: opts.perf_event,
-            frequency: opts.frequency,
+            sampling: opts.sampling,
             pid: opts.pid,
+            first_cpu_only: opts.first_cpu_only,
         }),
         Hook::SkLookup => Ok(Target::Netns { kind: "sk_lookup" }),
         Hook::SkMsg | Hook::SkSkb { .. } => Ok(sockmap::resolve(hook, opts)),
@@ -324,9 +331,10 @@ pub fn load_and_attach(
         }
         Target::PerfEvent {
             event,
-            frequency,
+            sampling,
             pid,
-        } => fds(perf_event::attach(fd, *event, *frequency, *pid)?),
+            first_cpu_only,
+        } => fds(perf_event::attach(fd, *event, *sampling, *pid, *first_cpu_only)?),
         Target::Netns { kind } => fds(cgroup::attach_netns(fd, kind)?),
         Target::Sockmap { hook, map } => vec![Attachment::Map(sockmap::attach(
             fd,
@@ -344,6 +352,13 @@ pub fn load_and_attach(
 
 fn fds(fds: Vec<OwnedFd>) -> Vec<Attachment> {
     fds.into_iter().map(Attachment::Fd).collect()
+}
+
+impl AttachError {
+    /// A program that failed to load (for programs loaded without a hook).
+    pub fn from_load(error: ProgramLoadError) -> Self {
+        load_error(error, false)
+    }
 }
 
 /// A rejection carries the verifier's log. Trampoline programs (`trampoline`) fail with bare

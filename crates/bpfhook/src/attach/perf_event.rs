@@ -95,6 +95,24 @@ impl PerfEventKind {
     }
 }
 
+/// How often a perf event fires its program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerfSampling {
+    /// Samples per second (per CPU, or for the process).
+    Frequency(u64),
+    /// Once every N events (nanoseconds for the clock events).
+    Period(u64),
+}
+
+impl fmt::Display for PerfSampling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Frequency(hz) => write!(f, "{hz}Hz"),
+            Self::Period(n) => write!(f, "every {n}"),
+        }
+    }
+}
+
 impl fmt::Display for PerfEventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -107,20 +125,26 @@ impl fmt::Display for PerfEventKind {
 pub(super) fn attach(
     program: BorrowedFd<'_>,
     event: PerfEventKind,
-    frequency: u64,
+    sampling: PerfSampling,
     pid: Option<u32>,
+    first_cpu_only: bool,
 ) -> Result<Vec<OwnedFd>, AttachError> {
     let (type_, config) = event.type_and_config();
     let mut attr = event_attr(type_, config);
-    attr.__bindgen_anon_1.sample_freq = frequency;
-    attr.set_freq(1);
+    match sampling {
+        PerfSampling::Frequency(hz) => {
+            attr.__bindgen_anon_1.sample_freq = hz;
+            attr.set_freq(1);
+        }
+        PerfSampling::Period(n) => attr.__bindgen_anon_1.sample_period = n,
+    }
     let hint = match event {
         PerfEventKind::Hardware(_) => {
             " (hardware counters may be missing, e.g. in a VM; try --perf-event cpu-clock)"
         }
         PerfEventKind::Software(_) => "",
     };
-    // One process on any CPU, or one event per online CPU.
+    // One process on any CPU, or one event per online CPU (or on the first only).
     let scopes: Vec<(i32, i32, String)> = match pid {
         Some(pid) => vec![(pid as i32, -1, format!("process {pid}"))],
         None => aya::util::online_cpus()
@@ -129,6 +153,7 @@ pub(super) fn attach(
                 error,
             })?
             .into_iter()
+            .take(if first_cpu_only { 1 } else { usize::MAX })
             .map(|cpu| (-1, cpu as i32, format!("CPU {cpu}")))
             .collect(),
     };

@@ -134,6 +134,16 @@ pub fn prog_test_run(program: BorrowedFd<'_>, data: &[u8]) -> Result<u32, Syscal
     Ok(unsafe { attr.test.retval })
 }
 
+/// `BPF_PROG_TEST_RUN` of a raw tracepoint program with an empty context: runs it once, now,
+/// on this CPU and in this task (raw tracepoint test runs take no data and no repeat count).
+pub fn prog_run_once(program: BorrowedFd<'_>) -> Result<u32, SyscallError> {
+    let mut attr = zeroed_attr();
+    attr.test.prog_fd = program.as_raw_fd() as u32;
+    bpf(bpf_cmd::BPF_PROG_TEST_RUN, &mut attr, "BPF_PROG_TEST_RUN")?;
+    // SAFETY: the kernel filled in retval.
+    Ok(unsafe { attr.test.retval })
+}
+
 // ---- Inspecting what the kernel holds: ids, fds by id, object info, pins, stats. ----
 pub use aya_obj::generated::{bpf_btf_info, bpf_link_info, bpf_map_info, bpf_prog_info};
 
