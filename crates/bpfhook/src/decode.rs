@@ -473,18 +473,64 @@ mod tests {
     }
 }
 
-/// How records from ring and perf buffers are decoded: as one BTF type of the object, or as hex.
+/// How records from ring and perf buffers are decoded: as one type of the object, or as hex.
 #[derive(Debug)]
 pub struct RecordDecoder {
-    btf: Option<Btf>,
     record: Option<RecordType>,
 }
 
-#[derive(Debug, Clone)]
-struct RecordType {
+/// The type records are decoded as, with the types it was found among.
+#[derive(Debug)]
+pub struct RecordType {
+    types: Btf,
     id: TypeId,
     size: usize,
     name: String,
+    kind: BtfKind,
+    source: TypeSource,
+}
+
+impl RecordType {
+    /// The name it was looked up by (`event`, or `--event-type`'s).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `struct`, `union` or `typedef`.
+    pub fn kind(&self) -> &'static str {
+        match self.kind {
+            BtfKind::Union => "union",
+            BtfKind::Typedef => "typedef",
+            _ => "struct",
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    pub fn source(&self) -> TypeSource {
+        self.source
+    }
+}
+
+/// Where the record type was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeSource {
+    /// The object's `.BTF`.
+    Btf,
+    /// The object's `.debug_info`, when `.BTF` lacks the type (clang writes there only the types
+    /// globals and signatures reach).
+    Dwarf,
+}
+
+impl fmt::Display for TypeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TypeSource::Btf => "BTF",
+            TypeSource::Dwarf => "DWARF",
+        })
+    }
 }
 
 /// A record, decoded.
@@ -500,42 +546,60 @@ pub enum Record {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordTypeError {
-    #[error("--event-type {0}: the object has no BTF (compile with -g) to decode records with")]
+    #[error(
+        "--event-type {0}: the object has no BTF nor DWARF (compile with -g) to decode records with"
+    )]
     NoBtf(String),
-    #[error("--event-type {0}: no struct, union or typedef of that name in the object's BTF")]
+    #[error(
+        "--event-type {0}: no struct, union or typedef of that name in the object's BTF or DWARF"
+    )]
     Unknown(String),
     #[error("--event-type {0}: the type has no size")]
     Unsized(String),
     #[error("reading the object's BTF: {0}")]
     Btf(#[from] crate::btf::BtfError),
+    #[error("reading the object's DWARF: {0}")]
+    Dwarf(#[from] crate::dwarf::DwarfError),
 }
 
 impl RecordDecoder {
-    /// Decodes records as `event_type`, or by default as `struct event` when the object's BTF has
-    /// one; otherwise records stay bytes. `object` is the ELF object.
+    /// Decodes records as `event_type`, or by default as `struct event` when the object has one;
+    /// otherwise records stay bytes. The type is looked up in the object's BTF, then, only if
+    /// that lacks it, in its DWARF. `object` is the ELF object.
     pub fn new(object: &[u8], event_type: Option<&str>) -> Result<Self, RecordTypeError> {
+        let name = event_type.unwrap_or("event");
         let btf = match Btf::from_elf(object) {
             Ok(btf) => Some(btf),
             Err(crate::btf::BtfError::NoBtfSection) => None,
             Err(e) => return Err(e.into()),
         };
-        let record = match (&btf, event_type) {
-            (None, Some(name)) => return Err(RecordTypeError::NoBtf(name.to_owned())),
-            (None, None) => None,
-            (Some(btf), Some(name)) => Some(
-                find_record_type(btf, name)?
-                    .ok_or_else(|| RecordTypeError::Unknown(name.to_owned()))?,
-            ),
-            (Some(btf), None) => find_record_type(btf, "event")?,
+        let has_btf = btf.is_some();
+        let mut record = match btf {
+            Some(btf) => find_record_type(btf, name, TypeSource::Btf)?,
+            None => None,
         };
-        Ok(Self { btf, record })
+        let mut has_dwarf = false;
+        if record.is_none() {
+            if let Some(types) = crate::dwarf::types_from_elf(object)? {
+                has_dwarf = true;
+                record = find_record_type(types, name, TypeSource::Dwarf)?;
+            }
+        }
+        match (record, event_type) {
+            (None, Some(name)) if !has_btf && !has_dwarf => {
+                Err(RecordTypeError::NoBtf(name.to_owned()))
+            }
+            (None, Some(name)) => Err(RecordTypeError::Unknown(name.to_owned())),
+            (record, _) => Ok(Self { record }),
+        }
     }
 
     /// Byte offset of a top-level 8-byte integer member named `seq` in the record type: a sequence
     /// number the program stamps on each record, which lets the reader count records that never
     /// arrived (ring buffer drops are otherwise invisible to it).
     pub fn seq_offset(&self) -> Option<usize> {
-        let (btf, record) = (self.btf.as_ref()?, self.record.as_ref()?);
+        let record = self.record.as_ref()?;
+        let btf = &record.types;
         let TypeKind::Struct(composite) = &btf.type_by_id(btf.resolve(record.id)?)?.kind else {
             return None;
         };
@@ -548,41 +612,48 @@ impl RecordDecoder {
             .then_some(member.bit_offset as usize / 8)
     }
 
-    /// The record type's name and size, when records are typed.
-    pub fn record_type(&self) -> Option<(&str, usize)> {
-        self.record.as_ref().map(|r| (r.name.as_str(), r.size))
+    /// The record type, when records are typed.
+    pub fn record_type(&self) -> Option<&RecordType> {
+        self.record.as_ref()
     }
 
     pub fn decode(&self, data: &[u8]) -> Record {
-        match (&self.btf, &self.record) {
-            (Some(btf), Some(record)) if data.len() >= record.size => {
-                Record::Typed(decode_at(btf, record.id, &data[..record.size], 0))
+        match &self.record {
+            Some(record) if data.len() >= record.size => {
+                Record::Typed(decode_at(&record.types, record.id, &data[..record.size], 0))
             }
-            (Some(_), Some(record)) => Record::TooShort {
+            Some(record) => Record::TooShort {
                 expected: record.size,
                 bytes: data.to_vec(),
             },
-            _ => Record::Untyped(data.to_vec()),
+            None => Record::Untyped(data.to_vec()),
         }
     }
 }
 
-/// A named struct, union or typedef, with its size.
-fn find_record_type(btf: &Btf, name: &str) -> Result<Option<RecordType>, RecordTypeError> {
-    let Some(id) = [BtfKind::Struct, BtfKind::Union, BtfKind::Typedef]
-        .iter()
-        .find_map(|kind| btf.find_by_name(*kind, name))
+/// A named struct, union or typedef among `types`, with its size.
+fn find_record_type(
+    types: Btf,
+    name: &str,
+    source: TypeSource,
+) -> Result<Option<RecordType>, RecordTypeError> {
+    let Some((kind, id)) = [BtfKind::Struct, BtfKind::Union, BtfKind::Typedef]
+        .into_iter()
+        .find_map(|kind| Some((kind, types.find_by_name(kind, name)?)))
     else {
         return Ok(None);
     };
-    let size = btf
+    let size = types
         .size_of(id)
         .and_then(|s| usize::try_from(s).ok())
         .filter(|s| *s > 0)
         .ok_or_else(|| RecordTypeError::Unsized(name.to_owned()))?;
     Ok(Some(RecordType {
+        types,
         id,
         size,
         name: name.to_owned(),
+        kind,
+        source,
     }))
 }

@@ -13,6 +13,7 @@ pub mod btf;
 pub mod compile;
 pub mod decode;
 pub mod discover;
+pub mod dwarf;
 pub mod events;
 pub mod hook;
 pub mod inspect;
