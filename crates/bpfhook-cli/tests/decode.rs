@@ -358,3 +358,27 @@ fn records_typed_from_btf_say_so() {
         "{out}"
     );
 }
+
+#[test]
+fn records_without_a_type_name_are_typed_by_the_reserved_size() {
+    let object = bpf_fixture("dwarf_sized");
+    let (out, err, ok) = bpfhook(&[
+        "run",
+        object.to_str().expect("utf-8"),
+        "--no-printk",
+        "--",
+        "/bin/true",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().any(|l| l
+            == "records typed as struct exec_note (24 bytes, from DWARF, the only struct of the \
+                size the programs send)"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("event map=note_ring pid=") && l.contains(" marker=65261 ")),
+        "{out}"
+    );
+}

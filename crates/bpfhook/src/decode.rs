@@ -488,6 +488,7 @@ pub struct RecordType {
     name: String,
     kind: BtfKind,
     source: TypeSource,
+    by_size: bool,
 }
 
 impl RecordType {
@@ -511,6 +512,11 @@ impl RecordType {
 
     pub fn source(&self) -> TypeSource {
         self.source
+    }
+
+    /// Found not by name but as the only struct of the size the programs' output calls pass.
+    pub fn by_size(&self) -> bool {
+        self.by_size
     }
 }
 
@@ -565,7 +571,9 @@ pub enum RecordTypeError {
 impl RecordDecoder {
     /// Decodes records as `event_type`, or by default as `struct event` when the object has one;
     /// otherwise records stay bytes. The type is looked up in the object's BTF, then, only if
-    /// that lacks it, in its DWARF. `object` is the ELF object.
+    /// that lacks it, in its DWARF. Without a type by name, the one named struct whose size is
+    /// the constant record size of every output call in the programs is taken (see
+    /// [`crate::record_size`]). `object` is the ELF object.
     pub fn new(object: &[u8], event_type: Option<&str>) -> Result<Self, RecordTypeError> {
         let name = event_type.unwrap_or("event");
         let btf = match Btf::from_elf(object) {
@@ -573,24 +581,61 @@ impl RecordDecoder {
             Err(crate::btf::BtfError::NoBtfSection) => None,
             Err(e) => return Err(e.into()),
         };
-        let has_btf = btf.is_some();
-        let mut record = match btf {
-            Some(btf) => find_record_type(btf, name, TypeSource::Btf)?,
-            None => None,
-        };
-        let mut has_dwarf = false;
-        if record.is_none() {
-            if let Some(types) = crate::dwarf::types_from_elf(object)? {
-                has_dwarf = true;
-                record = find_record_type(types, name, TypeSource::Dwarf)?;
+        if let Some(btf) = btf {
+            match find_record_type(&btf, name)? {
+                Some(found) => return Ok(Self::typed(btf, found, TypeSource::Btf)),
+                None => return Self::after_btf(object, event_type, Some(btf)),
             }
         }
-        match (record, event_type) {
-            (None, Some(name)) if !has_btf && !has_dwarf => {
+        Self::after_btf(object, event_type, None)
+    }
+
+    /// The lookups once the object's BTF (if any) has no type by the name.
+    fn after_btf(
+        object: &[u8],
+        event_type: Option<&str>,
+        btf: Option<Btf>,
+    ) -> Result<Self, RecordTypeError> {
+        let name = event_type.unwrap_or("event");
+        let dwarf = crate::dwarf::types_from_elf(object)?;
+        if let Some(dwarf) = dwarf {
+            if let Some(found) = find_record_type(&dwarf, name)? {
+                return Ok(Self::typed(dwarf, found, TypeSource::Dwarf));
+            }
+            return Self::by_size(object, event_type, btf, Some(dwarf));
+        }
+        Self::by_size(object, event_type, btf, None)
+    }
+
+    fn by_size(
+        object: &[u8],
+        event_type: Option<&str>,
+        btf: Option<Btf>,
+        dwarf: Option<Btf>,
+    ) -> Result<Self, RecordTypeError> {
+        match event_type {
+            Some(name) if btf.is_none() && dwarf.is_none() => {
                 Err(RecordTypeError::NoBtf(name.to_owned()))
             }
-            (None, Some(name)) => Err(RecordTypeError::Unknown(name.to_owned())),
-            (record, _) => Ok(Self { record }),
+            Some(name) => Err(RecordTypeError::Unknown(name.to_owned())),
+            None => Ok(Self {
+                record: crate::record_size::record_size(object)
+                    .and_then(|size| only_struct_of_size(size, btf, dwarf)),
+            }),
+        }
+    }
+
+    fn typed(types: Btf, found: Found, source: TypeSource) -> Self {
+        Self {
+            record: Some(RecordType {
+                types,
+                id: found.id,
+                size: found.size,
+                name: found.name,
+                kind: found.kind,
+                source,
+                by_size: false,
+            }),
         }
     }
 
@@ -631,12 +676,16 @@ impl RecordDecoder {
     }
 }
 
+/// A record type found among the types of one source.
+struct Found {
+    id: TypeId,
+    size: usize,
+    name: String,
+    kind: BtfKind,
+}
+
 /// A named struct, union or typedef among `types`, with its size.
-fn find_record_type(
-    types: Btf,
-    name: &str,
-    source: TypeSource,
-) -> Result<Option<RecordType>, RecordTypeError> {
+fn find_record_type(types: &Btf, name: &str) -> Result<Option<Found>, RecordTypeError> {
     let Some((kind, id)) = [BtfKind::Struct, BtfKind::Union, BtfKind::Typedef]
         .into_iter()
         .find_map(|kind| Some((kind, types.find_by_name(kind, name)?)))
@@ -648,12 +697,55 @@ fn find_record_type(
         .and_then(|s| usize::try_from(s).ok())
         .filter(|s| *s > 0)
         .ok_or_else(|| RecordTypeError::Unsized(name.to_owned()))?;
-    Ok(Some(RecordType {
-        types,
+    Ok(Some(Found {
         id,
         size,
         name: name.to_owned(),
         kind,
-        source,
     }))
+}
+
+/// The record type when exactly one struct name, across BTF and DWARF, has `size` bytes (the
+/// same struct in both counts once; BTF's copy is preferred).
+fn only_struct_of_size(size: u64, btf: Option<Btf>, dwarf: Option<Btf>) -> Option<RecordType> {
+    let of_size = |types: &Btf| -> Vec<(TypeId, String)> {
+        types
+            .own_ids()
+            .filter_map(|id| {
+                let ty = types.type_by_id(id)?;
+                let TypeKind::Struct(c) = &ty.kind else {
+                    return None;
+                };
+                let name = types.name(ty.name_off);
+                (u64::from(c.size) == size && !name.is_empty()).then(|| (id, name.to_owned()))
+            })
+            .collect()
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut first = None;
+    for (source, types) in [(TypeSource::Btf, btf), (TypeSource::Dwarf, dwarf)] {
+        let Some(types) = types else { continue };
+        let found = of_size(&types);
+        for (_, name) in &found {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        if first.is_none() {
+            first = found
+                .into_iter()
+                .next()
+                .map(|(id, name)| (source, types, id, name));
+        }
+    }
+    let (source, types, id, name) = first.filter(|_| names.len() == 1)?;
+    Some(RecordType {
+        types,
+        id,
+        size: usize::try_from(size).ok()?,
+        name,
+        kind: BtfKind::Struct,
+        source,
+        by_size: true,
+    })
 }

@@ -23,6 +23,7 @@ pub mod manager;
 pub mod maps;
 pub mod names;
 pub mod object;
+pub mod record_size;
 pub mod seccomp;
 pub mod sys;
 pub mod tools;

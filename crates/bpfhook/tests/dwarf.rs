@@ -106,3 +106,37 @@ fn damaged_dwarf_gives_an_error_or_hex_never_a_panic() {
     }
     assert!(errors > 0, "no damage was noticed");
 }
+
+#[test]
+fn a_record_type_without_a_name_is_found_by_the_reserved_size() {
+    let object = std::fs::read(bpf_fixture("dwarf_sized")).expect("reading the fixture");
+    let decoder = RecordDecoder::new(&object, None).expect("a decoder");
+    let record = decoder.record_type().expect("typed by size");
+    assert_eq!(
+        (
+            record.name(),
+            record.size(),
+            record.source(),
+            record.by_size()
+        ),
+        ("exec_note", 24, TypeSource::Dwarf, true)
+    );
+    let mut bytes = vec![0u8; 24];
+    bytes[0] = 9;
+    bytes[4..8].copy_from_slice(&0xfeedu32.to_le_bytes());
+    bytes[8..10].copy_from_slice(b"sh");
+    assert_eq!(
+        decoder.decode(&bytes),
+        Record::Typed(Value::Struct(vec![
+            ("pid".into(), Value::Unsigned(9)),
+            ("marker".into(), Value::Unsigned(0xfeed)),
+            ("comm".into(), Value::Str("sh".into())),
+        ]))
+    );
+}
+
+#[test]
+fn a_record_type_by_name_is_not_matched_by_size() {
+    let decoder = RecordDecoder::new(&object(), None).expect("a decoder");
+    assert!(decoder.record_type().is_some_and(|r| !r.by_size()));
+}

@@ -58,11 +58,12 @@ impl<W: Write> Output<W> {
         let Some(record) = self.decoder.record_type() else {
             return Ok(());
         };
-        let (kind, name, size, source) = (
+        let (kind, name, size, source, by_size) = (
             record.kind(),
             record.name(),
             record.size(),
             record.source().to_string(),
+            record.by_size(),
         );
         if self.json {
             return self.line(json!({
@@ -70,11 +71,17 @@ impl<W: Write> Output<W> {
                 "name": format!("{kind} {name}"),
                 "size": size,
                 "source": source,
+                "by_size": by_size,
             }));
         }
+        let how = if by_size {
+            ", the only struct of the size the programs send"
+        } else {
+            ""
+        };
         writeln!(
             self.out,
-            "records typed as {kind} {name} ({size} bytes, from {source})"
+            "records typed as {kind} {name} ({size} bytes, from {source}{how})"
         )?;
         Ok(())
     }
