@@ -1,5 +1,6 @@
 //! `bpfhook run` output typed through the object's BTF: records from ring and perf buffers, the
-//! maps at exit, as text and as JSON; bad record types and objects without BTF.
+//! maps at exit, as text and as JSON; record types only the DWARF holds; bad record types and
+//! objects without BTF.
 
 use bpfhook_testkit::{bpf_fixture, repo_root, unique_name, TempPath};
 use serde_json::Value;
@@ -14,10 +15,10 @@ fn json_lines(out: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Runs an exec-event program with a command whose exec has a known pid: sh prints its pid,
-/// then execs a marker path in place. Returns (stdout, sh's pid, the marker path).
-fn exec_events(program: &str, extra: &[&str]) -> (String, String, String) {
-    let object = bpf_fixture("events_exec");
+/// Runs an exec-event program of `fixture` with a command whose exec has a known pid: sh prints
+/// its pid, then execs a marker path in place. Returns (stdout, sh's pid, the marker path).
+fn exec_events(fixture: &str, program: &str, extra: &[&str]) -> (String, String, String) {
+    let object = bpf_fixture(fixture);
     let marker = format!("/nonexistent/{}", unique_name("exec-"));
     let script = format!("echo SHPID=$$; exec {marker}");
     let mut args = vec![
@@ -44,7 +45,7 @@ fn exec_events(program: &str, extra: &[&str]) -> (String, String, String) {
 }
 
 fn typed_text_record(program: &str, map: &str) {
-    let (out, pid, marker) = exec_events(program, &[]);
+    let (out, pid, marker) = exec_events("events_exec", program, &[]);
     // struct event has a u64 `seq`: gaps are counted without --seq-offset.
     assert!(
         out.lines()
@@ -64,7 +65,7 @@ fn typed_text_record(program: &str, map: &str) {
 }
 
 fn typed_json_record(program: &str, map: &str) {
-    let (out, pid, marker) = exec_events(program, &["--json"]);
+    let (out, pid, marker) = exec_events("events_exec", program, &["--json"]);
     let lines: Vec<Value> = out
         .lines()
         .filter(|l| l.starts_with('{'))
@@ -214,7 +215,7 @@ fn unknown_event_type_is_an_error_before_attaching() {
 
 #[test]
 fn records_shorter_than_the_event_type_are_marked_not_misread() {
-    let (out, _, marker) = exec_events("exec_ringbuf", &["--event-type", "too_big"]);
+    let (out, _, marker) = exec_events("events_exec", "exec_ringbuf", &["--event-type", "too_big"]);
     // The bytes are still shown, as hex, so nothing is lost: find the marker's record by them.
     let hex = marker
         .bytes()
@@ -233,7 +234,11 @@ fn records_shorter_than_the_event_type_are_marked_not_misread() {
 
 #[test]
 fn a_smaller_event_type_decodes_the_leading_bytes() {
-    let (out, _, _) = exec_events("exec_ringbuf", &["--event-type", "sys_enter_execve"]);
+    let (out, _, _) = exec_events(
+        "events_exec",
+        "exec_ringbuf",
+        &["--event-type", "sys_enter_execve"],
+    );
     assert!(
         out.lines()
             .any(|l| l.starts_with("event map=exec_ring common=")),
@@ -268,5 +273,112 @@ fn objects_without_btf_print_records_as_hex() {
     assert!(
         !type_ok && type_err.contains("the object has no BTF"),
         "{type_err}"
+    );
+}
+
+#[test]
+fn records_typed_from_dwarf_when_btf_lacks_the_type_as_text() {
+    // dwarf_event's `struct event` is used only through the reserved pointer: not in its .BTF.
+    let (out, pid, marker) = exec_events("dwarf_event", "dwarf_exec", &[]);
+    assert!(
+        out.lines()
+            .any(|l| l == "records typed as struct event (136 bytes, from DWARF)"),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains(&format!("filename=\"{marker}\"")))
+        .unwrap_or_else(|| panic!("no typed record for {marker}:\n{out}"));
+    assert!(
+        line.starts_with(&format!(
+            "event map=dwarf_ring pid={pid} kind=DWARF_EVENT_EXEC comm=\"sh\" "
+        )),
+        "{line}"
+    );
+    // Bit fields, a signed short, nested arrays, an anonymous union, a struct and a pointer.
+    assert!(
+        line.contains(
+            " flags=5 level=17 delta=-2 seq=",
+        ) && line.ends_with(
+            " grid=[[0 1 2] [3 4 5]] {word=16909060 halves=[772 258]} pair={lo=-1 hi=200} text=0x0"
+        ),
+        "{line}"
+    );
+    // The u64 `seq` counts gaps, as with a BTF type.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("records: map=dwarf_ring ") && l.contains(" seq_missing=")),
+        "{out}"
+    );
+}
+
+#[test]
+fn records_typed_from_dwarf_when_btf_lacks_the_type_as_json() {
+    // Named explicitly this time: --event-type falls back to DWARF as the default does.
+    let (out, pid, marker) = exec_events(
+        "dwarf_event",
+        "dwarf_exec",
+        &["--json", "--event-type", "event"],
+    );
+    let lines: Vec<Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let typed = lines
+        .iter()
+        .find(|v| v["type"] == "record_type")
+        .unwrap_or_else(|| panic!("no record_type line:\n{out}"));
+    assert_eq!(typed["name"], "struct event", "{typed}");
+    assert_eq!(typed["source"], "DWARF", "{typed}");
+    assert_eq!(typed["size"], 136, "{typed}");
+    let record = lines
+        .iter()
+        .find(|v| v["type"] == "event" && v["data"]["filename"] == marker.as_str())
+        .unwrap_or_else(|| panic!("no JSON record for {marker}:\n{out}"));
+    let data = &record["data"];
+    assert_eq!(data["pid"].to_string(), pid);
+    assert_eq!(data["kind"], "DWARF_EVENT_EXEC");
+    assert_eq!(data["comm"], "sh");
+    assert_eq!(
+        (data["flags"].as_u64(), data["level"].as_u64()),
+        (Some(5), Some(17))
+    );
+    assert_eq!(data["delta"], -2);
+    assert_eq!(data["grid"], serde_json::json!([[0, 1, 2], [3, 4, 5]]));
+    assert_eq!(data["pair"], serde_json::json!({"lo": -1, "hi": 200}));
+}
+
+#[test]
+fn records_typed_from_btf_say_so() {
+    let (out, _, _) = exec_events("events_exec", "exec_ringbuf", &[]);
+    assert!(
+        out.lines()
+            .any(|l| l == "records typed as struct event (96 bytes, from BTF)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn records_without_a_type_name_are_typed_by_the_reserved_size() {
+    let object = bpf_fixture("dwarf_sized");
+    let (out, err, ok) = bpfhook(&[
+        "run",
+        object.to_str().expect("utf-8"),
+        "--no-printk",
+        "--",
+        "/bin/true",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().any(|l| l
+            == "records typed as struct exec_note (24 bytes, from DWARF, the only struct of the \
+                size the programs send)"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("event map=note_ring pid=") && l.contains(" marker=65261 ")),
+        "{out}"
     );
 }

@@ -473,18 +473,70 @@ mod tests {
     }
 }
 
-/// How records from ring and perf buffers are decoded: as one BTF type of the object, or as hex.
+/// How records from ring and perf buffers are decoded: as one type of the object, or as hex.
 #[derive(Debug)]
 pub struct RecordDecoder {
-    btf: Option<Btf>,
     record: Option<RecordType>,
 }
 
-#[derive(Debug, Clone)]
-struct RecordType {
+/// The type records are decoded as, with the types it was found among.
+#[derive(Debug)]
+pub struct RecordType {
+    types: Btf,
     id: TypeId,
     size: usize,
     name: String,
+    kind: BtfKind,
+    source: TypeSource,
+    by_size: bool,
+}
+
+impl RecordType {
+    /// The name it was looked up by (`event`, or `--event-type`'s).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `struct`, `union` or `typedef`.
+    pub fn kind(&self) -> &'static str {
+        match self.kind {
+            BtfKind::Union => "union",
+            BtfKind::Typedef => "typedef",
+            _ => "struct",
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    pub fn source(&self) -> TypeSource {
+        self.source
+    }
+
+    /// Found not by name but as the only struct of the size the programs' output calls pass.
+    pub fn by_size(&self) -> bool {
+        self.by_size
+    }
+}
+
+/// Where the record type was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeSource {
+    /// The object's `.BTF`.
+    Btf,
+    /// The object's `.debug_info`, when `.BTF` lacks the type (clang writes there only the types
+    /// globals and signatures reach).
+    Dwarf,
+}
+
+impl fmt::Display for TypeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TypeSource::Btf => "BTF",
+            TypeSource::Dwarf => "DWARF",
+        })
+    }
 }
 
 /// A record, decoded.
@@ -500,42 +552,99 @@ pub enum Record {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordTypeError {
-    #[error("--event-type {0}: the object has no BTF (compile with -g) to decode records with")]
+    #[error(
+        "--event-type {0}: the object has no BTF nor DWARF (compile with -g) to decode records with"
+    )]
     NoBtf(String),
-    #[error("--event-type {0}: no struct, union or typedef of that name in the object's BTF")]
+    #[error(
+        "--event-type {0}: no struct, union or typedef of that name in the object's BTF or DWARF"
+    )]
     Unknown(String),
     #[error("--event-type {0}: the type has no size")]
     Unsized(String),
     #[error("reading the object's BTF: {0}")]
     Btf(#[from] crate::btf::BtfError),
+    #[error("reading the object's DWARF: {0}")]
+    Dwarf(#[from] crate::dwarf::DwarfError),
 }
 
 impl RecordDecoder {
-    /// Decodes records as `event_type`, or by default as `struct event` when the object's BTF has
-    /// one; otherwise records stay bytes. `object` is the ELF object.
+    /// Decodes records as `event_type`, or by default as `struct event` when the object has one;
+    /// otherwise records stay bytes. The type is looked up in the object's BTF, then, only if
+    /// that lacks it, in its DWARF. Without a type by name, the one named struct whose size is
+    /// the constant record size of every output call in the programs is taken (see
+    /// [`crate::record_size`]). `object` is the ELF object.
     pub fn new(object: &[u8], event_type: Option<&str>) -> Result<Self, RecordTypeError> {
+        let name = event_type.unwrap_or("event");
         let btf = match Btf::from_elf(object) {
             Ok(btf) => Some(btf),
             Err(crate::btf::BtfError::NoBtfSection) => None,
             Err(e) => return Err(e.into()),
         };
-        let record = match (&btf, event_type) {
-            (None, Some(name)) => return Err(RecordTypeError::NoBtf(name.to_owned())),
-            (None, None) => None,
-            (Some(btf), Some(name)) => Some(
-                find_record_type(btf, name)?
-                    .ok_or_else(|| RecordTypeError::Unknown(name.to_owned()))?,
-            ),
-            (Some(btf), None) => find_record_type(btf, "event")?,
-        };
-        Ok(Self { btf, record })
+        if let Some(btf) = btf {
+            match find_record_type(&btf, name)? {
+                Some(found) => return Ok(Self::typed(btf, found, TypeSource::Btf)),
+                None => return Self::after_btf(object, event_type, Some(btf)),
+            }
+        }
+        Self::after_btf(object, event_type, None)
+    }
+
+    /// The lookups once the object's BTF (if any) has no type by the name.
+    fn after_btf(
+        object: &[u8],
+        event_type: Option<&str>,
+        btf: Option<Btf>,
+    ) -> Result<Self, RecordTypeError> {
+        let name = event_type.unwrap_or("event");
+        let dwarf = crate::dwarf::types_from_elf(object)?;
+        if let Some(dwarf) = dwarf {
+            if let Some(found) = find_record_type(&dwarf, name)? {
+                return Ok(Self::typed(dwarf, found, TypeSource::Dwarf));
+            }
+            return Self::by_size(object, event_type, btf, Some(dwarf));
+        }
+        Self::by_size(object, event_type, btf, None)
+    }
+
+    fn by_size(
+        object: &[u8],
+        event_type: Option<&str>,
+        btf: Option<Btf>,
+        dwarf: Option<Btf>,
+    ) -> Result<Self, RecordTypeError> {
+        match event_type {
+            Some(name) if btf.is_none() && dwarf.is_none() => {
+                Err(RecordTypeError::NoBtf(name.to_owned()))
+            }
+            Some(name) => Err(RecordTypeError::Unknown(name.to_owned())),
+            None => Ok(Self {
+                record: crate::record_size::record_size(object)
+                    .and_then(|size| only_struct_of_size(size, btf, dwarf)),
+            }),
+        }
+    }
+
+    fn typed(types: Btf, found: Found, source: TypeSource) -> Self {
+        Self {
+            record: Some(RecordType {
+                types,
+                id: found.id,
+                size: found.size,
+                name: found.name,
+                kind: found.kind,
+                source,
+                by_size: false,
+            }),
+        }
     }
 
     /// Byte offset of a top-level 8-byte integer member named `seq` in the record type: a sequence
     /// number the program stamps on each record, which lets the reader count records that never
     /// arrived (ring buffer drops are otherwise invisible to it).
     pub fn seq_offset(&self) -> Option<usize> {
-        let (btf, record) = (self.btf.as_ref()?, self.record.as_ref()?);
+        let record = self.record.as_ref()?;
+        let btf = &record.types;
         let TypeKind::Struct(composite) = &btf.type_by_id(btf.resolve(record.id)?)?.kind else {
             return None;
         };
@@ -548,41 +657,95 @@ impl RecordDecoder {
             .then_some(member.bit_offset as usize / 8)
     }
 
-    /// The record type's name and size, when records are typed.
-    pub fn record_type(&self) -> Option<(&str, usize)> {
-        self.record.as_ref().map(|r| (r.name.as_str(), r.size))
+    /// The record type, when records are typed.
+    pub fn record_type(&self) -> Option<&RecordType> {
+        self.record.as_ref()
     }
 
     pub fn decode(&self, data: &[u8]) -> Record {
-        match (&self.btf, &self.record) {
-            (Some(btf), Some(record)) if data.len() >= record.size => {
-                Record::Typed(decode_at(btf, record.id, &data[..record.size], 0))
+        match &self.record {
+            Some(record) if data.len() >= record.size => {
+                Record::Typed(decode_at(&record.types, record.id, &data[..record.size], 0))
             }
-            (Some(_), Some(record)) => Record::TooShort {
+            Some(record) => Record::TooShort {
                 expected: record.size,
                 bytes: data.to_vec(),
             },
-            _ => Record::Untyped(data.to_vec()),
+            None => Record::Untyped(data.to_vec()),
         }
     }
 }
 
-/// A named struct, union or typedef, with its size.
-fn find_record_type(btf: &Btf, name: &str) -> Result<Option<RecordType>, RecordTypeError> {
-    let Some(id) = [BtfKind::Struct, BtfKind::Union, BtfKind::Typedef]
-        .iter()
-        .find_map(|kind| btf.find_by_name(*kind, name))
+/// A record type found among the types of one source.
+struct Found {
+    id: TypeId,
+    size: usize,
+    name: String,
+    kind: BtfKind,
+}
+
+/// A named struct, union or typedef among `types`, with its size.
+fn find_record_type(types: &Btf, name: &str) -> Result<Option<Found>, RecordTypeError> {
+    let Some((kind, id)) = [BtfKind::Struct, BtfKind::Union, BtfKind::Typedef]
+        .into_iter()
+        .find_map(|kind| Some((kind, types.find_by_name(kind, name)?)))
     else {
         return Ok(None);
     };
-    let size = btf
+    let size = types
         .size_of(id)
         .and_then(|s| usize::try_from(s).ok())
         .filter(|s| *s > 0)
         .ok_or_else(|| RecordTypeError::Unsized(name.to_owned()))?;
-    Ok(Some(RecordType {
+    Ok(Some(Found {
         id,
         size,
         name: name.to_owned(),
+        kind,
     }))
+}
+
+/// The record type when exactly one struct name, across BTF and DWARF, has `size` bytes (the
+/// same struct in both counts once; BTF's copy is preferred).
+fn only_struct_of_size(size: u64, btf: Option<Btf>, dwarf: Option<Btf>) -> Option<RecordType> {
+    let of_size = |types: &Btf| -> Vec<(TypeId, String)> {
+        types
+            .own_ids()
+            .filter_map(|id| {
+                let ty = types.type_by_id(id)?;
+                let TypeKind::Struct(c) = &ty.kind else {
+                    return None;
+                };
+                let name = types.name(ty.name_off);
+                (u64::from(c.size) == size && !name.is_empty()).then(|| (id, name.to_owned()))
+            })
+            .collect()
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut first = None;
+    for (source, types) in [(TypeSource::Btf, btf), (TypeSource::Dwarf, dwarf)] {
+        let Some(types) = types else { continue };
+        let found = of_size(&types);
+        for (_, name) in &found {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        if first.is_none() {
+            first = found
+                .into_iter()
+                .next()
+                .map(|(id, name)| (source, types, id, name));
+        }
+    }
+    let (source, types, id, name) = first.filter(|_| names.len() == 1)?;
+    Some(RecordType {
+        types,
+        id,
+        size: usize::try_from(size).ok()?,
+        name,
+        kind: BtfKind::Struct,
+        source,
+        by_size: true,
+    })
 }

@@ -167,6 +167,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if attached == 0 {
         return Err(anyhow!("no program attached"));
     }
+    if !args.no_events && !args.quiet {
+        out.record_type()?;
+    }
     out.flush()?;
 
     let mut session = Session::start(args.duration, &args.command)?;

@@ -52,6 +52,40 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
+    /// Says once, before any record, which type records are decoded as and where it was found
+    /// (the object's BTF, or its DWARF when BTF lacks the type); nothing when they stay hex.
+    pub fn record_type(&mut self) -> Result<()> {
+        let Some(record) = self.decoder.record_type() else {
+            return Ok(());
+        };
+        let (kind, name, size, source, by_size) = (
+            record.kind(),
+            record.name(),
+            record.size(),
+            record.source().to_string(),
+            record.by_size(),
+        );
+        if self.json {
+            return self.line(json!({
+                "type": "record_type",
+                "name": format!("{kind} {name}"),
+                "size": size,
+                "source": source,
+                "by_size": by_size,
+            }));
+        }
+        let how = if by_size {
+            ", the only struct of the size the programs send"
+        } else {
+            ""
+        };
+        writeln!(
+            self.out,
+            "records typed as {kind} {name} ({size} bytes, from {source}{how})"
+        )?;
+        Ok(())
+    }
+
     pub fn event(&mut self, event: Event<'_>) -> Result<()> {
         match event {
             Event::Printk(line) if self.json => self.line(json!({
@@ -103,7 +137,12 @@ impl<W: Write> Output<W> {
             // A struct's members flatten into field=value pairs on the line.
             Record::Typed(Value::Struct(members)) => {
                 for (name, value) in members {
-                    write!(self.out, " {name}={value}")?;
+                    if name.is_empty() {
+                        // An anonymous struct or union member: its own braces say what it is.
+                        write!(self.out, " {value}")?;
+                    } else {
+                        write!(self.out, " {name}={value}")?;
+                    }
                 }
             }
             Record::Typed(value) => write!(self.out, " value={value}")?,
@@ -123,7 +162,7 @@ impl<W: Write> Output<W> {
         let name = self
             .decoder
             .record_type()
-            .map_or("the record type", |(name, _)| name);
+            .map_or("the record type", |record| record.name());
         format!("{len} bytes, {name} is {expected}")
     }
 

@@ -427,6 +427,34 @@ impl Btf {
         Ok(btf)
     }
 
+    /// A base BTF built in memory (from another source of types, such as DWARF): `types[i]` gets
+    /// id `i + 1`, names are offsets into `strings`, which starts with the empty name. The same
+    /// checks as for parsed BTF apply, so every walk over the result terminates.
+    pub(crate) fn from_types(
+        types: Vec<BtfType>,
+        strings: String,
+        pointer_size: u32,
+    ) -> Result<Btf, BtfError> {
+        check_string_ends(strings.as_bytes(), false)?;
+        let mut all = Vec::with_capacity(types.len() + 1);
+        all.push(VOID.clone());
+        all.extend(types);
+        let btf = Btf {
+            types: all,
+            first_id: 0,
+            strings: strings.into_boxed_str(),
+            first_str_off: 0,
+            base: None,
+            big_endian: false,
+            pointer_size,
+            name_index: OnceLock::new(),
+        };
+        btf.check_references()?;
+        btf.check_names()?;
+        btf.check_reference_depth()?;
+        Ok(btf)
+    }
+
     /// Number of type ids, including `void` and any base types: valid ids
     /// are `0..type_count()`.
     pub fn type_count(&self) -> TypeId {
