@@ -320,6 +320,8 @@ pub enum TypeDecl {
 pub struct FieldDecl {
     pub name: String,
     pub ty: TypeName,
+    /// `unsigned int a:4`: the width of a bit field.
+    pub bit_width: Option<u32>,
     pub span: Span,
 }
 

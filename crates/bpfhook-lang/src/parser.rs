@@ -1,1 +1,1160 @@
-//! The parser: tokens → [`crate::ast::Program`] (filled in by the front end).
+//! The parser: tokens → [`crate::ast::Program`]. Recursive descent over statements,
+//! precedence climbing over binary operators. The first syntax error ends the parse; its
+//! message reads like bpftrace's (`syntax error, unexpected }, expecting ;`).
+//!
+//! Choices where bpftrace's grammar leaves room: in a predicate `/…/`, a `/` outside brackets
+//! closes the predicate (write `/(a / b) > 1/` to divide); a cast or `sizeof` type is a type
+//! keyword, `struct`/`union`/`enum X`, or a name ending in `_t` (`(pid_t)x`), while a `let`
+//! type or a struct field may use any name; a nested `struct Bar { … } bar;` inside a struct is
+//! declared at the top level, as in C.
+
+use crate::ast::*;
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::lexer::{Lexer, Punct, Token, TokenKind};
+
+type Result<T> = std::result::Result<T, Diagnostic>;
+
+/// Deeper nesting is refused rather than risking the stack.
+const MAX_DEPTH: u32 = 128;
+
+/// Words that begin a statement or are literals, never a bare identifier.
+const RESERVED: &[&str] = &[
+    "if", "else", "while", "for", "unroll", "return", "break", "continue", "let", "macro",
+];
+
+/// Parses a whole script.
+pub fn parse(source: &str) -> std::result::Result<Program, Diagnostics> {
+    let mut parser = Parser {
+        lexer: Lexer::new(source),
+        peeked: None,
+        last_end: 0,
+        program: Program::default(),
+        depth: 0,
+        slash_ends_expr: false,
+    };
+    match parser.program() {
+        Ok(()) => Ok(parser.program),
+        Err(e) => Err(Diagnostics(vec![e])),
+    }
+}
+
+struct Parser<'a> {
+    lexer: Lexer<'a>,
+    peeked: Option<Token>,
+    /// Where the last consumed token ended: the end of the node being built.
+    last_end: usize,
+    program: Program,
+    depth: u32,
+    /// Inside a predicate `/…/` and outside brackets, `/` ends the expression.
+    slash_ends_expr: bool,
+}
+
+fn unexpected(token: &Token, expecting: &str) -> Diagnostic {
+    Diagnostic::error(
+        token.span,
+        format!(
+            "syntax error, unexpected {}, expecting {expecting}",
+            token.kind.describe()
+        ),
+    )
+}
+
+impl Parser<'_> {
+    // ---- tokens ----
+
+    fn peek(&mut self) -> Result<&Token> {
+        if self.peeked.is_none() {
+            self.peeked = Some(self.lexer.next_token()?);
+        }
+        Ok(self.peeked.as_ref().expect("just filled"))
+    }
+
+    fn next(&mut self) -> Result<Token> {
+        let token = match self.peeked.take() {
+            Some(t) => t,
+            None => self.lexer.next_token()?,
+        };
+        self.last_end = token.span.end as usize;
+        Ok(token)
+    }
+
+    /// Gives a peeked token back to the lexer, which must read the text in another mode.
+    fn unpeek(&mut self) {
+        if let Some(t) = self.peeked.take() {
+            self.lexer.reset(t.span.start as usize);
+        }
+    }
+
+    fn peek_is(&mut self, p: Punct) -> Result<bool> {
+        Ok(self.peek()?.kind == TokenKind::Punct(p))
+    }
+
+    fn peek_is_word(&mut self, word: &str) -> Result<bool> {
+        Ok(matches!(&self.peek()?.kind, TokenKind::Ident(w) if w == word))
+    }
+
+    fn eat(&mut self, p: Punct) -> Result<bool> {
+        let found = self.peek_is(p)?;
+        if found {
+            self.next()?;
+        }
+        Ok(found)
+    }
+
+    fn expect(&mut self, p: Punct) -> Result<Token> {
+        let token = self.next()?;
+        if token.kind == TokenKind::Punct(p) {
+            Ok(token)
+        } else {
+            Err(unexpected(&token, p.text()))
+        }
+    }
+
+    fn expect_word(&mut self, word: &str) -> Result<Token> {
+        let token = self.next()?;
+        match &token.kind {
+            TokenKind::Ident(w) if w == word => Ok(token),
+            _ => Err(unexpected(&token, word)),
+        }
+    }
+
+    fn ident(&mut self) -> Result<Ident> {
+        let token = self.next()?;
+        match token.kind {
+            TokenKind::Ident(name) => Ok(Ident {
+                name,
+                span: token.span,
+            }),
+            _ => Err(unexpected(&token, "identifier")),
+        }
+    }
+
+    fn integer(&mut self) -> Result<(u64, Span)> {
+        let token = self.next()?;
+        match token.kind {
+            TokenKind::Integer {
+                value,
+                suffix: None,
+            } => Ok((value, token.span)),
+            _ => Err(unexpected(&token, "integer")),
+        }
+    }
+
+    fn small_integer(&mut self) -> Result<u32> {
+        let (value, span) = self.integer()?;
+        u32::try_from(value).map_err(|_| Diagnostic::error(span, "integer too large here"))
+    }
+
+    fn span_from(&self, start: Span) -> Span {
+        Span::new(start.start as usize, self.last_end.max(start.end as usize))
+    }
+
+    fn expr_node(&mut self, kind: ExprKind, span: Span) -> Expr {
+        let id = ExprId(self.program.expr_count);
+        self.program.expr_count += 1;
+        Expr { id, kind, span }
+    }
+
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth >= MAX_DEPTH {
+            let span = self.peek()?.span;
+            return Err(Diagnostic::error(span, "the program nests too deeply"));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
+    /// Runs `f` with `/` meaning division again (inside brackets of a predicate).
+    fn bracketed<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let saved = std::mem::replace(&mut self.slash_ends_expr, false);
+        let result = f(self);
+        self.slash_ends_expr = saved;
+        result
+    }
+
+    /// `item (, item)* ,? close`, the opening bracket already consumed.
+    fn list<T>(
+        &mut self,
+        close: Punct,
+        mut item: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        while !self.eat(close)? {
+            items.push(item(self)?);
+            if !self.eat(Punct::Comma)? {
+                self.expect(close)?;
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    // ---- top level ----
+
+    fn program(&mut self) -> Result<()> {
+        loop {
+            self.unpeek();
+            let (word, after) = self.lexer.peek_word()?;
+            let start = self.lexer.position();
+            if word.is_empty() && after.is_none() {
+                return Ok(());
+            }
+            if after == Some(b':') {
+                self.probe()?;
+                continue;
+            }
+            match word {
+                "struct" | "union" => self.struct_decl()?,
+                "enum" => self.enum_decl()?,
+                "let" => self.map_decl()?,
+                "config" => self.config()?,
+                "macro" => self.macro_decl()?,
+                "fn" => {
+                    return Err(Diagnostic::error(
+                        Span::new(start, start + word.len()),
+                        "fn subprograms are not supported",
+                    ))
+                }
+                _ => {
+                    self.probe()?;
+                    continue;
+                }
+            }
+            while self.eat(Punct::Semi)? {}
+        }
+    }
+
+    fn probe(&mut self) -> Result<()> {
+        let mut attach_points = Vec::new();
+        loop {
+            let (raw, span) = self.lexer.attach_point()?;
+            attach_points.push(AttachPoint { raw, span });
+            if !self.eat(Punct::Comma)? {
+                break;
+            }
+        }
+        let start = attach_points[0].span;
+        let predicate = if self.eat(Punct::Slash)? {
+            self.slash_ends_expr = true;
+            let predicate = self.expr();
+            self.slash_ends_expr = false;
+            let predicate = predicate?;
+            self.expect(Punct::Slash)?;
+            Some(predicate)
+        } else {
+            None
+        };
+        if !self.peek_is(Punct::LBrace)? {
+            let token = self.next()?;
+            return Err(unexpected(&token, "{"));
+        }
+        let body = self.block()?;
+        self.program.probes.push(Probe {
+            attach_points,
+            predicate,
+            span: self.span_from(start),
+            body,
+        });
+        Ok(())
+    }
+
+    fn struct_decl(&mut self) -> Result<()> {
+        let keyword = self.next()?;
+        let name = self.ident()?;
+        self.struct_body(keyword, name.name)
+    }
+
+    /// `{ fields }` of a struct or union named `name`, declared at the top level.
+    fn struct_body(&mut self, keyword: Token, name: String) -> Result<()> {
+        let union = matches!(&keyword.kind, TokenKind::Ident(w) if w == "union");
+        self.expect(Punct::LBrace)?;
+        let fields = self.nested(|p| p.fields())?;
+        self.program.types.push(TypeDecl::Struct {
+            name,
+            union,
+            fields,
+            span: self.span_from(keyword.span),
+        });
+        Ok(())
+    }
+
+    /// C field declarations up to the closing `}`: `int a, *b; char c[4]; unsigned x:3`.
+    fn fields(&mut self) -> Result<Vec<FieldDecl>> {
+        let mut fields = Vec::new();
+        while !self.eat(Punct::RBrace)? {
+            while self.peek_is_word("const")? || self.peek_is_word("volatile")? {
+                self.next()?;
+            }
+            let start = self.peek()?.span;
+            let base = self.field_base_type()?;
+            loop {
+                let mut pointer_depth = 0;
+                while self.eat(Punct::Star)? {
+                    pointer_depth += 1;
+                }
+                let ty_span = self.span_from(start);
+                let name = self.ident()?;
+                let array_len = self.array_len()?;
+                let bit_width = if self.eat(Punct::Colon)? {
+                    Some(self.small_integer()?)
+                } else {
+                    None
+                };
+                fields.push(FieldDecl {
+                    name: name.name,
+                    ty: TypeName {
+                        base: base.clone(),
+                        pointer_depth,
+                        array_len,
+                        span: ty_span,
+                    },
+                    bit_width,
+                    span: self.span_from(start),
+                });
+                if !self.eat(Punct::Comma)? {
+                    break;
+                }
+            }
+            if !self.eat(Punct::Semi)? && !self.peek_is(Punct::RBrace)? {
+                let token = self.next()?;
+                return Err(unexpected(&token, "; or }"));
+            }
+        }
+        Ok(fields)
+    }
+
+    /// A field's type, where `struct Bar { … }` declares `Bar` on the way.
+    fn field_base_type(&mut self) -> Result<BaseType> {
+        if self.peek_is_word("struct")? || self.peek_is_word("union")? {
+            let keyword = self.next()?;
+            let name = self.ident()?;
+            if self.peek_is(Punct::LBrace)? {
+                let union = matches!(&keyword.kind, TokenKind::Ident(w) if w == "union");
+                self.struct_body(keyword, name.name.clone())?;
+                return Ok(if union {
+                    BaseType::Union(name.name)
+                } else {
+                    BaseType::Struct(name.name)
+                });
+            }
+            return Ok(match &keyword.kind {
+                TokenKind::Ident(w) if w == "union" => BaseType::Union(name.name),
+                _ => BaseType::Struct(name.name),
+            });
+        }
+        self.base_type(true)
+    }
+
+    fn array_len(&mut self) -> Result<Option<u32>> {
+        if !self.eat(Punct::LBracket)? {
+            return Ok(None);
+        }
+        let len = self.small_integer()?;
+        self.expect(Punct::RBracket)?;
+        if self.peek_is(Punct::LBracket)? {
+            let span = self.peek()?.span;
+            return Err(Diagnostic::error(
+                span,
+                "multi-dimensional arrays are not supported",
+            ));
+        }
+        Ok(Some(len))
+    }
+
+    fn enum_decl(&mut self) -> Result<()> {
+        let keyword = self.next()?;
+        let name = match &self.peek()?.kind {
+            TokenKind::Ident(_) => self.ident()?.name,
+            _ => String::new(),
+        };
+        self.expect(Punct::LBrace)?;
+        let mut next_value: i64 = 0;
+        let variants = self.list(Punct::RBrace, |p| {
+            let variant = p.ident()?;
+            if p.eat(Punct::Assign)? {
+                next_value = p.enum_value()?;
+            }
+            let value = next_value;
+            next_value = next_value.wrapping_add(1);
+            Ok((variant.name, value))
+        })?;
+        self.program.types.push(TypeDecl::Enum {
+            name,
+            variants,
+            span: self.span_from(keyword.span),
+        });
+        Ok(())
+    }
+
+    fn enum_value(&mut self) -> Result<i64> {
+        let negative = self.eat(Punct::Minus)?;
+        let (value, span) = self.integer()?;
+        let out_of_range = || Diagnostic::error(span, "enum value out of range");
+        if negative {
+            0i64.checked_sub_unsigned(value).ok_or_else(out_of_range)
+        } else {
+            i64::try_from(value).map_err(|_| out_of_range())
+        }
+    }
+
+    fn map_decl(&mut self) -> Result<()> {
+        let keyword = self.next()?;
+        let token = self.next()?;
+        let TokenKind::Map(name) = token.kind else {
+            return Err(unexpected(&token, "map"));
+        };
+        self.expect(Punct::Assign)?;
+        let kind = self.ident()?.name;
+        self.expect(Punct::LParen)?;
+        let (max_entries, _) = self.integer()?;
+        self.expect(Punct::RParen)?;
+        self.program.map_decls.push(MapDecl {
+            name,
+            kind,
+            max_entries,
+            span: self.span_from(keyword.span),
+        });
+        Ok(())
+    }
+
+    fn config(&mut self) -> Result<()> {
+        self.expect_word("config")?;
+        self.expect(Punct::Assign)?;
+        self.expect(Punct::LBrace)?;
+        while !self.eat(Punct::RBrace)? {
+            let key = self.ident()?;
+            self.expect(Punct::Assign)?;
+            let token = self.next()?;
+            let value = match token.kind {
+                TokenKind::Integer {
+                    value,
+                    suffix: None,
+                } => ConfigValue::Integer(value),
+                TokenKind::String(s) => ConfigValue::String(s),
+                TokenKind::Ident(w) => ConfigValue::Ident(w),
+                _ => return Err(unexpected(&token, "integer, string or identifier")),
+            };
+            self.program.config.push(ConfigItem {
+                span: self.span_from(key.span),
+                key: key.name,
+                value,
+            });
+            if !self.eat(Punct::Semi)? && !self.peek_is(Punct::RBrace)? {
+                let token = self.next()?;
+                return Err(unexpected(&token, "; or }"));
+            }
+        }
+        Ok(())
+    }
+
+    fn macro_decl(&mut self) -> Result<()> {
+        let keyword = self.expect_word("macro")?;
+        let name = self.ident()?.name;
+        self.expect(Punct::LParen)?;
+        let params = self.list(Punct::RParen, |p| {
+            let token = p.next()?;
+            let name = match token.kind {
+                TokenKind::Variable(v) => format!("${v}"),
+                TokenKind::Map(m) => format!("@{m}"),
+                TokenKind::Ident(w) => w,
+                _ => return Err(unexpected(&token, "parameter")),
+            };
+            Ok(Ident {
+                name,
+                span: token.span,
+            })
+        })?;
+        let body = self.block()?;
+        self.program.macros.push(Macro {
+            name,
+            params,
+            body,
+            span: self.span_from(keyword.span),
+        });
+        Ok(())
+    }
+
+    // ---- statements ----
+
+    fn block(&mut self) -> Result<Block> {
+        let open = self.expect(Punct::LBrace)?;
+        let statements = self.nested(|p| {
+            let mut statements = Vec::new();
+            while !p.eat(Punct::RBrace)? {
+                if p.eat(Punct::Semi)? {
+                    continue;
+                }
+                let statement = p.statement()?;
+                let braced = matches!(
+                    statement.kind,
+                    StatementKind::If { .. }
+                        | StatementKind::While { .. }
+                        | StatementKind::Unroll { .. }
+                        | StatementKind::For { .. }
+                        | StatementKind::Block(_)
+                );
+                statements.push(statement);
+                if !braced && !p.eat(Punct::Semi)? && !p.peek_is(Punct::RBrace)? {
+                    let token = p.next()?;
+                    return Err(unexpected(&token, "; or }"));
+                }
+            }
+            Ok(statements)
+        })?;
+        Ok(Block {
+            statements,
+            span: self.span_from(open.span),
+        })
+    }
+
+    fn statement(&mut self) -> Result<Statement> {
+        let start = self.peek()?.span;
+        let word = match &self.peek()?.kind {
+            TokenKind::Ident(w) => w.clone(),
+            TokenKind::Punct(Punct::LBrace) => {
+                let block = self.block()?;
+                return Ok(Statement {
+                    kind: StatementKind::Block(block),
+                    span: self.span_from(start),
+                });
+            }
+            _ => String::new(),
+        };
+        let kind = match word.as_str() {
+            "if" => self.if_statement()?,
+            "while" => {
+                self.next()?;
+                let condition = self.condition()?;
+                let body = self.block()?;
+                StatementKind::While { condition, body }
+            }
+            "unroll" => {
+                self.next()?;
+                let count = self.condition()?;
+                let body = self.block()?;
+                StatementKind::Unroll { count, body }
+            }
+            "for" => self.for_statement()?,
+            "return" => {
+                self.next()?;
+                let value = if self.peek_is(Punct::Semi)? || self.peek_is(Punct::RBrace)? {
+                    None
+                } else {
+                    Some(self.expr()?)
+                };
+                StatementKind::Return(value)
+            }
+            "break" => {
+                self.next()?;
+                StatementKind::Break
+            }
+            "continue" => {
+                self.next()?;
+                StatementKind::Continue
+            }
+            "let" => self.let_statement()?,
+            _ => self.expr_statement()?,
+        };
+        Ok(Statement {
+            kind,
+            span: self.span_from(start),
+        })
+    }
+
+    /// `( expr )` after `if`, `while`, `unroll`.
+    fn condition(&mut self) -> Result<Expr> {
+        self.expect(Punct::LParen)?;
+        let condition = self.bracketed(|p| p.expr())?;
+        self.expect(Punct::RParen)?;
+        Ok(condition)
+    }
+
+    fn if_statement(&mut self) -> Result<StatementKind> {
+        self.expect_word("if")?;
+        let condition = self.condition()?;
+        let then = self.block()?;
+        let otherwise = if self.peek_is_word("else")? {
+            self.next()?;
+            if self.peek_is_word("if")? {
+                // `else if` is an else block holding one if.
+                let start = self.peek()?.span;
+                let kind = self.nested(|p| p.if_statement())?;
+                let span = self.span_from(start);
+                Some(Block {
+                    statements: vec![Statement { kind, span }],
+                    span,
+                })
+            } else {
+                Some(self.block()?)
+            }
+        } else {
+            None
+        };
+        Ok(StatementKind::If {
+            condition,
+            then,
+            otherwise,
+        })
+    }
+
+    fn for_statement(&mut self) -> Result<StatementKind> {
+        self.expect_word("for")?;
+        self.expect(Punct::LParen)?;
+        let variable = self.variable()?;
+        self.expect(Punct::Colon)?;
+        let iterable = match self.peek()?.kind.clone() {
+            TokenKind::Map(name) => {
+                let token = self.next()?;
+                Iterable::Map(Ident {
+                    name,
+                    span: token.span,
+                })
+            }
+            _ => {
+                let start = self.bracketed(|p| p.expr())?;
+                self.expect(Punct::DotDot)?;
+                let end = self.bracketed(|p| p.expr())?;
+                Iterable::Range { start, end }
+            }
+        };
+        self.expect(Punct::RParen)?;
+        let body = self.block()?;
+        Ok(StatementKind::For {
+            variable,
+            iterable,
+            body,
+        })
+    }
+
+    fn variable(&mut self) -> Result<Ident> {
+        let token = self.next()?;
+        match token.kind {
+            TokenKind::Variable(name) => Ok(Ident {
+                name,
+                span: token.span,
+            }),
+            _ => Err(unexpected(&token, "variable")),
+        }
+    }
+
+    fn let_statement(&mut self) -> Result<StatementKind> {
+        self.expect_word("let")?;
+        let variable = self.variable()?;
+        let ty = if self.eat(Punct::Colon)? {
+            Some(self.type_name(true)?)
+        } else {
+            None
+        };
+        let value = if self.eat(Punct::Assign)? {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        Ok(StatementKind::Let {
+            variable,
+            ty,
+            value,
+        })
+    }
+
+    fn expr_statement(&mut self) -> Result<StatementKind> {
+        let target = self.expr()?;
+        let op = match self.peek()?.kind {
+            TokenKind::Punct(p) => match assignment_op(p) {
+                Some(op) => op,
+                None => return Ok(StatementKind::Expr(target)),
+            },
+            _ => return Ok(StatementKind::Expr(target)),
+        };
+        check_assignable(&target)?;
+        self.next()?;
+        let value = self.expr()?;
+        Ok(StatementKind::Assign { target, op, value })
+    }
+
+    // ---- expressions ----
+
+    fn expr(&mut self) -> Result<Expr> {
+        self.nested(|p| p.ternary())
+    }
+
+    fn ternary(&mut self) -> Result<Expr> {
+        let condition = self.binary(0)?;
+        if !self.peek_is(Punct::Question)? {
+            return Ok(condition);
+        }
+        let question = self.next()?;
+        if self.peek_is(Punct::Colon)? {
+            return Err(Diagnostic::error(
+                question.span.to(self.peek()?.span),
+                "the ?: operator without a middle operand is not supported",
+            ));
+        }
+        let then = self.expr()?;
+        self.expect(Punct::Colon)?;
+        let otherwise = self.nested(|p| p.ternary())?;
+        let span = self.span_from(condition.span);
+        Ok(self.expr_node(
+            ExprKind::Ternary {
+                condition: Box::new(condition),
+                then: Box::new(then),
+                otherwise: Box::new(otherwise),
+            },
+            span,
+        ))
+    }
+
+    fn binary(&mut self, min_precedence: u8) -> Result<Expr> {
+        let mut left = self.unary()?;
+        loop {
+            let TokenKind::Punct(p) = self.peek()?.kind else {
+                break;
+            };
+            if p == Punct::Slash && self.slash_ends_expr {
+                break;
+            }
+            let Some(op) = binary_op(p) else {
+                break;
+            };
+            let precedence = precedence(op);
+            if precedence < min_precedence {
+                break;
+            }
+            self.next()?;
+            let right = self.binary(precedence + 1)?;
+            let span = self.span_from(left.span);
+            left = self.expr_node(
+                ExprKind::Binary {
+                    op,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                },
+                span,
+            );
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr> {
+        self.nested(|p| {
+            let token = p.peek()?.clone();
+            let TokenKind::Punct(punct) = token.kind else {
+                let primary = p.primary()?;
+                return p.postfix(primary);
+            };
+            let op = match punct {
+                Punct::Minus => UnaryOp::Negate,
+                Punct::Bang => UnaryOp::Not,
+                Punct::Tilde => UnaryOp::BitNot,
+                Punct::Star => UnaryOp::Deref,
+                Punct::Amp => UnaryOp::AddressOf,
+                Punct::PlusPlus | Punct::MinusMinus => {
+                    p.next()?;
+                    let target = p.unary()?;
+                    check_assignable(&target)?;
+                    let span = p.span_from(token.span);
+                    return Ok(p.expr_node(
+                        ExprKind::Increment {
+                            target: Box::new(target),
+                            decrement: punct == Punct::MinusMinus,
+                            prefix: true,
+                        },
+                        span,
+                    ));
+                }
+                Punct::LParen => return p.paren_or_cast(),
+                _ => {
+                    let primary = p.primary()?;
+                    return p.postfix(primary);
+                }
+            };
+            p.next()?;
+            let operand = p.unary()?;
+            let span = p.span_from(token.span);
+            Ok(p.expr_node(
+                ExprKind::Unary {
+                    op,
+                    operand: Box::new(operand),
+                },
+                span,
+            ))
+        })
+    }
+
+    /// After `(`: a cast `(type) e`, a tuple `(a, b)` / `(a,)`, or grouping `(a)`.
+    fn paren_or_cast(&mut self) -> Result<Expr> {
+        let open = self.expect(Punct::LParen)?;
+        if self.starts_type(false)? {
+            let ty = self.type_name(false)?;
+            self.expect(Punct::RParen)?;
+            let operand = self.unary()?;
+            let span = self.span_from(open.span);
+            return Ok(self.expr_node(
+                ExprKind::Cast {
+                    ty,
+                    operand: Box::new(operand),
+                },
+                span,
+            ));
+        }
+        let expr = self.bracketed(|p| {
+            let first = p.expr()?;
+            if p.peek_is(Punct::Assign)? && matches!(first.kind, ExprKind::Identifier(_)) {
+                return Err(Diagnostic::error(
+                    first.span,
+                    "named tuples are not supported",
+                ));
+            }
+            if !p.eat(Punct::Comma)? {
+                p.expect(Punct::RParen)?;
+                return Ok(first);
+            }
+            let mut elements = vec![first];
+            elements.extend(p.list(Punct::RParen, |p| p.expr())?);
+            let span = p.span_from(open.span);
+            Ok(p.expr_node(ExprKind::Tuple(elements), span))
+        })?;
+        self.postfix(expr)
+    }
+
+    fn postfix(&mut self, mut base: Expr) -> Result<Expr> {
+        loop {
+            let TokenKind::Punct(punct) = self.peek()?.kind else {
+                return Ok(base);
+            };
+            let start = base.span;
+            let kind = match punct {
+                Punct::Dot | Punct::Arrow => {
+                    self.next()?;
+                    let token = self.next()?;
+                    match token.kind {
+                        TokenKind::Ident(name) => ExprKind::Field {
+                            base: Box::new(base),
+                            field: Ident {
+                                name,
+                                span: token.span,
+                            },
+                            arrow: punct == Punct::Arrow,
+                        },
+                        TokenKind::Integer {
+                            value,
+                            suffix: None,
+                        } if punct == Punct::Dot => ExprKind::TupleIndex {
+                            base: Box::new(base),
+                            index: u32::try_from(value).map_err(|_| {
+                                Diagnostic::error(token.span, "tuple index too large")
+                            })?,
+                        },
+                        _ => return Err(unexpected(&token, "field name")),
+                    }
+                }
+                Punct::LBracket => {
+                    self.next()?;
+                    let index = self.bracketed(|p| p.expr())?;
+                    self.expect(Punct::RBracket)?;
+                    ExprKind::Index {
+                        base: Box::new(base),
+                        index: Box::new(index),
+                    }
+                }
+                Punct::PlusPlus | Punct::MinusMinus => {
+                    check_assignable(&base)?;
+                    self.next()?;
+                    ExprKind::Increment {
+                        target: Box::new(base),
+                        decrement: punct == Punct::MinusMinus,
+                        prefix: false,
+                    }
+                }
+                _ => return Ok(base),
+            };
+            let span = self.span_from(start);
+            base = self.expr_node(kind, span);
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr> {
+        let token = self.next()?;
+        let kind = match token.kind {
+            TokenKind::Integer { value, suffix } => ExprKind::Integer { value, suffix },
+            TokenKind::String(s) => ExprKind::String(s),
+            TokenKind::Variable(v) => ExprKind::Variable(v),
+            TokenKind::Positional(n) => ExprKind::Positional(n),
+            TokenKind::PositionalCount => ExprKind::PositionalCount,
+            TokenKind::Map(name) => {
+                if self.eat(Punct::LBracket)? {
+                    let keys = self.bracketed(|p| p.list(Punct::RBracket, |p| p.expr()))?;
+                    if keys.is_empty() {
+                        return Err(Diagnostic::error(
+                            self.span_from(token.span),
+                            "a map key cannot be empty",
+                        ));
+                    }
+                    ExprKind::MapIndex {
+                        map: Ident {
+                            name,
+                            span: token.span,
+                        },
+                        keys,
+                    }
+                } else {
+                    ExprKind::Map(name)
+                }
+            }
+            TokenKind::Ident(word) => match word.as_str() {
+                "true" => ExprKind::Bool(true),
+                "false" => ExprKind::Bool(false),
+                "sizeof" => self.sizeof()?,
+                "offsetof" => self.offsetof()?,
+                w if RESERVED.contains(&w) => {
+                    return Err(unexpected(
+                        &Token {
+                            kind: TokenKind::Ident(word),
+                            span: token.span,
+                        },
+                        "expression",
+                    ))
+                }
+                _ if self.peek_is(Punct::LParen)? => {
+                    self.next()?;
+                    let args = self.bracketed(|p| p.list(Punct::RParen, |p| p.expr()))?;
+                    ExprKind::Call {
+                        function: Ident {
+                            name: word,
+                            span: token.span,
+                        },
+                        args,
+                    }
+                }
+                _ => ExprKind::Identifier(word),
+            },
+            TokenKind::Punct(Punct::LBrace) => {
+                return Err(Diagnostic::error(
+                    token.span,
+                    "block expressions are not supported",
+                ))
+            }
+            _ => return Err(unexpected(&token, "expression")),
+        };
+        let span = self.span_from(token.span);
+        Ok(self.expr_node(kind, span))
+    }
+
+    fn sizeof(&mut self) -> Result<ExprKind> {
+        self.expect(Punct::LParen)?;
+        let kind = if self.starts_type(false)? {
+            ExprKind::SizeofType(self.type_name(false)?)
+        } else {
+            ExprKind::SizeofExpr(Box::new(self.bracketed(|p| p.expr())?))
+        };
+        self.expect(Punct::RParen)?;
+        Ok(kind)
+    }
+
+    fn offsetof(&mut self) -> Result<ExprKind> {
+        self.expect(Punct::LParen)?;
+        if !self.starts_type(false)? {
+            let span = self.peek()?.span;
+            return Err(Diagnostic::error(
+                span,
+                "offsetof needs a type: offsetof(struct Foo, field)",
+            ));
+        }
+        let ty = self.type_name(false)?;
+        self.expect(Punct::Comma)?;
+        let mut fields = vec![self.ident()?];
+        while self.eat(Punct::Dot)? {
+            fields.push(self.ident()?);
+        }
+        self.expect(Punct::RParen)?;
+        Ok(ExprKind::Offsetof { ty, fields })
+    }
+
+    // ---- types ----
+
+    /// Whether the next token begins a type; `any_name` lets any identifier name one.
+    fn starts_type(&mut self, any_name: bool) -> Result<bool> {
+        Ok(match &self.peek()?.kind {
+            TokenKind::Ident(w) => {
+                any_name
+                    || w.ends_with("_t")
+                    || keyword_type(w).is_some()
+                    || C_INTEGER_WORDS.contains(&w.as_str())
+                    || matches!(w.as_str(), "struct" | "union" | "enum" | "const")
+            }
+            _ => false,
+        })
+    }
+
+    /// `base *… [N]?`.
+    fn type_name(&mut self, any_name: bool) -> Result<TypeName> {
+        let start = self.peek()?.span;
+        while self.peek_is_word("const")? {
+            self.next()?;
+        }
+        let base = self.base_type(any_name)?;
+        let mut pointer_depth = 0;
+        while self.eat(Punct::Star)? {
+            pointer_depth += 1;
+        }
+        let array_len = self.array_len()?;
+        Ok(TypeName {
+            base,
+            pointer_depth,
+            array_len,
+            span: self.span_from(start),
+        })
+    }
+
+    fn base_type(&mut self, any_name: bool) -> Result<BaseType> {
+        let token = self.next()?;
+        let TokenKind::Ident(word) = &token.kind else {
+            return Err(unexpected(&token, "type"));
+        };
+        if let Some(base) = keyword_type(word) {
+            return Ok(base);
+        }
+        match word.as_str() {
+            "struct" => return Ok(BaseType::Struct(self.ident()?.name)),
+            "union" => return Ok(BaseType::Union(self.ident()?.name)),
+            "enum" => return Ok(BaseType::Enum(self.ident()?.name)),
+            _ => {}
+        }
+        if C_INTEGER_WORDS.contains(&word.as_str()) {
+            let mut words = vec![word.clone()];
+            while let TokenKind::Ident(w) = &self.peek()?.kind {
+                if !C_INTEGER_WORDS.contains(&w.as_str()) {
+                    break;
+                }
+                words.push(w.clone());
+                self.next()?;
+            }
+            return c_integer(&words).ok_or_else(|| {
+                Diagnostic::error(self.span_from(token.span), "invalid integer type")
+            });
+        }
+        if any_name || word.ends_with("_t") {
+            return Ok(BaseType::Named(word.clone()));
+        }
+        Err(unexpected(&token, "type"))
+    }
+}
+
+const C_INTEGER_WORDS: &[&str] = &["char", "short", "int", "long", "signed", "unsigned"];
+
+/// bpftrace's own type names.
+fn keyword_type(word: &str) -> Option<BaseType> {
+    let integer = |bits, signed| Some(BaseType::Integer { bits, signed });
+    match word {
+        "int8" | "s8" => integer(8, true),
+        "int16" | "s16" => integer(16, true),
+        "int32" | "s32" => integer(32, true),
+        "int64" | "s64" => integer(64, true),
+        "uint8" | "u8" => integer(8, false),
+        "uint16" | "u16" => integer(16, false),
+        "uint32" | "u32" => integer(32, false),
+        "uint64" | "u64" => integer(64, false),
+        "bool" => Some(BaseType::Bool),
+        "string" => Some(BaseType::String),
+        "void" => Some(BaseType::Void),
+        _ => None,
+    }
+}
+
+/// C's integer words (`unsigned long long int`) as width and sign; `None` for nonsense such
+/// as `short long` or `signed unsigned`.
+fn c_integer(words: &[String]) -> Option<BaseType> {
+    let count = |w: &str| words.iter().filter(|x| *x == w).count();
+    let (chars, shorts, ints, longs) = (count("char"), count("short"), count("int"), count("long"));
+    let (signed, unsigned) = (count("signed"), count("unsigned"));
+    let kinds = usize::from(chars > 0) + usize::from(shorts > 0) + usize::from(longs > 0);
+    if kinds > 1 || chars > 1 || shorts > 1 || ints > 1 || longs > 2 || signed + unsigned > 1 {
+        return None;
+    }
+    if chars > 0 && ints > 0 {
+        return None;
+    }
+    let bits = if chars > 0 {
+        8
+    } else if shorts > 0 {
+        16
+    } else if longs > 0 {
+        64
+    } else {
+        32
+    };
+    Some(BaseType::Integer {
+        bits,
+        signed: unsigned == 0,
+    })
+}
+
+fn assignment_op(p: Punct) -> Option<Option<BinaryOp>> {
+    Some(match p {
+        Punct::Assign => None,
+        Punct::PlusAssign => Some(BinaryOp::Add),
+        Punct::MinusAssign => Some(BinaryOp::Sub),
+        Punct::StarAssign => Some(BinaryOp::Mul),
+        Punct::SlashAssign => Some(BinaryOp::Div),
+        Punct::PercentAssign => Some(BinaryOp::Mod),
+        Punct::AmpAssign => Some(BinaryOp::BitAnd),
+        Punct::PipeAssign => Some(BinaryOp::BitOr),
+        Punct::CaretAssign => Some(BinaryOp::BitXor),
+        Punct::ShlAssign => Some(BinaryOp::Shl),
+        Punct::ShrAssign => Some(BinaryOp::Shr),
+        _ => return None,
+    })
+}
+
+fn binary_op(p: Punct) -> Option<BinaryOp> {
+    Some(match p {
+        Punct::Plus => BinaryOp::Add,
+        Punct::Minus => BinaryOp::Sub,
+        Punct::Star => BinaryOp::Mul,
+        Punct::Slash => BinaryOp::Div,
+        Punct::Percent => BinaryOp::Mod,
+        Punct::Amp => BinaryOp::BitAnd,
+        Punct::Pipe => BinaryOp::BitOr,
+        Punct::Caret => BinaryOp::BitXor,
+        Punct::Shl => BinaryOp::Shl,
+        Punct::Shr => BinaryOp::Shr,
+        Punct::Eq => BinaryOp::Eq,
+        Punct::Ne => BinaryOp::Ne,
+        Punct::Lt => BinaryOp::Lt,
+        Punct::Le => BinaryOp::Le,
+        Punct::Gt => BinaryOp::Gt,
+        Punct::Ge => BinaryOp::Ge,
+        Punct::AndAnd => BinaryOp::And,
+        Punct::OrOr => BinaryOp::Or,
+        _ => return None,
+    })
+}
+
+/// C's binding strength, higher binds tighter; the printer uses the same table.
+pub(crate) fn precedence(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::Or => 1,
+        BinaryOp::And => 2,
+        BinaryOp::BitOr => 3,
+        BinaryOp::BitXor => 4,
+        BinaryOp::BitAnd => 5,
+        BinaryOp::Eq | BinaryOp::Ne => 6,
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => 7,
+        BinaryOp::Shl | BinaryOp::Shr => 8,
+        BinaryOp::Add | BinaryOp::Sub => 9,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 10,
+    }
+}
+
+/// Only variables and maps (plain or indexed) can be assigned or incremented.
+fn check_assignable(target: &Expr) -> Result<()> {
+    match target.kind {
+        ExprKind::Variable(_) | ExprKind::Map(_) | ExprKind::MapIndex { .. } => Ok(()),
+        _ => Err(Diagnostic::error(
+            target.span,
+            "only a variable or a map can be assigned or incremented",
+        )),
+    }
+}

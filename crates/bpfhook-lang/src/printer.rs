@@ -1,0 +1,388 @@
+//! A syntax tree back as bpftrace source: declarations first, then probes, one statement a
+//! line, parentheses only where precedence needs them. `parse(print(p))` gives `p` again up to
+//! spans and ids.
+
+use std::fmt::Write;
+
+use crate::ast::*;
+use crate::parser::precedence;
+
+/// Binding strengths beyond the binary operators' 1..=10 (see [`precedence`]).
+const TERNARY: u8 = 0;
+const UNARY: u8 = 11;
+const POSTFIX: u8 = 12;
+
+pub fn print(program: &Program) -> String {
+    let mut p = Printer::default();
+    for decl in &program.types {
+        p.type_decl(decl);
+    }
+    for decl in &program.map_decls {
+        p.line(&format!(
+            "let @{} = {}({});",
+            decl.name, decl.kind, decl.max_entries
+        ));
+    }
+    if !program.config.is_empty() {
+        p.line("config = {");
+        p.indent += 1;
+        for item in &program.config {
+            let value = match &item.value {
+                ConfigValue::Integer(v) => v.to_string(),
+                ConfigValue::String(s) => quoted(s),
+                ConfigValue::Ident(w) => w.clone(),
+            };
+            p.line(&format!("{} = {value};", item.key));
+        }
+        p.indent -= 1;
+        p.line("}");
+    }
+    for m in &program.macros {
+        let params: Vec<&str> = m.params.iter().map(|i| i.name.as_str()).collect();
+        p.start_line(&format!("macro {}({}) ", m.name, params.join(", ")));
+        p.block(&m.body);
+    }
+    for probe in &program.probes {
+        let points: Vec<&str> = probe.attach_points.iter().map(|a| a.raw.as_str()).collect();
+        let mut head = points.join(",\n");
+        if let Some(predicate) = &probe.predicate {
+            let mut text = expr(predicate, TERNARY);
+            // A `/` would close the predicate early.
+            if text.contains('/') {
+                text = format!("({text})");
+            }
+            write!(head, " /{text}/").expect("writing to a String");
+        }
+        p.start_line(&format!("{head} "));
+        p.block(&probe.body);
+    }
+    p.out
+}
+
+#[derive(Default)]
+struct Printer {
+    out: String,
+    indent: usize,
+}
+
+impl Printer {
+    fn start_line(&mut self, text: &str) {
+        for _ in 0..self.indent {
+            self.out.push_str("  ");
+        }
+        self.out.push_str(text);
+    }
+
+    fn line(&mut self, text: &str) {
+        self.start_line(text);
+        self.out.push('\n');
+    }
+
+    fn type_decl(&mut self, decl: &TypeDecl) {
+        match decl {
+            TypeDecl::Struct {
+                name,
+                union,
+                fields,
+                ..
+            } => {
+                let keyword = if *union { "union" } else { "struct" };
+                self.line(&format!("{keyword} {name} {{"));
+                self.indent += 1;
+                for field in fields {
+                    let bits = field
+                        .bit_width
+                        .map(|w| format!(" : {w}"))
+                        .unwrap_or_default();
+                    let stars = "*".repeat(field.ty.pointer_depth as usize);
+                    let array = field
+                        .ty
+                        .array_len
+                        .map(|n| format!("[{n}]"))
+                        .unwrap_or_default();
+                    self.line(&format!(
+                        "{} {stars}{}{array}{bits};",
+                        base_type(&field.ty.base),
+                        field.name
+                    ));
+                }
+                self.indent -= 1;
+                self.line("};");
+            }
+            TypeDecl::Enum { name, variants, .. } => {
+                let variants: Vec<String> =
+                    variants.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+                let name = if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("{name} ")
+                };
+                self.line(&format!("enum {name}{{ {} }};", variants.join(", ")));
+            }
+        }
+    }
+
+    /// Prints `{ … }` from the current column, ending the line.
+    fn block(&mut self, block: &Block) {
+        self.out.push_str("{\n");
+        self.indent += 1;
+        for statement in &block.statements {
+            self.statement(statement);
+        }
+        self.indent -= 1;
+        self.line("}");
+    }
+
+    fn statement(&mut self, statement: &Statement) {
+        match &statement.kind {
+            StatementKind::Expr(e) => self.line(&format!("{};", expr(e, TERNARY))),
+            StatementKind::Assign { target, op, value } => {
+                let op = op.map(BinaryOp::symbol).unwrap_or_default();
+                self.line(&format!(
+                    "{} {op}= {};",
+                    expr(target, POSTFIX),
+                    expr(value, TERNARY)
+                ));
+            }
+            StatementKind::Let {
+                variable,
+                ty,
+                value,
+            } => {
+                let mut text = format!("let ${}", variable.name);
+                if let Some(ty) = ty {
+                    write!(text, ": {}", type_name(ty)).expect("writing to a String");
+                }
+                if let Some(value) = value {
+                    write!(text, " = {}", expr(value, TERNARY)).expect("writing to a String");
+                }
+                self.line(&format!("{text};"));
+            }
+            StatementKind::If { .. } => {
+                self.start_line("");
+                self.if_chain(statement);
+            }
+            StatementKind::While { condition, body } => {
+                self.start_line(&format!("while ({}) ", expr(condition, TERNARY)));
+                self.block(body);
+            }
+            StatementKind::Unroll { count, body } => {
+                self.start_line(&format!("unroll ({}) ", expr(count, TERNARY)));
+                self.block(body);
+            }
+            StatementKind::For {
+                variable,
+                iterable,
+                body,
+            } => {
+                let iterable = match iterable {
+                    Iterable::Map(m) => format!("@{}", m.name),
+                    Iterable::Range { start, end } => {
+                        format!("{}..{}", expr(start, TERNARY), expr(end, TERNARY))
+                    }
+                };
+                self.start_line(&format!("for (${} : {iterable}) ", variable.name));
+                self.block(body);
+            }
+            StatementKind::Return(None) => self.line("return;"),
+            StatementKind::Return(Some(e)) => self.line(&format!("return {};", expr(e, TERNARY))),
+            StatementKind::Break => self.line("break;"),
+            StatementKind::Continue => self.line("continue;"),
+            StatementKind::Block(block) => {
+                self.start_line("");
+                self.block(block);
+            }
+        }
+    }
+
+    /// `if (…) { … } else if (…) { … } else { … }` from the current column.
+    fn if_chain(&mut self, statement: &Statement) {
+        let StatementKind::If {
+            condition,
+            then,
+            otherwise,
+        } = &statement.kind
+        else {
+            return;
+        };
+        write!(self.out, "if ({}) ", expr(condition, TERNARY)).expect("writing to a String");
+        self.block(then);
+        let Some(otherwise) = otherwise else {
+            return;
+        };
+        // The block's closing line was just written; continue on it.
+        self.out.pop();
+        self.out.push_str(" else ");
+        match otherwise.statements.as_slice() {
+            [only @ Statement {
+                kind: StatementKind::If { .. },
+                ..
+            }] => self.if_chain(only),
+            _ => self.block(otherwise),
+        }
+    }
+}
+
+/// The expression as source, in parentheses if it binds more loosely than `min`.
+fn expr(e: &Expr, min: u8) -> String {
+    let (text, strength) = expr_text(e);
+    if strength < min {
+        format!("({text})")
+    } else {
+        text
+    }
+}
+
+fn list(items: &[Expr]) -> String {
+    items
+        .iter()
+        .map(|e| expr(e, TERNARY))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn expr_text(e: &Expr) -> (String, u8) {
+    let text = match &e.kind {
+        ExprKind::Integer { value, suffix } => {
+            format!("{value}{}", suffix.as_deref().unwrap_or_default())
+        }
+        ExprKind::String(s) => quoted(s),
+        ExprKind::Bool(b) => b.to_string(),
+        ExprKind::Variable(v) => format!("${v}"),
+        ExprKind::Map(m) => format!("@{m}"),
+        ExprKind::MapIndex { map, keys } => format!("@{}[{}]", map.name, list(keys)),
+        ExprKind::Identifier(name) => name.clone(),
+        ExprKind::Positional(n) => format!("${n}"),
+        ExprKind::PositionalCount => "$#".to_string(),
+        ExprKind::Call { function, args } => format!("{}({})", function.name, list(args)),
+        ExprKind::Field { base, field, arrow } => {
+            let sep = if *arrow { "->" } else { "." };
+            format!("{}{sep}{}", expr(base, POSTFIX), field.name)
+        }
+        ExprKind::TupleIndex { base, index } => format!("{}.{index}", expr(base, POSTFIX)),
+        ExprKind::Index { base, index } => {
+            format!("{}[{}]", expr(base, POSTFIX), expr(index, TERNARY))
+        }
+        ExprKind::Unary { op, operand } => {
+            let symbol = match op {
+                UnaryOp::Negate => "-",
+                UnaryOp::Not => "!",
+                UnaryOp::BitNot => "~",
+                UnaryOp::Deref => "*",
+                UnaryOp::AddressOf => "&",
+            };
+            // `- -x` and `& &x` must not become `--x` and `&&x`.
+            let nested_prefix = matches!(
+                operand.kind,
+                ExprKind::Unary { .. } | ExprKind::Increment { prefix: true, .. }
+            );
+            let min = if nested_prefix { POSTFIX } else { UNARY };
+            return (format!("{symbol}{}", expr(operand, min)), UNARY);
+        }
+        ExprKind::Binary { op, left, right } => {
+            let strength = precedence(*op);
+            return (
+                format!(
+                    "{} {} {}",
+                    expr(left, strength),
+                    op.symbol(),
+                    expr(right, strength + 1)
+                ),
+                strength,
+            );
+        }
+        ExprKind::Ternary {
+            condition,
+            then,
+            otherwise,
+        } => {
+            return (
+                format!(
+                    "{} ? {} : {}",
+                    expr(condition, TERNARY + 1),
+                    expr(then, TERNARY),
+                    expr(otherwise, TERNARY)
+                ),
+                TERNARY,
+            )
+        }
+        ExprKind::Increment {
+            target,
+            decrement,
+            prefix,
+        } => {
+            let symbol = if *decrement { "--" } else { "++" };
+            let target = expr(target, POSTFIX);
+            if *prefix {
+                return (format!("{symbol}{target}"), UNARY);
+            }
+            format!("{target}{symbol}")
+        }
+        ExprKind::Cast { ty, operand } => {
+            return (
+                format!("({}){}", type_name(ty), expr(operand, UNARY)),
+                UNARY,
+            )
+        }
+        ExprKind::Tuple(elements) => match elements.as_slice() {
+            [only] => format!("({},)", expr(only, TERNARY)),
+            _ => format!("({})", list(elements)),
+        },
+        ExprKind::SizeofType(ty) => format!("sizeof({})", type_name(ty)),
+        ExprKind::SizeofExpr(e) => format!("sizeof({})", expr(e, TERNARY)),
+        ExprKind::Offsetof { ty, fields } => {
+            let path: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+            format!("offsetof({}, {})", type_name(ty), path.join("."))
+        }
+    };
+    (text, POSTFIX)
+}
+
+fn type_name(ty: &TypeName) -> String {
+    let mut text = base_type(&ty.base);
+    if ty.pointer_depth > 0 {
+        text.push(' ');
+        text.push_str(&"*".repeat(ty.pointer_depth as usize));
+    }
+    if let Some(n) = ty.array_len {
+        write!(text, "[{n}]").expect("writing to a String");
+    }
+    text
+}
+
+fn base_type(base: &BaseType) -> String {
+    match base {
+        BaseType::Integer { bits, signed } => {
+            format!("{}int{bits}", if *signed { "" } else { "u" })
+        }
+        BaseType::Bool => "bool".to_string(),
+        BaseType::String => "string".to_string(),
+        BaseType::Void => "void".to_string(),
+        BaseType::Struct(n) => format!("struct {n}"),
+        BaseType::Union(n) => format!("union {n}"),
+        BaseType::Enum(n) => format!("enum {n}"),
+        BaseType::Named(n) => n.clone(),
+    }
+}
+
+/// A string literal the lexer reads back to `s`. NUL is `\x00`, not `\0`, so a digit after
+/// it cannot join an octal escape.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_ascii_control() => {
+                write!(out, "\\x{:02x}", c as u32).expect("writing to a String")
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
