@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::hist::Rows;
+use super::hist::{Label, Rows};
 use super::map::{prepare, Family, Shown};
 use super::value::{key_text, stack_text, MapDump, Value};
 
@@ -69,17 +69,13 @@ pub(crate) fn value(v: &Value) -> String {
 /// A histogram: `{"min": …, "max": …, "count": …}` per bucket, `max` inclusive, an open end
 /// leaving its field out.
 fn hist(rows: &Rows) -> String {
-    let bucket = |(lower, upper, count): (
-        Option<&super::hist::Label>,
-        Option<&super::hist::Label>,
-        u64,
-    )| {
+    let bucket = |(lower, upper, count): (Option<&Label>, Option<&Label>, u64)| {
         let mut s = String::from("{");
         if let Some(l) = lower {
             let _ = write!(s, "\"min\": {}, ", number(l.value));
         }
         if let Some(u) = upper {
-            let _ = write!(s, "\"max\": {}, ", number(u.value - 1));
+            let _ = write!(s, "\"max\": {}, ", number(u.value.saturating_sub(1)));
         }
         let _ = write!(s, "\"count\": {count}}}");
         s

@@ -116,7 +116,11 @@ fn match_conversion(s: &str) -> Option<Matched> {
     if b.get(i) == Some(&b'*') {
         i += 1;
     } else {
-        width = digits(&mut i).parse().unwrap_or(0);
+        // bpftrace reads widths as C ints; a wider one starts no conversion here.
+        let written = digits(&mut i);
+        if !written.is_empty() {
+            width = usize::try_from(written.parse::<i32>().ok()?).ok()?;
+        }
     }
     if b.get(i) == Some(&b'.') {
         let after = i + 1;
@@ -530,5 +534,12 @@ mod tests {
             "a1b2c"
         );
         assert_eq!(Format::parse("é%").expect("parses").render(&[]), "é%");
+        let huge = "%99999999999d";
+        assert_eq!(
+            Format::parse(huge)
+                .expect("parses")
+                .render(&[Value::Int(1)]),
+            huge
+        );
     }
 }
