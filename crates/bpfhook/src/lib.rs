@@ -23,5 +23,6 @@ pub mod maps;
 pub mod names;
 pub mod object;
 pub mod seccomp;
+pub mod symbolize;
 pub mod sys;
 pub mod tools;
