@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use bpfhook::kernel::kallsyms::Kallsyms;
-use bpfhook::symbolize::{KernelSymbolizer, UserSymbolizer};
+use bpfhook::symbolize::{has_frame_pointers, KernelSymbolizer, UserSymbolizer};
 use bpfhook_testkit::{sh, TempPath};
 use object::{Object, ObjectSymbol};
 
@@ -136,4 +136,38 @@ fn stripped_binaries_use_their_debuglink_beside_them_or_in_dot_debug() {
     std::fs::remove_dir_all(dir.join(".debug")).expect("removing .debug");
     in_dir("cc -g -o prog.debug other.c");
     assert_eq!(UserSymbolizer::new().symbolize_file(&prog, address), None);
+}
+
+#[test]
+fn frame_pointers_are_told_from_function_prologues() {
+    let dir = TempPath::dir("bpfhook-frame-pointers");
+    // Enough functions that call out (leaves keep no frame either way) to outvote the C
+    // runtime's; `noinline` keeps each one whole.
+    let functions: String = (0..40)
+        .map(|i| {
+            format!(
+                "__attribute__((noinline)) long f{i}(long *p, long n) {{ long s = 0; \
+                 for (long j = 0; j < n; j++) s += p[j] * {i}; printf(\"%ld\", s); return s; }}\n"
+            )
+        })
+        .collect();
+    let source = format!("#include <stdio.h>\n{functions}int main(void) {{ return 0; }}\n");
+    std::fs::write(dir.join("f.c"), source).expect("writing the source");
+    let build = |flag: &str, out: &str| {
+        sh(
+            "cc",
+            &[
+                "-O2",
+                flag,
+                "-o",
+                &dir.join(out).to_string_lossy(),
+                &dir.join("f.c").to_string_lossy(),
+            ],
+        )
+    };
+    build("-fno-omit-frame-pointer", "with");
+    build("-fomit-frame-pointer", "without");
+    assert_eq!(has_frame_pointers(&dir.join("with")), Some(true));
+    assert_eq!(has_frame_pointers(&dir.join("without")), Some(false));
+    assert_eq!(has_frame_pointers(&dir.join("f.c")), None);
 }

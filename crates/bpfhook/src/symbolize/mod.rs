@@ -5,6 +5,7 @@
 mod debuginfo;
 mod demangle;
 pub mod elf;
+mod frame_pointers;
 mod kernel;
 mod maps;
 mod table;
@@ -12,6 +13,7 @@ mod user;
 
 use std::fmt;
 
+pub use frame_pointers::has_frame_pointers;
 pub use kernel::KernelSymbolizer;
 pub use maps::Mapping;
 pub use user::{CacheStats, UserSymbolizer};
