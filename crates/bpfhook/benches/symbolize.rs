@@ -37,13 +37,19 @@ fn main() {
             })
             .collect(),
     );
-    let kernel = KernelSymbolizer::new().expect("indexing kallsyms");
+    let check = median(
+        (0..ROUNDS)
+            .map(|_| timed(|| KernelSymbolizer::new().expect("kallsyms visible")).1)
+            .collect(),
+    );
+    let kernel = KernelSymbolizer::new().expect("kallsyms visible");
     let base = Kallsyms::read()
         .expect("reading /proc/kallsyms")
         .symbols()
         .find(|s| s.name == "vfs_read")
         .map(|s| s.address)
         .expect("vfs_read");
+    let (_, first) = timed(|| kernel.symbolize(base));
     let (_, lookups) = timed(|| {
         for i in 0..LOOKUPS {
             // Spread over ~16 MiB of text so the search does not always walk the same path.
@@ -51,6 +57,11 @@ fn main() {
         }
     });
     println!("kernel: {} symbols", kernel.len());
+    println!("  new (visibility check){:8.2} ms", ms(check));
+    println!(
+        "  first lookup          {:8.2} ms (read and index)",
+        ms(first)
+    );
     println!("  read /proc/kallsyms   {:8.2} ms", ms(read));
     println!("  index                 {:8.2} ms", ms(index));
     println!(

@@ -2,6 +2,8 @@
 //! (names stay in the text they were read from).
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::sync::OnceLock;
 
 use super::table::{AddressTable, RawEntry};
 use super::{Symbol, SymbolizeError};
@@ -15,26 +17,94 @@ const END_MARKERS: &[&str] = &["_etext", "_einittext"];
 const REGION_TAIL: u64 = 4096;
 
 /// Every text symbol of the running kernel and its modules (BPF programs included, as module
-/// `bpf`), looked up by binary search.
+/// `bpf`), looked up by binary search. [`Self::new`] only checks that addresses are visible;
+/// the index is built on the first lookup, since the kernel takes 50–80 ms to generate
+/// /proc/kallsyms (120k symbols, this VM) and indexing adds ~20 ms: a tool that never names
+/// a kernel address never pays for it.
 #[derive(Debug)]
 pub struct KernelSymbolizer {
+    index: OnceLock<Option<KernelIndex>>,
+}
+
+impl KernelSymbolizer {
+    /// Fails at once when kptr_restrict hides kernel addresses (judged from the start of
+    /// /proc/kallsyms, or the whole file when that start is all zeros).
+    pub fn new() -> Result<Self, SymbolizeError> {
+        let head = read_head().map_err(|error| SymbolizeError::Io {
+            path: KALLSYMS.into(),
+            error,
+        })?;
+        if addresses_visible(Kallsyms::from_text(head).symbols()) {
+            return Ok(Self {
+                index: OnceLock::new(),
+            });
+        }
+        Self::from_kallsyms(read_kallsyms()?)
+    }
+
+    /// Indexes text in kallsyms format now; all-zero addresses (kptr_restrict) are an error.
+    pub fn from_kallsyms(kallsyms: Kallsyms) -> Result<Self, SymbolizeError> {
+        let index = KernelIndex::build(kallsyms)?;
+        Ok(Self {
+            index: OnceLock::from(Some(index)),
+        })
+    }
+
+    /// The function holding `address`; `None` below the first symbol, in gaps between
+    /// regions, past a region's end, and when /proc/kallsyms could not be indexed (logged).
+    pub fn symbolize(&self, address: u64) -> Option<Symbol> {
+        self.index().as_ref()?.symbolize(address)
+    }
+
+    /// How many symbols and boundaries the index holds (building it if need be).
+    pub fn len(&self) -> usize {
+        self.index().as_ref().map_or(0, |index| index.table.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn index(&self) -> &Option<KernelIndex> {
+        self.index.get_or_init(|| {
+            read_kallsyms()
+                .and_then(KernelIndex::build)
+                .inspect_err(|e| log::warn!("kernel symbols unavailable: {e}"))
+                .ok()
+        })
+    }
+}
+
+const KALLSYMS: &str = "/proc/kallsyms";
+
+fn read_kallsyms() -> Result<Kallsyms, SymbolizeError> {
+    Kallsyms::read().map_err(|error| SymbolizeError::Io {
+        path: KALLSYMS.into(),
+        error,
+    })
+}
+
+/// The first lines of /proc/kallsyms (the kernel generates it as it is read, so this is cheap).
+fn read_head() -> std::io::Result<String> {
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    std::fs::File::open(KALLSYMS)?
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Enough for ~100 lines: past the per-CPU symbols that sit at address 0 legitimately.
+const HEAD_BYTES: usize = 4096;
+
+#[derive(Debug)]
+struct KernelIndex {
     table: AddressTable,
     /// Region 0 is the kernel image; region `i` is module `modules[i - 1]`.
     modules: Vec<String>,
 }
 
-impl KernelSymbolizer {
-    /// Reads /proc/kallsyms (the kernel takes ~50 ms to generate it on a 120k-symbol kernel).
-    pub fn new() -> Result<Self, SymbolizeError> {
-        let kallsyms = Kallsyms::read().map_err(|error| SymbolizeError::Io {
-            path: "/proc/kallsyms".into(),
-            error,
-        })?;
-        Self::from_kallsyms(kallsyms)
-    }
-
-    /// Indexes text in kallsyms format; all-zero addresses (kptr_restrict) are an error.
-    pub fn from_kallsyms(kallsyms: Kallsyms) -> Result<Self, SymbolizeError> {
+impl KernelIndex {
+    fn build(kallsyms: Kallsyms) -> Result<Self, SymbolizeError> {
         if !addresses_visible(kallsyms.symbols()) {
             let kptr_restrict = std::fs::read_to_string("/proc/sys/kernel/kptr_restrict")
                 .map_or_else(|_| "unknown".into(), |v| v.trim().to_owned());
@@ -80,8 +150,6 @@ impl KernelSymbolizer {
         })
     }
 
-    /// The function holding `address`; `None` below the first symbol, in gaps between
-    /// regions and past a region's end.
     pub fn symbolize(&self, address: u64) -> Option<Symbol> {
         let hit = self.table.lookup(address)?;
         Some(Symbol {
@@ -92,15 +160,6 @@ impl KernelSymbolizer {
                 .and_then(|i| self.modules.get(i))
                 .cloned(),
         })
-    }
-
-    /// How many symbols and boundaries the index holds.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.table.len() == 0
     }
 }
 

@@ -14,7 +14,7 @@ use super::{debuginfo, Symbol};
 /// Symbolizes addresses of many processes, caching each process's mappings and each binary's
 /// symbol table: a 100-frame stack in one binary parses it once, and two processes running the
 /// same file share its table.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct UserSymbolizer {
     /// `None`: the process was gone when we looked.
     processes: HashMap<u32, Option<Vec<ProcessMapping>>>,
@@ -32,6 +32,7 @@ pub struct CacheStats {
     pub maps_read: u64,
 }
 
+#[derive(Debug)]
 struct ProcessMapping {
     mapping: Mapping,
     /// Found on first use: the file as the process maps it; `None` if it cannot be opened.
@@ -57,6 +58,7 @@ impl FileIdentity {
     }
 }
 
+#[derive(Debug)]
 struct Binary {
     segments: LoadSegments,
     table: AddressTable,
