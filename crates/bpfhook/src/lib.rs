@@ -25,5 +25,6 @@ pub mod names;
 pub mod object;
 pub mod record_size;
 pub mod seccomp;
+pub mod symbolize;
 pub mod sys;
 pub mod tools;

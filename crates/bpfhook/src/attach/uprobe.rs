@@ -6,12 +6,11 @@ use std::fmt;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSegment, ObjectSymbol};
-
 use super::perf_link::{open_and_attach, ProbePmu};
 use super::{AttachError, AttachOptions};
 use crate::hook::Hook;
 use crate::kernel::features::{self, Feature};
+use crate::symbolize::elf::{function_symbols, LoadSegments};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UprobeTarget {
@@ -165,24 +164,19 @@ fn symbol_file_offset(path: &Path, symbol: &str) -> Result<u64, AttachError> {
     let invalid = |why: String| io(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
     let data = std::fs::read(path).map_err(io)?;
     let elf = object::File::parse(&*data).map_err(|e| invalid(format!("not an ELF file: {e}")))?;
-    let address = elf
-        .symbols()
-        .chain(elf.dynamic_symbols())
-        .find(|s| s.name() == Ok(symbol) && s.address() != 0)
-        .map(|s| s.address())
+    let address = function_symbols(&elf)
+        .find(|s| s.name == symbol)
+        .map(|s| s.address)
         .ok_or_else(|| AttachError::Missing {
             what: "symbol",
             name: symbol.to_owned(),
             hint: format!(" in {} (see `nm -D {0}`)", path.display()),
         })?;
-    elf.segments()
-        .find(|segment| (segment.address()..segment.address() + segment.size()).contains(&address))
-        .map(|segment| address - segment.address() + segment.file_range().0)
-        .ok_or_else(|| {
-            invalid(format!(
-                "`{symbol}` at {address:#x} is in no loadable segment"
-            ))
-        })
+    LoadSegments::of(&elf).file_offset(address).ok_or_else(|| {
+        invalid(format!(
+            "`{symbol}` at {address:#x} is in no loadable segment"
+        ))
+    })
 }
 
 pub(super) fn attach(

@@ -3,10 +3,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
-
 use super::DiscoverError;
 use crate::attach::find_binary;
+use crate::symbolize::elf::{function_symbols, LoadSegments};
 
 /// An ELF file read into memory, found like `bpfhook run` finds uprobe targets (a path, a
 /// name in $PATH, or a library through the linker cache).
@@ -58,26 +57,15 @@ impl ElfBinary {
     /// Defined function symbols of `.symtab` and `.dynsym`, each name once, sorted by name.
     pub fn functions(&self) -> Result<Vec<ElfFunction>, DiscoverError> {
         let elf = self.parse()?;
-        let segments: Vec<(u64, u64, u64)> = elf
-            .segments()
-            .map(|s| {
-                let (offset, size) = s.file_range();
-                (s.address(), size, offset)
-            })
-            .collect();
+        let segments = LoadSegments::of(&elf);
         let mut seen = HashSet::new();
-        let mut functions: Vec<ElfFunction> = elf
-            .symbols()
-            .chain(elf.dynamic_symbols())
-            .filter(|s| s.kind() == SymbolKind::Text && !s.is_undefined() && s.address() != 0)
-            .filter_map(|s| {
-                let name = s.name().ok().filter(|n| !n.is_empty())?;
-                seen.insert(name).then(|| ElfFunction {
-                    name: name.to_owned(),
-                    address: s.address(),
-                    size: s.size(),
-                    file_offset: file_offset(&segments, s.address()),
-                })
+        let mut functions: Vec<ElfFunction> = function_symbols(&elf)
+            .filter(|s| seen.insert(s.name))
+            .map(|s| ElfFunction {
+                name: s.name.to_owned(),
+                address: s.address,
+                size: s.size,
+                file_offset: segments.file_offset(s.address),
             })
             .collect();
         functions.sort_unstable_by(|a, b| a.name.cmp(&b.name));
@@ -89,29 +77,9 @@ impl ElfBinary {
     }
 }
 
-/// The file offset of virtual address `address`, through the segment that loads it.
-pub(crate) fn file_offset(segments: &[(u64, u64, u64)], address: u64) -> Option<u64> {
-    segments.iter().find_map(|&(start, file_size, offset)| {
-        let into = address.checked_sub(start)?;
-        (into < file_size).then(|| offset + into)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn maps_addresses_through_segments() {
-        let segments = [
-            (0x0, 0x600, 0x0),
-            (0x1000, 0x200, 0x1000),
-            (0x403000, 0x100, 0x3000),
-        ];
-        assert_eq!(file_offset(&segments, 0x1139), Some(0x1139));
-        assert_eq!(file_offset(&segments, 0x403010), Some(0x3010));
-        assert_eq!(file_offset(&segments, 0x2000), None);
-    }
 
     #[test]
     fn lists_a_system_binary_and_refuses_text() {

@@ -75,6 +75,10 @@ impl Kallsyms {
         self.text
     }
 
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Every well-formed line, in file order.
     pub fn symbols(&self) -> impl Iterator<Item = KernelSymbol<'_>> {
         self.text.lines().filter_map(KernelSymbol::parse)

@@ -1,0 +1,50 @@
+//! Finding the separate debug file of a stripped binary, where GDB looks: by build-id under
+//! /usr/lib/debug/.build-id, then the `.gnu_debuglink` name beside the binary, in `.debug/`
+//! beside it, and under /usr/lib/debug/ followed by the binary's directory.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use object::Object;
+
+const DEBUG_ROOT: &str = "/usr/lib/debug";
+
+/// The debug file's contents, checked to belong to the binary: the same build-id, or (without
+/// one) the CRC the debuglink records.
+pub(crate) fn find(binary_path: &Path, binary: &object::File<'_>) -> Option<Vec<u8>> {
+    let build_id = binary.build_id().ok().flatten();
+    let debuglink = binary.gnu_debuglink().ok().flatten();
+    let mut candidates = Vec::new();
+    if let Some(id) = build_id.filter(|id| id.len() > 1) {
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        candidates.push(PathBuf::from(format!(
+            "{DEBUG_ROOT}/.build-id/{}/{}.debug",
+            &hex[..2],
+            &hex[2..]
+        )));
+    }
+    if let Some((name, _)) = debuglink {
+        let name = Path::new(OsStr::from_bytes(name));
+        let dir = binary_path.parent().unwrap_or(Path::new("/"));
+        candidates.push(dir.join(name));
+        candidates.push(dir.join(".debug").join(name));
+        let relative = dir.strip_prefix("/").unwrap_or(dir);
+        candidates.push(Path::new(DEBUG_ROOT).join(relative).join(name));
+    }
+    candidates
+        .iter()
+        .filter(|candidate| candidate.as_path() != binary_path)
+        .filter_map(|candidate| std::fs::read(candidate).ok())
+        .find(|data| belongs(data, build_id, debuglink.map(|(_, crc)| crc)))
+}
+
+fn belongs(data: &[u8], build_id: Option<&[u8]>, crc: Option<u32>) -> bool {
+    let Ok(debug) = object::File::parse(data) else {
+        return false;
+    };
+    match (build_id, debug.build_id().ok().flatten()) {
+        (Some(ours), Some(theirs)) => ours == theirs,
+        _ => crc.is_some_and(|crc| crc32fast::hash(data) == crc),
+    }
+}

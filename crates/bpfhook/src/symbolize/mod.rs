@@ -1,0 +1,77 @@
+//! Addresses to names: kernel addresses through /proc/kallsyms ([`KernelSymbolizer`]), user
+//! addresses through a process's mappings and the ELF symbols of the mapped files
+//! ([`UserSymbolizer`]). Shared by the tracing language (`ksym`, `usym`, stacks) and the tools.
+
+mod debuginfo;
+mod demangle;
+pub mod elf;
+mod frame_pointers;
+mod kernel;
+mod maps;
+mod table;
+mod user;
+
+use std::fmt;
+
+pub use frame_pointers::has_frame_pointers;
+pub use kernel::KernelSymbolizer;
+pub use maps::Mapping;
+pub use user::{CacheStats, UserSymbolizer};
+
+/// The function an address falls in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    /// Demangled where the name is a C++ or Rust symbol.
+    pub name: String,
+    /// Bytes from the function's start.
+    pub offset: u64,
+    /// The kernel module (`None` for the kernel image), or the mapped file's path.
+    pub module: Option<String>,
+}
+
+impl Symbol {
+    /// Just the name, as bpftrace's `usym`/`ksym` print it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// `name+offset` (decimal), as bpftrace prints stack frames.
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}+{}", self.name, self.offset)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SymbolizeError {
+    #[error("reading {path}: {error}")]
+    Io {
+        path: String,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error(
+        "kernel addresses are hidden: kptr_restrict is {kptr_restrict} (needs root with \
+         kptr_restrict 0 or 1, or CAP_SYSLOG; see /proc/sys/kernel/kptr_restrict)"
+    )]
+    KernelAddressesHidden { kptr_restrict: String },
+    #[error("/proc/kallsyms is too large to index ({0} bytes)")]
+    KallsymsTooLarge(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_name_plus_decimal_offset_and_name_alone() {
+        let symbol = Symbol {
+            name: "vfs_read".into(),
+            offset: 16,
+            module: None,
+        };
+        assert_eq!(symbol.to_string(), "vfs_read+16");
+        assert_eq!(symbol.name(), "vfs_read");
+    }
+}
