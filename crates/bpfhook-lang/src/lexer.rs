@@ -175,8 +175,8 @@ impl<'a> Lexer<'a> {
                 self.pos += c.len_utf8();
             } else if rest.starts_with("//") {
                 self.pos += rest.find('\n').unwrap_or(rest.len());
-            } else if rest.starts_with("/*") {
-                let Some(end) = rest[2..].find("*/") else {
+            } else if let Some(body) = rest.strip_prefix("/*") {
+                let Some(end) = body.find("*/") else {
                     return Err(Diagnostic::error(
                         Span::new(self.pos, self.pos + 2),
                         "unterminated comment",
