@@ -283,11 +283,8 @@ impl<'a> Lexer<'a> {
                 TokenKind::Map(self.word().to_string())
             }
             c if c.is_ascii_alphabetic() || c == '_' => TokenKind::Ident(self.word().to_string()),
-            _ => match PUNCTS_LONGEST_FIRST
-                .iter()
-                .find(|p| self.rest().starts_with(p.text()))
-            {
-                Some(&p) => {
+            _ => match punct_at(self.rest().as_bytes()) {
+                Some(p) => {
                     self.pos += p.text().len();
                     TokenKind::Punct(p)
                 }
@@ -469,6 +466,16 @@ impl<'a> Lexer<'a> {
         }
         Ok(char::from(value as u8))
     }
+}
+
+/// The operator `text` starts with, longest first; the first byte is compared before any
+/// slice comparison (this lookup is most of the lexer's time otherwise).
+fn punct_at(text: &[u8]) -> Option<Punct> {
+    let first = *text.first()?;
+    PUNCTS_LONGEST_FIRST.iter().copied().find(|p| {
+        let candidate = p.text().as_bytes();
+        candidate[0] == first && text.starts_with(candidate)
+    })
 }
 
 fn word_len(text: &str) -> usize {
