@@ -433,6 +433,23 @@ mod tests {
     }
 
     #[test]
+    fn shape_sees_the_tree_not_the_layout() {
+        let shape_of = |s: &str| shape(&parse(s).expect("parses"));
+        assert_eq!(
+            shape_of("begin { $x = 1 + 2 }"),
+            shape_of("begin\n{\n  $x   =  (1 + 2);\n}")
+        );
+        assert_ne!(
+            shape_of("begin { $x = 1 + 2 }"),
+            shape_of("begin { $x = 1 - 2 }")
+        );
+        assert_ne!(
+            shape_of("begin { $x = 1 + 2 }"),
+            shape_of("begin { $x = 1 + 3 }")
+        );
+    }
+
+    #[test]
     fn strings_escape_what_the_lexer_decodes() {
         assert_eq!(quoted("\0\u{1}7\\\"\n"), r#""\x00\x017\\\"\n""#);
     }
