@@ -1703,10 +1703,10 @@ mod tests {
         "macro m($a) { $a + 1 } uprobe:/bin/bash:readline /(arg0 / 2) == 1/ { while ($i < 3) { $i++; } return }",
     ];
 
-    /// Parses, and where that succeeds, checks the print parses to the same tree.
+    /// Parses; a success must print to a program with the same tree, a failure must render.
     fn survives(source: &str) {
-        let result = std::panic::catch_unwind(|| {
-            if let Ok(program) = parse(source) {
+        let result = std::panic::catch_unwind(|| match parse(source) {
+            Ok(program) => {
                 let printed = print(&program);
                 let again = parse(&printed).map_err(|e| e.render("printed", &printed));
                 assert_eq!(
@@ -1715,6 +1715,8 @@ mod tests {
                     "printed:\n{printed}"
                 );
             }
+            // Rendering slices the source at the span: it must fall on characters.
+            Err(e) => assert!(e.render("stdin", source).contains("ERROR")),
         });
         assert!(result.is_ok(), "input that broke the parser: {source:?}");
     }
