@@ -66,7 +66,7 @@ macro_rules! puncts {
         }
 
         /// In declaration order, which is longest first, so `<<=` wins over `<<` and `<`.
-        const PUNCTS_LONGEST_FIRST: &[Punct] = &[$(Punct::$name,)*];
+        const PUNCTS_LONGEST_FIRST: &[(Punct, &[u8])] = &[$((Punct::$name, $text.as_bytes()),)*];
     };
 }
 
@@ -472,10 +472,10 @@ impl<'a> Lexer<'a> {
 /// slice comparison (this lookup is most of the lexer's time otherwise).
 fn punct_at(text: &[u8]) -> Option<Punct> {
     let first = *text.first()?;
-    PUNCTS_LONGEST_FIRST.iter().copied().find(|p| {
-        let candidate = p.text().as_bytes();
-        candidate[0] == first && text.starts_with(candidate)
-    })
+    PUNCTS_LONGEST_FIRST
+        .iter()
+        .find(|(_, candidate)| candidate[0] == first && text.starts_with(candidate))
+        .map(|&(p, _)| p)
 }
 
 fn word_len(text: &str) -> usize {
