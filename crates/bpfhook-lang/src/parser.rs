@@ -708,16 +708,7 @@ impl Parser<'_> {
 
     fn binary(&mut self, min_precedence: u8) -> Result<Expr> {
         let mut left = self.unary()?;
-        loop {
-            let TokenKind::Punct(p) = self.peek()?.kind else {
-                break;
-            };
-            if p == Punct::Slash && self.slash_ends_expr {
-                break;
-            }
-            let Some(op) = binary_op(p) else {
-                break;
-            };
+        while let Some(op) = self.peek_binary_op()? {
             let precedence = precedence(op);
             if precedence < min_precedence {
                 break;
@@ -737,9 +728,19 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    fn peek_binary_op(&mut self) -> Result<Option<BinaryOp>> {
+        let slash_ends_expr = self.slash_ends_expr;
+        Ok(match self.peek()?.kind {
+            TokenKind::Punct(Punct::Slash) if slash_ends_expr => None,
+            TokenKind::Punct(p) => binary_op(p),
+            _ => None,
+        })
+    }
+
     fn unary(&mut self) -> Result<Expr> {
         self.nested(|p| {
-            let token = p.peek()?.clone();
+            let token = p.peek()?;
+            let start = token.span;
             let TokenKind::Punct(punct) = token.kind else {
                 let primary = p.primary()?;
                 return p.postfix(primary);
@@ -754,7 +755,7 @@ impl Parser<'_> {
                     p.next()?;
                     let target = p.unary()?;
                     check_assignable(&target)?;
-                    let span = p.span_from(token.span);
+                    let span = p.span_from(start);
                     return Ok(p.expr_node(
                         ExprKind::Increment {
                             target: Box::new(target),
@@ -772,7 +773,7 @@ impl Parser<'_> {
             };
             p.next()?;
             let operand = p.unary()?;
-            let span = p.span_from(token.span);
+            let span = p.span_from(start);
             Ok(p.expr_node(
                 ExprKind::Unary {
                     op,
@@ -1156,5 +1157,686 @@ fn check_assignable(target: &Expr) -> Result<()> {
             target.span,
             "only a variable or a map can be assigned or incremented",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::print;
+    use crate::testutil::{peer_programs, shape};
+
+    fn parsed(source: &str) -> Program {
+        parse(source).unwrap_or_else(|e| panic!("{}", e.render("stdin", source)))
+    }
+
+    /// The first statement of the first probe.
+    fn first_statement(source: &str) -> StatementKind {
+        parsed(source)
+            .probes
+            .remove(0)
+            .body
+            .statements
+            .remove(0)
+            .kind
+    }
+
+    /// The expression of `begin { EXPR; }`, printed back.
+    fn reprinted(expression: &str) -> String {
+        let source = format!("begin {{ {expression}; }}");
+        let printed = print(&parsed(&source));
+        printed
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().strip_suffix(';'))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// `source`'s first error, rendered.
+    fn error(source: &str) -> String {
+        match parse(source) {
+            Ok(p) => panic!("parsed: {p:?}"),
+            Err(e) => e.render("stdin", source),
+        }
+    }
+
+    #[test]
+    fn precedence_follows_c() {
+        for (source, expected) in [
+            ("1 + 2 / 2 * 3", "1 + 2 / 2 * 3"),
+            ("(1 + 2) * 3", "(1 + 2) * 3"),
+            ("1 - (2 - 3)", "1 - (2 - 3)"),
+            (
+                "a || b && c | d ^ e & f == g < h << i + j * k",
+                "a || b && c | d ^ e & f == g < h << i + j * k",
+            ),
+            ("(a || b) && c", "(a || b) && c"),
+            ("-$x.0 * *$p", "-$x.0 * *$p"),
+            ("a ? b : c ? d : e", "a ? b : c ? d : e"),
+            ("(a ? b : c) ? d : e", "(a ? b : c) ? d : e"),
+            ("!(a == b)", "!(a == b)"),
+            ("- -1", "-(-1)"),
+            ("(int8)-100 + 1", "(int8)-100 + 1"),
+            ("*++$b", "*(++$b)"),
+        ] {
+            assert_eq!(reprinted(source), expected, "{source}");
+        }
+    }
+
+    #[test]
+    fn binary_operators_nest_left_to_right() {
+        let StatementKind::Expr(e) = first_statement("begin { 1 + 2 / 2 * 3 }") else {
+            panic!("not an expression")
+        };
+        let ExprKind::Binary {
+            op: BinaryOp::Add,
+            right,
+            ..
+        } = e.kind
+        else {
+            panic!("not a sum: {e:?}")
+        };
+        let ExprKind::Binary {
+            op: BinaryOp::Mul,
+            left,
+            ..
+        } = right.kind
+        else {
+            panic!("not a product: {right:?}")
+        };
+        assert!(matches!(
+            left.kind,
+            ExprKind::Binary {
+                op: BinaryOp::Div,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn ids_follow_parse_order() {
+        let program = parsed("begin { $a = 1 + 2; } end { print($a) }");
+        let ids = |s: &Statement| match &s.kind {
+            StatementKind::Assign { target, value, .. } => vec![target.id.0, value.id.0],
+            StatementKind::Expr(e) => vec![e.id.0],
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(ids(&program.probes[0].body.statements[0]), [0, 3]);
+        assert_eq!(ids(&program.probes[1].body.statements[0]), [5]);
+        assert_eq!(program.expr_count, 6);
+    }
+
+    #[test]
+    fn names_and_sigils() {
+        let StatementKind::Expr(e) =
+            first_statement("begin { f($x, $1, $#, @m, @, @m[1, 2], pid, true) }")
+        else {
+            panic!("not an expression")
+        };
+        let ExprKind::Call { function, args } = e.kind else {
+            panic!("not a call")
+        };
+        assert_eq!(function.name, "f");
+        let kinds: Vec<ExprKind> = args.into_iter().map(|a| a.kind).collect();
+        assert_eq!(kinds[0], ExprKind::Variable("x".into()));
+        assert_eq!(kinds[1], ExprKind::Positional(1));
+        assert_eq!(kinds[2], ExprKind::PositionalCount);
+        assert_eq!(kinds[3], ExprKind::Map("m".into()));
+        assert_eq!(kinds[4], ExprKind::Map(String::new()));
+        assert!(
+            matches!(&kinds[5], ExprKind::MapIndex { map, keys } if map.name == "m" && keys.len() == 2)
+        );
+        assert_eq!(kinds[6], ExprKind::Identifier("pid".into()));
+        assert_eq!(kinds[7], ExprKind::Bool(true));
+    }
+
+    #[test]
+    fn postfix_forms() {
+        for source in [
+            "args.filename",
+            "args->filename",
+            "$t.3.1",
+            "@t.0",
+            "$a[1 + 1]",
+            "ctx.task.comm",
+            "@x[1]++",
+            "$i--",
+            "++@",
+            "((struct A *)arg0).x",
+            "*(struct Foo *)arg0",
+        ] {
+            assert_eq!(reprinted(source), source);
+        }
+        assert_eq!(reprinted("*((struct Foo *)arg0)"), "*(struct Foo *)arg0");
+        let StatementKind::Expr(e) = first_statement("begin { $t.3.1 }") else {
+            panic!("not an expression")
+        };
+        let ExprKind::TupleIndex { base, index: 1 } = e.kind else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(base.kind, ExprKind::TupleIndex { index: 3, .. }));
+    }
+
+    #[test]
+    fn casts_and_types() {
+        for (source, expected) in [
+            ("(uint16)5", "(uint16)5"),
+            ("(struct Foo *)arg0", "(struct Foo *)arg0"),
+            ("(enum Foo)1", "(enum Foo)1"),
+            ("(int8[4])x", "(int8[4])x"),
+            ("(unsigned long long)x", "(uint64)x"),
+            ("(unsigned char **)x", "(uint8 **)x"),
+            ("(short int)x", "(int16)x"),
+            ("(pid_t)x", "(pid_t)x"),
+            ("(s32)x", "(int32)x"),
+            ("sizeof(struct task_struct)", "sizeof(struct task_struct)"),
+            ("sizeof(uint64_t)", "sizeof(uint64_t)"),
+            ("sizeof($x)", "sizeof($x)"),
+            ("sizeof(1 == 1)", "sizeof(1 == 1)"),
+            ("offsetof(struct Foo, bar.x)", "offsetof(struct Foo, bar.x)"),
+            ("(x)", "x"),
+            ("(x, \"a\")", "(x, \"a\")"),
+            ("(x,)", "(x,)"),
+        ] {
+            assert_eq!(reprinted(source), expected, "{source}");
+        }
+        assert!(error("begin { (long char)x }").contains("invalid integer type"));
+    }
+
+    #[test]
+    fn statements() {
+        let source = "begin {
+            let $a; let $b = 1; let $c: uint8 = 2; let $f: struct task_struct *;
+            $x = 1; @m = 2; @m[1, 2] = 3; @ = 4;
+            $x += 1; $x -= 1; $x *= 1; $x /= 1; $x %= 1; $x &= 1; $x |= 1; $x ^= 1; $x <<= 1; $x >>= 1;
+            if ($x) { $y = 1 } else if ($z) { $y = 2 } else { $y = 3 }
+            while ($i < 3) { $i++; continue; }
+            unroll (3) { break; }
+            for ($kv : @m) { print($kv) }
+            for ($i : 0..5) { print($i) }
+            { nested() }
+            return;
+        }
+        end { return 1 }";
+        let program = parsed(source);
+        let kinds = &program.probes[0].body.statements;
+        assert_eq!(kinds.len(), 25);
+        assert!(matches!(
+            &kinds[2].kind,
+            StatementKind::Let {
+                ty: Some(TypeName {
+                    base: BaseType::Integer {
+                        bits: 8,
+                        signed: false
+                    },
+                    ..
+                }),
+                value: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &kinds[16].kind,
+            StatementKind::Assign {
+                op: Some(BinaryOp::Shl),
+                ..
+            }
+        ));
+        let StatementKind::If {
+            otherwise: Some(otherwise),
+            ..
+        } = &kinds[18].kind
+        else {
+            panic!("{:?}", kinds[18])
+        };
+        assert!(matches!(
+            &otherwise.statements[0].kind,
+            StatementKind::If {
+                otherwise: Some(_),
+                ..
+            }
+        ));
+        assert!(
+            matches!(&kinds[21].kind, StatementKind::For { iterable: Iterable::Map(m), .. } if m.name == "m")
+        );
+        assert!(matches!(
+            &kinds[22].kind,
+            StatementKind::For {
+                iterable: Iterable::Range { .. },
+                ..
+            }
+        ));
+        assert!(matches!(&kinds[24].kind, StatementKind::Return(None)));
+        assert!(matches!(
+            &program.probes[1].body.statements[0].kind,
+            StatementKind::Return(Some(_))
+        ));
+        assert_eq!(
+            shape(&parse(&print(&program)).expect("reparses")),
+            shape(&program)
+        );
+    }
+
+    #[test]
+    fn declarations() {
+        let source = r#"
+            #include <linux/sched.h>
+            struct Foo { int a; char b[10]; struct X *p; unsigned int c:4, d:8; struct Bar { int x; } bar; const char *s }
+            union U { u8 a; u64 b; };
+            enum E { A, B = 5, C, D = -1 };
+            enum { ONE = 1 };
+            let @m = lruhash(100);
+            config = { max_strlen = 128; missing_probes = warn; license = "GPL" }
+            macro add($a, @m, b) { $a + 1 }
+            begin { }
+        "#;
+        let program = parsed(source);
+        let TypeDecl::Struct { name, fields, .. } = &program.types[1] else {
+            panic!("{:?}", program.types)
+        };
+        assert_eq!(name, "Foo");
+        assert!(matches!(&program.types[0], TypeDecl::Struct { name, .. } if name == "Bar"));
+        let names: Vec<(&str, Option<u32>, Option<u32>, u32)> = fields
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.ty.array_len,
+                    f.bit_width,
+                    f.ty.pointer_depth,
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a", None, None, 0),
+                ("b", Some(10), None, 0),
+                ("p", None, None, 1),
+                ("c", None, Some(4), 0),
+                ("d", None, Some(8), 0),
+                ("bar", None, None, 0),
+                ("s", None, None, 1),
+            ]
+        );
+        assert!(matches!(
+            &program.types[2],
+            TypeDecl::Struct { union: true, .. }
+        ));
+        let TypeDecl::Enum { name, variants, .. } = &program.types[3] else {
+            panic!("{:?}", program.types[3])
+        };
+        assert_eq!(name, "E");
+        let expected: Vec<(String, i64)> = [("A", 0), ("B", 5), ("C", 6), ("D", -1)]
+            .map(|(n, v)| (n.to_string(), v))
+            .into();
+        assert_eq!(variants, &expected);
+        assert!(matches!(&program.types[4], TypeDecl::Enum { name, .. } if name.is_empty()));
+        assert_eq!(program.map_decls[0].kind, "lruhash");
+        assert_eq!(program.map_decls[0].max_entries, 100);
+        assert_eq!(
+            program
+                .config
+                .iter()
+                .map(|c| c.value.clone())
+                .collect::<Vec<_>>(),
+            [
+                ConfigValue::Integer(128),
+                ConfigValue::Ident("warn".into()),
+                ConfigValue::String("GPL".into())
+            ]
+        );
+        let params: Vec<&str> = program.macros[0]
+            .params
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(params, ["$a", "@m", "b"]);
+        assert_eq!(
+            shape(&parse(&print(&program)).expect("reparses")),
+            shape(&program)
+        );
+    }
+
+    #[test]
+    fn attach_points_and_predicates() {
+        let source = "BEGIN, tracepoint:syscalls:sys_enter_*,\n  kprobe:vfs_read+16,uprobe:/bin/bash:readline\n\
+            /pid == 1/ { }\n\
+            uretprobe:\"/path with space\":f /(arg0 / 2) > 1/ { }\n\
+            kprobe:f/pid/{}\n\
+            i:ms:100,interval:s:1,profile:hz:99,software:cpu-clock:1000,hardware:cache-misses:1e6,\
+            watchpoint:0x1234:8:w,iter:task,self:signal:SIGUSR1,usdt:./x:probe,u:./testprogs/uprobe_test:uprobeFunction1 {}";
+        let program = parsed(source);
+        let raw: Vec<Vec<&str>> = program
+            .probes
+            .iter()
+            .map(|p| p.attach_points.iter().map(|a| a.raw.as_str()).collect())
+            .collect();
+        assert_eq!(
+            raw[0],
+            [
+                "BEGIN",
+                "tracepoint:syscalls:sys_enter_*",
+                "kprobe:vfs_read+16",
+                "uprobe:/bin/bash:readline"
+            ]
+        );
+        assert_eq!(raw[1], ["uretprobe:\"/path with space\":f"]);
+        assert_eq!(raw[2], ["kprobe:f"]);
+        assert_eq!(raw[3].len(), 10);
+        assert!(program.probes[0].predicate.is_some());
+        let Some(Expr {
+            kind:
+                ExprKind::Binary {
+                    op: BinaryOp::Gt,
+                    left,
+                    ..
+                },
+            ..
+        }) = &program.probes[1].predicate
+        else {
+            panic!("{:?}", program.probes[1].predicate)
+        };
+        assert!(matches!(
+            left.kind,
+            ExprKind::Binary {
+                op: BinaryOp::Div,
+                ..
+            }
+        ));
+        assert_eq!(
+            shape(&parse(&print(&program)).expect("reparses")),
+            shape(&program)
+        );
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(reprinted("18446744073709551615"), "18446744073709551615");
+        assert_eq!(
+            reprinted("0x10 + 010 + 0b10 + 0o10 + 1_000 + 1e3"),
+            "16 + 8 + 2 + 8 + 1000 + 1000"
+        );
+        assert_eq!(
+            reprinted("tseries(1, 100ms, 5ull)"),
+            "tseries(1, 100ms, 5ull)"
+        );
+        assert_eq!(reprinted(r#""a\"b\\c\n\0""#), r#""a\"b\\c\n\x00""#);
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_token() {
+        assert_eq!(
+            error("begin { $x = 1 $y = 2 }"),
+            "stdin:1:16-18: ERROR: syntax error, unexpected variable $y, expecting ; or }\n\
+             begin { $x = 1 $y = 2 }\n               ~~"
+        );
+        assert_eq!(
+            error("begin {\n  printf(\"x\"\n}"),
+            "stdin:3:1-2: ERROR: syntax error, unexpected }, expecting )\n}\n~"
+        );
+        assert_eq!(
+            error("begin { @x = ; }"),
+            "stdin:1:14-15: ERROR: syntax error, unexpected ;, expecting expression\n\
+             begin { @x = ; }\n             ~"
+        );
+        assert_eq!(
+            error("begin { 1 = 2; }"),
+            "stdin:1:9-10: ERROR: only a variable or a map can be assigned or incremented\n\
+             begin { 1 = 2; }\n        ~"
+        );
+        assert_eq!(
+            error("begin { print(\"a\\qb\") }"),
+            "stdin:1:17-19: ERROR: invalid escape sequence \\q\nbegin { print(\"a\\qb\") }\n                ~~"
+        );
+        assert!(error("begin ").contains("unexpected end of file, expecting {"));
+        assert!(error("} begin {}")
+            .contains("stdin:1:1-2: ERROR: syntax error, unexpected }, expecting attach point"));
+        assert!(error("fn f(): int64 { return 1 }")
+            .contains("stdin:1:1-3: ERROR: fn subprograms are not supported"));
+        assert!(error("begin { $a = $b ?: 1 }").contains("?: operator without a middle operand"));
+        assert!(error("begin { @ = { 1 } }").contains("block expressions are not supported"));
+        assert!(error("begin { print((a=1, b=2)) }").contains("named tuples are not supported"));
+        assert!(error("struct A { int y[2][2]; } begin {}").contains("multi-dimensional arrays"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("begin {{ {}1{} }}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(error(&deep).contains("nests too deeply"));
+        let unary = format!("begin {{ {}1 }}", "!".repeat(10_000));
+        assert!(error(&unary).contains("nests too deeply"));
+        let blocks = format!("begin {}{}", "{".repeat(10_000), "}".repeat(10_000));
+        assert!(error(&blocks).contains("nests too deeply"));
+    }
+
+    /// xorshift64*: a fixed seed keeps the fuzz cases the same on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const FUZZ_WORDS: &[&str] = &[
+        "begin",
+        "kprobe:f",
+        "uprobe:/a/b:c",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        "/",
+        ",",
+        ":",
+        "?",
+        ";",
+        "=",
+        "+=",
+        "++",
+        "--",
+        "-",
+        "*",
+        "&",
+        "&&",
+        "!",
+        "->",
+        ".",
+        "..",
+        "0",
+        "1",
+        "0x",
+        "1e",
+        "99999999999999999999",
+        "\"s\"",
+        "\"",
+        "\\",
+        "$x",
+        "$1",
+        "$",
+        "@m",
+        "@",
+        "struct",
+        "union",
+        "enum",
+        "let",
+        "if",
+        "else",
+        "while",
+        "for",
+        "unroll",
+        "return",
+        "config",
+        "macro",
+        "fn",
+        "int8",
+        "unsigned",
+        "long",
+        "sizeof",
+        "offsetof",
+        "pid",
+        "#define X",
+        "#include <x>",
+        "\n",
+        " ",
+        "/*",
+        "*/",
+        "//",
+        "\u{e9}",
+    ];
+
+    const FUZZ_SEEDS: &[&str] = &[
+        "struct Foo { int a; char b[10]; } kprobe:f,kprobe:g /pid > 1/ { @[comm] = count(); }",
+        "begin { $t = (1, (2, \"x\")); if ($t.1.0 == 2) { print((int8)-1 ? 1 : 2) } else { exit() } }",
+        "config = { a = 1 } enum E { A, B = 5 } let @h = hash(2); i:s:1 { for ($i : 0..5) { @h[$i] += sizeof(struct Foo); } }",
+        "macro m($a) { $a + 1 } uprobe:/bin/bash:readline /(arg0 / 2) == 1/ { while ($i < 3) { $i++; } return }",
+    ];
+
+    /// Parses; a success must print to a program with the same tree, a failure must render.
+    fn survives(source: &str) {
+        let result = std::panic::catch_unwind(|| match parse(source) {
+            Ok(program) => {
+                let printed = print(&program);
+                let again = parse(&printed).map_err(|e| e.render("printed", &printed));
+                assert_eq!(
+                    again.map(|p| shape(&p)),
+                    Ok(shape(&program)),
+                    "printed:\n{printed}"
+                );
+            }
+            // Rendering slices the source at the span: it must fall on characters.
+            Err(e) => assert!(e.render("stdin", source).contains("ERROR")),
+        });
+        assert!(result.is_ok(), "input that broke the parser: {source:?}");
+    }
+
+    #[test]
+    fn fuzz_random_input_never_panics() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let bytes: Vec<u8> = (0..rng.below(80)).map(|_| rng.next() as u8).collect();
+            survives(&String::from_utf8_lossy(&bytes));
+            let words: Vec<&str> = (0..rng.below(40))
+                .map(|_| FUZZ_WORDS[rng.below(FUZZ_WORDS.len())])
+                .collect();
+            survives(&words.join(if rng.below(2) == 0 { " " } else { "" }));
+        }
+    }
+
+    #[test]
+    fn fuzz_mutated_programs_never_panic() {
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        for _ in 0..3000 {
+            let mut text = FUZZ_SEEDS[rng.below(FUZZ_SEEDS.len())].as_bytes().to_vec();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(text.len() + 1);
+                match rng.below(3) {
+                    0 => {
+                        let end = (at + rng.below(8)).min(text.len());
+                        text.drain(at..end);
+                    }
+                    1 => {
+                        let word = FUZZ_WORDS[rng.below(FUZZ_WORDS.len())];
+                        text.splice(at..at, word.bytes());
+                    }
+                    _ => text.insert(at, rng.next() as u8),
+                }
+            }
+            survives(&String::from_utf8_lossy(&text));
+        }
+    }
+
+    /// `probes` probes of ten lines each.
+    fn generated_script(probes: usize) -> String {
+        let mut text = String::new();
+        for i in 0..probes {
+            text.push_str(&format!(
+                "tracepoint:syscalls:sys_enter_openat,\nkprobe:vfs_read+{i} /pid > {i} && comm != \"bash\"/ {{\n\
+                 \x20 $x = (uint64)arg0 + {i} * 2 - (arg1 >> 3);\n\
+                 \x20 @counts[comm, pid] = count();\n\
+                 \x20 if ($x > 10 || args.flags & 0x40) {{ printf(\"%s %d\\n\", str(args->filename), $x); }}\n\
+                 \x20 else {{ @hist = hist($x); }}\n\
+                 \x20 $t = (1, \"two\", (3, $x));\n\
+                 \x20 @sum[$t.2.0] += $t.0;\n\
+                 \x20 while ($i < 5) {{ $i++; }}\n\
+                 }}\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn parses_a_2000_line_script() {
+        let text = generated_script(200);
+        assert_eq!(text.lines().count(), 2000);
+        let started = std::time::Instant::now();
+        let program = parsed(&text);
+        // Timing is reported, not asserted: the machine is shared.
+        eprintln!(
+            "2000 lines ({} bytes) parsed in {:?}",
+            text.len(),
+            started.elapsed()
+        );
+        assert_eq!(program.probes.len(), 200);
+        assert!(program.probes.iter().all(|p| p.body.statements.len() == 6));
+    }
+
+    /// Programs the peer suites use that this front end refuses, each with the reason.
+    const UNSUPPORTED_PEER_PROGRAMS: &[(&str, &str)] = &[
+        ("print({ $x = 1", "block expressions"),
+        ("if ({ let $a", "block expressions"),
+        ("_ = { print(1)", "block expressions"),
+        ("@ = { let $a = 100", "block expressions"),
+        ("@ = (a=1, b=", "named tuples"),
+        ("$a =$x ?: 10", "the ?: operator without a middle operand"),
+        ("int y[2][2]", "multi-dimensional arrays"),
+    ];
+
+    #[test]
+    fn peer_suite_programs_parse() {
+        let programs = peer_programs();
+        let mut failures = Vec::new();
+        let mut refused = 0;
+        for program in &programs {
+            let expected_refusal = UNSUPPORTED_PEER_PROGRAMS
+                .iter()
+                .find(|(fragment, _)| program.text.contains(fragment));
+            match (parse(&program.text), expected_refusal) {
+                (Ok(_), None) => {}
+                (Err(_), Some(_)) => refused += 1,
+                (Ok(_), Some((_, reason))) => failures.push(format!(
+                    "{} / {}: parses, but is listed as unsupported ({reason})",
+                    program.suite, program.name
+                )),
+                (Err(e), None) => failures.push(format!(
+                    "{} / {}:\n{}",
+                    program.suite,
+                    program.name,
+                    e.render("stdin", &program.text)
+                )),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+        eprintln!(
+            "{} of {} peer programs parse; {refused} refused as listed",
+            programs.len() - refused,
+            programs.len()
+        );
+        assert!(
+            programs.len() > 400,
+            "only {} programs found",
+            programs.len()
+        );
     }
 }

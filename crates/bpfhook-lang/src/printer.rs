@@ -386,3 +386,83 @@ fn quoted(s: &str) -> String {
     out.push('"');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+    use crate::testutil::{peer_programs, shape};
+
+    /// Parses, prints, parses the print: both trees must have the same shape.
+    fn round_trip(source: &str) -> String {
+        let first = parse(source).unwrap_or_else(|e| panic!("{}", e.render("stdin", source)));
+        let printed = print(&first);
+        let second = parse(&printed)
+            .unwrap_or_else(|e| panic!("{}\nprinted:\n{printed}", e.render("printed", &printed)));
+        assert_eq!(shape(&first), shape(&second), "printed:\n{printed}");
+        printed
+    }
+
+    #[test]
+    fn prints_readable_source() {
+        let printed = round_trip(
+            "struct Foo { int a; char b[10]; } kprobe:f, kprobe:g /pid > 1/ { if ($x) { @[comm] = count(); } else if ($y) { $z = 1 } else { exit() } }",
+        );
+        assert_eq!(
+            printed,
+            "struct Foo {\n  int32 a;\n  int8 b[10];\n};\n\
+             kprobe:f,\nkprobe:g /pid > 1/ {\n  if ($x) {\n    @[comm] = count();\n  } else if ($y) {\n    $z = 1;\n  } else {\n    exit();\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn round_trips_every_construct() {
+        for source in [
+            "begin { $a = (1, (2, \"x\")); print($a.1.0); @m[1, \"a\"] += 2; @++; --$i; }",
+            "begin { let $x: uint8 = 1; let $y; let $p: struct task_struct *; for ($i : 0..$n + 1) { break } for ($kv : @m) { continue } }",
+            "begin { while ($i < 10) { unroll (2) { $i++ } } { $nested = 1 } return }",
+            "i:s:1 /(arg0 / 2) == 1 && \"a/b\" == str(arg1)/ { printf(\"%s\\n\\t\\\"\\x01\", comm) }",
+            "begin { $x = -(-1); $y = ~!*&$z; $w = (int8)-1 ? (uint64)2 : 3 ? 4 : 5; $v = (1 ? 2 : 3) ? 4 : 5; }",
+            "begin { $s = sizeof(struct Foo) + sizeof($x) + offsetof(struct Foo, a.b); $t = (1,); }",
+            "enum { A = -5, B }; enum E { X = 9223372036854775807 }; union U { u64 a; struct S *s; unsigned c : 3; } begin {}",
+            "config = { a = 1; b = \"s\"; c = d } let @h = percpuhash(10); macro m($a, @b, c) { $a + 1 } begin { m(1, @x, y) }",
+            "uprobe:/bin/bash:readline, usdt:./x:probe { print(args->x + args.y) }",
+        ] {
+            round_trip(source);
+        }
+    }
+
+    #[test]
+    fn shape_sees_the_tree_not_the_layout() {
+        let shape_of = |s: &str| shape(&parse(s).expect("parses"));
+        assert_eq!(
+            shape_of("begin { $x = 1 + 2 }"),
+            shape_of("begin\n{\n  $x   =  (1 + 2);\n}")
+        );
+        assert_ne!(
+            shape_of("begin { $x = 1 + 2 }"),
+            shape_of("begin { $x = 1 - 2 }")
+        );
+        assert_ne!(
+            shape_of("begin { $x = 1 + 2 }"),
+            shape_of("begin { $x = 1 + 3 }")
+        );
+    }
+
+    #[test]
+    fn strings_escape_what_the_lexer_decodes() {
+        assert_eq!(quoted("\0\u{1}7\\\"\n"), r#""\x00\x017\\\"\n""#);
+    }
+
+    #[test]
+    fn peer_programs_round_trip() {
+        let mut count = 0;
+        for program in peer_programs() {
+            if parse(&program.text).is_ok() {
+                round_trip(&program.text);
+                count += 1;
+            }
+        }
+        assert!(count > 400, "only {count} peer programs round-tripped");
+    }
+}

@@ -25,7 +25,9 @@ pub fn shape(program: &Program) -> String {
         let digits = rest
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
-        out.push('0');
+        if digits > 0 {
+            out.push('0');
+        }
         rest = &rest[digits..];
     }
     out
