@@ -1,0 +1,193 @@
+//! Malformed objects: thousands of seeded mutants of every fixture object go through
+//! `ObjectFile::parse` and the loader. Each must either fail with a message or load; nothing may
+//! panic, no failure may come from the loader's panic boundary (validation must catch it first),
+//! and whatever loaded must be gone from the kernel afterwards.
+//!
+//! The seed is fixed for CI; `BPFHOOK_MUTATION_SEED=N` runs another set by hand.
+
+use std::os::fd::AsFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bpfhook::compile::{compile, CompileOptions};
+use bpfhook::loader::{LoadError, LoadedObject};
+use bpfhook::object::ObjectFile;
+use bpfhook::sys::{self, ObjectKind};
+use bpfhook_testkit::{
+    bpf_fixture, mutation_seed, name_hash, panic_message, repo_root, Mutator, Rng,
+};
+
+/// Mutants per fixture object.
+const MUTANTS: usize = 1500;
+/// One mutant in this many that loads its maps also has its programs through the verifier.
+const VERIFY_EVERY: usize = 16;
+
+/// Every object the test kit builds from `tests/bpf/`, and the prebuilt example.
+fn fixture_objects() -> Vec<(String, Vec<u8>)> {
+    let dir = repo_root().join("tests/bpf");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/bpf")
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_suffix(".bpf.c").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    let mut paths: Vec<(String, PathBuf)> = names
+        .into_iter()
+        .map(|name| {
+            let source = dir.join(format!("{name}.bpf.c"));
+            let text = std::fs::read_to_string(&source).unwrap_or_default();
+            // CO-RE fixtures include the vmlinux.h our compile pipeline generates.
+            let path = if text.contains("\"vmlinux.h\"") {
+                compile(&source, &CompileOptions::default())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+                    .object
+            } else {
+                bpf_fixture(&name)
+            };
+            (name, path)
+        })
+        .collect();
+    paths.push((
+        "hello (prebuilt)".to_owned(),
+        repo_root().join("examples/hello.bpf.o"),
+    ));
+    paths
+        .into_iter()
+        .map(|(name, path)| {
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// What happened to one mutant.
+#[derive(Default)]
+struct Tally {
+    rejected_by_parse: usize,
+    rejected_by_loader: usize,
+    loaded: usize,
+    programs_verified: usize,
+    /// (fixture, mutant index, what) for every panic or boundary error.
+    failures: Vec<String>,
+    /// Kernel ids of everything that was created, checked for absence at the end.
+    created: Vec<(ObjectKind, u32)>,
+}
+
+impl Tally {
+    fn run(&mut self, bytes: &[u8], verify: bool) -> Result<(), String> {
+        let object = match ObjectFile::parse(bytes) {
+            Ok(object) => object,
+            Err(error) => {
+                self.rejected_by_parse += 1;
+                return non_empty(error.to_string());
+            }
+        };
+        let loaded = match LoadedObject::load(object.loader_bytes()) {
+            Ok(loaded) => loaded,
+            Err(error @ LoadError::ParserPanic { .. }) => return Err(format!("boundary: {error}")),
+            Err(error) => {
+                self.rejected_by_loader += 1;
+                return non_empty(error.to_string());
+            }
+        };
+        self.loaded += 1;
+        self.created.extend(
+            loaded
+                .maps()
+                .filter_map(|(_, map)| bpfhook::maps::id(map))
+                .map(|id| (ObjectKind::Map, id)),
+        );
+        if verify {
+            for program in object.programs() {
+                // Tracing programs need a kernel function to attach to; none of them loads on
+                // this kernel, so their rejection is all the check can see.
+                match loaded.load_program(&program.name, None) {
+                    Ok(fd) => {
+                        self.programs_verified += 1;
+                        let info = sys::prog_info(fd.as_fd(), &mut [], &mut [])
+                            .map_err(|e| format!("prog info: {e}"))?;
+                        self.created.push((ObjectKind::Program, info.id));
+                    }
+                    Err(error) => non_empty(error.to_string())?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(message: String) -> Result<(), String> {
+    if message.trim().is_empty() {
+        Err("an error with an empty message".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the kernel still holds an object after up to 2 s (a released program or map is
+/// freed after an RCU grace period).
+fn still_exists(kind: ObjectKind, id: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while sys::fd_by_id(kind, id).is_ok() {
+        if Instant::now() > deadline {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn mutants_of_every_fixture_fail_cleanly_or_load_and_unload() {
+    let seed = mutation_seed();
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    let objects = fixture_objects();
+    for (name, original) in &objects {
+        let mut rng = Rng::new(seed ^ name_hash(name));
+        let mutator = Mutator::new(original);
+        for index in 0..MUTANTS {
+            let mutant = mutator.mutate(&mut rng);
+            let verify = index % VERIFY_EVERY == 0;
+            match catch_unwind(AssertUnwindSafe(|| tally.run(&mutant, verify))) {
+                Ok(Ok(())) => {}
+                Ok(Err(what)) => tally.failures.push(format!("{name} #{index}: {what}")),
+                Err(panic) => tally.failures.push(format!(
+                    "{name} #{index}: panic: {}",
+                    panic_message(&*panic)
+                )),
+            }
+        }
+    }
+    let left: Vec<_> = tally
+        .created
+        .iter()
+        .filter(|(kind, id)| still_exists(*kind, *id))
+        .collect();
+    eprintln!(
+        "seed {seed}: {} mutants of {} objects in {:.1?}: {} rejected by parse, {} by the loader, \
+         {} loaded ({} programs through the verifier)",
+        MUTANTS * objects.len(),
+        objects.len(),
+        started.elapsed(),
+        tally.rejected_by_parse,
+        tally.rejected_by_loader,
+        tally.loaded,
+        tally.programs_verified,
+    );
+    assert!(
+        tally.failures.is_empty(),
+        "seed {seed}: {} failures (BPFHOOK_MUTATION_SEED={seed} reproduces):\n{}",
+        tally.failures.len(),
+        tally.failures.join("\n")
+    );
+    assert!(left.is_empty(), "left in the kernel: {left:?}");
+    assert!(
+        tally.rejected_by_parse > 0 && tally.loaded > 0,
+        "the mutants should reach both outcomes"
+    );
+}
