@@ -19,9 +19,9 @@ use bpfhook_testkit::{
 };
 
 /// Mutants per fixture object.
-const MUTANTS: usize = 1500;
+const MUTANTS: usize = 1000;
 /// One mutant in this many that loads its maps also has its programs through the verifier.
-const VERIFY_EVERY: usize = 16;
+const VERIFY_EVERY: usize = 32;
 
 /// Every object the test kit builds from `tests/bpf/`, and the prebuilt example.
 fn fixture_objects() -> Vec<(String, Vec<u8>)> {

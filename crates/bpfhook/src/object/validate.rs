@@ -59,7 +59,7 @@ pub(super) fn validate(b: &[u8]) -> Result<(), ValidateError> {
     let symbols = symbol_table(&sections)?;
     for section in &sections {
         if section.kind == elf::SHT_REL {
-            check_relocations(section, &sections, symbols)?;
+            check_relocations(section, &sections, symbols.as_ref())?;
         }
     }
     if let Some(btf_section) = sections.iter().find(|s| s.name == ".BTF") {
@@ -209,9 +209,34 @@ fn check_section(section: &Section<'_>, address: u64) -> Result<(), ValidateErro
     Ok(())
 }
 
-/// The symbol table (its index and entry count). Every symbol's name is a string of its string
-/// table, and a symbol defined in a section lies inside that section.
-fn symbol_table(sections: &[Section<'_>]) -> Result<Option<(usize, usize)>, ValidateError> {
+/// The checked symbol table.
+struct Symbols<'a> {
+    index: usize,
+    table: &'a [u8],
+    strings: &'a [u8],
+}
+
+impl Symbols<'_> {
+    fn count(&self) -> usize {
+        self.table.len() / SYM_SIZE
+    }
+
+    /// (name, st_info, st_shndx) of a symbol below `count()`.
+    fn get(&self, index: usize) -> (&str, u8, u16) {
+        let sym = range(self.table, index * SYM_SIZE, SYM_SIZE).unwrap_or_default();
+        let name = cstr_at(self.strings, u32_at(sym, 0).unwrap_or_default() as usize);
+        let info = sym.get(4).copied().unwrap_or_default();
+        (
+            name.unwrap_or_default(),
+            info,
+            u16_at(sym, 6).unwrap_or_default(),
+        )
+    }
+}
+
+/// The symbol table. Every symbol's name is a string of its string table, and a symbol defined
+/// in a section lies inside that section.
+fn symbol_table<'a>(sections: &[Section<'a>]) -> Result<Option<Symbols<'a>>, ValidateError> {
     let mut tables = sections.iter().filter(|s| s.kind == elf::SHT_SYMTAB);
     let Some(symtab) = tables.next() else {
         return Ok(None);
@@ -274,16 +299,20 @@ fn symbol_table(sections: &[Section<'_>]) -> Result<Option<(usize, usize)>, Vali
             ));
         }
     }
-    Ok(Some((symtab.index, count)))
+    Ok(Some(Symbols {
+        index: symtab.index,
+        table: symtab.data,
+        strings: strings.data,
+    }))
 }
 
 /// Each relocation names a symbol of the symbol table and a place inside its target section.
 fn check_relocations(
     rel: &Section<'_>,
     sections: &[Section<'_>],
-    symbols: Option<(usize, usize)>,
+    symbols: Option<&Symbols<'_>>,
 ) -> Result<(), ValidateError> {
-    let Some((symtab, count)) = symbols.filter(|(index, _)| *index == rel.link as usize) else {
+    let Some(symbols) = symbols.filter(|symbols| symbols.index == rel.link as usize) else {
         return Err(bad(
             rel.place(),
             format!("linked section {} is not the symbol table", rel.link),
@@ -291,7 +320,7 @@ fn check_relocations(
     };
     let target = sections
         .get(rel.info as usize)
-        .filter(|s| s.index != 0 && s.index != symtab)
+        .filter(|s| s.index != 0 && s.index != symbols.index)
         .ok_or_else(|| {
             bad(
                 rel.place(),
@@ -299,6 +328,7 @@ fn check_relocations(
             )
         })?;
     let executable = target.flags & u64::from(elf::SHF_EXECINSTR) != 0;
+    let count = symbols.count();
     for (n, entry) in rel.data.chunks_exact(REL_SIZE).enumerate() {
         let offset = u64_at(entry, 0).unwrap_or_default();
         let symbol = u64_at(entry, 8).unwrap_or_default() >> 32;
@@ -328,8 +358,44 @@ fn check_relocations(
                 ),
             ));
         }
+        if executable {
+            let kind = (u64_at(entry, 8).unwrap_or_default() & 0xffff_ffff) as u32;
+            check_code_reference(symbols, symbol as usize, kind, sections)
+                .map_err(|problem| bad(place(), problem))?;
+        }
     }
     Ok(())
+}
+
+/// A relocation in code that refers to code must be one aya-obj can resolve: a defined function,
+/// or a section symbol with a call (R_BPF_64_32) or a 64-bit load (R_BPF_64_64).
+fn check_code_reference(
+    symbols: &Symbols<'_>,
+    symbol: usize,
+    kind: u32,
+    sections: &[Section<'_>],
+) -> Result<(), String> {
+    let (name, info, shndx) = symbols.get(symbol);
+    let in_code = sections
+        .get(usize::from(shndx))
+        .filter(|_| shndx != elf::SHN_UNDEF && shndx < elf::SHN_LORESERVE)
+        .is_some_and(|s| s.flags & u64::from(elf::SHF_EXECINSTR) != 0);
+    match info & 0xf {
+        elf::STT_FUNC if !in_code => Err(format!(
+            "refers to function `{name}`, which is not defined in the object's code \
+             (extern functions and kfuncs are not supported)"
+        )),
+        elf::STT_FUNC => Ok(()),
+        elf::STT_SECTION if in_code && ![elf::R_BPF_64_32, elf::R_BPF_64_64].contains(&kind) => {
+            Err(format!(
+                "relocation type {kind} on code, expected a call or a 64-bit load"
+            ))
+        }
+        _ if in_code && info & 0xf != elf::STT_SECTION => Err(format!(
+            "refers to `{name}` in code, which is neither a function nor a section"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `.BTF` parses with our own parser, which checks every type record, reference and name.
