@@ -191,3 +191,73 @@ fn mutants_of_every_fixture_fail_cleanly_or_load_and_unload() {
         "the mutants should reach both outcomes"
     );
 }
+
+/// The prebuilt example with one little-endian u32 or u64 replaced.
+fn hello_with(patch: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut bytes = std::fs::read(repo_root().join("examples/hello.bpf.o")).expect("hello.bpf.o");
+    patch(&mut bytes);
+    match ObjectFile::parse(&bytes) {
+        Ok(_) => panic!("the damaged object parsed"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// File offset of a section's data and of its header.
+fn locate(bytes: &[u8], name: &str) -> (usize, usize) {
+    use ::object::{Object as _, ObjectSection as _};
+    let elf = ::object::File::parse(bytes).expect("ELF");
+    let section = elf.section_by_name(name).expect("section");
+    let data = section.file_range().expect("file range").0 as usize;
+    let shoff = u64::from_le_bytes(bytes[0x28..0x30].try_into().expect("8 bytes")) as usize;
+    (data, shoff + section.index().0 * 64)
+}
+
+fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+#[test]
+fn errors_name_the_section_and_what_is_wrong() {
+    let message = hello_with(|b| {
+        let (_, header) = locate(b, "tracepoint/syscalls/sys_enter_execve");
+        let len = b.len() as u64;
+        b[header + 24..header + 32].copy_from_slice(&len.to_le_bytes());
+    });
+    assert!(
+        message.starts_with("malformed object: section ")
+            && message.contains("(`tracepoint/syscalls/sys_enter_execve`): data at offset")
+            && message.contains("extends past the end of the file"),
+        "{message}"
+    );
+
+    // The BTF string section longer than the blob.
+    let message = hello_with(|b| {
+        let (btf, _) = locate(b, ".BTF");
+        put_u32(b, btf + 20, 0x10_0000);
+    });
+    assert!(message.contains("(`.BTF`): BTF is truncated"), "{message}");
+
+    // A func_info record size of zero: aya-obj would split the records into chunks of 0.
+    let message = hello_with(|b| {
+        let (ext, _) = locate(b, ".BTF.ext");
+        let hdr_len = u32::from_le_bytes(b[ext + 4..ext + 8].try_into().expect("4 bytes"));
+        let func_info = u32::from_le_bytes(b[ext + 8..ext + 12].try_into().expect("4 bytes"));
+        put_u32(b, ext + (hdr_len + func_info) as usize, 0);
+    });
+    assert!(
+        message.contains("(`.BTF.ext`): func_info: record size 0"),
+        "{message}"
+    );
+
+    // A func_info group whose record count runs past the subsection.
+    let message = hello_with(|b| {
+        let (ext, _) = locate(b, ".BTF.ext");
+        let hdr_len = u32::from_le_bytes(b[ext + 4..ext + 8].try_into().expect("4 bytes"));
+        let func_info = u32::from_le_bytes(b[ext + 8..ext + 12].try_into().expect("4 bytes"));
+        put_u32(b, ext + (hdr_len + func_info) as usize + 8, 1000);
+    });
+    assert!(
+        message.contains("func_info: 1000 records of 8 bytes at byte 4 overrun the subsection"),
+        "{message}"
+    );
+}

@@ -49,8 +49,12 @@ struct Section<'a> {
 
 impl Section<'_> {
     fn place(&self) -> String {
-        format!("section {} (`{}`)", self.index, self.name)
+        section_place(self.index, self.name)
     }
+}
+
+fn section_place(index: usize, name: &str) -> String {
+    format!("section {index} (`{name}`)")
 }
 
 /// Checks the ELF structure, the symbol and relocation tables, `.BTF` and `.BTF.ext`.
@@ -110,7 +114,9 @@ fn section_table(b: &[u8]) -> Result<Vec<Section<'_>>, ValidateError> {
         ));
     }
     let header = |index: usize| &table[index * SHDR_SIZE..(index + 1) * SHDR_SIZE];
-    let names = section_data(b, header(shstrndx), shstrndx)?;
+    let names = section_data(b, header(shstrndx), || {
+        format!("section {shstrndx} (the section name table)")
+    })?;
 
     let mut sections = Vec::with_capacity(shnum);
     for index in 0..shnum {
@@ -129,7 +135,7 @@ fn section_table(b: &[u8]) -> Result<Vec<Section<'_>>, ValidateError> {
             name,
             kind: word(4),
             flags: dword(8),
-            data: section_data(b, h, index)?,
+            data: section_data(b, h, || section_place(index, name))?,
             size: dword(32),
             link: word(40),
             info: word(44),
@@ -142,7 +148,11 @@ fn section_table(b: &[u8]) -> Result<Vec<Section<'_>>, ValidateError> {
 }
 
 /// A section's bytes, which must lie inside the file (none for SHT_NOBITS).
-fn section_data<'a>(b: &'a [u8], header: &[u8], index: usize) -> Result<&'a [u8], ValidateError> {
+fn section_data<'a>(
+    b: &'a [u8],
+    header: &[u8],
+    place: impl FnOnce() -> String,
+) -> Result<&'a [u8], ValidateError> {
     let kind = u32_at(header, 4).unwrap_or_default();
     if kind == elf::SHT_NOBITS || kind == elf::SHT_NULL {
         return Ok(&[]);
@@ -155,7 +165,7 @@ fn section_data<'a>(b: &'a [u8], header: &[u8], index: usize) -> Result<&'a [u8]
         .and_then(|(offset, size)| range(b, offset, size))
         .ok_or_else(|| {
             bad(
-                format!("section {index}"),
+                place(),
                 format!(
                     "data at offset {offset}, {size} bytes, extends past the end of the file ({} bytes)",
                     b.len()
