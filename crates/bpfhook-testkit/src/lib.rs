@@ -4,11 +4,13 @@
 
 mod cgroup;
 mod fixtures;
+mod mutation;
 mod net;
 mod temp;
 
 pub use cgroup::TempCgroup;
 pub use fixtures::{bpf_fixture, example_object, repo_root, test_binary};
+pub use mutation::{mutation_seed, name_hash, panic_message, Mutator, Rng};
 pub use net::VethPair;
 pub use temp::TempPath;
 

@@ -10,6 +10,7 @@
 //! Programs are loaded one at a time, on demand ([`LoadedObject::load_program`]): the Manager
 //! loads only the programs it was asked to attach.
 
+mod boundary;
 mod maps;
 mod program_type;
 
@@ -23,6 +24,7 @@ use aya_obj::{Object, ProgramSection};
 use crate::btf::scan;
 use crate::kernel::btf::{kernel_btf, KernelBtfError};
 use crate::sys::{self, ProgramLoad, SyscallError};
+use boundary::guard;
 
 pub(crate) use program_type::kind_of;
 
@@ -54,12 +56,32 @@ pub enum LoadError {
     MapHandle { name: String, error: MapError },
     #[error("{action}: {error}")]
     Io { action: String, error: io::Error },
+    /// aya-obj panicked on an object our validation let through.
+    #[error(
+        "malformed object: the parser panicked while {stage}: {message}. \
+         This is a bug in bpfhook's object validation; please report it with the object file"
+    )]
+    ParserPanic {
+        stage: &'static str,
+        message: String,
+    },
+}
+
+impl From<boundary::CaughtPanic> for LoadError {
+    fn from(caught: boundary::CaughtPanic) -> Self {
+        Self::ParserPanic {
+            stage: caught.stage,
+            message: caught.message,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramLoadError {
     #[error("no program named `{0}` in the object")]
     Unknown(String),
+    #[error("malformed object: program `{0}` has no function body")]
+    NoFunction(String),
     #[error("`{0}` is not in the kernel's BTF")]
     NoAttachTarget(String),
     #[error(transparent)]
@@ -81,10 +103,11 @@ impl LoadedObject {
     /// Creates the object's BTF and maps in the kernel and relocates its programs.
     pub fn load(bytes: &[u8]) -> Result<Self, LoadError> {
         let features = aya::features();
-        let mut object = Object::parse(bytes)?;
+        let mut object = guard("parsing the ELF", || Object::parse(bytes))??;
         let btf_fd = load_object_btf(&mut object, features)?;
         if object.has_btf_relocations() {
-            object.relocate_btf(kernel_btf()?)?;
+            let kernel = kernel_btf()?;
+            guard("applying CO-RE relocations", || object.relocate_btf(kernel))??;
         }
         let created = maps::create_all(
             object.maps.drain(),
@@ -92,14 +115,18 @@ impl LoadedObject {
             features,
         )?;
         let text_sections: HashSet<usize> = object.functions.keys().map(|(s, _)| *s).collect();
-        object.relocate_maps(
-            created
-                .iter()
-                .map(|m| (m.name.as_str(), m.fd.as_raw_fd(), &m.definition)),
-            &text_sections,
-        )?;
-        object.relocate_calls(&text_sections)?;
-        object.sanitize_functions(features);
+        guard("relocating map references", || {
+            object.relocate_maps(
+                created
+                    .iter()
+                    .map(|m| (m.name.as_str(), m.fd.as_raw_fd(), &m.definition)),
+                &text_sections,
+            )
+        })??;
+        guard("relocating calls", || object.relocate_calls(&text_sections))??;
+        guard("sanitizing functions", || {
+            object.sanitize_functions(features)
+        })?;
         let maps = created
             .into_iter()
             .map(|created| {
@@ -149,7 +176,11 @@ impl LoadedObject {
             .programs
             .get(name)
             .ok_or_else(|| ProgramLoadError::Unknown(name.to_owned()))?;
-        let function = &self.object.functions[&program.function_key()];
+        let function = self
+            .object
+            .functions
+            .get(&program.function_key())
+            .ok_or_else(|| ProgramLoadError::NoFunction(name.to_owned()))?;
         let kind = kind_of(&program.section);
         let attach_btf_id = match attach_to {
             Some(target) if kind.needs_attach_btf_id() => attach_btf_id(target)?,
@@ -188,10 +219,14 @@ fn load_object_btf(
     let Some(btf_features) = features.btf() else {
         return Ok(None);
     };
-    let Some(btf) = object.fixup_and_sanitize_btf(btf_features)? else {
+    let fixed = guard("fixing up the BTF", || {
+        object
+            .fixup_and_sanitize_btf(btf_features)
+            .map(|btf| btf.map(|btf| btf.to_bytes()))
+    })??;
+    let Some(bytes) = fixed else {
         return Ok(None);
     };
-    let bytes = btf.to_bytes();
     match load_with_log(|log| sys::btf_load(&bytes, log)) {
         Ok(fd) => Ok(Some(fd)),
         Err((error, log)) => {

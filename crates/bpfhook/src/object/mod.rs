@@ -2,6 +2,8 @@
 //! bytes to hand to the loader, with section names normalised so aya accepts every dialect.
 
 mod normalize;
+mod read;
+mod validate;
 
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use ::object::{Object as _, ObjectSection as _, ObjectSymbol as _, SectionFlags,
 use crate::hook::{Hook, HookError};
 
 pub use normalize::NormalizeError;
+pub use validate::ValidateError;
 
 /// One program of an object: the function symbol, the section it lives in, and its hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,8 @@ pub enum ObjectError {
     NoPrograms,
     #[error(transparent)]
     Normalize(#[from] NormalizeError),
+    #[error(transparent)]
+    Invalid(#[from] ValidateError),
 }
 
 impl ObjectFile {
@@ -73,6 +78,7 @@ impl ObjectFile {
         if !elf.is_little_endian() {
             return Err(ObjectError::BigEndian);
         }
+        validate::validate(bytes)?;
 
         let mut programs = Vec::new();
         let mut renames = Vec::new();
@@ -119,6 +125,10 @@ impl ObjectFile {
         }
         let has_btf = elf.section_by_name(".BTF").is_some();
         let loader_bytes = normalize::rename_sections(bytes, &renames, &kept)?;
+        if !renames.is_empty() {
+            // The rewrite appends tables; what aya-obj will read is checked again.
+            validate::validate(&loader_bytes)?;
+        }
         Ok(Self {
             loader_bytes,
             programs,

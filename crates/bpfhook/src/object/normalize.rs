@@ -12,6 +12,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::read::{self, cstr_at};
+
 /// One section to rename.
 #[derive(Debug, Clone)]
 pub(super) struct Rename {
@@ -289,38 +291,26 @@ fn append_aligned(out: &mut Vec<u8>, data: &[u8]) -> usize {
     off
 }
 
-fn cstr_at(table: &[u8], offset: usize) -> Option<&str> {
-    let rest = table.get(offset..)?;
-    let len = rest.iter().position(|&b| b == 0)?;
-    std::str::from_utf8(&rest[..len]).ok()
-}
-
 fn slice(b: &[u8], off: usize, len: usize) -> Result<&[u8], NormalizeError> {
-    off.checked_add(len)
-        .and_then(|end| b.get(off..end))
-        .ok_or(NormalizeError::Malformed("section data outside the file"))
+    read::range(b, off, len).ok_or(NormalizeError::Malformed("section data outside the file"))
 }
 
 fn to_usize(v: u64) -> Result<usize, NormalizeError> {
     usize::try_from(v).map_err(|_| NormalizeError::Malformed("offset too large"))
 }
 
+const TRUNCATED: NormalizeError = NormalizeError::Malformed("truncated");
+
 fn get_u16(b: &[u8], off: usize) -> Result<u16, NormalizeError> {
-    Ok(u16::from_le_bytes(array(b, off)?))
+    read::u16_at(b, off).ok_or(TRUNCATED)
 }
 
 fn get_u32(b: &[u8], off: usize) -> Result<u32, NormalizeError> {
-    Ok(u32::from_le_bytes(array(b, off)?))
+    read::u32_at(b, off).ok_or(TRUNCATED)
 }
 
 fn get_u64(b: &[u8], off: usize) -> Result<u64, NormalizeError> {
-    Ok(u64::from_le_bytes(array(b, off)?))
-}
-
-fn array<const N: usize>(b: &[u8], off: usize) -> Result<[u8; N], NormalizeError> {
-    slice(b, off, N)?
-        .try_into()
-        .map_err(|_| NormalizeError::Malformed("truncated"))
+    read::u64_at(b, off).ok_or(TRUNCATED)
 }
 
 fn put_u32(b: &mut [u8], off: usize, v: u32) -> Result<(), NormalizeError> {
