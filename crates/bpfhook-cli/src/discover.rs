@@ -76,6 +76,18 @@ fn stdout_writer() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
     std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock())
 }
 
+/// `bpfhook trace -l [GLOB]` and `-lv`: the same listing, as bpftrace's `-l` prints it.
+pub fn list_hooks(pattern: Option<String>, verbose: bool) -> Result<()> {
+    list(ListArgs {
+        pattern,
+        all: false,
+        kind: Vec::new(),
+        binary: None,
+        verbose,
+        json: false,
+    })
+}
+
 pub fn list(args: ListArgs) -> Result<()> {
     let options = ListOptions {
         pattern: args.pattern.as_deref().map(Glob::new).transpose()?,

@@ -10,6 +10,7 @@ mod run;
 mod seccomp;
 mod session;
 mod top;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Load an eBPF object, attach every program to its hook, stream bpf_printk output, print maps at exit
     Run(Box<run::RunArgs>),
+    /// Run a bpftrace program (`-e 'PROGRAM'`, FILE or `-`), compiled by bpfhook itself: no LLVM
+    Trace(Box<trace::TraceArgs>),
     /// Trace every exec on the system (like BCC's execsnoop); needs no clang
     Execsnoop(execsnoop::ExecsnoopArgs),
     /// Run a command under a seccomp filter (the system-call hook; classic BPF) and report what it did
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
+        Command::Trace(args) => trace::trace(*args),
         Command::Execsnoop(args) => execsnoop::execsnoop(args),
         Command::Seccomp(args) => seccomp::seccomp(args),
         Command::Asm(args) => asm::asm(args).map(|()| ExitCode::SUCCESS),

@@ -1,17 +1,119 @@
 //! bpfhook-lang: the bpftrace language compiled by our own code, without LLVM.
 //!
-//! text → [`lexer`] → [`parser`] ([`ast`], spans in [`diag`]; [`printer`] writes a tree back
-//! as source) → semantic pass (types, map shapes, probe contexts) → codegen onto
-//! `bpfhook::asm` → one object loaded by the Manager → a runtime that turns records into lines
-//! and maps into bpftrace's text or JSON ([`output`]).
+//! text → [`lexer`] → [`parser`] ([`ast`], spans in [`diag`]; [`printer`] writes a tree back)
+//! → [`probes`] (attach points expanded) → [`sema`] (types, map shapes, probe contexts) →
+//! [`codegen`] (one program per probe, onto `bpfhook::asm`) → [`runtime`] (the Manager loads
+//! and attaches; records become lines and maps print as bpftrace prints them, through
+//! [`output`]).
 
 pub mod ast;
+pub mod codegen;
 pub mod diag;
 pub mod lexer;
 pub mod output;
 pub mod parser;
 pub mod printer;
+pub mod probes;
+pub mod runtime;
+pub mod sema;
 #[cfg(test)]
 mod testutil;
+pub mod types;
 
 pub use parser::parse;
+
+use diag::{Diagnostic, Diagnostics};
+
+/// A script that did not compile: every diagnostic, rendered with its source line.
+#[derive(Debug, thiserror::Error)]
+#[error("{rendered}")]
+pub struct CompileError {
+    pub diagnostics: Diagnostics,
+    pub rendered: String,
+}
+
+/// A compiled script, ready for [`runtime::run`].
+pub struct Script {
+    pub compiled: codegen::Compiled,
+    pub analysis: sema::Analysis,
+    /// Warnings, rendered (printed before the script runs).
+    pub warnings: String,
+}
+
+/// Parses, checks and generates code for `source` (`source_name` is what errors call it:
+/// `stdin` for `-e`, else the file name).
+pub fn compile(
+    source_name: &str,
+    source: &str,
+    settings: sema::Settings,
+) -> Result<Script, CompileError> {
+    let fail = |diagnostics: Diagnostics| CompileError {
+        rendered: diagnostics.render(source_name, source),
+        diagnostics,
+    };
+    let mut program = parse(source).map_err(fail)?;
+    let mut errors = Diagnostics::default();
+    let mut instances = Vec::new();
+    for probe in &mut program.probes {
+        let mut expanded = Vec::new();
+        for point in &mut probe.attach_points {
+            point.raw = substitute_positional(&point.raw, &settings.positional);
+            match probes::expand(point) {
+                Ok(found) => expanded.extend(found),
+                Err(diagnostic) => errors.push(diagnostic),
+            }
+        }
+        instances.push(expanded);
+    }
+    if errors.has_errors() {
+        return Err(fail(errors));
+    }
+    if instances.iter().all(Vec::is_empty) {
+        return Err(fail(Diagnostics(vec![Diagnostic::error(
+            diag::Span::default(),
+            "No probes to attach",
+        )])));
+    }
+    let analysis = sema::analyze(&program, instances, settings).map_err(fail)?;
+    let compiled = codegen::generate(&program, &analysis).map_err(fail)?;
+    let warnings = analysis.warnings.render(source_name, source);
+    Ok(Script {
+        compiled,
+        analysis,
+        warnings,
+    })
+}
+
+/// `$1` in an attach point is replaced by the parameter's text (`i:ms:$1`, `BEG$1`).
+fn substitute_positional(raw: &str, positional: &[String]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if c == '$' {
+            let mut digits = String::new();
+            while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
+                digits.push(d);
+                chars.next();
+            }
+            if let Ok(n) = digits.parse::<usize>() {
+                out.push_str(positional.get(n.wrapping_sub(1)).map_or("", String::as_str));
+                continue;
+            }
+            out.push('$');
+            out.push_str(&digits);
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn positional_parameters_in_attach_points() {
+        let params = vec!["IN".to_owned(), "5".to_owned()];
+        assert_eq!(super::substitute_positional("BEG$1", &params), "BEGIN");
+        assert_eq!(super::substitute_positional("i:ms:$2", &params), "i:ms:5");
+    }
+}

@@ -334,7 +334,13 @@ pub fn load_and_attach(
             sampling,
             pid,
             first_cpu_only,
-        } => fds(perf_event::attach(fd, *event, *sampling, *pid, *first_cpu_only)?),
+        } => fds(perf_event::attach(
+            fd,
+            *event,
+            *sampling,
+            *pid,
+            *first_cpu_only,
+        )?),
         Target::Netns { kind } => fds(cgroup::attach_netns(fd, kind)?),
         Target::Sockmap { hook, map } => vec![Attachment::Map(sockmap::attach(
             fd,

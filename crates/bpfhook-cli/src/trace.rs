@@ -1,0 +1,254 @@
+//! `bpfhook trace`: bpftrace's command line over `bpfhook-lang` (`-e PROG | FILE | -`,
+//! positional parameters, `-c`, `-p`, `-q`, `-f json`, `-o`, `-l`, `--info`).
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use bpfhook::kernel::features::{self, Feature};
+use bpfhook_lang::output::{self, OutputFormat};
+use bpfhook_lang::runtime::{self, PausedChild, RunOptions};
+use bpfhook_lang::sema::Settings;
+use clap::Args;
+
+#[derive(Args)]
+#[command(trailing_var_arg = true)]
+pub struct TraceArgs {
+    /// The program text (otherwise FILE, or `-` for standard input)
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    program: Option<String>,
+    /// Run this command and trace it (`cpid`); the script ends when it does
+    #[arg(short = 'c', value_name = "CMD")]
+    command: Option<String>,
+    /// Only this process, for uprobes and perf events
+    #[arg(short = 'p', value_name = "PID")]
+    pid: Option<u32>,
+    /// Quiet: no `Attached N probes` line
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Output format: text or json
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// Write the script's output to FILE instead of standard output
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    /// List probes matching the glob (FILE is the glob) instead of running
+    #[arg(short = 'l')]
+    list: bool,
+    /// With -l: what each probe receives
+    #[arg(short = 'v')]
+    verbose: bool,
+    /// Allow system() and signal()
+    #[arg(long = "unsafe")]
+    unsafe_calls: bool,
+    /// Accepted for bpftrace compatibility (helper errors are always silent here)
+    #[arg(short = 'k')]
+    helper_errors: bool,
+    /// Print which features this kernel and bpfhook support, as `name: yes|no`
+    #[arg(long)]
+    info: bool,
+    /// Accepted and ignored: there is no LLVM IR (bpfhook compiles scripts itself)
+    #[arg(long = "verify-llvm-ir")]
+    verify_llvm_ir: bool,
+    /// Compile and load, but do not attach or run
+    #[arg(long = "dry-run")]
+    dry_run: bool,
+    /// Do not print warnings
+    #[arg(long = "no-warnings")]
+    no_warnings: bool,
+    /// FILE (or the -l glob), then the positional parameters $1, $2, …
+    #[arg(allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+pub fn trace(args: TraceArgs) -> Result<ExitCode> {
+    if args.info {
+        print_info();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.list {
+        let pattern = args.program.clone().or_else(|| args.rest.first().cloned());
+        return crate::discover::list_hooks(pattern, args.verbose).map(|()| ExitCode::SUCCESS);
+    }
+    let (source_name, source, positional) = read_script(&args)?;
+    let mut settings = settings_from_environment();
+    settings.positional = positional;
+    settings.unsafe_calls = args.unsafe_calls;
+    let child = args
+        .command
+        .as_deref()
+        .map(PausedChild::spawn)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    settings.child_pid = child.as_ref().map(PausedChild::pid);
+    let script = match bpfhook_lang::compile(&source_name, &source, settings) {
+        Ok(script) => script,
+        Err(error) => {
+            eprintln!("{}", error.rendered);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if !args.no_warnings && !script.warnings.is_empty() {
+        eprintln!("{}", script.warnings);
+    }
+    if args.dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let writer: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout()),
+    };
+    let format = if args.format == "json" {
+        OutputFormat::Json
+    } else {
+        OutputFormat::Text
+    };
+    let errors: Box<dyn Write> = if args.quiet {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stderr())
+    };
+    let mut out = output::new_output(format, writer, errors);
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let options = RunOptions {
+        pid: args.pid,
+        child,
+        notify_attached: std::env::var("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_ok_and(|v| v == "1"),
+        stop,
+        unsafe_calls: args.unsafe_calls,
+    };
+    let code = runtime::run(&script.compiled, &script.analysis, options, out.as_mut())?;
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// The script's name (for error messages), its text and the positional parameters.
+fn read_script(args: &TraceArgs) -> Result<(String, String, Vec<String>)> {
+    if let Some(program) = &args.program {
+        return Ok(("stdin".to_owned(), program.clone(), params(&args.rest)));
+    }
+    let Some((file, rest)) = args.rest.split_first() else {
+        bail!("USAGE: bpfhook trace [options] FILE | -e 'program' [params…] (see --help)");
+    };
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the program from standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(file).map_err(|e| {
+            let text = e.to_string();
+            anyhow::anyhow!(
+                "failed to open file '{file}': {}",
+                text.split(" (os error").next().unwrap_or(&text)
+            )
+        })?
+    };
+    let name = if file == "-" {
+        "stdin".to_owned()
+    } else {
+        file.clone()
+    };
+    Ok((name, text, params(rest)))
+}
+
+/// Positional parameters; a `--` separating named options is skipped.
+fn params(rest: &[String]) -> Vec<String> {
+    rest.iter()
+        .filter(|p| p.as_str() != "--")
+        .cloned()
+        .collect()
+}
+
+/// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`) and
+/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as bpftrace reads them.
+fn settings_from_environment() -> Settings {
+    let mut settings = Settings::default();
+    let number = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    if let Some(n) = number(&["BPFTRACE_MAX_STRLEN"]) {
+        settings.max_strlen = n.clamp(1, 1024) as u32;
+    }
+    if let Some(n) = number(&["BPFTRACE_MAX_MAP_KEYS", "BPFTRACE_MAP_KEYS_MAX"]) {
+        settings.max_map_keys = n.clamp(1, 1 << 24) as u32;
+    }
+    if let Some(n) = number(&["BPFTRACE_MAX_STACK_FRAMES", "BPFTRACE_STACK_MAX_FRAMES"]) {
+        settings.max_stack_frames = n.clamp(1, 127) as u32;
+    }
+    settings
+}
+
+/// `--info`: what this kernel offers and what bpfhook's language supports, `name: yes|no`.
+fn print_info() {
+    let yes = |ok: bool| if ok { "yes" } else { "no" };
+    let mut uname: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the struct.
+    unsafe { libc::uname(&mut uname) };
+    let field = |f: &[libc::c_char]| {
+        // SAFETY: uname's fields are NUL-terminated.
+        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    println!("System");
+    println!(
+        "  OS: {} {} {}",
+        field(&uname.sysname),
+        field(&uname.release),
+        field(&uname.version)
+    );
+    println!("  Arch: {}", std::env::consts::ARCH);
+    println!();
+    println!("Build");
+    println!("  version: bpfhook {}", env!("CARGO_PKG_VERSION"));
+    println!("  LLVM: none (scripts are compiled by bpfhook itself)");
+    println!("  libdw (DWARF support): no");
+    println!("  blazesym (advanced symbolization): no");
+    println!();
+    println!("Kernel features");
+    println!("  Loop support: yes");
+    println!("  probe_read_kernel: yes");
+    println!(
+        "  btf: {}",
+        yes(std::path::Path::new("/sys/kernel/btf/vmlinux").exists())
+    );
+    println!("  send_signal: yes");
+    println!("  get_ktime_ns: yes");
+    println!("  jiffies64: yes");
+    println!();
+    println!("Probe types");
+    println!(
+        "  kprobe: {}",
+        yes(features::check(Feature::Kprobes).is_ok())
+    );
+    println!(
+        "  uprobe: {}",
+        yes(features::check(Feature::Uprobes).is_ok())
+    );
+    println!("  tracepoint: yes");
+    println!("  rawtracepoint: yes");
+    println!("  profile: yes");
+    println!("  interval: yes");
+    println!("  software: yes");
+    println!("  hardware: yes");
+    println!(
+        "  fentry: {}",
+        yes(features::check(Feature::Fentry).is_ok())
+    );
+    println!("  kprobe_multi: no");
+    println!("  uprobe_multi: no");
+    println!("  usdt: no");
+    println!("  iter: no");
+}

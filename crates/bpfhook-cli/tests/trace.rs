@@ -1,0 +1,226 @@
+//! `bpfhook trace` as a person runs it: bpftrace programs compiled by bpfhook, attached to
+//! real hooks, with real activity, and the output bpftrace would print. Every test checks the
+//! exit status and that no program of the run stays loaded.
+
+use std::process::{Command, Output, Stdio};
+
+use bpfhook_testkit::{program_loaded, test_binary, TempPath};
+
+/// Runs `bpfhook trace ARGS…`; returns (stdout, stderr, output) after checking that none of
+/// the run's programs (named `bt<pid>_<n>`) is still loaded.
+fn trace(args: &[&str]) -> (String, String, Output) {
+    trace_with_env(args, &[])
+}
+
+fn trace_with_env(args: &[&str], env: &[(&str, &str)]) -> (String, String, Output) {
+    let child = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .arg("trace")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning bpfhook");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("bpfhook runs");
+    assert!(
+        !program_loaded(&format!("bt{pid}_0")),
+        "bpfhook {pid} left a program loaded"
+    );
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output,
+    )
+}
+
+#[test]
+fn begin_printf_and_exit() {
+    let (out, err, output) = trace(&[
+        "-e",
+        r#"BEGIN { printf("hi %d %s\n", 1 + 2 * 3, "there"); exit(); }"#,
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out, "hi 7 there\n");
+    assert!(err.contains("Attached 1 probe"), "{err}");
+}
+
+#[test]
+fn a_program_of_only_begin_ends_by_itself_and_prints_its_maps() {
+    let (out, err, output) = trace(&["-e", "begin { @a[1] = 2; @a[3] = 4; @c = count(); @s = sum(5); @s = sum(6); @t = (1, \"str\"); }"]);
+    assert!(output.status.success(), "{err}");
+    for line in ["@a[1]: 2", "@a[3]: 4", "@c: 1", "@s: 11", "@t: (1, str)"] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing {line:?} in:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn interval_fires_until_exit() {
+    let (out, err, output) = trace(&[
+        "-e",
+        "i:ms:20 { @n = count(); if (@n >= 3) { printf(\"done %d\\n\", @n); exit(); } }",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains("done 3\n"), "{out}");
+    assert!(out.lines().any(|l| l == "@n: 3"), "{out}");
+}
+
+#[test]
+fn tracepoint_args_and_str_see_the_child_open_a_marker() {
+    let dir = TempPath::dir("bpfhook-trace");
+    let marker = dir.join("marker-file");
+    std::fs::write(&marker, "x").expect("marker");
+    let command = format!("/bin/cat {}", marker.display());
+    let script = r#"tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @opens[str(args.filename)] = count(); }"#;
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
+    assert!(output.status.success(), "{err}");
+    let expected = format!("@opens[{}]: 1", marker.display());
+    assert!(
+        out.lines().any(|l| l == expected),
+        "missing {expected:?} in:\n{out}"
+    );
+}
+
+#[test]
+fn uprobe_reads_arguments_and_uretprobe_the_return_value() {
+    let target = test_binary("uprobe_target");
+    let script = format!(
+        "uprobe:{0}:bpfhook_target_fn {{ @args[arg0] = count(); }} uretprobe:{0}:bpfhook_target_fn {{ @ret = sum(retval); }}",
+        target.display()
+    );
+    let command = format!("/bin/sh -c 'echo go | {} 4'", target.display());
+    let (out, err, output) = trace(&["-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    for line in ["@args[0]: 1", "@args[3]: 1", "@ret: 12"] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing {line:?} in:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn kprobes_fail_with_the_reason_and_nothing_stays() {
+    let (_, err, output) = trace(&["-e", "kprobe:vfs_read { @ = count(); }"]);
+    assert!(!output.status.success());
+    assert!(err.contains("kprobe"), "{err}");
+    assert!(
+        err.contains("CONFIG_KPROBES") || err.contains("not available"),
+        "{err}"
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_the_place() {
+    let (_, err, output) = trace(&["-e", "begin { printf(\"x\") ) }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.starts_with("stdin:1:"), "{err}");
+    assert!(err.contains("ERROR"), "{err}");
+    assert!(err.contains("~"), "{err}");
+}
+
+#[test]
+fn type_errors_point_at_the_expression() {
+    let (_, err, output) = trace(&["-e", "begin { $x = 1; $x = \"a\"; }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("stdin:1:"), "{err}");
+    assert!(err.contains("Type mismatch for $x"), "{err}");
+}
+
+#[test]
+fn json_output_is_one_object_per_line() {
+    let (out, err, output) = trace(&[
+        "-f",
+        "json",
+        "-e",
+        "begin { printf(\"hi\\n\"); @x = 3; exit(); }",
+    ]);
+    assert!(output.status.success(), "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["type"] == "printf" && v["data"] == "hi\n"),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["type"] == "map" && v["data"]["@x"] == 3),
+        "{out}"
+    );
+}
+
+#[test]
+fn histograms_print_with_bars() {
+    let (out, err, output) = trace(&["-e", "begin { @h = hist(1); @h = hist(2); @h = hist(3); @h = hist(100); @l = lhist(5, 0, 10, 5); }"]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains("@h:\n[1] "), "{out}");
+    assert!(out.contains("[2, 4)"), "{out}");
+    assert!(out.contains("|@"), "{out}");
+    assert!(out.contains("[5, 10)"), "{out}");
+}
+
+#[test]
+fn positional_parameters_and_their_count() {
+    let (out, err, output) = trace(&[
+        "-e",
+        "begin { printf(\"%d %s %d\\n\", $#, str($1), $2); }",
+        "one",
+        "2",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out, "2 one 2\n");
+}
+
+#[test]
+fn profile_and_software_events_fire() {
+    let (out, err, output) = trace(&["-e", "profile:hz:199 { @p = count(); } software:cpu-clock:1000000 { @s = count(); } i:ms:300 { exit(); }"]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l.starts_with("@p: ")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("@s: ")), "{out}");
+}
+
+#[test]
+fn raw_tracepoints_attach() {
+    let (out, err, output) = trace(&[
+        "-e",
+        "rawtracepoint:sys_enter { @n = count(); if (@n > 2) { exit(); } }",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l.starts_with("@n: ")), "{out}");
+}
+
+#[test]
+fn control_flow_and_variables() {
+    let script = r#"begin {
+        $i = 0; $sum = 0;
+        while ($i < 10) { $i++; if ($i % 2 == 0) { continue; } $sum += $i; }
+        unroll (3) { $sum = $sum + 100; }
+        $s = $sum > 300 ? "big" : "small";
+        printf("%d %s %d\n", $sum, $s, (int8)-1 < 0);
+        if (comm == "bpfhook") { printf("comm ok\n"); } else { printf("comm %s\n", comm); }
+    }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("325 big 1\n"), "{out}");
+    assert!(out.contains("comm ok\n"), "{out}");
+}
+
+#[test]
+fn quiet_and_notify_attached() {
+    let (out, err, output) = trace_with_env(
+        &["-q", "-e", "begin { exit(); }"],
+        &[("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")],
+    );
+    assert!(output.status.success(), "{err}");
+    assert!(!err.contains("Attached"), "{err}");
+    assert!(out.contains("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n"), "{out}");
+}

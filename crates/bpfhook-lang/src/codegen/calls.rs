@@ -1,0 +1,481 @@
+//! Function calls: output (`printf`, `print`, `time`, `exit`…) as event records, strings and
+//! buffers read from memory, map functions, and values known at compile time.
+
+use std::path::Path;
+
+use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R2, R3, R4, R6, R9};
+
+use super::frame::{ProgramGen, Val};
+use super::{EventKind, FormatCall, PrintMap, EVENTS_MAP, HEADER_SIZE};
+use crate::ast::*;
+use crate::types::{Layout, Type};
+
+impl ProgramGen<'_> {
+    pub(super) fn call(&mut self, name: &str, args: &[Expr], expr: &Expr) -> Val {
+        let ty = self.ty(expr);
+        match name {
+            "printf" | "system" | "cat" | "errorf" | "warnf" => {
+                let kind = match name {
+                    "printf" => EventKind::Printf,
+                    "system" => EventKind::System,
+                    "cat" => EventKind::Cat,
+                    "errorf" => EventKind::Errorf,
+                    _ => EventKind::Warnf,
+                };
+                self.format_event(kind, args, expr.span);
+                Val::Imm(0)
+            }
+            "print" => {
+                match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Map(map)) if args.len() > 1 || self.is_printable_map(map) => {
+                        let top = args
+                            .get(1)
+                            .and_then(|a| self.constant_of(a))
+                            .unwrap_or(0)
+                            .max(0) as u64;
+                        let div = args
+                            .get(2)
+                            .and_then(|a| self.constant_of(a))
+                            .unwrap_or(1)
+                            .max(1) as u64;
+                        let index = self.events.print_maps.len() as u32;
+                        self.events.print_maps.push(PrintMap {
+                            map: format!("@{map}"),
+                            top,
+                            div,
+                        });
+                        self.send(EventKind::PrintMap, index, &[]);
+                    }
+                    Some(_) => {
+                        let value = self.expr(&args[0]);
+                        let value_type = self.ty(&args[0]);
+                        let index = self.events.values.len() as u32;
+                        self.events.values.push(value_type.clone());
+                        self.send(EventKind::PrintValue, index, &[(value, value_type)]);
+                    }
+                    None => {}
+                }
+                Val::Imm(0)
+            }
+            "exit" => {
+                let code = match args.first() {
+                    Some(a) => self.expr(a),
+                    None => Val::Imm(0),
+                };
+                self.send(EventKind::Exit, 0, &[(code, Type::I64)]);
+                self.b.ja("return");
+                Val::Imm(0)
+            }
+            "time" => {
+                let format = match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::String(f)) => f.clone(),
+                    _ => "%H:%M:%S\n".to_owned(),
+                };
+                let index = self.events.time_formats.len() as u32;
+                self.events.time_formats.push(format);
+                self.send(EventKind::Time, index, &[]);
+                Val::Imm(0)
+            }
+            "strftime" => {
+                let Some(ExprKind::String(format)) = args.first().map(|a| &a.kind) else {
+                    return Val::Imm(0);
+                };
+                let index = self.events.strftime_formats.len() as i32;
+                self.events.strftime_formats.push(format.clone());
+                let ns = self.expr(&args[1]);
+                let mem = self.mem(16);
+                self.b.st(Size::DW, R9, mem as i16, index);
+                self.load(R0, ns);
+                self.b.stx(Size::DW, R9, R0, (mem + 8) as i16);
+                Val::Mem(mem)
+            }
+            "str" => self.str_call(args, &ty),
+            "buf" => self.buf_call(args, &ty),
+            "ksym" => self.expr(&args[0]),
+            "usym" => {
+                let address = self.expr(&args[0]);
+                let mem = self.mem(16);
+                self.load(R0, address);
+                self.b.stx(Size::DW, R9, R0, mem as i16);
+                self.b
+                    .call_helper(Helper::GetCurrentPidTgid)
+                    .alu64_imm(AluOp::Rsh, R0, 32);
+                self.b.stx(Size::DW, R9, R0, (mem + 8) as i16);
+                Val::Mem(mem)
+            }
+            "kstack" | "ustack" => self.stack(name == "ustack", None, expr),
+            "kaddr" => match args.first().map(|a| &a.kind) {
+                Some(ExprKind::String(symbol)) => match kernel_address(symbol) {
+                    Some(address) => Val::Imm(address as i64),
+                    None => {
+                        self.error(
+                            args[0].span,
+                            format!("Failed to resolve kernel symbol: {symbol}"),
+                        );
+                        Val::Imm(0)
+                    }
+                },
+                _ => Val::Imm(0),
+            },
+            "uaddr" => {
+                self.error(expr.span, "uaddr() is not supported yet");
+                Val::Imm(0)
+            }
+            "cgroupid" => match args.first().map(|a| &a.kind) {
+                Some(ExprKind::String(path)) => match cgroup_id(path) {
+                    Some(id) => Val::Imm(id as i64),
+                    None => {
+                        self.error(
+                            args[0].span,
+                            format!("cgroupid: cannot find a cgroup at {path}"),
+                        );
+                        Val::Imm(0)
+                    }
+                },
+                _ => Val::Imm(0),
+            },
+            "reg" => match args.first().map(|a| &a.kind) {
+                Some(ExprKind::String(register)) => {
+                    let offset = crate::sema::registers::offset(register).unwrap_or(0);
+                    self.b.ldx(Size::DW, R0, R6, offset);
+                    self.spill(R0)
+                }
+                _ => Val::Imm(0),
+            },
+            "signal" => {
+                let signal = match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::String(name)) => match signal_number(name) {
+                        Some(n) => Val::Imm(i64::from(n)),
+                        None => {
+                            self.error(args[0].span, format!("unknown signal {name}"));
+                            Val::Imm(0)
+                        }
+                    },
+                    Some(_) => self.expr(&args[0]),
+                    None => Val::Imm(0),
+                };
+                self.load(R1, signal);
+                self.b.call_helper(Helper::SendSignal);
+                Val::Imm(0)
+            }
+            "strncmp" => {
+                let (a, b) = (self.expr(&args[0]), self.expr(&args[1]));
+                let n = self.constant_of(&args[2]).unwrap_or(0).max(0) as u32;
+                let (ta, tb) = (self.ty(&args[0]), self.ty(&args[1]));
+                self.strncmp(a, &ta, b, &tb, n)
+            }
+            "len" => {
+                let value_type = args.first().map(|a| self.ty(a));
+                match value_type {
+                    Some(Type::Str(size)) => {
+                        let value = self.expr(&args[0]);
+                        self.strlen(value, size)
+                    }
+                    _ => {
+                        self.error(expr.span, "len() of maps and stacks is not supported yet");
+                        Val::Imm(0)
+                    }
+                }
+            }
+            "delete" => {
+                if let Some((map, mut keys)) = map_and_keys(args.first()) {
+                    keys.extend(args.iter().skip(1).cloned());
+                    if let Some((info, object)) = self.map_info(&map) {
+                        let key = self.map_key(&info, &keys);
+                        self.map_args(&object, key);
+                        self.b.call_helper(Helper::MapDeleteElem);
+                    }
+                }
+                Val::Imm(0)
+            }
+            "has_key" => {
+                let Some((map, mut keys)) = map_and_keys(args.first()) else {
+                    return Val::Imm(0);
+                };
+                keys.extend(args.iter().skip(1).cloned());
+                let Some((info, object)) = self.map_info(&map) else {
+                    return Val::Imm(0);
+                };
+                let key = self.map_key(&info, &keys);
+                self.map_args(&object, key);
+                let done = self.label("has");
+                self.b
+                    .call_helper(Helper::MapLookupElem)
+                    .jmp_imm(JmpOp::Jeq, R0, 0, &done)
+                    .mov64_imm(R0, 1)
+                    .label(&done);
+                self.spill(R0)
+            }
+            "clear" | "zero" => {
+                if let Some((map, _)) = map_and_keys(args.first()) {
+                    let index = self.events.maps.len() as u32;
+                    self.events.maps.push(format!("@{map}"));
+                    let kind = if name == "clear" {
+                        EventKind::ClearMap
+                    } else {
+                        EventKind::ZeroMap
+                    };
+                    self.send(kind, index, &[]);
+                }
+                Val::Imm(0)
+            }
+            other => {
+                self.error(
+                    expr.span,
+                    format!("{other}() is not supported by bpfhook trace yet"),
+                );
+                Val::Imm(0)
+            }
+        }
+    }
+
+    fn is_printable_map(&self, map: &str) -> bool {
+        // `print(@x)` of a plain scalar map prints it as a map too, as bpftrace does.
+        self.maps.contains_key(&format!("@{map}"))
+    }
+
+    /// A record for the formatted-output family: the arguments laid out after the header.
+    fn format_event(&mut self, kind: EventKind, args: &[Expr], span: crate::diag::Span) {
+        let Some(ExprKind::String(format)) = args.first().map(|a| &a.kind) else {
+            return;
+        };
+        let values: Vec<(Val, Type)> = args[1..]
+            .iter()
+            .map(|a| {
+                let value = self.expr(a);
+                (value, self.ty(a))
+            })
+            .collect();
+        let layout = Layout::of(values.iter().map(|(_, t)| t.clone()));
+        let index = self.events.printf.len() as u32;
+        self.events.printf.push(FormatCall {
+            format: format.clone(),
+            args: layout,
+            span,
+        });
+        self.send(kind, index, &values);
+    }
+
+    /// Writes a record (header, then `values` laid out as a tuple) and outputs it on the ring
+    /// buffer.
+    fn send(&mut self, kind: EventKind, index: u32, values: &[(Val, Type)]) {
+        let layout = Layout::of(values.iter().map(|(_, t)| t.clone()));
+        let size = HEADER_SIZE + layout.size;
+        let record = self.mem(size);
+        self.zero(record, size);
+        let header = u64::from(kind as u32) | (u64::from(index) << 32);
+        self.b
+            .ld_imm64(R0, header)
+            .stx(Size::DW, R9, R0, record as i16);
+        for ((value, ty), field) in values.iter().zip(&layout.fields) {
+            self.store_converted(
+                record + (HEADER_SIZE + field.offset) as i32,
+                *value,
+                ty,
+                &field.ty,
+            );
+        }
+        self.b.ld_map_fd(R1, EVENTS_MAP);
+        self.mem_address(R2, record);
+        self.b
+            .mov64_imm(R3, size as i32)
+            .mov64_imm(R4, 0)
+            .call_helper(Helper::RingbufOutput);
+    }
+
+    fn str_call(&mut self, args: &[Expr], ty: &Type) -> Val {
+        let size = ty.size();
+        let source = &args[0];
+        let source_type = self.ty(source);
+        let mem = self.mem(size);
+        self.zero(mem, size);
+        // str($1): the parameter's text.
+        if let ExprKind::Positional(n) = &source.kind {
+            let text = self
+                .analysis
+                .settings
+                .positional
+                .get(*n as usize - 1)
+                .cloned()
+                .unwrap_or_default();
+            self.write_string(mem, text.as_bytes(), size);
+            return Val::Mem(mem);
+        }
+        if let Type::Str(from) = source_type {
+            let value = self.expr(source);
+            self.store_converted(mem, value, &Type::Str(from), ty);
+            return Val::Mem(mem);
+        }
+        // A __data_loc string of a tracepoint: the word holds offset | length << 16.
+        if let Some(offset) = self.data_loc_offset(source) {
+            self.b
+                .ldx(Size::W, R3, R6, offset as i16)
+                .alu64_imm(AluOp::And, R3, 0xffff)
+                .alu64_reg(AluOp::Add, R3, R6);
+        } else {
+            let address = self.expr(source);
+            self.load(R3, address);
+        }
+        match args.get(1) {
+            Some(limit) if self.constant_of(limit).is_none() => {
+                let n = self.expr(limit);
+                self.load(R2, n);
+                let clamp = self.label("clamp");
+                self.b
+                    .jmp_imm(JmpOp::Jle, R2, size as i32, &clamp)
+                    .mov64_imm(R2, size as i32)
+                    .label(&clamp);
+                self.mem_address(R1, mem);
+                let helper = if self.reads_user_memory() {
+                    Helper::ProbeReadUserStr
+                } else {
+                    Helper::ProbeReadKernelStr
+                };
+                self.b.call_helper(helper);
+            }
+            _ => self.probe_read(mem, size, true),
+        }
+        Val::Mem(mem)
+    }
+
+    fn data_loc_offset(&self, expr: &Expr) -> Option<u32> {
+        let ExprKind::Field { base, field, .. } = &expr.kind else {
+            return None;
+        };
+        let crate::sema::ProbeContext::Tracepoint { args, data_loc } = &self.context else {
+            return None;
+        };
+        if !matches!(&base.kind, ExprKind::Identifier(n) if n == "args")
+            || !data_loc.contains(&field.name)
+        {
+            return None;
+        }
+        args.layout.field(&field.name).map(|f| f.offset)
+    }
+
+    fn buf_call(&mut self, args: &[Expr], ty: &Type) -> Val {
+        let Type::Buffer(len) = ty else {
+            return Val::Imm(0);
+        };
+        let len = *len;
+        let mem = self.mem(1 + len);
+        self.zero(mem, 1 + len);
+        self.b.st(Size::B, R9, mem as i16, len as i32);
+        let source_type = self.ty(&args[0]);
+        let value = self.expr(&args[0]);
+        match (source_type, value) {
+            (Type::Str(_) | Type::Array(..), Val::Mem(src)) => self.copy(mem + 1, src, len),
+            (_, address) => {
+                self.load(R3, address);
+                if len > 0 {
+                    self.probe_read(mem + 1, len, false);
+                }
+            }
+        }
+        Val::Mem(mem)
+    }
+
+    /// 0 when the first `n` bytes (up to a NUL) are equal, 1 otherwise.
+    fn strncmp(&mut self, a: Val, a_type: &Type, b: Val, b_type: &Type, n: u32) -> Val {
+        let (Val::Mem(x), Val::Mem(y)) = (a, b) else {
+            return Val::Imm(1);
+        };
+        let limit = n.min(a_type.size()).min(b_type.size());
+        let (differ, done) = (self.label("ndiff"), self.label("ncmp"));
+        let same = self.label("nsame");
+        for i in 0..limit {
+            self.b
+                .ldx(Size::B, R0, R9, (x + i as i32) as i16)
+                .ldx(Size::B, R1, R9, (y + i as i32) as i16)
+                .jmp_reg(JmpOp::Jne, R0, R1, &differ)
+                .jmp_imm(JmpOp::Jeq, R0, 0, &same);
+        }
+        if limit < n {
+            // One string ended (its size) before n bytes: equal only if both end here.
+            let (short, long_size) = if a_type.size() < b_type.size() {
+                (y, b_type.size())
+            } else {
+                (x, a_type.size())
+            };
+            if limit < long_size {
+                self.b
+                    .ldx(Size::B, R0, R9, (short + limit as i32) as i16)
+                    .jmp_imm(JmpOp::Jne, R0, 0, &differ);
+            }
+        }
+        self.b
+            .label(&same)
+            .mov64_imm(R0, 0)
+            .ja(&done)
+            .label(&differ)
+            .mov64_imm(R0, 1)
+            .label(&done);
+        self.spill(R0)
+    }
+
+    fn strlen(&mut self, value: Val, size: u32) -> Val {
+        let Val::Mem(x) = value else {
+            return Val::Imm(0);
+        };
+        let done = self.label("strlen");
+        self.b.mov64_imm(R0, 0);
+        for i in 0..size {
+            self.b
+                .ldx(Size::B, R1, R9, (x + i as i32) as i16)
+                .jmp_imm(JmpOp::Jeq, R1, 0, &done)
+                .alu64_imm(AluOp::Add, R0, 1);
+        }
+        self.b.label(&done);
+        self.spill(R0)
+    }
+}
+
+fn map_and_keys(arg: Option<&Expr>) -> Option<(String, Vec<Expr>)> {
+    match arg.map(|a| &a.kind) {
+        Some(ExprKind::Map(m)) => Some((m.clone(), Vec::new())),
+        Some(ExprKind::MapIndex { map, keys }) => Some((map.name.clone(), keys.clone())),
+        _ => None,
+    }
+}
+
+fn kernel_address(symbol: &str) -> Option<u64> {
+    let kallsyms = bpfhook::kernel::kallsyms::Kallsyms::read().ok()?;
+    let found = kallsyms
+        .symbols()
+        .find(|s| s.name == symbol)
+        .map(|s| s.address);
+    found
+}
+
+/// A cgroup v2 id is its directory's inode number.
+fn cgroup_id(path: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let candidates = [
+        Path::new(path).to_path_buf(),
+        Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/')),
+        Path::new("/sys/fs/cgroup/unified").join(path.trim_start_matches('/')),
+    ];
+    candidates
+        .iter()
+        .find_map(|p| std::fs::metadata(p).ok().filter(|m| m.is_dir()))
+        .map(|m| m.ino())
+}
+
+fn signal_number(name: &str) -> Option<i32> {
+    let name = name.trim_start_matches("SIG");
+    Some(match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "ALRM" => libc::SIGALRM,
+        "ABRT" => libc::SIGABRT,
+        "TRAP" => libc::SIGTRAP,
+        _ => name.parse().ok()?,
+    })
+}

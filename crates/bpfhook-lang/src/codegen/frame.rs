@@ -1,0 +1,371 @@
+//! The generator of one program: where values live (stack slots for scalars, scratch memory
+//! for aggregates) and the loads, stores and copies between them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bpfhook::asm::{
+    AluOp, Builder, Helper, JmpOp, Program, Reg, Size, R0, R1, R10, R2, R3, R6, R9,
+};
+
+use super::{Events, SCRATCH_MAP};
+use crate::ast::Probe;
+use crate::diag::{Diagnostic, Span};
+use crate::probes::ProbeInstance;
+use crate::sema::{Analysis, MapInfo, ProbeContext, ProbeTypes};
+use crate::types::Type;
+
+/// The stack's size, as the verifier allows it.
+const STACK_LIMIT: i32 = 512;
+
+/// A computed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Val {
+    Imm(i64),
+    /// A scalar in the stack slot at `r10 + off`, always sign- or zero-extended to 64 bits.
+    Slot(i16),
+    /// An aggregate's bytes at `r9 + off` in the scratch area.
+    Mem(i32),
+}
+
+/// Bookkeeping of stack slots and scratch bytes; temporaries are released per statement.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Frame {
+    /// Bytes of stack used (slots grow down from r10).
+    pub stack: i32,
+    /// Bytes of scratch used.
+    pub scratch: u32,
+}
+
+pub(super) struct ProgramGen<'a> {
+    pub(super) b: Builder,
+    pub(super) analysis: &'a Analysis,
+    pub(super) types: &'a ProbeTypes,
+    pub(super) instance: &'a ProbeInstance,
+    pub(super) context: ProbeContext,
+    pub(super) maps: &'a BTreeMap<String, (MapInfo, String)>,
+    pub(super) events: &'a mut Events,
+    pub(super) frame: Frame,
+    pub(super) max_scratch: u32,
+    pub(super) variables: HashMap<String, Val>,
+    pub(super) loops: Vec<(String, String)>,
+    labels: u32,
+    pub(super) uses_stacks: bool,
+    pub(super) first_error: Option<Diagnostic>,
+}
+
+impl<'a> ProgramGen<'a> {
+    pub(super) fn new(
+        analysis: &'a Analysis,
+        types: &'a ProbeTypes,
+        instance: &'a ProbeInstance,
+        maps: &'a BTreeMap<String, (MapInfo, String)>,
+        events: &'a mut Events,
+    ) -> Self {
+        Self {
+            b: Builder::new(),
+            analysis,
+            types,
+            instance,
+            context: ProbeContext::for_instance(instance).unwrap_or_default(),
+            maps,
+            events,
+            frame: Frame::default(),
+            max_scratch: 0,
+            variables: HashMap::new(),
+            loops: Vec::new(),
+            labels: 0,
+            uses_stacks: false,
+            first_error: None,
+        }
+    }
+
+    /// The whole program: prologue (context in r6, scratch in r9), predicate, body, `return 0`.
+    pub(super) fn probe(&mut self, probe: &Probe) -> Result<(Program, u32, bool), Diagnostic> {
+        self.b.mov64_reg(R6, R1);
+        // r9 = &scratch[0]
+        self.b.st(Size::W, R10, -4, 0);
+        self.frame.stack = 8;
+        self.b
+            .ld_map_fd(R1, SCRATCH_MAP)
+            .mov64_reg(R2, R10)
+            .alu64_imm(AluOp::Add, R2, -4)
+            .call_helper(Helper::MapLookupElem)
+            .jmp_imm(JmpOp::Jeq, R0, 0, "return")
+            .mov64_reg(R9, R0);
+        // Every variable gets its home before the first statement, so temporaries released at
+        // statement ends never free one.
+        for (name, ty) in &self.types.variables {
+            let home = if ty.is_scalar() {
+                let slot = self.slot();
+                self.b.st(Size::DW, R10, slot, 0);
+                Val::Slot(slot)
+            } else {
+                let mem = self.mem(ty.size());
+                self.zero(mem, ty.size());
+                Val::Mem(mem)
+            };
+            self.variables.insert(name.clone(), home);
+        }
+        if let Some(predicate) = &probe.predicate {
+            let value = self.expr(predicate);
+            self.load(R0, value);
+            self.b.jmp_imm(JmpOp::Jeq, R0, 0, "return");
+        }
+        let _ = self.block(&probe.body);
+        self.b.label("return").mov64_imm(R0, 0).exit();
+        if let Some(error) = self.first_error.take() {
+            return Err(error);
+        }
+        let builder = std::mem::take(&mut self.b);
+        let program = builder
+            .finish()
+            .map_err(|e| Diagnostic::error(probe.span, format!("generating code: {e}")))?;
+        Ok((program, self.max_scratch, self.uses_stacks))
+    }
+
+    pub(super) fn error(&mut self, span: Span, message: impl Into<String>) {
+        if self.first_error.is_none() {
+            self.first_error = Some(Diagnostic::error(span, message));
+        }
+    }
+
+    pub(super) fn label(&mut self, what: &str) -> String {
+        self.labels += 1;
+        format!("{what}_{}", self.labels)
+    }
+
+    pub(super) fn ty(&self, expr: &crate::ast::Expr) -> Type {
+        self.types.of(expr).clone()
+    }
+
+    /// A new 8-byte stack slot.
+    pub(super) fn slot(&mut self) -> i16 {
+        self.frame.stack += 8;
+        if self.frame.stack > STACK_LIMIT {
+            self.error(
+                Span::default(),
+                "the probe needs more than 512 bytes of stack; split the expression",
+            );
+            self.frame.stack = 16;
+        }
+        -(self.frame.stack as i16)
+    }
+
+    /// `size` bytes of scratch memory, 8-aligned.
+    pub(super) fn mem(&mut self, size: u32) -> i32 {
+        let offset = self.frame.scratch;
+        self.frame.scratch += size.max(1).next_multiple_of(8);
+        self.max_scratch = self.max_scratch.max(self.frame.scratch);
+        offset as i32
+    }
+
+    /// Runs `f`, then releases the temporaries it allocated.
+    pub(super) fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = self.frame;
+        let result = f(self);
+        self.frame = saved;
+        result
+    }
+
+    /// Loads a scalar value into `reg`.
+    pub(super) fn load(&mut self, reg: Reg, value: Val) {
+        match value {
+            Val::Imm(n) if i32::try_from(n).is_ok() => {
+                self.b.mov64_imm(reg, n as i32);
+            }
+            Val::Imm(n) => {
+                self.b.ld_imm64(reg, n as u64);
+            }
+            Val::Slot(off) => {
+                self.b.ldx(Size::DW, reg, R10, off);
+            }
+            // An aggregate used as a scalar: its address (for helpers that take pointers).
+            Val::Mem(off) => {
+                self.b.mov64_reg(reg, R9).alu64_imm(AluOp::Add, reg, off);
+            }
+        }
+    }
+
+    /// Stores `reg` in a new slot.
+    pub(super) fn spill(&mut self, reg: Reg) -> Val {
+        let slot = self.slot();
+        self.b.stx(Size::DW, R10, reg, slot);
+        Val::Slot(slot)
+    }
+
+    /// `reg = r9 + off`: the address of scratch memory, for helpers.
+    pub(super) fn mem_address(&mut self, reg: Reg, off: i32) {
+        self.b.mov64_reg(reg, R9);
+        if off != 0 {
+            self.b.alu64_imm(AluOp::Add, reg, off);
+        }
+    }
+
+    /// Zero-fills scratch memory (strings and keys are compared and hashed whole).
+    pub(super) fn zero(&mut self, off: i32, size: u32) {
+        let mut done = 0u32;
+        while done < size {
+            let (width, step) = widest(size - done, off as u32 + done);
+            self.b.st(width, R9, (off as u32 + done) as i16, 0);
+            done += step;
+        }
+    }
+
+    /// Copies `size` bytes within scratch memory.
+    pub(super) fn copy(&mut self, dst: i32, src: i32, size: u32) {
+        if dst == src {
+            return;
+        }
+        let mut done = 0u32;
+        while done < size {
+            let (width, step) = widest(size - done, (dst as u32 + done) | (src as u32 + done));
+            self.b.ldx(width, R0, R9, (src as u32 + done) as i16).stx(
+                width,
+                R9,
+                R0,
+                (dst as u32 + done) as i16,
+            );
+            done += step;
+        }
+    }
+
+    /// Copies `size` bytes from `[base + src_off]` (the context, or a map value) into scratch.
+    pub(super) fn copy_from(&mut self, base: Reg, src_off: i32, dst: i32, size: u32) {
+        let mut done = 0u32;
+        while done < size {
+            let (width, step) = widest(size - done, (dst as u32 + done) | (src_off as u32 + done));
+            self.b
+                .ldx(width, R0, base, (src_off as u32 + done) as i16)
+                .stx(width, R9, R0, (dst as u32 + done) as i16);
+            done += step;
+        }
+    }
+
+    /// Writes a value of type `ty` into scratch at `dst` (scalars by their width).
+    pub(super) fn store(&mut self, dst: i32, value: Val, ty: &Type) {
+        if ty.is_scalar() {
+            let size = size_for(ty.size());
+            self.load(R0, value);
+            self.b.stx(size, R9, R0, dst as i16);
+            return;
+        }
+        match value {
+            Val::Mem(src) => self.copy(dst, src, ty.size()),
+            other => {
+                // A scalar where an aggregate is expected cannot happen after the semantic pass.
+                self.load(R0, other);
+                self.b.stx(Size::DW, R9, R0, dst as i16);
+            }
+        }
+    }
+
+    /// Reads a scalar of `ty` from `[base + off]` into r0, extended to 64 bits.
+    pub(super) fn load_scalar(&mut self, base: Reg, off: i16, ty: &Type) {
+        let bytes = ty.size().clamp(1, 8);
+        self.b.ldx(size_for(bytes), R0, base, off);
+        self.extend(R0, ty);
+    }
+
+    /// Sign-extends `reg` when `ty` is a signed integer narrower than 64 bits.
+    pub(super) fn extend(&mut self, reg: Reg, ty: &Type) {
+        if let Some(int) = ty.as_int() {
+            if int.signed && int.bits < 64 {
+                let shift = i32::from(64 - int.bits);
+                self.b
+                    .alu64_imm(AluOp::Lsh, reg, shift)
+                    .alu64_imm(AluOp::Arsh, reg, shift);
+            }
+        }
+    }
+
+    /// Truncates `reg` to `ty`'s width, then extends it back as `ty` does.
+    pub(super) fn convert(&mut self, reg: Reg, ty: &Type) {
+        if let Some(int) = ty.as_int() {
+            if int.bits < 64 {
+                let shift = i32::from(64 - int.bits);
+                self.b.alu64_imm(AluOp::Lsh, reg, shift).alu64_imm(
+                    if int.signed { AluOp::Arsh } else { AluOp::Rsh },
+                    reg,
+                    shift,
+                );
+            }
+        }
+        if *ty == Type::Bool {
+            // Anything non-zero is true.
+            let done = self.label("bool");
+            self.b
+                .jmp_imm(JmpOp::Jeq, reg, 0, &done)
+                .mov64_imm(reg, 1)
+                .label(&done);
+        }
+    }
+
+    /// Writes a constant string (NUL-padded to `size`) into scratch.
+    pub(super) fn write_string(&mut self, dst: i32, text: &[u8], size: u32) {
+        self.zero(dst, size);
+        let kept = &text[..text.len().min(size.saturating_sub(1) as usize)];
+        for (i, chunk) in kept.chunks(4).enumerate() {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            let at = dst + (i * 4) as i32;
+            if at % 4 == 0 {
+                self.b.st(Size::W, R9, at as i16, i32::from_le_bytes(word));
+            } else {
+                for (j, byte) in chunk.iter().enumerate() {
+                    self.b
+                        .st(Size::B, R9, (at + j as i32) as i16, i32::from(*byte));
+                }
+            }
+        }
+    }
+
+    /// `r1 = map fd; r2 = &scratch[key]`: the first two arguments of map helpers.
+    pub(super) fn map_args(&mut self, object_name: &str, key: i32) {
+        self.b.ld_map_fd(R1, object_name);
+        self.mem_address(R2, key);
+    }
+
+    /// Calls `bpf_probe_read_{kernel,user}[_str](r9 + dst, size, src)`; `src` in r3 already.
+    pub(super) fn probe_read(&mut self, dst: i32, size: u32, string: bool) {
+        let user = self.reads_user_memory();
+        let helper = match (string, user) {
+            (false, false) => Helper::ProbeReadKernel,
+            (false, true) => Helper::ProbeReadUser,
+            (true, false) => Helper::ProbeReadKernelStr,
+            (true, true) => Helper::ProbeReadUserStr,
+        };
+        self.mem_address(R1, dst);
+        self.b.mov64_imm(R2, size as i32).call_helper(helper);
+        let _ = R3;
+    }
+
+    /// Pointers a probe's arguments hold point into user memory for uprobes and system-call
+    /// tracepoints, into the kernel otherwise.
+    pub(super) fn reads_user_memory(&self) -> bool {
+        use crate::probes::ProbeKind;
+        match &self.instance.kind {
+            ProbeKind::Uprobe { .. } => true,
+            ProbeKind::Tracepoint { category, .. } => category == "syscalls",
+            _ => false,
+        }
+    }
+}
+
+/// The widest store that fits the bytes left and the alignment of the address.
+fn widest(left: u32, address: u32) -> (Size, u32) {
+    for (size, bytes) in [(Size::DW, 8), (Size::W, 4), (Size::H, 2)] {
+        if left >= bytes && address.is_multiple_of(bytes) {
+            return (size, bytes);
+        }
+    }
+    (Size::B, 1)
+}
+
+pub(super) fn size_for(bytes: u32) -> Size {
+    match bytes {
+        1 => Size::B,
+        2 => Size::H,
+        3 | 4 => Size::W,
+        _ => Size::DW,
+    }
+}

@@ -1,0 +1,558 @@
+//! Attach points as written (`t:syscalls:sys_enter_*`, `i:ms:100`, `uprobe:libc:malloc`) →
+//! the probes they stand for, wildcards expanded through `bpfhook::discover`, each with the
+//! section name and attach options the Manager takes.
+
+use std::path::PathBuf;
+
+use bpfhook::attach::{AttachOptions, PerfEventKind, PerfSampling};
+use bpfhook::discover::{self as tracepoints, ElfBinary, Glob};
+
+use crate::ast::AttachPoint;
+use crate::diag::Diagnostic;
+
+/// What a probe is, with every target named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeKind {
+    Begin,
+    End,
+    /// Runs on one CPU every `period_ns`.
+    Interval {
+        period_ns: u64,
+    },
+    /// Runs on every CPU: a cpu-clock perf event at a frequency or with a period.
+    Profile {
+        sampling: PerfSampling,
+    },
+    /// `software:EVENT:COUNT` and `hardware:EVENT:COUNT`.
+    PerfCounter {
+        event: PerfEventKind,
+        period: u64,
+    },
+    Tracepoint {
+        category: String,
+        name: String,
+    },
+    RawTracepoint {
+        name: String,
+    },
+    Kprobe {
+        function: String,
+        offset: u64,
+        ret: bool,
+    },
+    Uprobe {
+        binary: PathBuf,
+        symbol: String,
+        offset: u64,
+        ret: bool,
+    },
+    Fentry {
+        function: String,
+        ret: bool,
+    },
+}
+
+/// One probe after expansion: what `probe` prints and what to attach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeInstance {
+    /// Full name, bpftrace-style: `tracepoint:syscalls:sys_enter_openat`, `interval:ms:100`.
+    pub name: String,
+    pub kind: ProbeKind,
+}
+
+impl ProbeInstance {
+    /// The ELF section its program goes in (what tells the loader the program type).
+    pub fn section(&self) -> String {
+        match &self.kind {
+            // Run on demand with BPF_PROG_TEST_RUN, never attached.
+            ProbeKind::Begin | ProbeKind::End => "raw_tp/bpfhook_run_once".to_owned(),
+            ProbeKind::Interval { .. }
+            | ProbeKind::Profile { .. }
+            | ProbeKind::PerfCounter { .. } => "perf_event".to_owned(),
+            ProbeKind::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
+            ProbeKind::RawTracepoint { name } => format!("raw_tp/{name}"),
+            ProbeKind::Kprobe {
+                function,
+                offset,
+                ret,
+            } => {
+                let kind = if *ret { "kretprobe" } else { "kprobe" };
+                match offset {
+                    0 => format!("{kind}/{function}"),
+                    offset => format!("{kind}/{function}+{offset:#x}"),
+                }
+            }
+            ProbeKind::Uprobe {
+                binary,
+                symbol,
+                offset,
+                ret,
+            } => {
+                let kind = if *ret { "uretprobe" } else { "uprobe" };
+                match offset {
+                    0 => format!("{kind}/{}:{symbol}", binary.display()),
+                    offset => format!("{kind}/{}:{symbol}+{offset:#x}", binary.display()),
+                }
+            }
+            ProbeKind::Fentry { function, ret } => {
+                format!("{}/{function}", if *ret { "fexit" } else { "fentry" })
+            }
+        }
+    }
+
+    /// Attach options on top of the command line's (`-p PID` for uprobes).
+    pub fn attach_options(&self, pid: Option<u32>) -> AttachOptions {
+        let mut options = AttachOptions {
+            pid,
+            ..AttachOptions::default()
+        };
+        match &self.kind {
+            ProbeKind::Interval { period_ns } => {
+                options.pid = None;
+                options.perf_event = PerfEventKind::Software("cpu-clock");
+                options.sampling = PerfSampling::Period(*period_ns);
+                options.first_cpu_only = true;
+            }
+            ProbeKind::Profile { sampling } => {
+                options.perf_event = PerfEventKind::Software("cpu-clock");
+                options.sampling = *sampling;
+            }
+            ProbeKind::PerfCounter { event, period } => {
+                options.perf_event = *event;
+                options.sampling = PerfSampling::Period(*period);
+            }
+            _ => {}
+        }
+        options
+    }
+
+    pub fn is_run_once(&self) -> bool {
+        matches!(self.kind, ProbeKind::Begin | ProbeKind::End)
+    }
+}
+
+/// Expands one attach point into its probes. Wildcards match through tracefs and ELF symbol
+/// tables; a pattern that matches nothing is an error, as in bpftrace.
+pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, Diagnostic> {
+    let error = |message: String| Diagnostic::error(point.span, message);
+    let raw = point.raw.trim();
+    let parts: Vec<&str> = split_parts(raw);
+    let kind = parts[0];
+    let one = |kind: ProbeKind| {
+        Ok(vec![ProbeInstance {
+            name: canonical_name(&kind),
+            kind,
+        }])
+    };
+    match kind {
+        "BEGIN" | "begin" if parts.len() == 1 => one(ProbeKind::Begin),
+        "END" | "end" if parts.len() == 1 => one(ProbeKind::End),
+        "interval" | "i" => {
+            let period_ns = time_spec(&parts[1..], false)
+                .ok_or_else(|| error(format!("interval probe `{raw}`: expected interval:UNIT:N with UNIT s, ms, us, ns or hz (or interval:Nms)")))?;
+            one(ProbeKind::Interval { period_ns })
+        }
+        "profile" | "p" => {
+            let sampling = match parts.get(1..) {
+                Some([unit, n]) if *unit == "hz" => n.parse().ok().map(PerfSampling::Frequency),
+                _ => time_spec(&parts[1..], true).map(PerfSampling::Period),
+            }
+            .ok_or_else(|| error(format!("profile probe `{raw}`: expected profile:hz:N or profile:UNIT:N with UNIT s, ms, us")))?;
+            one(ProbeKind::Profile { sampling })
+        }
+        "software" | "s" | "hardware" | "h" => {
+            let name = parts.get(1).copied().unwrap_or_default();
+            let prefix = if kind.starts_with('s') {
+                "software:"
+            } else {
+                "hardware:"
+            };
+            let event = PerfEventKind::parse(&format!("{prefix}{name}"))
+                .filter(|e| matches!(e, PerfEventKind::Software(_)) == kind.starts_with('s'))
+                .ok_or_else(|| {
+                    error(format!(
+                        "unknown {} event `{name}` (known: {})",
+                        prefix.trim_end_matches(':'),
+                        PerfEventKind::names().collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+            let period = match parts.get(2) {
+                Some(n) => {
+                    parse_count(n).ok_or_else(|| error(format!("bad count `{n}` in `{raw}`")))?
+                }
+                None => default_period(event),
+            };
+            one(ProbeKind::PerfCounter { event, period })
+        }
+        "tracepoint" | "t" => {
+            let (category, name) = match parts.as_slice() {
+                [_, category, name] => (*category, *name),
+                _ => {
+                    return Err(error(format!(
+                        "tracepoint probe `{raw}`: expected tracepoint:CATEGORY:NAME"
+                    )))
+                }
+            };
+            expand_tracepoints(category, name).map_err(error)
+        }
+        "rawtracepoint" | "rt" => {
+            // `rawtracepoint:NAME` or `rawtracepoint:MODULE:NAME`.
+            let name = parts
+                .last()
+                .copied()
+                .filter(|_| parts.len() >= 2)
+                .unwrap_or_default();
+            if name.is_empty() {
+                return Err(error(format!(
+                    "rawtracepoint probe `{raw}`: expected rawtracepoint:NAME"
+                )));
+            }
+            if name.contains(['*', '?', '[']) {
+                return Err(error(format!("rawtracepoint probe `{raw}`: wildcards are not supported for raw tracepoints yet")));
+            }
+            one(ProbeKind::RawTracepoint {
+                name: name.to_owned(),
+            })
+        }
+        "kprobe" | "k" | "kretprobe" | "kr" => {
+            let target = parts
+                .last()
+                .copied()
+                .filter(|_| parts.len() >= 2)
+                .unwrap_or_default();
+            let (function, offset) =
+                split_offset(target).ok_or_else(|| error(format!("kprobe `{raw}`: bad offset")))?;
+            if function.is_empty() {
+                return Err(error(format!("kprobe `{raw}`: expected kprobe:FUNCTION")));
+            }
+            one(ProbeKind::Kprobe {
+                function: function.to_owned(),
+                offset,
+                ret: kind.starts_with("kr"),
+            })
+        }
+        "fentry" | "f" | "kfunc" | "fexit" | "fr" | "kretfunc" => {
+            let function = parts
+                .last()
+                .copied()
+                .filter(|_| parts.len() >= 2)
+                .unwrap_or_default();
+            if function.is_empty() {
+                return Err(error(format!("`{raw}`: expected {kind}:FUNCTION")));
+            }
+            one(ProbeKind::Fentry {
+                function: function.to_owned(),
+                ret: matches!(kind, "fexit" | "fr" | "kretfunc"),
+            })
+        }
+        "uprobe" | "u" | "uretprobe" | "ur" => {
+            let ret = kind.starts_with("ur");
+            let (binary, target) = match parts.as_slice() {
+                [_, binary, target] => (*binary, *target),
+                [_, binary, language, target] if !language.is_empty() => {
+                    let _ = language;
+                    (*binary, *target)
+                }
+                _ => {
+                    return Err(error(format!(
+                        "uprobe `{raw}`: expected uprobe:BINARY:FUNCTION"
+                    )))
+                }
+            };
+            expand_uprobes(binary, target, ret).map_err(error)
+        }
+        "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "self"
+        | "test" => Err(error(format!(
+            "`{kind}` probes are not supported by bpfhook trace yet"
+        ))),
+        _ => Err(error(format!("Invalid probe type: {kind}"))),
+    }
+}
+
+/// `uprobe:"/a b/c":f` keeps the quoted part whole; `:` splits the rest.
+fn split_parts(raw: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = raw;
+    loop {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => {
+                    parts.push(&quoted[..end]);
+                    rest = quoted[end + 1..].strip_prefix(':').unwrap_or("");
+                    if quoted[end + 1..].is_empty() {
+                        break;
+                    }
+                    continue;
+                }
+                None => {
+                    parts.push(quoted);
+                    break;
+                }
+            }
+        }
+        match rest.find(':') {
+            Some(colon) => {
+                parts.push(&rest[..colon]);
+                rest = &rest[colon + 1..];
+            }
+            None => {
+                parts.push(rest);
+                break;
+            }
+        }
+    }
+    parts
+}
+
+fn canonical_name(kind: &ProbeKind) -> String {
+    match kind {
+        ProbeKind::Begin => "begin".to_owned(),
+        ProbeKind::End => "end".to_owned(),
+        ProbeKind::Interval { period_ns } => format!("interval:{}", human_period(*period_ns)),
+        ProbeKind::Profile { sampling } => match sampling {
+            PerfSampling::Frequency(hz) => format!("profile:hz:{hz}"),
+            PerfSampling::Period(ns) => format!("profile:{}", human_period(*ns)),
+        },
+        ProbeKind::PerfCounter { event, period } => format!("{event}:{period}"),
+        ProbeKind::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
+        ProbeKind::RawTracepoint { name } => format!("rawtracepoint:{name}"),
+        ProbeKind::Kprobe {
+            function,
+            offset,
+            ret,
+        } => {
+            let kind = if *ret { "kretprobe" } else { "kprobe" };
+            match offset {
+                0 => format!("{kind}:{function}"),
+                offset => format!("{kind}:{function}+{offset}"),
+            }
+        }
+        ProbeKind::Uprobe {
+            binary,
+            symbol,
+            ret,
+            ..
+        } => format!(
+            "{}:{}:{symbol}",
+            if *ret { "uretprobe" } else { "uprobe" },
+            binary.display()
+        ),
+        ProbeKind::Fentry { function, ret } => {
+            format!(
+                "{}:vmlinux:{function}",
+                if *ret { "fexit" } else { "fentry" }
+            )
+        }
+    }
+}
+
+fn human_period(ns: u64) -> String {
+    for (unit, scale) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        if ns.is_multiple_of(scale) {
+            return format!("{unit}:{}", ns / scale);
+        }
+    }
+    format!("ns:{ns}")
+}
+
+/// `[UNIT, N]` or `[Nunit]` → nanoseconds; `hz` allowed for intervals.
+fn time_spec(parts: &[&str], profile: bool) -> Option<u64> {
+    let (unit, count) = match parts {
+        [unit, count] => (*unit, parse_count(count)?),
+        [joined] => {
+            let digits = joined.find(|c: char| !c.is_ascii_digit())?;
+            (&joined[digits..], parse_count(&joined[..digits])?)
+        }
+        _ => return None,
+    };
+    if count == 0 {
+        return None;
+    }
+    let scale = match unit {
+        "s" => 1_000_000_000,
+        "ms" => 1_000_000,
+        "us" => 1_000,
+        "ns" if !profile => 1,
+        "hz" if !profile => return Some(1_000_000_000 / count),
+        _ => return None,
+    };
+    count.checked_mul(scale)
+}
+
+/// `1000`, `1e6`, `1_000`.
+fn parse_count(text: &str) -> Option<u64> {
+    let text = text.replace('_', "");
+    if let Some((mantissa, exponent)) = text.split_once(['e', 'E']) {
+        let mantissa: u64 = mantissa.parse().ok()?;
+        let exponent: u32 = exponent.parse().ok()?;
+        return mantissa.checked_mul(10u64.checked_pow(exponent)?);
+    }
+    text.parse().ok()
+}
+
+fn default_period(event: PerfEventKind) -> u64 {
+    match event {
+        PerfEventKind::Software("cpu-clock" | "task-clock") => 1_000_000,
+        PerfEventKind::Software(_) => 100,
+        PerfEventKind::Hardware(_) => 1_000_000,
+    }
+}
+
+/// `func+0x10` → ("func", 16).
+fn split_offset(target: &str) -> Option<(&str, u64)> {
+    match target.split_once('+') {
+        None => Some((target, 0)),
+        Some((function, offset)) => {
+            let offset = match offset.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+                None => offset.parse().ok()?,
+            };
+            Some((function, offset))
+        }
+    }
+}
+
+fn is_pattern(text: &str) -> bool {
+    text.contains(['*', '?', '['])
+}
+
+fn expand_tracepoints(category: &str, name: &str) -> Result<Vec<ProbeInstance>, String> {
+    let make = |category: &str, name: &str| {
+        let kind = ProbeKind::Tracepoint {
+            category: category.to_owned(),
+            name: name.to_owned(),
+        };
+        ProbeInstance {
+            name: canonical_name(&kind),
+            kind,
+        }
+    };
+    if !is_pattern(category) && !is_pattern(name) {
+        return Ok(vec![make(category, name)]);
+    }
+    let pattern = format!("{category}:{name}");
+    let glob = Glob::new(&pattern).map_err(|e| e.to_string())?;
+    let events = tracepoints::available_events().map_err(|e| e.to_string())?;
+    let mut found: Vec<ProbeInstance> = tracepoints::parse_events(&events)
+        .filter(|(c, n)| glob.matches(&format!("{c}:{n}")))
+        .map(|(c, n)| make(c, n))
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found.dedup();
+    if found.is_empty() {
+        return Err(format!("No tracepoints match tracepoint:{pattern}"));
+    }
+    Ok(found)
+}
+
+fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInstance>, String> {
+    let elf = ElfBinary::open(binary).map_err(|e| e.to_string())?;
+    let path = elf.path().to_path_buf();
+    let make = |symbol: &str, offset: u64| {
+        let kind = ProbeKind::Uprobe {
+            binary: path.clone(),
+            symbol: symbol.to_owned(),
+            offset,
+            ret,
+        };
+        ProbeInstance {
+            name: canonical_name(&kind),
+            kind,
+        }
+    };
+    let (symbol, offset) =
+        split_offset(target).ok_or_else(|| format!("bad offset in `{target}`"))?;
+    if !is_pattern(symbol) {
+        return Ok(vec![make(symbol, offset)]);
+    }
+    let glob = Glob::new(symbol).map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = elf
+        .functions()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|f| glob.matches(&f.name))
+        .map(|f| f.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Err(format!(
+            "No functions in {} match `{symbol}`",
+            path.display()
+        ));
+    }
+    Ok(names.iter().map(|n| make(n, 0)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Span;
+
+    fn expand_one(raw: &str) -> Result<ProbeInstance, String> {
+        let point = AttachPoint {
+            raw: raw.to_owned(),
+            span: Span::default(),
+        };
+        expand(&point)
+            .map(|mut v| v.remove(0))
+            .map_err(|d| d.message)
+    }
+
+    #[test]
+    fn intervals_and_profiles() {
+        assert_eq!(
+            expand_one("i:ms:100").unwrap().kind,
+            ProbeKind::Interval {
+                period_ns: 100_000_000
+            }
+        );
+        assert_eq!(expand_one("interval:s:1").unwrap().name, "interval:s:1");
+        assert_eq!(
+            expand_one("i:1ms").unwrap().kind,
+            ProbeKind::Interval {
+                period_ns: 1_000_000
+            }
+        );
+        assert_eq!(
+            expand_one("profile:hz:99").unwrap().kind,
+            ProbeKind::Profile {
+                sampling: PerfSampling::Frequency(99)
+            }
+        );
+        assert!(expand_one("i:parsecs:1").is_err());
+        assert!(expand_one("i:ms:0").is_err());
+    }
+
+    #[test]
+    fn begin_end_and_sections() {
+        assert_eq!(expand_one("BEGIN").unwrap().kind, ProbeKind::Begin);
+        assert_eq!(expand_one("end").unwrap().kind, ProbeKind::End);
+        let tp = expand_one("t:syscalls:sys_enter_openat").unwrap();
+        assert_eq!(tp.section(), "tracepoint/syscalls/sys_enter_openat");
+        assert_eq!(tp.name, "tracepoint:syscalls:sys_enter_openat");
+        assert_eq!(
+            expand_one("kr:vfs_read").unwrap().section(),
+            "kretprobe/vfs_read"
+        );
+        assert_eq!(
+            expand_one("software:page-faults:10").unwrap().kind,
+            ProbeKind::PerfCounter {
+                event: PerfEventKind::Software("page-faults"),
+                period: 10
+            }
+        );
+        assert!(expand_one("bogus:x")
+            .unwrap_err()
+            .contains("Invalid probe type"));
+    }
+
+    #[test]
+    fn quoted_paths_split_whole() {
+        assert_eq!(
+            split_parts("uprobe:\"/a b:c\":f"),
+            ["uprobe", "/a b:c", "f"]
+        );
+        assert_eq!(parse_count("1e6"), Some(1_000_000));
+    }
+}

@@ -1,0 +1,239 @@
+//! Bytes the programs wrote (event records, map keys and values) → output values, through the
+//! same types and layouts the code generator used.
+
+use std::collections::HashMap;
+
+use bpfhook::symbolize::{KernelSymbolizer, UserSymbolizer};
+
+use crate::output::Value;
+use crate::types::Type;
+
+/// Turns bytes into values; holds the symbolizers and the stack map, so stacks and symbols
+/// resolve through one cache for the whole run.
+pub struct Decoder {
+    kernel: Option<KernelSymbolizer>,
+    kernel_failed: bool,
+    user: UserSymbolizer,
+    /// Stack frames by stack id, read from the stack map by the runtime.
+    pub stacks: Option<Box<dyn Fn(i64) -> Vec<u64>>>,
+    pub strftime_formats: Vec<String>,
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC in ns: turns `nsecs` into wall-clock time.
+    boot_offset_ns: i128,
+    names: HashMap<u64, String>,
+}
+
+impl Decoder {
+    pub fn new(strftime_formats: Vec<String>) -> Self {
+        Self {
+            kernel: None,
+            kernel_failed: false,
+            user: UserSymbolizer::new(),
+            stacks: None,
+            strftime_formats,
+            boot_offset_ns: boot_offset_ns(),
+            names: HashMap::new(),
+        }
+    }
+
+    fn kernel_symbol(&mut self, address: u64) -> Option<String> {
+        if self.kernel.is_none() && !self.kernel_failed {
+            match KernelSymbolizer::new() {
+                Ok(k) => self.kernel = Some(k),
+                Err(_) => self.kernel_failed = true,
+            }
+        }
+        let symbol = self.kernel.as_ref()?.symbolize(address)?;
+        Some(symbol.name().to_owned())
+    }
+
+    fn user_symbol(&mut self, pid: u32, address: u64) -> Option<String> {
+        let symbol = self.user.symbolize(pid, address)?;
+        Some(symbol.name().to_owned())
+    }
+
+    /// Decodes a value of `ty` from the start of `bytes` (short input decodes as zeros).
+    pub fn value(&mut self, bytes: &[u8], ty: &Type) -> Value {
+        match ty {
+            Type::None => Value::None,
+            Type::Int(int) => {
+                let raw = read_uint(bytes, int.bytes() as usize);
+                if int.signed {
+                    Value::Int(sign_extend(raw, int.bits))
+                } else {
+                    Value::UInt(raw)
+                }
+            }
+            Type::Bool => Value::Bool(bytes.first().copied().unwrap_or(0) != 0),
+            Type::Enum(e) => {
+                let raw = sign_extend(read_uint(bytes, usize::from(e.bits / 8)), e.bits);
+                match e.name_of(raw) {
+                    Some(name) => Value::Symbol {
+                        name: name.to_owned(),
+                        number: raw as u64,
+                    },
+                    None => Value::Int(raw),
+                }
+            }
+            Type::Str(n) => Value::Str(c_string(&bytes[..bytes.len().min(*n as usize)])),
+            Type::Buffer(_) => {
+                let len = bytes.first().copied().unwrap_or(0) as usize;
+                let data = bytes.get(1..1 + len).unwrap_or_default();
+                Value::Buffer(data.to_vec())
+            }
+            Type::Tuple(layout) => Value::Tuple(
+                layout
+                    .fields
+                    .iter()
+                    .map(|f| self.value(bytes.get(f.offset as usize..).unwrap_or_default(), &f.ty))
+                    .collect(),
+            ),
+            Type::Record(record) => Value::Record(
+                record
+                    .layout
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let value =
+                            self.value(bytes.get(f.offset as usize..).unwrap_or_default(), &f.ty);
+                        (f.name.clone(), value)
+                    })
+                    .collect(),
+            ),
+            Type::Array(element, n) => {
+                let size = element.size() as usize;
+                Value::Array(
+                    (0..*n as usize)
+                        .map(|i| self.value(bytes.get(i * size..).unwrap_or_default(), element))
+                        .collect(),
+                )
+            }
+            Type::Pointer(_) | Type::Addr => Value::UInt(read_uint(bytes, 8)),
+            Type::CgroupPath => Value::UInt(read_uint(bytes, 8)),
+            Type::Ksym => {
+                let address = read_uint(bytes, 8);
+                Value::Str(
+                    self.kernel_symbol(address)
+                        .unwrap_or_else(|| format!("0x{address:x}")),
+                )
+            }
+            Type::Usym => {
+                let address = read_uint(bytes, 8);
+                let pid = read_uint(bytes.get(8..).unwrap_or_default(), 8) as u32;
+                Value::Str(
+                    self.user_symbol(pid, address)
+                        .unwrap_or_else(|| format!("0x{address:x}")),
+                )
+            }
+            Type::Kstack => {
+                let id = sign_extend(read_uint(bytes, 8), 64);
+                Value::Stack(self.stack_frames(id, None))
+            }
+            Type::Ustack => {
+                let id = sign_extend(read_uint(bytes, 8), 64);
+                let pid = read_uint(bytes.get(8..).unwrap_or_default(), 8) as u32;
+                Value::Stack(self.stack_frames(id, Some(pid)))
+            }
+            Type::Timestamp => {
+                let index = read_uint(bytes, 8) as usize;
+                let ns = read_uint(bytes.get(8..).unwrap_or_default(), 8);
+                let format = self
+                    .strftime_formats
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_default();
+                Value::Str(self.strftime(&format, ns))
+            }
+            Type::Inet | Type::MacAddr => {
+                Value::Buffer(bytes.get(..ty.size() as usize).unwrap_or_default().to_vec())
+            }
+        }
+    }
+
+    fn stack_frames(&mut self, id: i64, pid: Option<u32>) -> Vec<String> {
+        if id < 0 {
+            return Vec::new();
+        }
+        let addresses = match &self.stacks {
+            Some(read) => read(id),
+            None => Vec::new(),
+        };
+        addresses
+            .into_iter()
+            .map(|address| {
+                let name = match pid {
+                    Some(pid) => self.user_symbol(pid, address),
+                    None => self.kernel_symbol_offset(address),
+                };
+                name.unwrap_or_else(|| format!("0x{address:x}"))
+            })
+            .collect()
+    }
+
+    fn kernel_symbol_offset(&mut self, address: u64) -> Option<String> {
+        if let Some(name) = self.names.get(&address) {
+            return Some(name.clone());
+        }
+        self.kernel_symbol(address)?;
+        let symbol = self.kernel.as_ref()?.symbolize(address)?;
+        let text = symbol.to_string();
+        self.names.insert(address, text.clone());
+        Some(text)
+    }
+
+    /// `strftime` of a monotonic time in ns, in local time.
+    pub fn strftime(&self, format: &str, monotonic_ns: u64) -> String {
+        let wall_ns = i128::from(monotonic_ns) + self.boot_offset_ns;
+        let seconds = (wall_ns / 1_000_000_000) as libc::time_t;
+        let nanos = (wall_ns % 1_000_000_000) as u64;
+        format_time(format, seconds, nanos)
+    }
+}
+
+/// Formats a wall-clock time with strftime(3), plus bpftrace's `%f` (microseconds).
+pub fn format_time(format: &str, seconds: libc::time_t, nanos: u64) -> String {
+    let format = format.replace("%f", &format!("{:06}", nanos / 1000));
+    let Ok(c_format) = std::ffi::CString::new(format) else {
+        return String::new();
+    };
+    // SAFETY: localtime_r fills `tm` from a valid time_t; strftime writes at most buf.len().
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&seconds, &mut tm);
+        let mut buf = vec![0u8; 256];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c_format.as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+fn boot_offset_ns() -> i128 {
+    let now = |clock| {
+        // SAFETY: clock_gettime writes one timespec.
+        unsafe {
+            let mut ts: libc::timespec = std::mem::zeroed();
+            libc::clock_gettime(clock, &mut ts);
+            i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+        }
+    };
+    now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC)
+}
+
+/// A little-endian unsigned integer of `size` bytes (missing bytes read as zero).
+pub fn read_uint(bytes: &[u8], size: usize) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = size.min(8).min(bytes.len());
+    buf[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(buf)
+}
+
+pub fn sign_extend(raw: u64, bits: u8) -> i64 {
+    if bits >= 64 {
+        return raw as i64;
+    }
+    let shift = 64 - u32::from(bits);
+    ((raw << shift) as i64) >> shift
+}
+
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}

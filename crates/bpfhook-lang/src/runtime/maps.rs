@@ -1,0 +1,147 @@
+//! Reading the program's maps back: entries decoded, per-CPU shares combined, histogram
+//! buckets gathered per key — what the output prints.
+
+use std::collections::BTreeMap;
+use std::os::fd::BorrowedFd;
+
+use bpfhook::sys;
+
+use super::decode::{read_uint, sign_extend, Decoder};
+use crate::output::{Aggregate, MapDump, Value};
+use crate::sema::{MapInfo, MapValue};
+
+/// Every entry of a map, decoded.
+pub fn dump(
+    fd: BorrowedFd<'_>,
+    info: &MapInfo,
+    decoder: &mut Decoder,
+) -> Result<MapDump, sys::SyscallError> {
+    let key_size = info.key_size() as usize;
+    let per_cpu = info.value.is_aggregate();
+    let cpus = if per_cpu { possible_cpus() } else { 1 };
+    let slot = bpfhook::maps::value_slot(info.value.value_size() as usize, per_cpu);
+    let mut value = vec![0u8; slot * cpus];
+    let user_key_size = info.key.as_ref().map_or(0, |k| k.size() as usize);
+    let bucketed = matches!(info.value, MapValue::Hist { .. } | MapValue::Lhist { .. });
+    // Histogram entries are (key, bucket) pairs: gather the buckets per key.
+    let mut histograms: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for key in bpfhook::maps::keys(fd, key_size)? {
+        if !sys::map_lookup(fd, &key, &mut value)? {
+            continue;
+        }
+        let shares: Vec<&[u8]> = value.chunks(slot).take(cpus).collect();
+        if bucketed {
+            let bucket_at = user_key_size
+                .next_multiple_of(8)
+                .max(if info.key.is_some() { 0 } else { 8 });
+            let bucket = read_uint(key.get(bucket_at..).unwrap_or_default(), 8) as usize;
+            let count: u64 = shares.iter().map(|s| read_uint(s, 8)).sum();
+            let user_key = key[..user_key_size].to_vec();
+            let buckets = histograms.entry(user_key).or_default();
+            if buckets.len() <= bucket {
+                buckets.resize(bucket + 1, 0);
+            }
+            buckets[bucket] += count;
+            continue;
+        }
+        let key_values = decode_key(&key[..user_key_size.min(key.len())], info, decoder);
+        let aggregate = combine(&info.value, &shares, decoder);
+        entries.push((key_values, aggregate));
+    }
+    for (key, buckets) in histograms {
+        let key_values = decode_key(&key, info, decoder);
+        let aggregate = match info.value {
+            MapValue::Lhist { min, max, step } => Aggregate::Lhist {
+                min,
+                max,
+                step,
+                buckets: {
+                    let mut b = buckets;
+                    b.resize(((max - min) / step + 2) as usize, 0);
+                    b
+                },
+            },
+            MapValue::Hist { bits } => Aggregate::Hist {
+                bits: u32::from(bits),
+                buckets,
+            },
+            _ => Aggregate::Hist { bits: 0, buckets },
+        };
+        entries.push((key_values, aggregate));
+    }
+    Ok(MapDump {
+        name: info.name.clone(),
+        keyed: info.key.is_some(),
+        entries,
+    })
+}
+
+fn decode_key(bytes: &[u8], info: &MapInfo, decoder: &mut Decoder) -> Vec<Value> {
+    match &info.key {
+        None => Vec::new(),
+        Some(crate::types::Type::Tuple(layout)) => layout
+            .fields
+            .iter()
+            .map(|f| decoder.value(bytes.get(f.offset as usize..).unwrap_or_default(), &f.ty))
+            .collect(),
+        Some(ty) => vec![decoder.value(bytes, ty)],
+    }
+}
+
+/// One entry's value, per-CPU shares combined.
+fn combine(value: &MapValue, shares: &[&[u8]], decoder: &mut Decoder) -> Aggregate {
+    let word = |share: &[u8], at: usize| read_uint(share.get(at..).unwrap_or_default(), 8);
+    let signed_word = |share: &[u8], at: usize| sign_extend(word(share, at), 64);
+    match value {
+        MapValue::Plain(ty) => Aggregate::Value(decoder.value(shares[0], ty)),
+        MapValue::Count => Aggregate::Count(shares.iter().map(|s| word(s, 0)).sum()),
+        MapValue::Sum { .. } => Aggregate::Sum(shares.iter().map(|s| signed_word(s, 0)).sum()),
+        MapValue::Min { .. } | MapValue::Max { .. } => {
+            let set = shares
+                .iter()
+                .filter(|s| word(s, 8) != 0)
+                .map(|s| signed_word(s, 0));
+            if matches!(value, MapValue::Min { .. }) {
+                Aggregate::Min(set.min().unwrap_or(0))
+            } else {
+                Aggregate::Max(set.max().unwrap_or(0))
+            }
+        }
+        MapValue::Avg { .. } | MapValue::Stats { .. } => {
+            let total: i64 = shares.iter().map(|s| signed_word(s, 0)).sum();
+            let count: u64 = shares.iter().map(|s| word(s, 8)).sum();
+            if matches!(value, MapValue::Avg { .. }) {
+                Aggregate::Avg { total, count }
+            } else {
+                Aggregate::Stats { count, total }
+            }
+        }
+        MapValue::Hist { .. } | MapValue::Lhist { .. } => Aggregate::Hist {
+            bits: 0,
+            buckets: Vec::new(),
+        },
+    }
+}
+
+/// Per-CPU lookups return one value per possible CPU.
+pub fn possible_cpus() -> usize {
+    aya::util::nr_cpus().unwrap_or(1).max(1)
+}
+
+/// Deletes every entry (`clear`) or sets every value to zero (`zero`).
+pub fn clear(fd: BorrowedFd<'_>, info: &MapInfo, zero: bool) -> Result<(), sys::SyscallError> {
+    let keys = bpfhook::maps::keys(fd, info.key_size() as usize)?;
+    let per_cpu = info.value.is_aggregate();
+    let cpus = if per_cpu { possible_cpus() } else { 1 };
+    let zeros =
+        vec![0u8; bpfhook::maps::value_slot(info.value.value_size() as usize, per_cpu) * cpus];
+    for key in keys {
+        if zero {
+            sys::map_update(fd, &key, &zeros, 0)?;
+        } else {
+            sys::map_delete(fd, &key)?;
+        }
+    }
+    Ok(())
+}

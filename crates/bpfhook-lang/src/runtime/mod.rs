@@ -1,0 +1,414 @@
+//! Running a compiled script: load the object through the Manager, run `begin` probes, attach
+//! the rest, turn event records into output until `exit()`, a signal or the `-c` command's
+//! end, then run `end` probes, print the maps and detach everything (by dropping the Manager).
+
+mod child;
+mod decode;
+mod maps;
+
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bpfhook::events::{Event, EventLoop, EventOptions};
+use bpfhook::manager::{Manager, ManagerBuilder, ManagerError};
+use bpfhook::object::ObjectFile;
+
+pub use child::PausedChild;
+pub use decode::{format_time, Decoder};
+
+use crate::codegen::{Compiled, EventKind, HEADER_SIZE, STACKS_MAP, START_MAP};
+use crate::output::{Output, Value};
+use crate::sema::Analysis;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("the generated object: {0}")]
+    Object(#[from] bpfhook::object::ObjectError),
+    #[error(transparent)]
+    Manager(#[from] ManagerError),
+    #[error("reading events: {0}")]
+    Events(#[from] bpfhook::events::EventsError),
+    #[error("reading map {map}: {error}")]
+    Map {
+        map: String,
+        error: bpfhook::sys::SyscallError,
+    },
+    #[error("running {probe}: {error}")]
+    RunOnce {
+        probe: String,
+        error: bpfhook::sys::SyscallError,
+    },
+    #[error("{0}")]
+    Child(String),
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// How to run.
+pub struct RunOptions {
+    /// `-p PID`: uprobes and perf events only in this process.
+    pub pid: Option<u32>,
+    /// The `-c` command, started paused; released once every probe is attached.
+    pub child: Option<PausedChild>,
+    /// `__BPFTRACE_NOTIFY_PROBES_ATTACHED=1`: say so on stdout once attached.
+    pub notify_attached: bool,
+    /// Set by SIGINT/SIGTERM handlers: stop, print maps, detach.
+    pub stop: Arc<AtomicBool>,
+    /// `--unsafe`: `system()` runs commands.
+    pub unsafe_calls: bool,
+}
+
+/// Loads, attaches and runs until the script ends; returns the exit code (`exit(N)`).
+pub fn run(
+    compiled: &Compiled,
+    analysis: &Analysis,
+    mut options: RunOptions,
+    output: &mut dyn Output,
+) -> Result<i32, RuntimeError> {
+    let object = ObjectFile::parse(&compiled.elf)?;
+    let attached: Vec<_> = compiled
+        .probes
+        .iter()
+        .filter(|p| !p.instance.is_run_once())
+        .collect();
+    let mut builder =
+        ManagerBuilder::new(&object).select(attached.iter().map(|p| p.program.clone()));
+    for probe in &attached {
+        builder =
+            builder.program_options(&probe.program, probe.instance.attach_options(options.pid));
+    }
+    let loaded = builder.load()?;
+    write_start_time(&loaded);
+    let events = EventLoop::new(
+        &EventOptions {
+            printk: false,
+            ..EventOptions::default()
+        },
+        loaded.maps(),
+    )?;
+    // begin/end programs are loaded (verified) before anything attaches.
+    let mut run_once: Vec<(bool, String, OwnedFd)> = Vec::new();
+    for probe in compiled.probes.iter().filter(|p| p.instance.is_run_once()) {
+        let fd = loaded.load_unattached(&probe.program)?;
+        let is_begin = probe.instance.kind == crate::probes::ProbeKind::Begin;
+        run_once.push((is_begin, probe.instance.name.clone(), fd));
+    }
+    let manager = loaded.attach()?;
+    let mut session = Session {
+        compiled,
+        analysis,
+        manager,
+        events,
+        decoder: Decoder::new(compiled.events.strftime_formats.clone()),
+        exit_code: None,
+        unsafe_calls: options.unsafe_calls,
+    };
+    session.decoder.stacks = session.stack_reader();
+    output.attached(compiled.probes.len() as u64)?;
+    if options.notify_attached {
+        // Raw on stdout, whatever the format: the test runners wait for this line.
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "__BPFTRACE_NOTIFY_PROBES_ATTACHED")?;
+        stdout.flush()?;
+    }
+    for (_, name, fd) in run_once.iter().filter(|(begin, ..)| *begin) {
+        bpfhook::sys::prog_run_once(fd.as_fd()).map_err(|error| RuntimeError::RunOnce {
+            probe: name.clone(),
+            error,
+        })?;
+    }
+    let mut child = options.child.take();
+    if let Some(child) = child.as_mut() {
+        child.release().map_err(RuntimeError::Child)?;
+    }
+    let only_run_once = attached.is_empty();
+    session.drain(output)?;
+    while session.exit_code.is_none() && !only_run_once && !options.stop.load(Ordering::Relaxed) {
+        session.poll(output, Duration::from_millis(100))?;
+        if let Some(child) = child.as_mut() {
+            if child.exited() {
+                session.poll(output, Duration::from_millis(50))?;
+                break;
+            }
+        }
+    }
+    session.drain(output)?;
+    for (_, name, fd) in run_once.iter().filter(|(begin, ..)| !*begin) {
+        bpfhook::sys::prog_run_once(fd.as_fd()).map_err(|error| RuntimeError::RunOnce {
+            probe: name.clone(),
+            error,
+        })?;
+    }
+    session.drain(output)?;
+    session.print_all_maps(output)?;
+    drop(child);
+    Ok(session.exit_code.unwrap_or(0))
+}
+
+fn write_start_time(loaded: &bpfhook::manager::Loaded) {
+    let Some((_, map)) = loaded.maps().find(|(name, _)| *name == START_MAP) else {
+        return;
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    let now = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    };
+    let _ = bpfhook::sys::map_update(
+        bpfhook::maps::fd(map),
+        &0u32.to_le_bytes(),
+        &now.to_le_bytes(),
+        0,
+    );
+}
+
+struct Session<'a> {
+    compiled: &'a Compiled,
+    analysis: &'a Analysis,
+    manager: Manager,
+    events: EventLoop,
+    decoder: Decoder,
+    exit_code: Option<i32>,
+    unsafe_calls: bool,
+}
+
+impl Session<'_> {
+    fn poll(&mut self, output: &mut dyn Output, timeout: Duration) -> Result<(), RuntimeError> {
+        let mut records = Vec::new();
+        self.events.poll(timeout, |event| {
+            if let Event::Record { data, .. } = event {
+                records.push(data.to_vec());
+            }
+        })?;
+        for record in records {
+            self.handle(&record, output)?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, output: &mut dyn Output) -> Result<(), RuntimeError> {
+        let mut records = Vec::new();
+        self.events.drain_all(|event| {
+            if let Event::Record { data, .. } = event {
+                records.push(data.to_vec());
+            }
+        })?;
+        for record in records {
+            self.handle(&record, output)?;
+        }
+        Ok(())
+    }
+
+    /// One record from the `events` ring buffer.
+    fn handle(&mut self, record: &[u8], output: &mut dyn Output) -> Result<(), RuntimeError> {
+        if self.exit_code.is_some() {
+            // After exit() the script is over; later records are not shown (as in bpftrace).
+            return Ok(());
+        }
+        let header = decode::read_uint(record, 8);
+        let (kind, index) = (header as u32, (header >> 32) as usize);
+        let payload = record.get(HEADER_SIZE as usize..).unwrap_or_default();
+        let events = &self.compiled.events;
+        match EventKind::from_u32(kind) {
+            Some(
+                EventKind::Printf
+                | EventKind::System
+                | EventKind::Cat
+                | EventKind::Errorf
+                | EventKind::Warnf,
+            ) => {
+                let Some(call) = events.printf.get(index) else {
+                    return Ok(());
+                };
+                let args: Vec<Value> = call
+                    .args
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        self.decoder
+                            .value(payload.get(f.offset as usize..).unwrap_or_default(), &f.ty)
+                    })
+                    .collect();
+                let text = match crate::output::printf::Format::parse(&call.format) {
+                    Ok(format) => format.render(&args),
+                    Err(_) => call.format.clone(),
+                };
+                match EventKind::from_u32(kind) {
+                    Some(EventKind::Printf) => output.printf(&text)?,
+                    Some(EventKind::System) => self.system(&text, output)?,
+                    Some(EventKind::Cat) => cat(&text, output)?,
+                    Some(kind) => {
+                        let severity = if kind == EventKind::Errorf {
+                            "ERROR"
+                        } else {
+                            "WARNING"
+                        };
+                        eprintln!("{severity}: {text}");
+                    }
+                    None => {}
+                }
+            }
+            Some(EventKind::PrintValue) => {
+                if let Some(ty) = events.values.get(index) {
+                    let value = self.decoder.value(payload, ty);
+                    output.value(&value)?;
+                }
+            }
+            Some(EventKind::PrintMap) => {
+                if let Some(print) = events.print_maps.get(index).cloned() {
+                    self.print_map(&print.map, print.top as usize, print.div, output)?;
+                }
+            }
+            Some(EventKind::ClearMap | EventKind::ZeroMap) => {
+                if let Some(name) = events.maps.get(index).cloned() {
+                    self.clear_map(&name, kind == EventKind::ZeroMap as u32)?;
+                }
+            }
+            Some(EventKind::Exit) => {
+                self.exit_code = Some(decode::read_uint(payload, 8) as i32);
+            }
+            Some(EventKind::Time) => {
+                if let Some(format) = events.time_formats.get(index) {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let text = format_time(
+                        format,
+                        now.as_secs() as libc::time_t,
+                        u64::from(now.subsec_nanos()),
+                    );
+                    output.time(&text)?;
+                }
+            }
+            Some(EventKind::Join | EventKind::Signal) | None => {}
+        }
+        Ok(())
+    }
+
+    fn system(&mut self, command: &str, output: &mut dyn Output) -> std::io::Result<()> {
+        if !self.unsafe_calls {
+            return Ok(());
+        }
+        match std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .output()
+        {
+            Ok(result) => {
+                let text = String::from_utf8_lossy(&result.stdout);
+                output.syscall(text.trim_end_matches('\n'))
+            }
+            Err(e) => {
+                eprintln!("ERROR: system(): {e}");
+                Ok(())
+            }
+        }
+    }
+
+    fn map_fd(&self, name: &str) -> Option<(&crate::sema::MapInfo, std::os::fd::BorrowedFd<'_>)> {
+        let (info, object_name) = self.compiled.maps.get(name)?;
+        let map = self.manager.map(object_name)?;
+        Some((info, bpfhook::maps::fd(map)))
+    }
+
+    fn print_map(
+        &mut self,
+        name: &str,
+        top: usize,
+        div: u64,
+        output: &mut dyn Output,
+    ) -> Result<(), RuntimeError> {
+        let Some((info, object_name)) = self.compiled.maps.get(name) else {
+            return Ok(());
+        };
+        let Some(map) = self.manager.map(object_name) else {
+            return Ok(());
+        };
+        let dump =
+            maps::dump(bpfhook::maps::fd(map), info, &mut self.decoder).map_err(|error| {
+                RuntimeError::Map {
+                    map: name.to_owned(),
+                    error,
+                }
+            })?;
+        output.map(&dump, top, div.max(1))?;
+        Ok(())
+    }
+
+    fn clear_map(&mut self, name: &str, zero: bool) -> Result<(), RuntimeError> {
+        if let Some((info, fd)) = self.map_fd(name) {
+            maps::clear(fd, info, zero).map_err(|error| RuntimeError::Map {
+                map: name.to_owned(),
+                error,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// At exit every non-empty map prints, in name order.
+    fn print_all_maps(&mut self, output: &mut dyn Output) -> Result<(), RuntimeError> {
+        let names: Vec<String> = self.analysis.maps.keys().cloned().collect();
+        let mut first = true;
+        for name in names {
+            let Some((info, object_name)) = self.compiled.maps.get(&name) else {
+                continue;
+            };
+            let Some(map) = self.manager.map(object_name) else {
+                continue;
+            };
+            let dump =
+                maps::dump(bpfhook::maps::fd(map), info, &mut self.decoder).map_err(|error| {
+                    RuntimeError::Map {
+                        map: name.clone(),
+                        error,
+                    }
+                })?;
+            if !dump.entries.is_empty() {
+                if std::mem::take(&mut first) {
+                    output.end()?;
+                }
+                output.map(&dump, 0, 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads frames from the stack map by id (addresses, innermost first).
+    fn stack_reader(&self) -> Option<Box<dyn Fn(i64) -> Vec<u64>>> {
+        if !self.compiled.uses_stacks {
+            return None;
+        }
+        let map = self.manager.map(STACKS_MAP)?;
+        let fd = bpfhook::maps::fd(map).try_clone_to_owned().ok()?;
+        let frames = self.analysis.settings.max_stack_frames as usize;
+        Some(Box::new(move |id: i64| {
+            let mut value = vec![0u8; frames * 8];
+            let key = (id as u32).to_le_bytes();
+            match bpfhook::sys::map_lookup(fd.as_fd(), &key, &mut value) {
+                Ok(true) => value
+                    .chunks(8)
+                    .map(|c| decode::read_uint(c, 8))
+                    .take_while(|&a| a != 0)
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }))
+    }
+}
+
+/// `cat(path)`: the file's contents, or the error bpftrace prints.
+fn cat(path: &str, output: &mut dyn Output) -> std::io::Result<()> {
+    match std::fs::read(path) {
+        Ok(bytes) => output.cat(&String::from_utf8_lossy(&bytes)),
+        Err(e) => {
+            let text = e.to_string();
+            let reason = text.split(" (os error").next().unwrap_or(&text);
+            eprintln!("ERROR: failed to open file '{path}': {reason}");
+            Ok(())
+        }
+    }
+}

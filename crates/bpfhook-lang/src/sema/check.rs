@@ -1,0 +1,1350 @@
+//! Typing of statements and expressions, one probe instance at a time.
+
+use std::rc::Rc;
+
+use super::{Builtin, Checker, MapInfo, MapValue, ProbeContext, ProbeTypes};
+use crate::ast::*;
+use crate::diag::Span;
+use crate::output::printf::Format;
+use crate::probes::{ProbeInstance, ProbeKind};
+use crate::types::{IntType, Layout, Type};
+
+/// Functions whose result only makes sense stored in a map.
+const AGGREGATES: &[&str] = &[
+    "count", "sum", "avg", "min", "max", "stats", "hist", "lhist",
+];
+
+impl Checker {
+    pub(super) fn check_probe(&mut self, probe: &Probe, instance: &ProbeInstance) -> ProbeTypes {
+        self.types = vec![Type::None; self.expr_count as usize];
+        self.variables.clear();
+        self.loop_depth = 0;
+        self.instance = Some(instance.clone());
+        self.context = match ProbeContext::for_instance(instance) {
+            Ok(context) => context,
+            Err(message) => {
+                let span = probe.attach_points.first().map_or(probe.span, |a| a.span);
+                self.error(span, message);
+                ProbeContext::None
+            }
+        };
+        if let Some(predicate) = &probe.predicate {
+            let ty = self.expr(predicate);
+            if !ty.is_scalar() {
+                self.error(predicate.span, format!("Invalid type for predicate: {ty}"));
+            }
+        }
+        self.block(&probe.body);
+        ProbeTypes {
+            exprs: std::mem::take(&mut self.types),
+            variables: std::mem::take(&mut self.variables),
+        }
+    }
+
+    fn block(&mut self, block: &Block) {
+        for statement in &block.statements {
+            self.statement(statement);
+        }
+    }
+
+    fn statement(&mut self, statement: &Statement) {
+        match &statement.kind {
+            StatementKind::Expr(expr) => {
+                self.expr(expr);
+            }
+            StatementKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StatementKind::Let {
+                variable,
+                ty,
+                value,
+            } => {
+                let declared = ty.as_ref().and_then(|t| self.resolve_type_name(t));
+                let value_type = value.as_ref().map(|v| self.expr(v));
+                let ty = match (declared, value_type) {
+                    (Some(d), Some(v)) => {
+                        if !assignable(&d, &v) {
+                            let span = value.as_ref().map_or(statement.span, |v| v.span);
+                            self.error(span, format!("Type mismatch for ${}: trying to assign value of type '{v}' when variable already has a type '{d}'", variable.name));
+                        }
+                        d
+                    }
+                    (Some(d), None) => d,
+                    (None, Some(v)) => v,
+                    (None, None) => return,
+                };
+                self.set_variable(&variable.name, ty, variable.span);
+            }
+            StatementKind::If {
+                condition,
+                then,
+                otherwise,
+            } => {
+                self.condition(condition);
+                self.block(then);
+                if let Some(otherwise) = otherwise {
+                    self.block(otherwise);
+                }
+            }
+            StatementKind::While { condition, body } => {
+                self.condition(condition);
+                self.loop_depth += 1;
+                self.block(body);
+                self.loop_depth -= 1;
+            }
+            StatementKind::Unroll { count, body } => {
+                match self.constant(count) {
+                    Some(n) if (0..=100).contains(&n) => {}
+                    Some(_) => self.error(count.span, "unroll count must be between 0 and 100"),
+                    None => self.error(count.span, "unroll count must be a constant"),
+                }
+                self.block(body);
+            }
+            StatementKind::For {
+                variable,
+                iterable,
+                body,
+            } => {
+                match iterable {
+                    Iterable::Range { start, end } => {
+                        for bound in [start, end] {
+                            let ty = self.expr(bound);
+                            if !ty.is_integer() {
+                                self.error(
+                                    bound.span,
+                                    format!("Loop range requires an integer, got {ty}"),
+                                );
+                            }
+                        }
+                        self.set_variable(&variable.name, Type::I64, variable.span);
+                    }
+                    Iterable::Map(map) => {
+                        self.error(map.span, "for loops over maps are not supported yet");
+                    }
+                }
+                self.loop_depth += 1;
+                self.block(body);
+                self.loop_depth -= 1;
+            }
+            StatementKind::Return(value) => {
+                if let Some(value) = value {
+                    self.expr(value);
+                }
+            }
+            StatementKind::Break | StatementKind::Continue => {
+                if self.loop_depth == 0 {
+                    self.error(
+                        statement.span,
+                        "break and continue must be used inside a loop",
+                    );
+                }
+            }
+            StatementKind::Block(block) => self.block(block),
+        }
+    }
+
+    fn condition(&mut self, condition: &Expr) {
+        let ty = self.expr(condition);
+        if !ty.is_scalar() {
+            self.error(condition.span, format!("Invalid condition: {ty}"));
+        }
+    }
+
+    fn set_variable(&mut self, name: &str, ty: Type, span: Span) {
+        match self.variables.get(name).cloned() {
+            None => {
+                self.variables.insert(name.to_owned(), ty);
+            }
+            Some(old) => match unify(&old, &ty) {
+                Some(merged) => {
+                    self.variables.insert(name.to_owned(), merged);
+                }
+                None => self.error(span, format!("Type mismatch for ${name}: trying to assign value of type '{ty}' when variable already contains a value of type '{old}'")),
+            },
+        }
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinaryOp>, value: &Expr) {
+        // `@m = count()` and friends make the map an aggregate.
+        if let (ExprKind::Call { function, args }, None) = (&value.kind, op) {
+            if AGGREGATES.contains(&function.name.as_str()) {
+                let Some((map, keys)) = map_target(target) else {
+                    self.error(
+                        value.span,
+                        format!("{}() should be directly assigned to a map", function.name),
+                    );
+                    return;
+                };
+                let aggregate = self.aggregate(function, args, value.span);
+                self.types[value.id.0 as usize] = Type::None;
+                if let Some(aggregate) = aggregate {
+                    self.define_map(&map, keys, aggregate, target.span);
+                }
+                return;
+            }
+        }
+        let value_type = self.expr(value);
+        if value_type == Type::None {
+            self.error(value.span, "this expression has no value to assign");
+            return;
+        }
+        let value_type = match op {
+            Some(op) => {
+                let current = self.expr(target);
+                if !current.is_integer() && current != Type::None || !value_type.is_integer() {
+                    self.error(value.span, format!("{}= needs integers", op.symbol()));
+                }
+                Type::I64
+            }
+            None => value_type,
+        };
+        match &target.kind {
+            ExprKind::Variable(name) => {
+                let ty = widen_int(value_type);
+                self.set_variable(name, ty, target.span);
+                self.types[target.id.0 as usize] = self.variables[name].clone();
+            }
+            ExprKind::Map(_) | ExprKind::MapIndex { .. } => {
+                let Some((map, keys)) = map_target(target) else {
+                    return;
+                };
+                self.define_map(
+                    &map,
+                    keys,
+                    MapValue::Plain(widen_int(value_type)),
+                    target.span,
+                );
+                if let Some(info) = self.maps.get(&format!("@{}", map.name)) {
+                    self.types[target.id.0 as usize] = info.value.read_type();
+                }
+            }
+            _ => self.error(target.span, "can only assign to a $variable or an @map"),
+        }
+    }
+
+    fn aggregate(&mut self, function: &Ident, args: &[Expr], span: Span) -> Option<MapValue> {
+        let name = function.name.as_str();
+        let arg_types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
+        let wants = match name {
+            "count" => 0,
+            "hist" => 1,
+            "lhist" => 4,
+            _ => 1,
+        };
+        let ok_count = match name {
+            "hist" => (1..=2).contains(&args.len()),
+            _ => args.len() == wants,
+        };
+        if !ok_count {
+            self.error(
+                span,
+                format!(
+                    "{name}() takes {wants} argument{}",
+                    if wants == 1 { "" } else { "s" }
+                ),
+            );
+            return None;
+        }
+        if let Some((arg, ty)) = args.iter().zip(&arg_types).next() {
+            if !ty.is_integer() {
+                self.error(arg.span, format!("{name}() expects an integer, got {ty}"));
+                return None;
+            }
+        }
+        let signed = arg_types.first().is_some_and(Type::is_signed);
+        Some(match name {
+            "count" => MapValue::Count,
+            "sum" => MapValue::Sum { signed },
+            "min" => MapValue::Min { signed },
+            "max" => MapValue::Max { signed },
+            "avg" => MapValue::Avg { signed },
+            "stats" => MapValue::Stats { signed },
+            "hist" => {
+                let bits = match args.get(1) {
+                    Some(k) => match self.constant(k) {
+                        Some(k @ 0..=5) => k as u8,
+                        _ => {
+                            self.error(k.span, "hist() bits must be a constant between 0 and 5");
+                            return None;
+                        }
+                    },
+                    None => 0,
+                };
+                MapValue::Hist { bits }
+            }
+            "lhist" => {
+                let mut bounds = [0i64; 3];
+                for (slot, arg) in bounds.iter_mut().zip(&args[1..]) {
+                    match self.constant(arg) {
+                        Some(v) => *slot = v,
+                        None => {
+                            self.error(arg.span, "lhist() bounds must be constants");
+                            return None;
+                        }
+                    }
+                }
+                let [min, max, step] = bounds;
+                if step <= 0 || max <= min || (max - min) / step > 1000 {
+                    self.error(span, "lhist(value, min, max, step): need min < max, step > 0 and at most 1000 buckets");
+                    return None;
+                }
+                MapValue::Lhist { min, max, step }
+            }
+            _ => unreachable!("not an aggregate: {name}"),
+        })
+    }
+
+    fn define_map(&mut self, map: &Ident, keys: &[Expr], value: MapValue, span: Span) {
+        let key = self.key_type(keys);
+        let name = format!("@{}", map.name);
+        let max_entries = self.settings.max_map_keys;
+        let declared = self.declared.get(&name).cloned();
+        match self.maps.get_mut(&name) {
+            None => {
+                self.maps.insert(
+                    name.clone(),
+                    MapInfo {
+                        name,
+                        key,
+                        value,
+                        kind: declared.as_ref().map(|d| d.kind.clone()),
+                        max_entries: declared.map_or(max_entries, |d| {
+                            d.max_entries.clamp(1, u32::MAX as u64) as u32
+                        }),
+                        span,
+                    },
+                );
+            }
+            Some(info) => {
+                let merged_value = match (&info.value, &value) {
+                    (MapValue::Plain(a), MapValue::Plain(b)) => unify(a, b).map(MapValue::Plain),
+                    (a, b) if a == b => Some(a.clone()),
+                    (MapValue::Sum { signed: a }, MapValue::Sum { signed: b }) => {
+                        Some(MapValue::Sum { signed: *a || *b })
+                    }
+                    _ => None,
+                };
+                let merged_key = match (&info.key, &key) {
+                    (None, None) => Some(None),
+                    (Some(a), Some(b)) => unify(a, b).map(Some),
+                    _ => None,
+                };
+                match (merged_value, merged_key) {
+                    (Some(v), Some(k)) => {
+                        info.value = v;
+                        info.key = k;
+                    }
+                    (None, _) => {
+                        let message = format!(
+                            "Type mismatch for {name}: trying to assign value of type '{}' when map already contains a value of type '{}'",
+                            describe(&value),
+                            describe(&info.value)
+                        );
+                        self.error(span, message);
+                    }
+                    (_, None) => {
+                        let message = format!("Argument mismatch for {name}: trying to access with arguments: '{}' when map expects arguments: '{}'",
+                            key.map_or("none".to_owned(), |k| k.to_string()),
+                            info.key.as_ref().map_or("none".to_owned(), |k| k.to_string()));
+                        self.error(span, message);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The key of `@m[a, b]`: one type, or a tuple of several.
+    fn key_type(&mut self, keys: &[Expr]) -> Option<Type> {
+        let types: Vec<Type> = keys.iter().map(|k| widen_int(self.expr(k))).collect();
+        for (key, ty) in keys.iter().zip(&types) {
+            if *ty == Type::None {
+                self.error(key.span, "this expression has no value to use as a key");
+            }
+        }
+        match types.len() {
+            0 => None,
+            1 => types.into_iter().next(),
+            _ => Some(Type::Tuple(Rc::new(Layout::of(types)))),
+        }
+    }
+
+    /// A map read: `@m` or `@m[k]`.
+    fn map_read(&mut self, map: &Ident, keys: &[Expr], span: Span) -> Type {
+        let key = self.key_type(keys);
+        let name = format!("@{}", map.name);
+        match self.maps.get(&name) {
+            Some(info) => {
+                let read = info.value.read_type();
+                if info.key.is_some() != key.is_some() {
+                    let message = if key.is_some() {
+                        format!("{name} is a scalar map: use it without a key")
+                    } else {
+                        format!("{name} is used with a key elsewhere: index it, e.g. {name}[…]")
+                    };
+                    self.error(span, message);
+                }
+                read
+            }
+            None => {
+                self.error(span, format!("Undefined map: {name}"));
+                Type::None
+            }
+        }
+    }
+
+    /// A constant integer expression's value (literals, enum values, positional params).
+    pub(super) fn constant(&mut self, expr: &Expr) -> Option<i64> {
+        match &expr.kind {
+            ExprKind::Integer { value, .. } => Some(*value as i64),
+            ExprKind::Unary {
+                op: UnaryOp::Negate,
+                operand,
+            } => self.constant(operand).map(i64::wrapping_neg),
+            ExprKind::Identifier(name) => self.enums.get(name).map(|(_, v)| *v),
+            ExprKind::Positional(n) => self.positional_int(*n),
+            ExprKind::Cast { operand, .. } => self.constant(operand),
+            ExprKind::Binary { op, left, right } => {
+                let (a, b) = (self.constant(left)?, self.constant(right)?);
+                Some(match op {
+                    BinaryOp::Add => a.wrapping_add(b),
+                    BinaryOp::Sub => a.wrapping_sub(b),
+                    BinaryOp::Mul => a.wrapping_mul(b),
+                    BinaryOp::Div if b != 0 => a / b,
+                    BinaryOp::Shl => a.wrapping_shl(b as u32),
+                    _ => return None,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    pub(super) fn positional_int(&self, n: u32) -> Option<i64> {
+        let text = self.settings.positional.get(n.checked_sub(1)? as usize)?;
+        parse_int(text)
+    }
+
+    /// Types an expression and remembers its type.
+    pub(super) fn expr(&mut self, expr: &Expr) -> Type {
+        let ty = self.expr_type(expr);
+        if let Some(slot) = self.types.get_mut(expr.id.0 as usize) {
+            *slot = ty.clone();
+        }
+        ty
+    }
+
+    fn expr_type(&mut self, expr: &Expr) -> Type {
+        match &expr.kind {
+            ExprKind::Integer { value, .. } => {
+                if *value > i64::MAX as u64 {
+                    Type::U64
+                } else {
+                    Type::I64
+                }
+            }
+            ExprKind::String(text) => Type::Str(text.len() as u32 + 1),
+            ExprKind::Bool(_) => Type::Bool,
+            ExprKind::Variable(name) => match self.variables.get(name) {
+                Some(ty) => ty.clone(),
+                None => {
+                    self.error(
+                        expr.span,
+                        format!("Undefined or undeclared variable: ${name}"),
+                    );
+                    Type::None
+                }
+            },
+            ExprKind::Map(name) => {
+                let ident = Ident {
+                    name: name.clone(),
+                    span: expr.span,
+                };
+                self.map_read(&ident, &[], expr.span)
+            }
+            ExprKind::MapIndex { map, keys } => self.map_read(map, keys, expr.span),
+            ExprKind::Identifier(name) => self.identifier(name, expr.span),
+            ExprKind::Positional(n) => match self.positional_int(*n) {
+                Some(_) => Type::I64,
+                None if self.settings.positional.len() >= *n as usize => {
+                    self.error(
+                        expr.span,
+                        format!("${n} is not a number; use str(${n}) for a string"),
+                    );
+                    Type::None
+                }
+                // bpftrace treats a missing parameter as 0 (or "" through str()).
+                None => Type::I64,
+            },
+            ExprKind::PositionalCount => Type::I64,
+            ExprKind::Call { function, args } => self.call(function, args, expr.span),
+            ExprKind::Field { base, field, .. } => {
+                let base_type = self.expr(base);
+                self.field(&base_type, field)
+            }
+            ExprKind::TupleIndex { base, index } => {
+                let base_type = self.expr(base);
+                match &base_type {
+                    Type::Tuple(layout) => match layout.fields.get(*index as usize) {
+                        Some(field) => field.ty.clone(),
+                        None => {
+                            self.error(
+                                expr.span,
+                                format!(
+                                    "Invalid tuple index: {index}. Found {} elements in tuple.",
+                                    layout.fields.len()
+                                ),
+                            );
+                            Type::None
+                        }
+                    },
+                    other => {
+                        self.error(
+                            expr.span,
+                            format!("Can not access index {index} on expression of type '{other}'"),
+                        );
+                        Type::None
+                    }
+                }
+            }
+            ExprKind::Index { base, index } => {
+                let base_type = self.expr(base);
+                let index_type = self.expr(index);
+                if !index_type.is_integer() {
+                    self.error(
+                        index.span,
+                        format!(
+                            "The array index operator [] requires an integer, got {index_type}"
+                        ),
+                    );
+                }
+                match base_type {
+                    Type::Array(element, _) => *element,
+                    Type::Pointer(to) => *to,
+                    Type::Tuple(layout) => match self.constant(index) {
+                        Some(i) if (i as usize) < layout.fields.len() && i >= 0 => {
+                            layout.fields[i as usize].ty.clone()
+                        }
+                        _ => {
+                            self.error(
+                                index.span,
+                                "tuple indices must be constants within the tuple",
+                            );
+                            Type::None
+                        }
+                    },
+                    // Unknown pointees (`args.argv` is a `char **` seen as u64): index as u64s.
+                    Type::Int(IntType { bits: 64, .. }) => Type::U64,
+                    other => {
+                        self.error(base.span, format!("The array index operator [] can not be used on expressions of type {other}"));
+                        Type::None
+                    }
+                }
+            }
+            ExprKind::Unary { op, operand } => {
+                let ty = self.expr(operand);
+                match op {
+                    UnaryOp::Not => {
+                        if !ty.is_scalar() {
+                            self.error(
+                                expr.span,
+                                format!(
+                                    "The ! operator can not be used on expressions of type {ty}"
+                                ),
+                            );
+                        }
+                        Type::Bool
+                    }
+                    UnaryOp::Negate => {
+                        if !ty.is_integer() {
+                            self.error(
+                                expr.span,
+                                format!(
+                                    "The - operator can not be used on expressions of type {ty}"
+                                ),
+                            );
+                        }
+                        Type::I64
+                    }
+                    UnaryOp::BitNot => {
+                        match ty.as_int() {
+                            Some(int) => Type::Int(int),
+                            None => {
+                                self.error(expr.span, format!("The ~ operator can not be used on expressions of type {ty}"));
+                                Type::None
+                            }
+                        }
+                    }
+                    UnaryOp::Deref => match ty {
+                        Type::Pointer(to) => *to,
+                        Type::Int(_) => Type::U64,
+                        other => {
+                            self.error(expr.span, format!("Can not dereference type {other}"));
+                            Type::None
+                        }
+                    },
+                    UnaryOp::AddressOf => {
+                        self.error(expr.span, "the & operator is not supported yet");
+                        Type::None
+                    }
+                }
+            }
+            ExprKind::Binary { op, left, right } => {
+                let (a, b) = (self.expr(left), self.expr(right));
+                self.binary(*op, &a, &b, expr.span)
+            }
+            ExprKind::Ternary {
+                condition,
+                then,
+                otherwise,
+            } => {
+                self.condition(condition);
+                let (a, b) = (self.expr(then), self.expr(otherwise));
+                match unify(&a, &b) {
+                    Some(ty) => ty,
+                    None => {
+                        self.error(
+                            expr.span,
+                            format!(
+                                "Ternary operator must return the same type: have '{a}' and '{b}'"
+                            ),
+                        );
+                        Type::None
+                    }
+                }
+            }
+            ExprKind::Increment { target, .. } => match &target.kind {
+                ExprKind::Variable(name) => {
+                    let ty = self.variables.get(name).cloned().unwrap_or(Type::I64);
+                    if !ty.is_integer() {
+                        self.error(
+                            target.span,
+                            format!(
+                                "The ++/-- operators need an integer variable, ${name} is {ty}"
+                            ),
+                        );
+                    }
+                    self.variables.entry(name.clone()).or_insert(Type::I64);
+                    self.types[target.id.0 as usize] = ty.clone();
+                    ty
+                }
+                ExprKind::Map(_) | ExprKind::MapIndex { .. } => {
+                    let (map, keys) = map_target(target).expect("a map target");
+                    self.define_map(&map, keys, MapValue::Plain(Type::I64), target.span);
+                    Type::I64
+                }
+                _ => {
+                    self.error(
+                        target.span,
+                        "The ++ and -- operators must be applied to a map or variable",
+                    );
+                    Type::None
+                }
+            },
+            ExprKind::Cast { ty, operand } => {
+                let from = self.expr(operand);
+                let Some(to) = self.resolve_type_name(ty) else {
+                    return Type::None;
+                };
+                let ok = match (&to, &from) {
+                    (Type::Int(_) | Type::Bool | Type::Enum(_) | Type::Pointer(_), f) => {
+                        f.is_scalar()
+                    }
+                    (Type::Str(_), Type::Str(_)) => true,
+                    (Type::Array(..), Type::Pointer(_) | Type::Int(_)) => true,
+                    _ => false,
+                };
+                if !ok {
+                    self.error(
+                        expr.span,
+                        format!("Cannot cast from \"{from}\" to \"{to}\""),
+                    );
+                }
+                to
+            }
+            ExprKind::Tuple(elements) => {
+                let types: Vec<Type> = elements
+                    .iter()
+                    .map(|e| {
+                        let ty = self.expr(e);
+                        // Literals in tuples take the smallest type that holds them, as in bpftrace.
+                        match (&e.kind, &ty) {
+                            (ExprKind::Integer { value, .. }, Type::Int(_)) => smallest_int(*value),
+                            _ => ty,
+                        }
+                    })
+                    .collect();
+                for (element, ty) in elements.iter().zip(&types) {
+                    if *ty == Type::None {
+                        self.error(
+                            element.span,
+                            "this expression has no value to put in a tuple",
+                        );
+                    }
+                }
+                for (element, ty) in elements.iter().zip(&types) {
+                    self.types[element.id.0 as usize] = ty.clone();
+                }
+                Type::Tuple(Rc::new(Layout::of(types)))
+            }
+            ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) | ExprKind::Offsetof { .. } => {
+                match self.size_constant(expr) {
+                    Some(value) => {
+                        self.size_constants.insert(expr.id, value);
+                        Type::U64
+                    }
+                    None => Type::None,
+                }
+            }
+        }
+    }
+
+    /// `sizeof(…)` and `offsetof(…)` are known at compile time.
+    pub(super) fn size_constant(&mut self, expr: &Expr) -> Option<u64> {
+        match &expr.kind {
+            ExprKind::SizeofType(ty) => self.resolve_type_name(ty).map(|t| u64::from(t.size())),
+            ExprKind::SizeofExpr(inner) => {
+                let ty = self.expr(inner);
+                Some(u64::from(ty.size()))
+            }
+            ExprKind::Offsetof { ty, fields } => {
+                let mut current = self.resolve_type_name(ty)?;
+                let mut offset = 0u64;
+                for field in fields {
+                    let Type::Record(record) = &current else {
+                        self.error(field.span, format!("{current} has no fields"));
+                        return None;
+                    };
+                    let Some(found) = record.layout.field(&field.name).cloned() else {
+                        self.error(
+                            field.span,
+                            format!("{} has no field named {}", record.name, field.name),
+                        );
+                        return None;
+                    };
+                    offset += u64::from(found.offset);
+                    current = found.ty;
+                }
+                Some(offset)
+            }
+            _ => None,
+        }
+    }
+
+    fn identifier(&mut self, name: &str, span: Span) -> Type {
+        if let Some((ty, _)) = self.enums.get(name) {
+            return Type::Enum(ty.clone());
+        }
+        let Some(builtin) = Builtin::from_name(name) else {
+            self.error(span, format!("Unknown identifier: '{name}'"));
+            return Type::None;
+        };
+        let kind = self.instance.as_ref().map(|i| i.kind.clone());
+        match builtin {
+            Builtin::Args => match &self.context {
+                ProbeContext::Tracepoint { args, .. } => Type::Record(args.clone()),
+                _ => {
+                    self.error(span, "The args builtin can only be used with tracepoint probes here (fentry/uprobe args need BTF/DWARF, not supported yet)");
+                    Type::None
+                }
+            },
+            Builtin::Probe => Type::Str(
+                self.instance
+                    .as_ref()
+                    .map_or(1, |i| i.name.len() as u32 + 1),
+            ),
+            Builtin::Func => match &kind {
+                Some(
+                    ProbeKind::Kprobe { function: f, .. } | ProbeKind::Fentry { function: f, .. },
+                )
+                | Some(ProbeKind::Uprobe { symbol: f, .. }) => Type::Str(f.len() as u32 + 1),
+                _ => {
+                    self.error(
+                        span,
+                        "The func builtin can not be used with this probe type",
+                    );
+                    Type::None
+                }
+            },
+            Builtin::Retval => {
+                if !matches!(
+                    self.context,
+                    ProbeContext::Registers { ret: true } | ProbeContext::Trampoline { ret: true }
+                ) {
+                    self.error(span, "The retval builtin can only be used with 'kretprobe', 'uretprobe' and 'fexit' probes");
+                }
+                Type::I64
+            }
+            Builtin::Arg(n) => {
+                let ok = match self.context {
+                    ProbeContext::Registers { ret: false } => n < 6,
+                    ProbeContext::RawTracepoint | ProbeContext::Trampoline { .. } => n < 12,
+                    _ => false,
+                };
+                if !ok {
+                    self.error(span, format!("The arg{n} builtin can only be used with kprobes, uprobes and raw tracepoints (arg0 to arg5 for probes on registers)"));
+                }
+                Type::U64
+            }
+            Builtin::Cpid if !self.has_child => {
+                self.error(span, "cpid cannot be used without the -c option");
+                Type::U32
+            }
+            other => other.fixed_type().unwrap_or(Type::None),
+        }
+    }
+
+    fn field(&mut self, base: &Type, field: &Ident) -> Type {
+        let record = match base {
+            Type::Record(record) => record.clone(),
+            Type::Pointer(to) => match to.as_ref() {
+                Type::Record(record) => record.clone(),
+                other => {
+                    self.error(
+                        field.span,
+                        format!("Can not access field '{}' on type '{other} *'", field.name),
+                    );
+                    return Type::None;
+                }
+            },
+            other => {
+                self.error(
+                    field.span,
+                    format!(
+                        "Can not access field '{}' on expression of type '{other}'",
+                        field.name
+                    ),
+                );
+                return Type::None;
+            }
+        };
+        match record.layout.field(&field.name) {
+            Some(found) => found.ty.clone(),
+            None => {
+                self.error(
+                    field.span,
+                    format!("{} has no field named {}", record.name, field.name),
+                );
+                Type::None
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, a: &Type, b: &Type, span: Span) -> Type {
+        use BinaryOp::*;
+        match op {
+            And | Or => {
+                if !a.is_scalar() || !b.is_scalar() {
+                    self.error(
+                        span,
+                        format!(
+                            "The {} operator needs integers or booleans, got '{a}' and '{b}'",
+                            op.symbol()
+                        ),
+                    );
+                }
+                Type::Bool
+            }
+            Eq | Ne | Lt | Le | Gt | Ge => {
+                let comparable = (a.is_scalar() && b.is_scalar())
+                    || (matches!(a, Type::Str(_))
+                        && matches!(b, Type::Str(_))
+                        && matches!(op, Eq | Ne))
+                    || (matches!(a, Type::Buffer(_))
+                        && matches!(b, Type::Buffer(_))
+                        && matches!(op, Eq | Ne))
+                    || (a == b && matches!(op, Eq | Ne) && matches!(a, Type::Tuple(_)));
+                if !comparable {
+                    self.error(
+                        span,
+                        format!(
+                            "Type mismatch for '{}': comparing '{a}' with '{b}'",
+                            op.symbol()
+                        ),
+                    );
+                }
+                Type::Bool
+            }
+            _ => {
+                if let (Type::Pointer(_), true) = (a, b.is_integer()) {
+                    if matches!(op, Add | Sub) {
+                        return a.clone();
+                    }
+                }
+                if !a.is_scalar() || !b.is_scalar() {
+                    self.error(
+                        span,
+                        format!(
+                            "The {} operator can not be used on expressions of types {a}, {b}",
+                            op.symbol()
+                        ),
+                    );
+                    return Type::None;
+                }
+                let unsigned = !a.is_signed() && !b.is_signed();
+                Type::int(64, !unsigned)
+            }
+        }
+    }
+
+    fn call(&mut self, function: &Ident, args: &[Expr], span: Span) -> Type {
+        let name = function.name.as_str();
+        if AGGREGATES.contains(&name) {
+            self.error(
+                span,
+                format!("{name}() should be directly assigned to a map"),
+            );
+            return Type::None;
+        }
+        // Map functions take the map itself, not its value.
+        let map_arg = |checker: &mut Checker, arg: Option<&Expr>| -> Option<(String, Vec<Expr>)> {
+            match arg.map(|a| &a.kind) {
+                Some(ExprKind::Map(m)) => Some((m.clone(), Vec::new())),
+                Some(ExprKind::MapIndex { map, keys }) => Some((map.name.clone(), keys.clone())),
+                _ => {
+                    checker.error(
+                        arg.map_or(span, |a| a.span),
+                        format!("{name}() expects a map argument"),
+                    );
+                    None
+                }
+            }
+        };
+        match name {
+            "printf" | "errorf" | "warnf" | "system" | "cat" => {
+                if name == "system" && !self.settings.unsafe_calls {
+                    self.error(
+                        span,
+                        "system() is an unsafe function: run with --unsafe to allow it",
+                    );
+                }
+                let types: Vec<Type> = args.iter().skip(1).map(|a| self.expr(a)).collect();
+                self.check_format(name, args.first(), &args[1.min(args.len())..], &types, span);
+                Type::None
+            }
+            "print" => {
+                match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Map(m))
+                        if self.maps.contains_key(&format!("@{m}")) || !self.report =>
+                    {
+                        let name = format!("@{m}");
+                        if self
+                            .maps
+                            .get(&name)
+                            .is_some_and(|i| i.key.is_none() && !i.value.is_aggregate())
+                            && args.len() == 1
+                        {
+                            self.expr(&args[0]);
+                        }
+                        for extra in &args[1..] {
+                            if self.constant(extra).is_none() {
+                                self.error(extra.span, "print()'s top and div must be constants");
+                            }
+                        }
+                    }
+                    Some(_) if args.len() == 1 => {
+                        let ty = self.expr(&args[0]);
+                        if ty == Type::None {
+                            self.error(args[0].span, "print() needs a value");
+                        }
+                    }
+                    _ => self.error(
+                        span,
+                        "print() takes a map (with optional top and div) or one value",
+                    ),
+                }
+                Type::None
+            }
+            "time" => {
+                if let Some(fmt) = args.first() {
+                    if !matches!(fmt.kind, ExprKind::String(_)) {
+                        self.error(fmt.span, "time() expects a string literal format");
+                    }
+                }
+                Type::None
+            }
+            "strftime" => {
+                if args.len() != 2 || !matches!(args[0].kind, ExprKind::String(_)) {
+                    self.error(
+                        span,
+                        "strftime(FORMAT, NSECS) expects a string literal format and a time",
+                    );
+                } else {
+                    self.expr(&args[1]);
+                }
+                Type::Timestamp
+            }
+            "str" => {
+                let Some(source) = args.first() else {
+                    self.error(span, "str() requires at least one argument");
+                    return Type::None;
+                };
+                let source_type = match &source.kind {
+                    // `str($1)`: the parameter's text, known now.
+                    ExprKind::Positional(n) => {
+                        let len = self
+                            .settings
+                            .positional
+                            .get(*n as usize - 1)
+                            .map_or(0, String::len);
+                        Type::Str(len as u32 + 1)
+                    }
+                    _ => self.expr(source),
+                };
+                self.types[source.id.0 as usize] = source_type.clone();
+                let limit = match args.get(1) {
+                    Some(n) => {
+                        self.expr(n);
+                        self.constant(n).map_or(self.settings.max_strlen, |n| {
+                            (n.max(1) as u32).min(self.settings.max_strlen)
+                        })
+                    }
+                    None => self.settings.max_strlen,
+                };
+                match source_type {
+                    Type::Str(n) => Type::Str(n.min(limit.max(1)).max(1)),
+                    t if t.is_scalar() => Type::Str(limit),
+                    other => {
+                        self.error(
+                            source.span,
+                            format!("str() expects a pointer or string, got {other}"),
+                        );
+                        Type::None
+                    }
+                }
+            }
+            "buf" => {
+                let types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
+                let len = match args.get(1) {
+                    Some(n) => self
+                        .constant(n)
+                        .map_or(self.settings.max_strlen, |n| n.clamp(0, 255) as u32),
+                    None => match types.first() {
+                        Some(Type::Str(n)) => n.saturating_sub(1),
+                        Some(Type::Array(e, n)) => e.size() * n,
+                        _ => {
+                            self.error(span, "buf() needs a length for pointers: buf(p, n)");
+                            0
+                        }
+                    },
+                };
+                Type::Buffer(len.min(255))
+            }
+            "join" => {
+                for a in args {
+                    self.expr(a);
+                }
+                Type::None
+            }
+            "ntop" => {
+                for a in args {
+                    self.expr(a);
+                }
+                Type::Inet
+            }
+            "ksym" | "usym" => {
+                if args.len() != 1 {
+                    self.error(span, format!("{name}() takes one address"));
+                } else {
+                    self.expr(&args[0]);
+                }
+                if name == "ksym" {
+                    Type::Ksym
+                } else {
+                    Type::Usym
+                }
+            }
+            "kaddr" | "uaddr" => {
+                if !matches!(
+                    args.first().map(|a| &a.kind),
+                    Some(ExprKind::String(_) | ExprKind::Call { .. })
+                ) {
+                    self.error(
+                        span,
+                        format!("{name}() expects a symbol name as a string literal"),
+                    );
+                }
+                Type::U64
+            }
+            "kstack" | "ustack" => {
+                for a in args {
+                    self.expr(a);
+                }
+                if name == "kstack" {
+                    Type::Kstack
+                } else {
+                    Type::Ustack
+                }
+            }
+            "signal" => {
+                if !self.settings.unsafe_calls {
+                    self.error(
+                        span,
+                        "signal() is an unsafe function: run with --unsafe to allow it",
+                    );
+                }
+                for a in args {
+                    self.expr(a);
+                }
+                Type::None
+            }
+            "exit" => {
+                if let Some(code) = args.first() {
+                    let ty = self.expr(code);
+                    if !ty.is_integer() {
+                        self.error(code.span, "exit() expects an integer exit code");
+                    }
+                }
+                Type::None
+            }
+            "len" => {
+                match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Map(_)) => {}
+                    Some(_) => {
+                        let ty = self.expr(&args[0]);
+                        if !matches!(ty, Type::Str(_) | Type::Kstack | Type::Ustack) {
+                            self.error(
+                                args[0].span,
+                                format!("len() expects a map, a string or a stack, got {ty}"),
+                            );
+                        }
+                    }
+                    None => self.error(span, "len() takes one argument"),
+                }
+                Type::I64
+            }
+            "strcontains" | "strncmp" => {
+                let types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
+                let strings = types
+                    .iter()
+                    .take(2)
+                    .filter(|t| matches!(t, Type::Str(_)))
+                    .count();
+                let arity = if name == "strncmp" { 3 } else { 2 };
+                if args.len() != arity || strings != 2 {
+                    self.error(
+                        span,
+                        format!(
+                            "{name}() expects {} string arguments{}",
+                            2,
+                            if arity == 3 { " and a length" } else { "" }
+                        ),
+                    );
+                }
+                if name == "strncmp" {
+                    Type::I64
+                } else {
+                    Type::Bool
+                }
+            }
+            "macaddr" => {
+                for a in args {
+                    self.expr(a);
+                }
+                Type::MacAddr
+            }
+            "cgroupid" => {
+                if !matches!(args.first().map(|a| &a.kind), Some(ExprKind::String(_))) {
+                    self.error(span, "cgroupid() expects a cgroup path as a string literal");
+                }
+                Type::U64
+            }
+            "reg" => {
+                let ok = matches!(args.first().map(|a| &a.kind), Some(ExprKind::String(r)) if super::registers::offset(r).is_some());
+                if !ok {
+                    self.error(
+                        span,
+                        "reg() expects a register name such as \"ip\", \"sp\" or \"di\"",
+                    );
+                }
+                if !matches!(self.context, ProbeContext::Registers { .. })
+                    && !matches!(
+                        self.instance.as_ref().map(|i| &i.kind),
+                        Some(
+                            ProbeKind::Profile { .. }
+                                | ProbeKind::Interval { .. }
+                                | ProbeKind::PerfCounter { .. }
+                        )
+                    )
+                {
+                    self.error(
+                        span,
+                        "reg() can only be used with kprobes, uprobes and perf event probes",
+                    );
+                }
+                Type::U64
+            }
+            "override" => {
+                self.error(span, "override() needs kprobes with CONFIG_BPF_KPROBE_OVERRIDE, which bpfhook trace does not support yet");
+                Type::None
+            }
+            "delete" => {
+                if let Some((map, mut keys)) = map_arg(self, args.first()) {
+                    keys.extend(args.iter().skip(1).cloned());
+                    let ident = Ident { name: map, span };
+                    if self.maps.contains_key(&format!("@{}", ident.name)) || self.report {
+                        self.map_read(&ident, &keys, span);
+                    }
+                }
+                Type::None
+            }
+            "clear" | "zero" => {
+                if let Some((map, keys)) = map_arg(self, args.first()) {
+                    if !keys.is_empty() {
+                        self.error(span, format!("{name}() takes the whole map, without a key"));
+                    }
+                    if !self.maps.contains_key(&format!("@{map}")) {
+                        self.error(span, format!("Undefined map: @{map}"));
+                    }
+                }
+                Type::None
+            }
+            "has_key" => {
+                if let Some((map, mut keys)) = map_arg(self, args.first()) {
+                    keys.extend(args.iter().skip(1).cloned());
+                    let ident = Ident { name: map, span };
+                    self.map_read(&ident, &keys, span);
+                }
+                Type::Bool
+            }
+            _ => {
+                self.error(function.span, format!("Unknown function: '{name}'"));
+                Type::None
+            }
+        }
+    }
+
+    fn check_format(
+        &mut self,
+        name: &str,
+        format: Option<&Expr>,
+        args: &[Expr],
+        types: &[Type],
+        span: Span,
+    ) {
+        let Some(format) = format else {
+            self.error(span, format!("{name}() requires at least one argument"));
+            return;
+        };
+        let ExprKind::String(text) = &format.kind else {
+            self.error(
+                format.span,
+                format!("{name}() expects a format string literal as its first argument"),
+            );
+            return;
+        };
+        let parsed = match Format::parse(text) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.error(format.span, e.to_string());
+                return;
+            }
+        };
+        let wanted = parsed.specs().len();
+        if wanted != args.len() {
+            self.error(
+                span,
+                format!(
+                    "{name}: Expected {wanted} argument{} for format string, got {}",
+                    if wanted == 1 { "" } else { "s" },
+                    args.len()
+                ),
+            );
+            return;
+        }
+        for (arg, ty) in args.iter().zip(types) {
+            if *ty == Type::None {
+                self.error(arg.span, format!("{name}: this argument has no value"));
+            }
+        }
+    }
+}
+
+/// `@m` / `@m[k…]` as an assignment target.
+pub fn map_target(expr: &Expr) -> Option<(Ident, &[Expr])> {
+    match &expr.kind {
+        ExprKind::MapIndex { map, keys } => Some((map.clone(), keys)),
+        ExprKind::Map(name) => Some((
+            Ident {
+                name: name.clone(),
+                span: expr.span,
+            },
+            &[],
+        )),
+        _ => None,
+    }
+}
+
+/// Values stored in maps and variables are 64-bit when they are integers.
+fn widen_int(ty: Type) -> Type {
+    match ty {
+        Type::Int(int) => Type::int(64, int.signed),
+        other => other,
+    }
+}
+
+fn smallest_int(value: u64) -> Type {
+    match value {
+        0..=0x7f => Type::int(8, true),
+        0x80..=0x7fff => Type::int(16, true),
+        0x8000..=0x7fff_ffff => Type::int(32, true),
+        0x8000_0000..=0x7fff_ffff_ffff_ffff => Type::I64,
+        _ => Type::U64,
+    }
+}
+
+/// The type both fit in, or None if they cannot share a variable or map.
+pub fn unify(a: &Type, b: &Type) -> Option<Type> {
+    Some(match (a, b) {
+        _ if a == b => a.clone(),
+        (Type::Int(x), Type::Int(y)) => Type::int(x.bits.max(y.bits), x.signed || y.signed),
+        (Type::Int(x), Type::Bool | Type::Enum(_)) | (Type::Bool | Type::Enum(_), Type::Int(x)) => {
+            Type::Int(*x)
+        }
+        (Type::Str(x), Type::Str(y)) => Type::Str(*x.max(y)),
+        (Type::Buffer(x), Type::Buffer(y)) => Type::Buffer(*x.max(y)),
+        (Type::Tuple(x), Type::Tuple(y)) if x.fields.len() == y.fields.len() => {
+            let types = x
+                .fields
+                .iter()
+                .zip(&y.fields)
+                .map(|(f, g)| unify(&f.ty, &g.ty))
+                .collect::<Option<Vec<_>>>()?;
+            Type::Tuple(Rc::new(Layout::of(types)))
+        }
+        (Type::Pointer(_), Type::Int(_)) | (Type::Int(_), Type::Pointer(_)) => Type::U64,
+        _ => return None,
+    })
+}
+
+fn assignable(declared: &Type, value: &Type) -> bool {
+    unify(declared, value).is_some()
+}
+
+fn describe(value: &MapValue) -> String {
+    match value {
+        MapValue::Plain(ty) => ty.to_string(),
+        other => format!("{}_t", other.name()),
+    }
+}
+
+/// `123`, `0x1f`, `0775` (octal), `-5`.
+pub fn parse_int(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let value = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        u64::from_str_radix(hex, 16).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        u64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse::<u64>().ok()?
+    };
+    Some(if negative {
+        (value as i64).wrapping_neg()
+    } else {
+        value as i64
+    })
+}

@@ -1,0 +1,118 @@
+//! What a probe's program receives: its context kind (how `argN`, `retval`, `args` are read)
+//! and, for tracepoints, the record's fields from the tracefs format file.
+
+use std::rc::Rc;
+
+use bpfhook::discover::{TracepointField, TracepointFormat};
+
+use crate::probes::{ProbeInstance, ProbeKind};
+use crate::types::{Field, Layout, Record, Type};
+
+/// How the program's context is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProbeContext {
+    /// BEGIN/END, interval, profile, perf counters: no arguments.
+    #[default]
+    None,
+    /// A tracepoint record: `args` fields at fixed offsets of the context.
+    Tracepoint {
+        args: Rc<Record>,
+        data_loc: Vec<String>,
+    },
+    /// A raw tracepoint: `arg0…` are u64s at the start of the context.
+    RawTracepoint,
+    /// `struct pt_regs`: arguments in registers (kprobes, uprobes), `retval` for returns.
+    Registers { ret: bool },
+    /// fentry/fexit: u64 arguments at the start of the context.
+    Trampoline { ret: bool },
+}
+
+impl ProbeContext {
+    /// Reads what the instance needs (the format file of a tracepoint).
+    pub fn for_instance(instance: &ProbeInstance) -> Result<Self, String> {
+        Ok(match &instance.kind {
+            ProbeKind::Tracepoint { category, name } => {
+                let format = TracepointFormat::read(category, name).map_err(|e| e.to_string())?;
+                tracepoint_context(&format)
+            }
+            ProbeKind::RawTracepoint { .. } => ProbeContext::RawTracepoint,
+            ProbeKind::Kprobe { ret, .. } | ProbeKind::Uprobe { ret, .. } => {
+                ProbeContext::Registers { ret: *ret }
+            }
+            ProbeKind::Fentry { ret, .. } => ProbeContext::Trampoline { ret: *ret },
+            _ => ProbeContext::None,
+        })
+    }
+
+    pub fn has_args_struct(&self) -> bool {
+        matches!(self, ProbeContext::Tracepoint { .. })
+    }
+}
+
+fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
+    let mut data_loc = Vec::new();
+    let fields: Vec<Field> = format
+        .fields
+        .iter()
+        .filter(|f| !f.is_common())
+        .map(|f| {
+            if f.c_type.starts_with("__data_loc") {
+                data_loc.push(f.name.clone());
+            }
+            Field {
+                name: f.name.clone(),
+                ty: field_type(f),
+                offset: f.offset,
+                bits: None,
+            }
+        })
+        .collect();
+    let size = format
+        .fields
+        .iter()
+        .map(|f| f.offset + f.size)
+        .max()
+        .unwrap_or(0);
+    ProbeContext::Tracepoint {
+        args: Rc::new(Record {
+            name: format!("struct _tracepoint_{}_{}", format.category, format.name),
+            layout: Layout {
+                fields,
+                size,
+                align: 8,
+            },
+        }),
+        data_loc,
+    }
+}
+
+/// A format file's C type → ours: `char[16]` a string, pointers and longs as u64, `__data_loc`
+/// the 4-byte location word (read through `str()`).
+fn field_type(field: &TracepointField) -> Type {
+    let c = field.c_type.as_str();
+    if c.starts_with("__data_loc") {
+        return Type::U32;
+    }
+    if c.contains('*') {
+        return Type::U64;
+    }
+    if let Some(bracket) = c.find('[') {
+        let element = c[..bracket].trim();
+        let count: u32 = c[bracket + 1..].trim_end_matches(']').parse().unwrap_or(0);
+        if element.ends_with("char") && count > 0 {
+            return Type::Str(count);
+        }
+        if count > 0 && field.size.is_multiple_of(count) {
+            let width = (field.size / count) as u8 * 8;
+            if matches!(width, 8 | 16 | 32 | 64) {
+                return Type::Array(Box::new(Type::int(width, field.signed)), count);
+            }
+        }
+        return Type::Str(field.size.max(1));
+    }
+    match field.size {
+        1 if c == "bool" => Type::Bool,
+        1 | 2 | 4 | 8 => Type::int((field.size * 8) as u8, field.signed),
+        n => Type::Str(n.max(1)),
+    }
+}

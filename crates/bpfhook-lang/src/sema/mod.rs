@@ -1,0 +1,483 @@
+//! The semantic pass: every expression's type, every map's key and value shape, every
+//! variable's type, checked per probe instance (a wildcard's matches may differ in `args`).
+//! Errors point at the expression with a span, before anything is loaded.
+//!
+//! Map types are global and may be used before the probe that assigns them (an `end` printing
+//! `@x` that a later probe sets), so the whole program is checked until map shapes stop
+//! changing; only the last round reports errors.
+
+mod builtins;
+mod check;
+mod context;
+pub mod registers;
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use crate::ast::*;
+use crate::diag::{Diagnostic, Diagnostics, Span};
+use crate::probes::ProbeInstance;
+use crate::types::{EnumType, Layout, Record, Type};
+
+pub use builtins::Builtin;
+pub use check::{map_target, parse_int};
+pub use context::ProbeContext;
+
+/// Settings that shape types (from `config = {…}`, the environment and the command line).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bytes kept of each string (`BPFTRACE_MAX_STRLEN`), the NUL included.
+    pub max_strlen: u32,
+    /// Entries per map (`BPFTRACE_MAP_KEYS_MAX`).
+    pub max_map_keys: u32,
+    /// Frames kept of each stack.
+    pub max_stack_frames: u32,
+    /// `--unsafe`: `system()` and `signal()` allowed.
+    pub unsafe_calls: bool,
+    /// Positional parameters `$1…`.
+    pub positional: Vec<String>,
+    /// The pid of the `-c` command, started before compiling (it waits to exec).
+    pub child_pid: Option<u32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_strlen: 64,
+            max_map_keys: 4096,
+            max_stack_frames: 127,
+            unsafe_calls: false,
+            positional: Vec::new(),
+            child_pid: None,
+        }
+    }
+}
+
+/// What a map holds per key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapValue {
+    /// Assigned values (`@x = 1`).
+    Plain(Type),
+    Count,
+    Sum {
+        signed: bool,
+    },
+    Min {
+        signed: bool,
+    },
+    Max {
+        signed: bool,
+    },
+    Avg {
+        signed: bool,
+    },
+    Stats {
+        signed: bool,
+    },
+    /// log2 histogram with `bits` sub-buckets per power of two.
+    Hist {
+        bits: u8,
+    },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
+}
+
+impl MapValue {
+    /// Aggregates live in per-CPU maps, summed when read.
+    pub fn is_aggregate(&self) -> bool {
+        !matches!(self, MapValue::Plain(_))
+    }
+
+    /// The type of `@m` when read in an expression.
+    pub fn read_type(&self) -> Type {
+        match self {
+            MapValue::Plain(ty) => ty.clone(),
+            MapValue::Count => Type::U64,
+            MapValue::Sum { signed } | MapValue::Min { signed } | MapValue::Max { signed } => {
+                Type::int(64, *signed)
+            }
+            MapValue::Avg { signed } | MapValue::Stats { signed } => Type::int(64, *signed),
+            MapValue::Hist { .. } | MapValue::Lhist { .. } => Type::None,
+        }
+    }
+
+    /// Bytes of the value in the kernel map (per CPU for aggregates).
+    pub fn value_size(&self) -> u32 {
+        match self {
+            MapValue::Plain(ty) => ty.size().max(1),
+            MapValue::Count | MapValue::Sum { .. } => 8,
+            MapValue::Hist { .. } | MapValue::Lhist { .. } => 8,
+            // value and a "set" flag, or total and count.
+            MapValue::Min { .. }
+            | MapValue::Max { .. }
+            | MapValue::Avg { .. }
+            | MapValue::Stats { .. } => 16,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            MapValue::Plain(_) => "value",
+            MapValue::Count => "count",
+            MapValue::Sum { .. } => "sum",
+            MapValue::Min { .. } => "min",
+            MapValue::Max { .. } => "max",
+            MapValue::Avg { .. } => "avg",
+            MapValue::Stats { .. } => "stats",
+            MapValue::Hist { .. } => "hist",
+            MapValue::Lhist { .. } => "lhist",
+        }
+    }
+}
+
+/// One map of the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapInfo {
+    /// As written, `@` included (`@x`, `@`).
+    pub name: String,
+    /// None: a scalar map (`@x = 1`), keyed by a zero u64.
+    pub key: Option<Type>,
+    pub value: MapValue,
+    /// `let @m = lruhash(100)`.
+    pub kind: Option<String>,
+    pub max_entries: u32,
+    pub span: Span,
+}
+
+impl MapInfo {
+    /// The key as stored: the user key, then for histograms the bucket index.
+    pub fn key_size(&self) -> u32 {
+        let user = self.key.as_ref().map_or(8, |k| k.size().max(1));
+        match self.value {
+            MapValue::Hist { .. } | MapValue::Lhist { .. } => user.next_multiple_of(8) + 8,
+            _ => user,
+        }
+    }
+}
+
+/// Types of one probe instance's expressions and variables.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeTypes {
+    /// By `ExprId`; `Type::None` for ids outside this probe.
+    pub exprs: Vec<Type>,
+    pub variables: BTreeMap<String, Type>,
+}
+
+impl ProbeTypes {
+    pub fn of(&self, expr: &Expr) -> &Type {
+        self.exprs.get(expr.id.0 as usize).unwrap_or(&Type::None)
+    }
+}
+
+/// The checked program: everything codegen and the runtime need to agree on.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub maps: BTreeMap<String, MapInfo>,
+    /// One entry per probe of the program, one `ProbeTypes` per instance.
+    pub probes: Vec<Vec<(ProbeInstance, ProbeTypes)>>,
+    pub enums: HashMap<String, (Rc<EnumType>, i64)>,
+    pub records: HashMap<String, Rc<Record>>,
+    pub settings: Settings,
+    pub warnings: Diagnostics,
+    /// Values of `sizeof(…)`/`offsetof(…)` expressions.
+    pub size_constants: HashMap<ExprId, u64>,
+}
+
+/// Checks a parsed program whose probes are already expanded (one `Vec<ProbeInstance>` per
+/// probe, in order).
+pub fn analyze(
+    program: &Program,
+    instances: Vec<Vec<ProbeInstance>>,
+    settings: Settings,
+) -> Result<Analysis, Diagnostics> {
+    let mut checker = Checker::new(program, settings)?;
+    let mut result = Vec::new();
+    // Until map shapes settle (each round can only add or widen); then a reporting round.
+    for round in 0..6 {
+        let before = checker.maps.clone();
+        let last = round == 5 || (round > 0 && checker.settled);
+        checker.report = last;
+        result.clear();
+        for (probe, instances) in program.probes.iter().zip(&instances) {
+            let mut per_instance = Vec::new();
+            for instance in instances {
+                let types = checker.check_probe(probe, instance);
+                per_instance.push((instance.clone(), types));
+            }
+            result.push(per_instance);
+        }
+        if last {
+            break;
+        }
+        checker.settled = checker.maps == before;
+    }
+    checker.check_map_usage(program);
+    if checker.errors.has_errors() {
+        return Err(checker.errors);
+    }
+    Ok(Analysis {
+        maps: checker.maps,
+        probes: result,
+        enums: checker.enums,
+        records: checker.records,
+        settings: checker.settings,
+        warnings: checker.warnings,
+        size_constants: checker.size_constants,
+    })
+}
+
+struct Checker {
+    settings: Settings,
+    maps: BTreeMap<String, MapInfo>,
+    declared: HashMap<String, MapDecl>,
+    enums: HashMap<String, (Rc<EnumType>, i64)>,
+    enum_types: HashMap<String, Rc<EnumType>>,
+    records: HashMap<String, Rc<Record>>,
+    report: bool,
+    settled: bool,
+    errors: Diagnostics,
+    warnings: Diagnostics,
+    expr_count: u32,
+    // Per probe instance:
+    types: Vec<Type>,
+    variables: BTreeMap<String, Type>,
+    context: ProbeContext,
+    instance: Option<ProbeInstance>,
+    loop_depth: u32,
+    /// `-c CMD` given: `cpid` has a value.
+    has_child: bool,
+    size_constants: HashMap<ExprId, u64>,
+}
+
+impl Checker {
+    fn new(program: &Program, settings: Settings) -> Result<Self, Diagnostics> {
+        let settings_child = settings.child_pid.is_some();
+        let mut checker = Checker {
+            settings,
+            maps: BTreeMap::new(),
+            declared: HashMap::new(),
+            enums: HashMap::new(),
+            enum_types: HashMap::new(),
+            records: HashMap::new(),
+            report: false,
+            settled: false,
+            errors: Diagnostics::default(),
+            warnings: Diagnostics::default(),
+            expr_count: program.expr_count,
+            types: Vec::new(),
+            variables: BTreeMap::new(),
+            context: ProbeContext::default(),
+            instance: None,
+            loop_depth: 0,
+            has_child: settings_child,
+            size_constants: HashMap::new(),
+        };
+        checker.report = true;
+        checker.apply_config(&program.config);
+        for decl in &program.types {
+            checker.declare_type(decl);
+        }
+        for decl in &program.map_decls {
+            checker
+                .declared
+                .insert(format!("@{}", decl.name), decl.clone());
+        }
+        checker.report = false;
+        if checker.errors.has_errors() {
+            return Err(checker.errors);
+        }
+        Ok(checker)
+    }
+
+    /// Warns about declared maps no probe uses, as bpftrace does.
+    fn check_map_usage(&mut self, program: &Program) {
+        for decl in &program.map_decls {
+            if !self.maps.contains_key(&format!("@{}", decl.name)) {
+                self.warnings.push(Diagnostic::warning(
+                    decl.span,
+                    format!("Unused map: @{}", decl.name),
+                ));
+            }
+        }
+    }
+
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        if self.report {
+            self.errors.push(Diagnostic::error(span, message));
+        }
+    }
+
+    fn apply_config(&mut self, items: &[ConfigItem]) {
+        for item in items {
+            let number = match &item.value {
+                ConfigValue::Integer(n) => Some(*n),
+                _ => None,
+            };
+            match (
+                item.key
+                    .trim_start_matches("BPFTRACE_")
+                    .to_ascii_lowercase()
+                    .as_str(),
+                number,
+            ) {
+                ("max_strlen", Some(n)) => self.settings.max_strlen = n.clamp(1, 1024) as u32,
+                ("max_map_keys", Some(n)) => {
+                    self.settings.max_map_keys = n.clamp(1, 1 << 24) as u32
+                }
+                ("max_stack_frames" | "stack_max_frames", Some(n)) => {
+                    self.settings.max_stack_frames = n.clamp(1, 127) as u32
+                }
+                // Accepted, with no effect on what we generate.
+                (
+                    "license"
+                    | "show_debug_info"
+                    | "log_size"
+                    | "max_bpf_progs"
+                    | "max_probes"
+                    | "perf_rb_pages"
+                    | "on_stack_limit"
+                    | "missing_probes"
+                    | "print_maps_on_exit"
+                    | "unstable_macro"
+                    | "unstable_map_decl"
+                    | "cache_user_symbols"
+                    | "symbol_source"
+                    | "stack_mode"
+                    | "str_trunc_trailer"
+                    | "max_cat_bytes"
+                    | "max_type_res_iterations",
+                    _,
+                ) => {}
+                _ => self.error(
+                    item.span,
+                    format!("Unrecognized config variable: {}", item.key),
+                ),
+            }
+        }
+    }
+
+    fn declare_type(&mut self, decl: &TypeDecl) {
+        match decl {
+            TypeDecl::Enum { name, variants, .. } => {
+                let ty = Rc::new(EnumType {
+                    name: name.clone(),
+                    bits: 64,
+                    variants: variants.clone(),
+                });
+                for (variant, value) in variants {
+                    self.enums.insert(variant.clone(), (ty.clone(), *value));
+                }
+                if !name.is_empty() {
+                    self.enum_types.insert(name.clone(), ty);
+                }
+            }
+            TypeDecl::Struct {
+                name,
+                union,
+                fields,
+                span,
+            } => {
+                let mut layout = Layout {
+                    align: 1,
+                    ..Layout::default()
+                };
+                for field in fields {
+                    let Some(ty) = self.resolve_type_name(&field.ty) else {
+                        continue;
+                    };
+                    let align = ty.align();
+                    let offset = if *union {
+                        0
+                    } else {
+                        layout.size.next_multiple_of(align)
+                    };
+                    layout.size = layout.size.max(offset + ty.size());
+                    layout.align = layout.align.max(align);
+                    layout.fields.push(crate::types::Field {
+                        name: field.name.clone(),
+                        ty,
+                        offset,
+                        bits: None,
+                    });
+                }
+                layout.size = layout.size.next_multiple_of(layout.align);
+                let keyword = if *union { "union" } else { "struct" };
+                let full = format!("{keyword} {name}");
+                if self.records.contains_key(&full) {
+                    self.error(*span, format!("Redefinition of {full}"));
+                }
+                self.records
+                    .insert(full.clone(), Rc::new(Record { name: full, layout }));
+            }
+        }
+    }
+
+    /// A written type → our type; reports unknown structs and enums.
+    fn resolve_type_name(&mut self, name: &TypeName) -> Option<Type> {
+        let base = match &name.base {
+            BaseType::Integer { bits, signed } => Type::int(*bits, *signed),
+            BaseType::Bool => Type::Bool,
+            BaseType::String => {
+                return Some(Type::Str(
+                    name.array_len.unwrap_or(self.settings.max_strlen),
+                ))
+            }
+            BaseType::Void => Type::None,
+            BaseType::Struct(n) | BaseType::Union(n) => {
+                let keyword = if matches!(name.base, BaseType::Union(_)) {
+                    "union"
+                } else {
+                    "struct"
+                };
+                let full = format!("{keyword} {n}");
+                match self.records.get(&full) {
+                    Some(record) => Type::Record(record.clone()),
+                    // An opaque pointer still casts and prints.
+                    None if name.pointer_depth > 0 => Type::Record(Rc::new(Record {
+                        name: full,
+                        layout: Layout::default(),
+                    })),
+                    None => {
+                        self.error(
+                            name.span,
+                            format!("Unknown type: {full} (define it in the script; kernel BTF structs are not supported yet)"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            BaseType::Enum(n) => match self.enum_types.get(n) {
+                Some(e) => Type::Enum(e.clone()),
+                None => {
+                    self.error(name.span, format!("Unknown enum: {n}"));
+                    return None;
+                }
+            },
+            BaseType::Named(n) => match builtins::typedef(n) {
+                Some(ty) => ty,
+                None => {
+                    self.error(name.span, format!("Unknown type: {n}"));
+                    return None;
+                }
+            },
+        };
+        let mut ty = match name.array_len {
+            // `char x[8]` in a struct reads as a string, as in bpftrace.
+            Some(n)
+                if matches!(name.base, BaseType::Integer { bits: 8, .. })
+                    && name.pointer_depth == 0 =>
+            {
+                Type::Str(n)
+            }
+            Some(n) => Type::Array(Box::new(base), n),
+            None => base,
+        };
+        for _ in 0..name.pointer_depth {
+            ty = Type::Pointer(Box::new(ty));
+        }
+        Some(ty)
+    }
+}

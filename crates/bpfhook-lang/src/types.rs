@@ -1,0 +1,283 @@
+//! The types of the language and how their values are laid out in memory: the generated
+//! programs write values with these layouts (on the stack, in map keys and values, in output
+//! records) and the runtime reads them back with the same layouts.
+
+use std::fmt;
+use std::rc::Rc;
+
+/// A value's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Type {
+    /// No value (`printf(…)` as an expression).
+    None,
+    Int(IntType),
+    Bool,
+    /// A NUL-padded string of this many bytes (the NUL included).
+    Str(u32),
+    /// `buf(p, n)`: a length byte, then the data.
+    Buffer(u32),
+    Tuple(Rc<Layout>),
+    /// A C struct or union (from the script or BTF); `fields` in `Layout`.
+    Record(Rc<Record>),
+    Array(Box<Type>, u32),
+    /// A pointer; what it points to is known when it came from BTF or a cast.
+    Pointer(Box<Type>),
+    /// An integer that prints as the name of a value of this enum.
+    Enum(Rc<EnumType>),
+    /// A kernel address that prints as its symbol (`ksym`, `func` in kernel probes).
+    Ksym,
+    /// A user address and the pid it belongs to (`usym`, `func` in uprobes).
+    Usym,
+    /// A kernel stack id.
+    Kstack,
+    /// A user stack id and pid.
+    Ustack,
+    /// `ntop`: an address family and 16 address bytes.
+    Inet,
+    /// `macaddr`: 6 bytes.
+    MacAddr,
+    /// `strftime(FMT, ns)`: the format's index and a time in nanoseconds.
+    Timestamp,
+    /// `cgroup_path(id)`: a cgroup id printed as its path.
+    CgroupPath,
+    /// `kaddr`, `uaddr`: a plain u64 that came from a symbol.
+    Addr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IntType {
+    pub bits: u8,
+    pub signed: bool,
+}
+
+impl IntType {
+    pub const U64: IntType = IntType {
+        bits: 64,
+        signed: false,
+    };
+    pub const I64: IntType = IntType {
+        bits: 64,
+        signed: true,
+    };
+    pub const U32: IntType = IntType {
+        bits: 32,
+        signed: false,
+    };
+
+    pub fn bytes(self) -> u32 {
+        u32::from(self.bits / 8)
+    }
+}
+
+/// Fields placed with C alignment rules: what tuples, records and output records share.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Layout {
+    pub fields: Vec<Field>,
+    pub size: u32,
+    pub align: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+    pub offset: u32,
+    /// For bit fields: (bit offset within the 8 bytes at `offset`, width).
+    pub bits: Option<(u8, u8)>,
+}
+
+impl Layout {
+    /// Lays out unnamed elements (a tuple, an output record) in order, each aligned.
+    pub fn of(types: impl IntoIterator<Item = Type>) -> Layout {
+        Self::named(types.into_iter().map(|t| (String::new(), t)))
+    }
+
+    pub fn named(fields: impl IntoIterator<Item = (String, Type)>) -> Layout {
+        let mut layout = Layout {
+            fields: Vec::new(),
+            size: 0,
+            align: 1,
+        };
+        for (name, ty) in fields {
+            let align = ty.align();
+            let offset = layout.size.next_multiple_of(align);
+            layout.size = offset + ty.size();
+            layout.align = layout.align.max(align);
+            layout.fields.push(Field {
+                name,
+                ty,
+                offset,
+                bits: None,
+            });
+        }
+        layout.size = layout.size.next_multiple_of(layout.align);
+        layout
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// A C struct or union.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `struct task_struct`, `union u`.
+    pub name: String,
+    pub layout: Layout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumType {
+    pub name: String,
+    pub bits: u8,
+    pub variants: Vec<(String, i64)>,
+}
+
+impl EnumType {
+    pub fn name_of(&self, value: i64) -> Option<&str> {
+        self.variants
+            .iter()
+            .find(|(_, v)| *v == value)
+            .map(|(n, _)| n.as_str())
+    }
+}
+
+impl Type {
+    pub const U64: Type = Type::Int(IntType::U64);
+    pub const I64: Type = Type::Int(IntType::I64);
+    pub const U32: Type = Type::Int(IntType::U32);
+
+    pub fn int(bits: u8, signed: bool) -> Type {
+        Type::Int(IntType { bits, signed })
+    }
+
+    /// Bytes the value takes in memory.
+    pub fn size(&self) -> u32 {
+        match self {
+            Type::None => 0,
+            Type::Int(int) => int.bytes(),
+            Type::Enum(e) => u32::from(e.bits / 8),
+            Type::Bool => 1,
+            Type::Str(n) => *n,
+            Type::Buffer(n) => 1 + n,
+            Type::Tuple(layout) => layout.size,
+            Type::Record(record) => record.layout.size,
+            Type::Array(element, n) => element.size() * n,
+            Type::Pointer(_) | Type::Ksym | Type::Kstack | Type::Addr | Type::CgroupPath => 8,
+            Type::Usym | Type::Ustack | Type::Timestamp => 16,
+            Type::Inet => 24,
+            Type::MacAddr => 6,
+        }
+    }
+
+    pub fn align(&self) -> u32 {
+        match self {
+            Type::None | Type::Bool | Type::Str(_) | Type::Buffer(_) | Type::MacAddr => 1,
+            Type::Int(int) => int.bytes(),
+            Type::Enum(e) => u32::from(e.bits / 8),
+            Type::Tuple(layout) => layout.align,
+            Type::Record(record) => record.layout.align,
+            Type::Array(element, _) => element.align(),
+            _ => 8,
+        }
+    }
+
+    /// Held in a register rather than in memory.
+    pub fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Type::Int(_)
+                | Type::Bool
+                | Type::Pointer(_)
+                | Type::Enum(_)
+                | Type::Ksym
+                | Type::Kstack
+                | Type::Addr
+                | Type::CgroupPath
+        )
+    }
+
+    pub fn is_integer(&self) -> bool {
+        matches!(self, Type::Int(_) | Type::Bool | Type::Enum(_))
+    }
+
+    pub fn is_signed(&self) -> bool {
+        match self {
+            Type::Int(int) => int.signed,
+            Type::Enum(_) => true,
+            _ => false,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<IntType> {
+        match self {
+            Type::Int(int) => Some(*int),
+            Type::Bool => Some(IntType {
+                bits: 8,
+                signed: false,
+            }),
+            Type::Enum(e) => Some(IntType {
+                bits: e.bits,
+                signed: true,
+            }),
+            Type::Pointer(_) | Type::Ksym | Type::Addr | Type::Kstack | Type::CgroupPath => {
+                Some(IntType::U64)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::None => f.write_str("none"),
+            Type::Int(IntType { bits, signed }) => {
+                write!(f, "{}int{bits}", if *signed { "" } else { "u" })
+            }
+            Type::Bool => f.write_str("bool"),
+            Type::Str(n) => write!(f, "string[{n}]"),
+            Type::Buffer(n) => write!(f, "buffer[{n}]"),
+            Type::Tuple(layout) => {
+                f.write_str("(")?;
+                for (i, field) in layout.fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{}", field.ty)?;
+                }
+                f.write_str(")")
+            }
+            Type::Record(record) => f.write_str(&record.name),
+            Type::Array(element, n) => write!(f, "{element}[{n}]"),
+            Type::Pointer(to) => write!(f, "{to} *"),
+            Type::Enum(e) => write!(f, "enum {}", e.name),
+            Type::Ksym => f.write_str("ksym_t"),
+            Type::Usym => f.write_str("usym_t"),
+            Type::Kstack => f.write_str("kstack"),
+            Type::Ustack => f.write_str("ustack"),
+            Type::Inet => f.write_str("inet"),
+            Type::MacAddr => f.write_str("mac_address"),
+            Type::Timestamp => f.write_str("timestamp"),
+            Type::CgroupPath => f.write_str("cgroup_path_t"),
+            Type::Addr => f.write_str("uint64"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuples_align_like_c() {
+        let t = Layout::of([Type::int(8, true), Type::I64, Type::int(8, true), Type::I64]);
+        assert_eq!(t.size, 32);
+        let t = Layout::of([Type::int(8, true), Type::int(16, true), Type::int(32, true)]);
+        assert_eq!(t.size, 8);
+        let t = Layout::of([Type::int(32, true), Type::int(16, true), Type::int(8, true)]);
+        assert_eq!(t.size, 8);
+        assert_eq!(t.fields[2].offset, 6);
+    }
+}

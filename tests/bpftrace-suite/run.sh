@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs bpftrace's runtime test suite (shared/peer/bpftrace-runtime, read-only: copied to a
+# temporary directory) against `bpfhook trace`, through a wrapper the suite calls as its
+# bpftrace. Tests this kernel cannot run (kprobes, BPF trampolines) are left out by
+# allowlist.py, each with its reason.
+#
+#   tests/bpftrace-suite/run.sh [--fast] [--check FILE] [SUITE…]
+#
+# --fast      only tests that need no traffic (no BEFORE/AFTER/SETUP commands)
+# --check F   exit 1 if a test named in F (one `suite.name` per line) did not pass
+# SUITE…      default: basic variable map call json-output tuples precedence other builtin probe
+#
+# BPFHOOK_BIN picks the binary (default target/release/bpfhook, built if missing); the report
+# (per-suite counts, then every test that did not pass) goes to stdout and to
+# $BPFHOOK_SUITE_REPORT when set.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+peer=${BPFHOOK_PEER:-$root/../shared/peer/bpftrace-runtime}
+fast=0
+check=""
+suites=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --fast) fast=1 ;;
+        --check) check=$2; shift ;;
+        *) suites+=("$1") ;;
+    esac
+    shift
+done
+[ ${#suites[@]} -gt 0 ] || suites=(basic variable map call json-output tuples precedence other builtin probe)
+[ -d "$peer/tests/runtime" ] || { echo "bpftrace's suite is not at $peer (set BPFHOOK_PEER)" >&2; exit 1; }
+
+bin=${BPFHOOK_BIN:-$root/target/release/bpfhook}
+if [ ! -x "$bin" ]; then
+    (cd "$root" && cargo build --release -q -p bpfhook-cli)
+fi
+
+work=$(mktemp -d /tmp/bpfhook-suite.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$peer" "$work/peer"
+chmod -R u+w "$work/peer"
+tests="$work/peer/tests"
+sed -i 's/@LIBBCC_BPF_CONTAINS_RUNTIME@/0/' "$tests/runtime/engine/cmake_vars.py"
+python3 -m pip install -q --disable-pip-version-check --target "$work/py" looseversion >/dev/null
+
+# The small programs some tests trace (upstream builds them with CMake; plain cc does).
+for source in "$tests"/testprogs/*.c; do
+    cc -g -O0 -fno-omit-frame-pointer -o "${source%.c}" "$source" -lpthread 2>/dev/null || true
+done
+for source in "$tests"/testlibs/*.c; do
+    cc -g -O0 -shared -fPIC -o "$(dirname "$source")/lib$(basename "${source%.c}").so" "$source" 2>/dev/null || true
+done
+
+cat > "$work/bpftrace" <<WRAP
+#!/bin/sh
+exec "$bin" trace "\$@"
+WRAP
+chmod +x "$work/bpftrace"
+
+filter=$(printf '%s.*:' "${suites[@]}")
+filter=${filter%:}
+(cd "$tests" && PYTHONPATH="$work/py:$tests/runtime/engine" python3 "$here/allowlist.py" \
+    --fast "$fast" --out "$work/allowlist" --skipped "$work/skipped" "${suites[@]}")
+log="$work/log"
+(cd "$tests" && PYTHONPATH="$work/py" BPFTRACE_RUNTIME_TEST_EXECUTABLE="$work/bpftrace" \
+    RUNTIME_TEST_COLOR=no timeout 1500 python3 -u runtime/engine/main.py \
+    --filter "$filter" --allowlist_file "$work/allowlist" >"$log" 2>&1) || true
+
+report="$work/report"
+python3 "$here/summarize.py" "$log" "$work/skipped" "${suites[@]}" | tee "$report"
+[ -z "${BPFHOOK_SUITE_REPORT:-}" ] || cp "$report" "$BPFHOOK_SUITE_REPORT"
+[ -z "${BPFHOOK_SUITE_LOG:-}" ] || cp "$log" "$BPFHOOK_SUITE_LOG"
+
+if [ -n "$check" ]; then
+    missing=0
+    while read -r name; do
+        case "$name" in ''|'#'*) continue ;; esac
+        grep -qxF "[       OK ] $name" "$log" || { echo "expected to pass: $name" >&2; missing=$((missing + 1)); }
+    done <"$check"
+    [ "$missing" -eq 0 ] || { echo "$missing expected tests did not pass" >&2; exit 1; }
+fi
