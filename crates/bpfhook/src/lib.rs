@@ -22,6 +22,7 @@ pub mod manager;
 pub mod maps;
 pub mod names;
 pub mod object;
+pub mod pinned;
 pub mod seccomp;
 pub mod sys;
 pub mod tools;
