@@ -512,3 +512,41 @@ pub fn list(root: &Path) -> Result<Vec<ListedPin>, PinError> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_names_have_no_dots() {
+        assert_eq!(pin_name(".rodata.str1.1"), "_rodata_str1_1");
+        assert_eq!(pin_name("counts"), "counts");
+    }
+
+    #[test]
+    fn manifest_paths_must_stay_inside_the_directory() {
+        assert!(inside(Path::new("links/hello")));
+        assert!(!inside(Path::new("../etc/passwd")));
+        assert!(!inside(Path::new("/sys/fs/bpf/other")));
+        assert!(!inside(Path::new("maps/../../x")));
+        assert!(!inside(Path::new("")));
+    }
+
+    #[test]
+    fn manifests_round_trip_through_json() {
+        let manifest = Manifest {
+            object: PathBuf::from("/x/prog.bpf.o"),
+            pins: vec![Pin {
+                path: PathBuf::from("links/prog"),
+                kind: PinKind::Link,
+                id: 7,
+                name: "prog".to_owned(),
+                hook: Some("xdp:eth0".to_owned()),
+            }],
+        };
+        let json = serde_json::to_string(&manifest).expect("serialises");
+        assert!(json.contains(r#""kind":"link""#), "{json}");
+        let back: Manifest = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, manifest);
+    }
+}
