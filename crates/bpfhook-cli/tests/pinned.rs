@@ -106,6 +106,16 @@ fn tracepoint_counts_execs_after_bpfhook_exits() {
         );
     }
 
+    let (json, _, _) = run_program(BPFHOOK, &["list-pins", dir.as_str(), "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&json).expect("list-pins JSON");
+    let link = format!("{}/links/count_exec", dir.as_str());
+    assert!(
+        listed.as_array().is_some_and(|pins| pins
+            .iter()
+            .any(|p| p["path"] == link && p["kind"] == "link" && p["loaded_into"] == dir.as_str())),
+        "{json}"
+    );
+
     // A marker binary whose name no other process has: its execs are the ones counted.
     let scratch = TempPath::dir("bhpin");
     let name = unique_name("pinmk");

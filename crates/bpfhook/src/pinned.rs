@@ -488,13 +488,13 @@ pub struct ListedPin {
 /// Every pin under `root`, each marked with the bpfhook directory it belongs to.
 pub fn list(root: &Path) -> Result<Vec<ListedPin>, PinError> {
     let found = pins::list(root)?;
-    let mut owned: HashSet<PathBuf> = HashSet::new();
+    let mut seen_dirs: HashSet<PathBuf> = HashSet::new();
     let mut owner_of = std::collections::HashMap::new();
     for pin in &found {
         let Some(dir) = pin.path.parent() else {
             continue;
         };
-        if pin.path.file_name() != Some(MANIFEST.as_ref()) || !owned.insert(dir.to_path_buf()) {
+        if pin.path.file_name() != Some(MANIFEST.as_ref()) || !seen_dirs.insert(dir.to_path_buf()) {
             continue;
         }
         if let Ok(manifest) = read_manifest(dir) {
