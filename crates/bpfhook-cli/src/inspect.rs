@@ -191,7 +191,7 @@ pub fn unpin(args: UnpinArgs) -> Result<()> {
 }
 
 /// Writes JSON on one line, or the text `render` makes.
-fn emit<T: Serialize>(json: bool, value: &T, render: impl FnOnce() -> String) -> Result<()> {
+pub fn emit<T: Serialize>(json: bool, value: &T, render: impl FnOnce() -> String) -> Result<()> {
     // One write: stdout's line buffer would otherwise flush a long JSON line in small pieces.
     let mut text = if json {
         serde_json::to_string(value)?

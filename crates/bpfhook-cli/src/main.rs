@@ -6,9 +6,11 @@ mod build;
 mod discover;
 mod execsnoop;
 mod inspect;
+mod pinned;
 mod run;
 mod seccomp;
 mod session;
+mod targets;
 mod top;
 mod trace;
 
@@ -33,6 +35,12 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Run a bpftrace program (`-e 'PROGRAM'`, FILE or `-`), compiled by bpfhook itself: no LLVM
     Trace(Box<trace::TraceArgs>),
+    /// Load and attach like `run`, pin every link, program and map under DIR on bpffs, and exit: the programs keep running
+    Load(Box<pinned::LoadArgs>),
+    /// Detach and remove what `load --pin DIR` pinned (exactly what DIR's manifest lists)
+    Unload(pinned::UnloadArgs),
+    /// Pins on bpffs, marked with the `load --pin` directory they belong to
+    ListPins(pinned::ListPinsArgs),
     /// Trace every exec on the system (like BCC's execsnoop); needs no clang
     Execsnoop(execsnoop::ExecsnoopArgs),
     /// Run a command under a seccomp filter (the system-call hook; classic BPF) and report what it did
@@ -69,6 +77,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Trace(args) => trace::trace(*args),
+        Command::Load(args) => pinned::load(*args).map(|()| ExitCode::SUCCESS),
+        Command::Unload(args) => pinned::unload(args).map(|()| ExitCode::SUCCESS),
+        Command::ListPins(args) => pinned::list_pins(args).map(|()| ExitCode::SUCCESS),
         Command::Execsnoop(args) => execsnoop::execsnoop(args),
         Command::Seccomp(args) => seccomp::seccomp(args),
         Command::Asm(args) => asm::asm(args).map(|()| ExitCode::SUCCESS),

@@ -23,6 +23,7 @@ pub mod manager;
 pub mod maps;
 pub mod names;
 pub mod object;
+pub mod pinned;
 pub mod record_size;
 pub mod seccomp;
 pub mod symbolize;

@@ -197,6 +197,13 @@ impl Loaded {
             })
     }
 
+    /// Each program that will be loaded, with its resolved target.
+    pub fn targets(&self) -> impl Iterator<Item = (&str, &Target)> {
+        self.plan
+            .iter()
+            .filter_map(|(index, target)| Some((self.status.get(*index)?.name.as_str(), target)))
+    }
+
     /// Loads and attaches each planned program; on a failure (without `keep_going`) what was
     /// attached is detached again.
     pub fn attach(self) -> Result<Manager, ManagerError> {
@@ -214,7 +221,7 @@ impl Loaded {
             match attach::load_and_attach(&object, &entry.name, &target) {
                 Ok(done) => {
                     programs.insert(entry.name.clone(), done.program);
-                    attachments.extend(done.attachments);
+                    attachments.push((index, done.attachments));
                     attached.push(entry.name.clone());
                 }
                 Err(error) if keep_going => {
@@ -232,7 +239,7 @@ impl Loaded {
             }
         }
         Ok(Manager {
-            _attachments: attachments,
+            attachments,
             programs,
             object,
             status,
@@ -243,8 +250,9 @@ impl Loaded {
 /// Programs loaded and attached. Dropping it detaches every program and unloads everything.
 pub struct Manager {
     // Field order is drop order: attachments (links, perf events, sockets, TC filters) first, in the order
-    // they were made, then programs, then maps.
-    _attachments: Vec<Attachment>,
+    // they were made, then programs, then maps. Each program's attachments are kept with the
+    // index of its status, so pinning can tell whose link is whose.
+    attachments: Vec<(usize, Vec<Attachment>)>,
     programs: HashMap<String, OwnedFd>,
     object: LoadedObject,
     status: Vec<ProgramStatus>,
@@ -272,6 +280,17 @@ impl Manager {
     /// The fd of a program that was loaded and attached.
     pub fn program(&self, name: &str) -> Option<BorrowedFd<'_>> {
         self.programs.get(name).map(AsFd::as_fd)
+    }
+
+    /// Each attached program: its status, its fd and what holds it on its hook.
+    pub(crate) fn attached(
+        &self,
+    ) -> impl Iterator<Item = (&ProgramStatus, BorrowedFd<'_>, &[Attachment])> {
+        self.attachments.iter().filter_map(|(index, attachments)| {
+            let status = self.status.get(*index)?;
+            let program = self.program(&status.name)?;
+            Some((status, program, attachments.as_slice()))
+        })
     }
 
     /// The kernel id of a program that was loaded and attached (what `bpfhook prog show` takes).

@@ -7,13 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
-use bpfhook::attach::{AttachOptions, PerfEventKind, TcMode, XdpMode};
 use bpfhook::decode::RecordDecoder;
 use bpfhook::events::{EventLoop, EventOptions, SeqOffset};
-use bpfhook::hook::Direction;
 use bpfhook::inspect::maps::OpenMap;
 use bpfhook::inspect::InspectError;
-use bpfhook::manager::{Manager, ManagerBuilder, ProgramState};
+use bpfhook::manager::{Manager, ProgramState};
 use bpfhook::object::ObjectFile;
 use clap::Args;
 use output::Output;
@@ -26,39 +24,8 @@ pub struct RunArgs {
     file: PathBuf,
     #[command(flatten)]
     compile: crate::build::CompileArgs,
-    /// Network interface for XDP, TC and socket filter programs (socket filters default to lo)
-    #[arg(long, short = 'i')]
-    iface: Option<String>,
-    /// Direction for `tc`/`classifier`/`cgroup/skb` sections that do not name one
-    #[arg(long, value_parser = parse_direction)]
-    direction: Option<Direction>,
-    /// cgroup v2 directory for sockops and cgroup programs (default: the cgroup v2 root)
-    #[arg(long)]
-    cgroup: Option<PathBuf>,
-    /// Binary or library for uprobes whose section names none (`libc` resolves via ld.so.cache)
-    #[arg(long)]
-    binary: Option<String>,
-    /// The sockmap or sockhash sk_msg/sk_skb programs attach to (default: the object's only one)
-    #[arg(long, value_name = "MAP")]
-    sockmap: Option<String>,
-    /// Only this process (uprobes, perf events)
-    #[arg(long, short = 'p')]
-    pid: Option<u32>,
-    /// XDP attach mode
-    #[arg(long, value_parser = parse_xdp_mode, default_value = "auto")]
-    xdp_mode: XdpMode,
-    /// TC attach mode: tcx links where the kernel has them (auto), or the clsact qdisc (netlink)
-    #[arg(long, value_parser = parse_tc_mode, default_value = "auto")]
-    tc_mode: TcMode,
-    /// perf event for perf_event programs: cpu-clock, page-faults, cycles, …
-    #[arg(long, value_parser = parse_perf_event, default_value = "cpu-clock")]
-    perf_event: PerfEventKind,
-    /// Samples per second per CPU for perf_event programs
-    #[arg(long, default_value_t = 99)]
-    frequency: u64,
-    /// Attach only these programs (repeatable; default: all)
-    #[arg(long = "program", short = 'P')]
-    programs: Vec<String>,
+    #[command(flatten)]
+    targets: crate::targets::TargetArgs,
     /// Keep running the programs that attached when others fail
     #[arg(long)]
     keep_going: bool,
@@ -93,46 +60,9 @@ pub struct RunArgs {
     command: Vec<String>,
 }
 
-fn parse_direction(s: &str) -> Result<Direction, String> {
-    Direction::parse(s).ok_or_else(|| "expected ingress or egress".to_owned())
-}
-
-fn parse_xdp_mode(s: &str) -> Result<XdpMode, String> {
-    XdpMode::parse(s).ok_or_else(|| "expected auto, native or generic".to_owned())
-}
-
-fn parse_tc_mode(s: &str) -> Result<TcMode, String> {
-    TcMode::parse(s).ok_or_else(|| "expected auto, tcx or netlink".to_owned())
-}
-
-fn parse_perf_event(s: &str) -> Result<PerfEventKind, String> {
-    PerfEventKind::parse(s).ok_or_else(|| {
-        let names: Vec<&str> = PerfEventKind::names().collect();
-        format!("unknown perf event; one of: {}", names.join(", "))
-    })
-}
-
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let object = ObjectFile::from_path(crate::build::object_for(&args.file, &args.compile)?)?;
-    let options = AttachOptions {
-        iface: args.iface.clone(),
-        direction: args.direction,
-        cgroup: args.cgroup.clone(),
-        binary: args.binary.clone(),
-        sockmap: args.sockmap.clone(),
-        pid: args.pid,
-        xdp_mode: args.xdp_mode,
-        tc_mode: args.tc_mode,
-        perf_event: args.perf_event,
-        sampling: bpfhook::attach::PerfSampling::Frequency(args.frequency),
-        first_cpu_only: false,
-    };
-    let mut builder = ManagerBuilder::new(&object)
-        .options(options)
-        .keep_going(args.keep_going);
-    if !args.programs.is_empty() {
-        builder = builder.select(args.programs.iter().cloned());
-    }
+    let builder = args.targets.builder(&object).keep_going(args.keep_going);
     // Checked before attaching, so a bad --event-type leaves nothing behind.
     let decoder = RecordDecoder::new(object.loader_bytes(), args.event_type.as_deref())?;
     // The readers open on the maps before any program is attached, so no record is written

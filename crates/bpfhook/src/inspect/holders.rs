@@ -1,7 +1,7 @@
 //! Which processes hold an fd to a program, map or link: bpftool's `pids` field.
 //!
 //! bpftool asks a BPF iterator; we read /proc instead, which needs no program load. The fd's
-//! link target (`anon_inode:bpf-prog`, `anon_inode:bpf-map`, `anon_inode:bpf_link`) says the
+//! link target (`anon_inode:bpf-prog`, `anon_inode:bpf-map`, `anon_inode:bpf_link`/`bpf-link`) says the
 //! kind cheaply, and only those fds' fdinfo is read for the id. A link's fdinfo also names its
 //! program (`prog_id:`), so the kind comes from the target, never from the fdinfo keys alone.
 
@@ -40,11 +40,20 @@ impl Kind {
         }
     }
 
+    fn to_object(self) -> ObjectKind {
+        match self {
+            Kind::Program => ObjectKind::Program,
+            Kind::Map => ObjectKind::Map,
+            Kind::Link => ObjectKind::Link,
+        }
+    }
+
     fn from_fd_target(target: &[u8]) -> Option<(Kind, &'static str)> {
         match target {
             b"anon_inode:bpf-prog" => Some((Kind::Program, "prog_id:")),
             b"anon_inode:bpf-map" => Some((Kind::Map, "map_id:")),
-            b"anon_inode:bpf_link" => Some((Kind::Link, "link_id:")),
+            // A link made in the process is `bpf_link`; one opened by id or from a pin, `bpf-link`.
+            b"anon_inode:bpf_link" | b"anon_inode:bpf-link" => Some((Kind::Link, "link_id:")),
             _ => None,
         }
     }
@@ -81,16 +90,8 @@ impl Holders {
             let Ok(target) = std::fs::read_link(fd.path()) else {
                 continue;
             };
-            let Some((kind, key)) = Kind::from_fd_target(target.as_os_str().as_encoded_bytes())
-            else {
-                continue;
-            };
             let fdinfo = dir.join("fdinfo").join(fd.file_name());
-            let Some(id) = std::fs::read_to_string(fdinfo).ok().and_then(|text| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(key))
-                    .and_then(|v| v.trim().parse::<u32>().ok())
-            }) else {
+            let Some((kind, id)) = kind_and_id(&target, &fdinfo) else {
                 continue;
             };
             let comm = comm.get_or_insert_with(|| {
@@ -117,4 +118,25 @@ impl Holders {
         list.sort_by_key(|h| h.pid);
         list
     }
+}
+
+/// What a file descriptor of this process is: a program, map or link and its id, or None for
+/// anything else (a perf event, a socket, a file).
+pub fn describe_fd(fd: std::os::fd::BorrowedFd<'_>) -> Option<(ObjectKind, u32)> {
+    use std::os::fd::AsRawFd;
+    let raw = fd.as_raw_fd();
+    let target = std::fs::read_link(format!("/proc/self/fd/{raw}")).ok()?;
+    let (kind, id) = kind_and_id(&target, Path::new(&format!("/proc/self/fdinfo/{raw}")))?;
+    Some((kind.to_object(), id))
+}
+
+/// The kind from an fd's link target, the id from its fdinfo.
+fn kind_and_id(target: &Path, fdinfo: &Path) -> Option<(Kind, u32)> {
+    let (kind, key) = Kind::from_fd_target(target.as_os_str().as_encoded_bytes())?;
+    let text = std::fs::read_to_string(fdinfo).ok()?;
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().parse::<u32>().ok())?;
+    Some((kind, id))
 }
