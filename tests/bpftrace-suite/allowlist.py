@@ -9,9 +9,10 @@ import re
 
 from parser import TestParser
 
-KPROBE = re.compile(r"(^|[\s,{}])(kprobe|kretprobe|k|kr):")
-TRAMPOLINE = re.compile(r"(^|[\s,{}])(fentry|fexit|kfunc|kretfunc|f|fr):")
-UNSUPPORTED_KINDS = re.compile(r"(^|[\s,{}])(usdt|U|watchpoint|w|asyncwatchpoint|aw|iter|it|self):")
+START = r"(^|[\s,{}'\"])"
+KPROBE = re.compile(START + r"(kprobe|kretprobe|k|kr)[:*]")
+TRAMPOLINE = re.compile(START + r"(fentry|fexit|kfunc|kretfunc|f|fr)[:*]")
+UNSUPPORTED_KINDS = re.compile(START + r"(usdt|U|watchpoint|w|asyncwatchpoint|aw|iter|it|self):")
 
 
 def reason(test):

@@ -52,15 +52,12 @@ for source in "$tests"/testlibs/*.c; do
     cc -g -O0 -shared -fPIC -o "$(dirname "$source")/lib$(basename "${source%.c}").so" "$source" 2>/dev/null || true
 done
 
-cat > "$work/bpftrace" <<WRAP
-#!/bin/sh
-exec "$bin" trace "\$@"
-WRAP
-chmod +x "$work/bpftrace"
+# Run as `bpftrace`, the binary is `bpfhook trace` (and its comm is bpftrace, as tests expect).
+ln -s "$(realpath "$bin")" "$work/bpftrace"
 
 filter=$(printf '%s.*:' "${suites[@]}")
 filter=${filter%:}
-(cd "$tests" && PYTHONPATH="$work/py:$tests/runtime/engine" python3 "$here/allowlist.py" \
+(cd "$tests" && PYTHONPATH="$work/py:$tests/runtime/engine" BPFTRACE_RUNTIME_TEST_EXECUTABLE="$work/bpftrace" python3 "$here/allowlist.py" \
     --fast "$fast" --out "$work/allowlist" --skipped "$work/skipped" "${suites[@]}")
 log="$work/log"
 (cd "$tests" && PYTHONPATH="$work/py" BPFTRACE_RUNTIME_TEST_EXECUTABLE="$work/bpftrace" \
@@ -73,10 +70,5 @@ python3 "$here/summarize.py" "$log" "$work/skipped" "${suites[@]}" | tee "$repor
 [ -z "${BPFHOOK_SUITE_LOG:-}" ] || cp "$log" "$BPFHOOK_SUITE_LOG"
 
 if [ -n "$check" ]; then
-    missing=0
-    while read -r name; do
-        case "$name" in ''|'#'*) continue ;; esac
-        grep -qxF "[       OK ] $name" "$log" || { echo "expected to pass: $name" >&2; missing=$((missing + 1)); }
-    done <"$check"
-    [ "$missing" -eq 0 ] || { echo "$missing expected tests did not pass" >&2; exit 1; }
+    python3 "$here/summarize.py" --check "$check" "$log"
 fi

@@ -4,16 +4,37 @@ import sys
 from collections import defaultdict
 
 
-def main():
-    log_path, skipped_path, *suites = sys.argv[1:]
+def verdicts(log_path):
+    """Each test's first verdict (the closing list repeats names)."""
     status = {}
     for line in open(log_path, errors="replace"):
         for tag, value in (("[       OK ] ", "pass"), ("[  FAILED  ] ", "fail"), ("[  TIMEOUT ] ", "timeout")):
             if line.startswith(tag):
+                # `suite.name (12 ms)`; the closing list repeats names without the time.
                 name = line[len(tag):].strip()
-                # The closing list repeats names; a test's first verdict is its verdict.
-                if " " not in name and name not in status:
+                if name.endswith(" ms)"):
+                    name = name.rsplit(" (", 1)[0]
+                if name not in status and "." in name and " tests" not in name:
                     status[name] = value
+    return status
+
+
+def check(expected_path, log_path):
+    """Exit 1 when a test named in the expected file did not pass."""
+    status = verdicts(log_path)
+    expected = [l.strip() for l in open(expected_path) if l.strip() and not l.startswith("#")]
+    missing = [name for name in expected if status.get(name) != "pass"]
+    for name in missing:
+        print(f"expected to pass: {name} ({status.get(name, 'not run')})")
+    if missing:
+        sys.exit(1)
+
+
+def main():
+    if sys.argv[1] == "--check":
+        return check(sys.argv[2], sys.argv[3])
+    log_path, skipped_path, *suites = sys.argv[1:]
+    status = verdicts(log_path)
     excluded = {}
     for line in open(skipped_path):
         if "\t" in line:

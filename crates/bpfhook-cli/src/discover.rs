@@ -32,7 +32,23 @@ pub struct ListArgs {
     /// One JSON object per hook (`{"probe", "kind"}`, plus `details` with -v)
     #[arg(long)]
     json: bool,
+    /// bpftrace's `-l` layout: events that take a count end in `:`, and the timer probes
+    /// (`interval:ms:`, `profile:hz:`…) are listed too
+    #[arg(skip)]
+    bpftrace_style: bool,
 }
+
+/// The timer probes bpftrace lists, one line per unit.
+const TIMER_PROBES: &[&str] = &[
+    "interval:hz:",
+    "interval:ms:",
+    "interval:s:",
+    "interval:us:",
+    "profile:hz:",
+    "profile:ms:",
+    "profile:s:",
+    "profile:us:",
+];
 
 #[derive(Args)]
 pub struct FormatArgs {
@@ -85,6 +101,7 @@ pub fn list_hooks(pattern: Option<String>, verbose: bool) -> Result<()> {
         binary: None,
         verbose,
         json: false,
+        bpftrace_style: true,
     })
 }
 
@@ -117,10 +134,26 @@ pub fn list(args: ListArgs) -> Result<()> {
             writeln!(out, "{object}")
         } else {
             out.write_all(line.as_bytes())?;
+            if args.bpftrace_style
+                && (line.starts_with("hardware:") || line.starts_with("software:"))
+            {
+                out.write_all(b":")?;
+            }
             out.write_all(b"\n")?;
             out.write_all(&details)
         }
     })?;
+    if args.bpftrace_style {
+        for line in TIMER_PROBES {
+            if options
+                .pattern
+                .as_ref()
+                .is_none_or(|glob| glob.matches(line))
+            {
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
     out.flush()?;
     if args.verbose {
         for left_out in &summary.left_out {

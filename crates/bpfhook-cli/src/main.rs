@@ -73,10 +73,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A link named `bpftrace` makes the binary a drop-in for bpftrace's command line.
+    let invoked_as = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    if invoked_as.as_deref() == Some("bpftrace") {
+        return trace::main_as_bpftrace();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
-        Command::Trace(args) => trace::trace(*args),
+        Command::Trace(args) => return trace::report(trace::trace(*args)),
         Command::Load(args) => pinned::load(*args).map(|()| ExitCode::SUCCESS),
         Command::Unload(args) => pinned::unload(args).map(|()| ExitCode::SUCCESS),
         Command::ListPins(args) => pinned::list_pins(args).map(|()| ExitCode::SUCCESS),

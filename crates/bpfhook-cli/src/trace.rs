@@ -13,6 +13,55 @@ use bpfhook_lang::runtime::{self, PausedChild, RunOptions};
 use bpfhook_lang::sema::Settings;
 use clap::Args;
 
+// Invoked as `bpftrace` (a link to the binary), bpfhook is `bpfhook trace`.
+#[derive(clap::Parser)]
+#[command(
+    name = "bpftrace",
+    about = "bpftrace's command line, compiled by bpfhook (no LLVM)",
+    disable_version_flag = true,
+    help_template = "{about}\n\nUSAGE:\n    {usage}\n\n{all-args}"
+)]
+pub struct AsBpftrace {
+    #[command(flatten)]
+    args: TraceArgs,
+}
+
+/// `main` when the binary runs as `bpftrace`: usage errors print bpftrace's `USAGE:` help.
+pub fn main_as_bpftrace() -> ExitCode {
+    use clap::Parser;
+    match AsBpftrace::try_parse() {
+        Ok(cli) => report(trace(cli.args)),
+        Err(error) if error.use_stderr() => {
+            eprintln!("{}", error.render());
+            eprintln!("{}", AsBpftrace::command_help());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            print!("{}", AsBpftrace::command_help());
+            let _ = error;
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+impl AsBpftrace {
+    fn command_help() -> String {
+        use clap::CommandFactory;
+        AsBpftrace::command().render_help().to_string()
+    }
+}
+
+/// Errors as bpftrace prints them: `ERROR: …`, exit code 1.
+pub fn report(result: Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("ERROR: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Args)]
 #[command(trailing_var_arg = true)]
 pub struct TraceArgs {
@@ -23,8 +72,8 @@ pub struct TraceArgs {
     #[arg(short = 'c', value_name = "CMD")]
     command: Option<String>,
     /// Only this process, for uprobes and perf events
-    #[arg(short = 'p', value_name = "PID")]
-    pid: Option<u32>,
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pid: Option<String>,
     /// Quiet: no `Attached N probes` line
     #[arg(short = 'q')]
     quiet: bool,
@@ -34,9 +83,13 @@ pub struct TraceArgs {
     /// Write the script's output to FILE instead of standard output
     #[arg(short = 'o', value_name = "FILE")]
     output: Option<std::path::PathBuf>,
-    /// List probes matching the glob (FILE is the glob) instead of running
-    #[arg(short = 'l')]
+    /// List probes matching the glob (FILE is the glob), or those of the program, instead of
+    /// running
+    #[arg(short = 'l', long = "list")]
     list: bool,
+    /// Print the version
+    #[arg(short = 'V', long = "version")]
+    version: bool,
     /// With -l: what each probe receives
     #[arg(short = 'v')]
     verbose: bool,
@@ -59,18 +112,21 @@ pub struct TraceArgs {
     #[arg(long = "no-warnings")]
     no_warnings: bool,
     /// FILE (or the -l glob), then the positional parameters $1, $2, …
-    #[arg(allow_hyphen_values = true)]
     rest: Vec<String>,
 }
 
 pub fn trace(args: TraceArgs) -> Result<ExitCode> {
+    if args.version {
+        println!("bpftrace v{} (bpfhook trace)", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.info {
         print_info();
         return Ok(ExitCode::SUCCESS);
     }
+    let pid = args.pid.as_deref().map(parse_pid).transpose()?;
     if args.list {
-        let pattern = args.program.clone().or_else(|| args.rest.first().cloned());
-        return crate::discover::list_hooks(pattern, args.verbose).map(|()| ExitCode::SUCCESS);
+        return list(&args).map(|()| ExitCode::SUCCESS);
     }
     let (source_name, source, positional) = read_script(&args)?;
     let mut settings = settings_from_environment();
@@ -119,7 +175,8 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
             .context("installing signal handlers")?;
     }
     let options = RunOptions {
-        pid: args.pid,
+        pid,
+        warnings: !args.no_warnings,
         child,
         notify_attached: std::env::var("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_ok_and(|v| v == "1"),
         stop,
@@ -127,6 +184,48 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     };
     let code = runtime::run(&script.compiled, &script.analysis, options, out.as_mut())?;
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// `-p PID`, checked as bpftrace checks it: a number, and a process that exists.
+fn parse_pid(text: &str) -> Result<u32> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let pid: u32 = match (digits, text.len()) {
+        (0, _) => bail!("Failed to parse pid: invalid integer: {text}"),
+        (n, len) if n < len => bail!("Failed to parse pid: invalid trailing bytes: {text}"),
+        _ => text
+            .parse()
+            .with_context(|| format!("Failed to parse pid: out of range: {text}"))?,
+    };
+    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        bail!("No such process: {pid}");
+    }
+    Ok(pid)
+}
+
+/// `-l`: the probes of the program (`-e` or FILE), or every probe matching the glob.
+fn list(args: &TraceArgs) -> Result<()> {
+    let file = args
+        .rest
+        .first()
+        .filter(|f| std::path::Path::new(f).is_file());
+    let source = match (&args.program, file) {
+        (Some(program), _) => Some(program.clone()),
+        (None, Some(file)) => {
+            Some(std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?)
+        }
+        (None, None) => None,
+    };
+    match source {
+        Some(source) => {
+            for name in
+                bpfhook_lang::probe_names(&source).map_err(|e| anyhow::anyhow!("{}", e.rendered))?
+            {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        None => crate::discover::list_hooks(args.rest.first().cloned(), args.verbose),
+    }
 }
 
 /// The script's name (for error messages), its text and the positional parameters.

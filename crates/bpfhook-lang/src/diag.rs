@@ -61,30 +61,67 @@ impl Diagnostic {
 
     /// `NAME:LINE:COL-COL: ERROR: message`, the line, and an underline (bpftrace's layout).
     pub fn render(&self, source_name: &str, source: &str) -> String {
-        let start = (self.span.start as usize).min(source.len());
-        let end = (self.span.end as usize).clamp(start, source.len());
-        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
-        let line_number = source[..start].matches('\n').count() + 1;
-        let column = source[line_start..start].chars().count() + 1;
-        // The underline stops at the end of the first line of a span over several lines.
-        let shown_end = end.min(line_end);
-        let end_column = column + source[start..shown_end].chars().count().max(1);
+        let at = Position::of(self.span, source);
         let label = match self.severity {
             Severity::Error => "ERROR",
             Severity::Warning => "WARNING",
         };
-        let line = &source[line_start..line_end];
-        let pad: String = source[line_start..start]
+        let line = &source[at.line_start..at.line_end];
+        let pad: String = source[at.line_start..at.start]
             .chars()
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        let underline = "~".repeat(end_column - column);
+        let underline = "~".repeat(at.end_column - at.column);
         format!(
-            "{source_name}:{line_number}:{column}-{end_column}: {label}: {}\n{line}\n{pad}{underline}",
+            "{}: {label}: {}\n{line}\n{pad}{underline}",
+            at.label(source_name),
             self.message
+        )
+    }
+}
+
+impl Span {
+    /// `NAME:LINE:COL-COL`, the prefix of a message about this span (`errorf` prints it).
+    pub fn location(self, source_name: &str, source: &str) -> String {
+        Position::of(self, source).label(source_name)
+    }
+}
+
+/// Where a span sits: its line and its columns (counted in characters, from 1).
+struct Position {
+    start: usize,
+    line_start: usize,
+    line_end: usize,
+    line_number: usize,
+    column: usize,
+    end_column: usize,
+}
+
+impl Position {
+    fn of(span: Span, source: &str) -> Self {
+        let start = (span.start as usize).min(source.len());
+        let end = (span.end as usize).clamp(start, source.len());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        let column = source[line_start..start].chars().count() + 1;
+        // The underline stops at the end of the first line of a span over several lines.
+        let shown_end = end.min(line_end);
+        Self {
+            start,
+            line_start,
+            line_end,
+            line_number: source[..start].matches('\n').count() + 1,
+            column,
+            end_column: column + source[start..shown_end].chars().count().max(1),
+        }
+    }
+
+    fn label(&self, source_name: &str) -> String {
+        format!(
+            "{source_name}:{}:{}-{}",
+            self.line_number, self.column, self.end_column
         )
     }
 }

@@ -75,13 +75,31 @@ pub fn compile(
         )])));
     }
     let analysis = sema::analyze(&program, instances, settings).map_err(fail)?;
-    let compiled = codegen::generate(&program, &analysis).map_err(fail)?;
+    let mut compiled = codegen::generate(&program, &analysis).map_err(fail)?;
+    for call in &mut compiled.events.printf {
+        call.location = call.span.location(source_name, source);
+    }
     let warnings = analysis.warnings.render(source_name, source);
     Ok(Script {
         compiled,
         analysis,
         warnings,
     })
+}
+
+/// The probes a program attaches to, wildcards expanded (what `-l -e PROGRAM` lists).
+pub fn probe_names(source: &str) -> Result<Vec<String>, CompileError> {
+    let fail = |diagnostics: Diagnostics| CompileError {
+        rendered: diagnostics.render("stdin", source),
+        diagnostics,
+    };
+    let program = parse(source).map_err(fail)?;
+    let mut names = Vec::new();
+    for point in program.probes.iter().flat_map(|p| &p.attach_points) {
+        let found = probes::expand(point).map_err(|d| fail(Diagnostics(vec![d])))?;
+        names.extend(found.into_iter().map(|p| p.name));
+    }
+    Ok(names)
 }
 
 /// `$1` in an attach point is replaced by the parameter's text (`i:ms:$1`, `BEG$1`).

@@ -252,6 +252,7 @@ impl ProgramGen<'_> {
             format: format.clone(),
             args: layout,
             span,
+            location: String::new(),
         });
         self.send(kind, index, &values);
     }

@@ -251,7 +251,11 @@ impl ProgramGen<'_> {
             }
             Builtin::Kstack | Builtin::Ustack => self.stack(builtin == Builtin::Ustack, None, expr),
             Builtin::Usermode => {
-                // User mode when the saved code segment's low bits say ring 3.
+                // begin/end run on behalf of the user's command; elsewhere the saved code
+                // segment's low bits say ring 3.
+                if self.instance.is_run_once() {
+                    return Val::Imm(1);
+                }
                 match self.context {
                     ProbeContext::Registers { .. } => {
                         let cs = crate::sema::registers::offset("cs").unwrap_or(0);

@@ -134,7 +134,14 @@ impl<'a> ProgramGen<'a> {
         format!("{what}_{}", self.labels)
     }
 
+    /// An expression's type. A variable has one type for the whole probe (the semantic pass
+    /// widens it as later assignments require), whatever was known where it was read.
     pub(super) fn ty(&self, expr: &crate::ast::Expr) -> Type {
+        if let crate::ast::ExprKind::Variable(name) = &expr.kind {
+            if let Some(ty) = self.types.variables.get(name) {
+                return ty.clone();
+            }
+        }
         self.types.of(expr).clone()
     }
 

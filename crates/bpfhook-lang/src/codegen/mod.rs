@@ -75,6 +75,8 @@ pub struct FormatCall {
     pub format: String,
     pub args: Layout,
     pub span: Span,
+    /// `stdin:1:9-62`, filled in by [`crate::compile`]: where `errorf`/`warnf` say they are.
+    pub location: String,
 }
 
 /// `print(@m, top, div)`.

@@ -124,6 +124,34 @@ fn combine(value: &MapValue, shares: &[&[u8]], decoder: &mut Decoder) -> Aggrega
     }
 }
 
+/// What an entry holds before anything was added to it.
+pub fn zero(value: &MapValue) -> Aggregate {
+    match value {
+        MapValue::Plain(ty) if ty.is_integer() => Aggregate::Value(if ty.is_signed() {
+            Value::Int(0)
+        } else {
+            Value::UInt(0)
+        }),
+        MapValue::Plain(_) => Aggregate::Value(Value::None),
+        MapValue::Count => Aggregate::Count(0),
+        MapValue::Sum { .. } => Aggregate::Sum(0),
+        MapValue::Min { .. } => Aggregate::Min(0),
+        MapValue::Max { .. } => Aggregate::Max(0),
+        MapValue::Avg { .. } => Aggregate::Avg { total: 0, count: 0 },
+        MapValue::Stats { .. } => Aggregate::Stats { count: 0, total: 0 },
+        MapValue::Hist { bits } => Aggregate::Hist {
+            bits: u32::from(*bits),
+            buckets: Vec::new(),
+        },
+        MapValue::Lhist { min, max, step } => Aggregate::Lhist {
+            min: *min,
+            max: *max,
+            step: *step,
+            buckets: Vec::new(),
+        },
+    }
+}
+
 /// Per-CPU lookups return one value per possible CPU.
 pub fn possible_cpus() -> usize {
     aya::util::nr_cpus().unwrap_or(1).max(1)

@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// `--unsafe`: `system()` runs commands.
     pub unsafe_calls: bool,
+    /// `--no-warnings` turns `warnf()` off.
+    pub warnings: bool,
 }
 
 /// Loads, attaches and runs until the script ends; returns the exit code (`exit(N)`).
@@ -104,7 +106,9 @@ pub fn run(
         events,
         decoder: Decoder::new(compiled.events.strftime_formats.clone()),
         exit_code: None,
+        in_end: false,
         unsafe_calls: options.unsafe_calls,
+        warnings: options.warnings,
     };
     session.decoder.stacks = session.stack_reader();
     output.attached(compiled.probes.len() as u64)?;
@@ -136,6 +140,7 @@ pub fn run(
         }
     }
     session.drain(output)?;
+    session.in_end = true;
     for (_, name, fd) in run_once.iter().filter(|(begin, ..)| !*begin) {
         bpfhook::sys::prog_run_once(fd.as_fd()).map_err(|error| RuntimeError::RunOnce {
             probe: name.clone(),
@@ -173,7 +178,10 @@ struct Session<'a> {
     events: EventLoop,
     decoder: Decoder,
     exit_code: Option<i32>,
+    /// End probes run: their records show even after `exit()`.
+    in_end: bool,
     unsafe_calls: bool,
+    warnings: bool,
 }
 
 impl Session<'_> {
@@ -205,8 +213,8 @@ impl Session<'_> {
 
     /// One record from the `events` ring buffer.
     fn handle(&mut self, record: &[u8], output: &mut dyn Output) -> Result<(), RuntimeError> {
-        if self.exit_code.is_some() {
-            // After exit() the script is over; later records are not shown (as in bpftrace).
+        if self.exit_code.is_some() && !self.in_end {
+            // After exit() the script is over until its end probes run (as in bpftrace).
             return Ok(());
         }
         let header = decode::read_uint(record, 8);
@@ -241,15 +249,9 @@ impl Session<'_> {
                     Some(EventKind::Printf) => output.printf(&text)?,
                     Some(EventKind::System) => self.system(&text, output)?,
                     Some(EventKind::Cat) => cat(&text, output)?,
-                    Some(kind) => {
-                        let severity = if kind == EventKind::Errorf {
-                            "ERROR"
-                        } else {
-                            "WARNING"
-                        };
-                        eprintln!("{severity}: {text}");
-                    }
-                    None => {}
+                    Some(EventKind::Errorf) => eprintln!("{}: ERROR: {text}", call.location),
+                    Some(_) if self.warnings => eprintln!("{}: WARNING: {text}", call.location),
+                    Some(_) | None => {}
                 }
             }
             Some(EventKind::PrintValue) => {
@@ -328,13 +330,17 @@ impl Session<'_> {
         let Some(map) = self.manager.map(object_name) else {
             return Ok(());
         };
-        let dump =
+        let mut dump =
             maps::dump(bpfhook::maps::fd(map), info, &mut self.decoder).map_err(|error| {
                 RuntimeError::Map {
                     map: name.to_owned(),
                     error,
                 }
             })?;
+        // A scalar map printed before anything set it shows its zero value, as in bpftrace.
+        if dump.entries.is_empty() && info.key.is_none() {
+            dump.entries.push((Vec::new(), maps::zero(&info.value)));
+        }
         output.map(&dump, top, div.max(1))?;
         Ok(())
     }
@@ -407,7 +413,7 @@ fn cat(path: &str, output: &mut dyn Output) -> std::io::Result<()> {
         Err(e) => {
             let text = e.to_string();
             let reason = text.split(" (os error").next().unwrap_or(&text);
-            eprintln!("ERROR: failed to open file '{path}': {reason}");
+            eprintln!("ERROR: failed to open file '{path}' ({reason})");
             Ok(())
         }
     }
