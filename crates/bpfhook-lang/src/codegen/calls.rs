@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R2, R3, R4, R6, R9};
+use bpfhook::asm::{
+    AluOp, ByteOrder, Helper, JmpOp, Size, SwapBits, R0, R1, R10, R2, R3, R4, R6, R7, R9,
+};
 
 use super::frame::{ProgramGen, Val};
 use super::{EventKind, FormatCall, PrintMap, EVENTS_MAP, HEADER_SIZE};
@@ -156,6 +158,50 @@ impl ProgramGen<'_> {
                 };
                 self.load(R1, signal);
                 self.b.call_helper(Helper::SendSignal);
+                Val::Imm(0)
+            }
+            "bswap" => {
+                let value = self.expr(&args[0]);
+                let bits = ty.as_int().map_or(64, |i| i.bits);
+                self.load(R0, value);
+                match bits {
+                    8 => {}
+                    16 => {
+                        self.b.endian(ByteOrder::Swap, SwapBits::B16, R0);
+                    }
+                    32 => {
+                        self.b.endian(ByteOrder::Swap, SwapBits::B32, R0);
+                    }
+                    _ => {
+                        self.b.endian(ByteOrder::Swap, SwapBits::B64, R0);
+                    }
+                }
+                self.convert(R0, &ty);
+                self.spill(R0)
+            }
+            "nsecs" => {
+                let helper = match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Identifier(c)) if c == "boot" => Helper::KtimeGetBootNs,
+                    Some(ExprKind::Identifier(c)) if c == "tai" || c == "sw_tai" => {
+                        Helper::KtimeGetTaiNs
+                    }
+                    _ => Helper::KtimeGetNs,
+                };
+                self.b.call_helper(helper);
+                self.spill(R0)
+            }
+            "strcontains" => {
+                let haystack = self.expr(&args[0]);
+                let size = self.ty(&args[0]).size();
+                match (&args[1].kind, haystack) {
+                    (ExprKind::String(needle), Val::Mem(at)) => {
+                        self.strcontains(at, size, needle.as_bytes())
+                    }
+                    _ => Val::Imm(0),
+                }
+            }
+            "join" => {
+                self.join(args);
                 Val::Imm(0)
             }
             "strncmp" => {
@@ -414,6 +460,86 @@ impl ProgramGen<'_> {
         self.spill(R0)
     }
 
+    /// 1 when `needle` occurs in the NUL-terminated string of `size` bytes at `at`, unrolled
+    /// over every starting position.
+    fn strcontains(&mut self, at: i32, size: u32, needle: &[u8]) -> Val {
+        let (found, done) = (self.label("found"), self.label("contains"));
+        if needle.is_empty() {
+            return Val::Imm(1);
+        }
+        let positions = size.saturating_sub(needle.len() as u32);
+        for start in 0..positions {
+            let next = self.label("pos");
+            for (i, byte) in needle.iter().enumerate() {
+                self.b
+                    .ldx(Size::B, R0, R9, (at + start as i32 + i as i32) as i16)
+                    .jmp_imm(JmpOp::Jne, R0, i32::from(*byte), &next);
+            }
+            self.b.ja(&found).label(&next);
+            // The haystack ended: no later start can match.
+            self.b
+                .ldx(Size::B, R0, R9, (at + start as i32) as i16)
+                .jmp_imm(JmpOp::Jeq, R0, 0, &format!("{done}_no"));
+        }
+        self.b
+            .label(&format!("{done}_no"))
+            .mov64_imm(R0, 0)
+            .ja(&done)
+            .label(&found)
+            .mov64_imm(R0, 1)
+            .label(&done);
+        self.spill(R0)
+    }
+
+    /// `join(argv[, delim])`: up to [`JOIN_ARGS`] strings from a NULL-terminated array of
+    /// pointers, sent as one record the runtime prints joined.
+    fn join(&mut self, args: &[Expr]) {
+        let delimiter = match args.get(1).map(|a| &a.kind) {
+            Some(ExprKind::String(d)) => d.clone(),
+            _ => " ".to_owned(),
+        };
+        let index = self.events.join_delimiters.len() as u32;
+        self.events.join_delimiters.push(delimiter);
+        let strlen = self.analysis.settings.max_strlen;
+        let size = HEADER_SIZE + JOIN_ARGS * strlen;
+        let record = self.mem(size);
+        self.zero(record, size);
+        let header = u64::from(EventKind::Join as u32) | (u64::from(index) << 32);
+        self.b
+            .ld_imm64(R0, header)
+            .stx(Size::DW, R9, R0, record as i16);
+        let argv = self.expr(&args[0]);
+        self.load(R7, argv);
+        let pointer = self.slot();
+        let done = self.label("joined");
+        let read = if self.reads_user_memory() {
+            Helper::ProbeReadUser
+        } else {
+            Helper::ProbeReadKernel
+        };
+        for i in 0..JOIN_ARGS {
+            // pointer = argv[i]; stop at NULL.
+            self.b
+                .mov64_reg(R3, R7)
+                .alu64_imm(AluOp::Add, R3, (i * 8) as i32);
+            self.b
+                .mov64_reg(R1, R10)
+                .alu64_imm(AluOp::Add, R1, i32::from(pointer));
+            self.b.mov64_imm(R2, 8).call_helper(read);
+            self.b
+                .ldx(Size::DW, R3, R10, pointer)
+                .jmp_imm(JmpOp::Jeq, R3, 0, &done);
+            self.probe_read(record + (HEADER_SIZE + i * strlen) as i32, strlen, true);
+        }
+        self.b.label(&done);
+        self.b.ld_map_fd(R1, EVENTS_MAP);
+        self.mem_address(R2, record);
+        self.b
+            .mov64_imm(R3, size as i32)
+            .mov64_imm(R4, 0)
+            .call_helper(Helper::RingbufOutput);
+    }
+
     fn strlen(&mut self, value: Val, size: u32) -> Val {
         let Val::Mem(x) = value else {
             return Val::Imm(0);
@@ -430,6 +556,9 @@ impl ProgramGen<'_> {
         self.spill(R0)
     }
 }
+
+/// Strings `join()` reads at most, as bpftrace.
+pub const JOIN_ARGS: u32 = 16;
 
 fn map_and_keys(arg: Option<&Expr>) -> Option<(String, Vec<Expr>)> {
     match arg.map(|a| &a.kind) {

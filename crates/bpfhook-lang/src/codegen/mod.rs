@@ -26,6 +26,7 @@ use crate::probes::ProbeInstance;
 use crate::sema::{Analysis, MapInfo};
 use crate::types::{Layout, Type};
 
+pub use calls::JOIN_ARGS;
 pub use frame::Frame;
 
 /// Map names in the object (kernel map names are short and plain).

@@ -286,7 +286,21 @@ impl Session<'_> {
                     output.time(&text)?;
                 }
             }
-            Some(EventKind::Join | EventKind::Signal) | None => {}
+            Some(EventKind::Join) => {
+                let strlen = self.analysis.settings.max_strlen as usize;
+                let parts: Vec<String> = payload
+                    .chunks(strlen)
+                    .take(crate::codegen::JOIN_ARGS as usize)
+                    .map(decode::c_string)
+                    .take_while(|s| !s.is_empty())
+                    .collect();
+                let delimiter = events
+                    .join_delimiters
+                    .get(index)
+                    .map_or(" ", String::as_str);
+                output.join(&parts.join(delimiter))?;
+            }
+            Some(EventKind::Signal) | None => {}
         }
         Ok(())
     }

@@ -1031,6 +1031,14 @@ impl Checker {
                 for a in args {
                     self.expr(a);
                 }
+                if args.is_empty()
+                    || args.len() > 2
+                    || args
+                        .get(1)
+                        .is_some_and(|d| !matches!(d.kind, ExprKind::String(_)))
+                {
+                    self.error(span, "join(ARGV [, \"delimiter\"]) takes an array of string pointers and a literal delimiter");
+                }
                 Type::None
             }
             "ntop" => {
@@ -1109,6 +1117,27 @@ impl Checker {
                     None => self.error(span, "len() takes one argument"),
                 }
                 Type::I64
+            }
+            "bswap" => {
+                let ty = args.first().map(|a| self.expr(a)).unwrap_or(Type::None);
+                match (args.len(), ty.as_int()) {
+                    (1, Some(int)) if ty.is_integer() => Type::int(int.bits, false),
+                    _ => {
+                        self.error(span, "bswap() takes one integer");
+                        Type::None
+                    }
+                }
+            }
+            "nsecs" => {
+                let clock = match args.first().map(|a| &a.kind) {
+                    None => Some("monotonic"),
+                    Some(ExprKind::Identifier(c)) => Some(c.as_str()),
+                    _ => None,
+                };
+                if !matches!(clock, Some("monotonic" | "boot" | "tai" | "sw_tai")) {
+                    self.error(span, "nsecs() takes one of: monotonic, boot, tai, sw_tai");
+                }
+                Type::U64
             }
             "strcontains" | "strncmp" => {
                 let types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
