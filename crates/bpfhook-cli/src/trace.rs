@@ -78,7 +78,7 @@ pub struct TraceArgs {
     #[arg(short = 'q')]
     quiet: bool,
     /// Output format: text or json
-    #[arg(short = 'f', value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     format: String,
     /// Write the script's output to FILE instead of standard output
     #[arg(short = 'o', value_name = "FILE")]
@@ -125,6 +125,11 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let pid = args.pid.as_deref().map(parse_pid).transpose()?;
+    let format = match args.format.as_str() {
+        "text" => OutputFormat::Text,
+        "json" => OutputFormat::Json,
+        other => bail!("Invalid output format \"{other}\"; valid formats: text, json"),
+    };
     if args.list {
         return list(&args).map(|()| ExitCode::SUCCESS);
     }
@@ -158,11 +163,6 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
         )),
         None => Box::new(std::io::stdout()),
     };
-    let format = if args.format == "json" {
-        OutputFormat::Json
-    } else {
-        OutputFormat::Text
-    };
     let errors: Box<dyn Write> = if args.quiet {
         Box::new(std::io::sink())
     } else {
@@ -176,6 +176,7 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     }
     let options = RunOptions {
         pid,
+        quiet: args.quiet,
         warnings: !args.no_warnings,
         child,
         notify_attached: std::env::var("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_ok_and(|v| v == "1"),
@@ -196,6 +197,13 @@ fn parse_pid(text: &str) -> Result<u32> {
             .parse()
             .with_context(|| format!("Failed to parse pid: out of range: {text}"))?,
     };
+    let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .unwrap_or(u32::MAX);
+    if pid == 0 || pid >= pid_max {
+        bail!("Pid out of range: {pid}");
+    }
     if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
         bail!("No such process: {pid}");
     }

@@ -111,7 +111,7 @@ impl ProgramGen<'_> {
                     Some(address) => Val::Imm(address as i64),
                     None => {
                         self.error(
-                            args[0].span,
+                            expr.span,
                             format!("Failed to resolve kernel symbol: {symbol}"),
                         );
                         Val::Imm(0)

@@ -97,7 +97,8 @@ impl<W: Write, E: Write> Output for TextOutput<W, E> {
     }
 
     fn syscall(&mut self, text: &str) -> io::Result<()> {
-        writeln!(self.out, "{text}")
+        // The command's own output, newlines and all.
+        self.out.write_all(text.as_bytes())
     }
 
     fn lost(&mut self, events: u64) -> io::Result<()> {

@@ -161,7 +161,7 @@ impl Decoder {
             .into_iter()
             .map(|address| {
                 let name = match pid {
-                    Some(pid) => self.user_symbol(pid, address),
+                    Some(pid) => self.user.symbolize(pid, address).map(|s| s.to_string()),
                     None => self.kernel_symbol_offset(address),
                 };
                 name.unwrap_or_else(|| format!("0x{address:x}"))

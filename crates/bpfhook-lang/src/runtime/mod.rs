@@ -61,6 +61,8 @@ pub struct RunOptions {
     pub unsafe_calls: bool,
     /// `--no-warnings` turns `warnf()` off.
     pub warnings: bool,
+    /// `-q`: no `Attached N probes`.
+    pub quiet: bool,
 }
 
 /// Loads, attaches and runs until the script ends; returns the exit code (`exit(N)`).
@@ -111,7 +113,9 @@ pub fn run(
         warnings: options.warnings,
     };
     session.decoder.stacks = session.stack_reader();
-    output.attached(compiled.probes.len() as u64)?;
+    if !options.quiet {
+        output.attached(compiled.probes.len() as u64)?;
+    }
     if options.notify_attached {
         // Raw on stdout, whatever the format: the test runners wait for this line.
         let mut stdout = std::io::stdout();
@@ -314,10 +318,7 @@ impl Session<'_> {
             .arg(command)
             .output()
         {
-            Ok(result) => {
-                let text = String::from_utf8_lossy(&result.stdout);
-                output.syscall(text.trim_end_matches('\n'))
-            }
+            Ok(result) => output.syscall(&String::from_utf8_lossy(&result.stdout)),
             Err(e) => {
                 eprintln!("ERROR: system(): {e}");
                 Ok(())

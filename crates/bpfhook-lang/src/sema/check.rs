@@ -1228,8 +1228,19 @@ impl Checker {
             "has_key" => {
                 if let Some((map, mut keys)) = map_arg(self, args.first()) {
                     keys.extend(args.iter().skip(1).cloned());
-                    let ident = Ident { name: map, span };
-                    self.map_read(&ident, &keys, span);
+                    let scalar = self
+                        .maps
+                        .get(&format!("@{map}"))
+                        .is_some_and(|i| i.key.is_none());
+                    if scalar {
+                        self.error(
+                            span,
+                            "call to has_key() expects a map with explicit keys (non-scalar map)",
+                        );
+                    } else {
+                        let ident = Ident { name: map, span };
+                        self.map_read(&ident, &keys, span);
+                    }
                 }
                 Type::Bool
             }
