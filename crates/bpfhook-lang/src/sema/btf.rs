@@ -383,7 +383,6 @@ impl Checker {
                     ty.size()
                 ),
             );
-            return Type::None;
         }
         ty
     }
