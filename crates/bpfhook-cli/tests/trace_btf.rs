@@ -158,8 +158,8 @@ fn unknown_kernel_types_and_oversized_values_are_refused() {
 fn script_structs_win_over_the_kernels() {
     let (out, err, output) = trace(&[
         "-e",
-        "struct task_struct { int x; } begin { print(sizeof(struct task_struct)); }",
+        "struct task_struct { int x; } begin { print(sizeof(struct task_struct)); print(sizeof(*curtask)); }",
     ]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, "4\n");
+    assert_eq!(out, "4\n4\n", "curtask points to the script's struct too");
 }

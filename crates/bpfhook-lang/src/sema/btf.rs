@@ -357,6 +357,15 @@ fn bitfield_word(bit: u64, width: u8) -> Option<(u32, u8)> {
 }
 
 impl Checker {
+    /// `curtask`: a pointer to the script's `struct task_struct` if it defines one, else to
+    /// the kernel's; a plain u64 without BTF (it still prints with `%p`).
+    pub(super) fn curtask_type(&mut self) -> Type {
+        match self.records.get("struct task_struct") {
+            Some(record) => Type::Pointer(Box::new(Type::Record(record.clone()))),
+            None => self.kernel.task_pointer().unwrap_or(Type::U64),
+        }
+    }
+
     /// The type of `base` in `base.f`/`base->f`, its kernel record's fields converted; the
     /// base expression is retyped so codegen finds the field too.
     pub(super) fn with_kernel_fields(&mut self, base: &Expr, ty: Type) -> Type {

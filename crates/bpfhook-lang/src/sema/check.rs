@@ -784,7 +784,7 @@ impl Checker {
                 }
                 Type::U64
             }
-            Builtin::Curtask => self.kernel.task_pointer().unwrap_or(Type::U64),
+            Builtin::Curtask => self.curtask_type(),
             Builtin::Cpid if !self.has_child => {
                 self.error(span, "cpid cannot be used without the -c option");
                 Type::U32
