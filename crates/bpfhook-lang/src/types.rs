@@ -82,8 +82,37 @@ pub struct Field {
     pub name: String,
     pub ty: Type,
     pub offset: u32,
-    /// For bit fields: (bit offset within the 8 bytes at `offset`, width).
-    pub bits: Option<(u8, u8)>,
+    /// For bit fields: where the bits are in the word at `offset`.
+    pub bits: Option<BitField>,
+}
+
+/// A bit field's place in the word at its offset: `shift` bits in, `width` bits wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitField {
+    pub shift: u8,
+    pub width: u8,
+}
+
+impl BitField {
+    /// Bytes read at the field's offset: the smallest of 1, 2, 4 or 8 that holds the bits.
+    pub fn word_bytes(self) -> u32 {
+        (u32::from(self.shift) + u32::from(self.width))
+            .div_ceil(8)
+            .next_power_of_two()
+            .clamp(1, 8)
+    }
+
+    /// The field's value from its word, sign-extended when the field is signed.
+    pub fn extract(self, word: u64, signed: bool) -> u64 {
+        let top = 64 - u32::from(self.shift) - u32::from(self.width);
+        let low = 64 - u32::from(self.width);
+        let up = word.wrapping_shl(top);
+        if signed {
+            (up as i64).wrapping_shr(low) as u64
+        } else {
+            up.wrapping_shr(low)
+        }
+    }
 }
 
 impl Layout {
@@ -120,11 +149,35 @@ impl Layout {
 }
 
 /// A C struct or union.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub struct Record {
     /// `struct task_struct`, `union u`.
     pub name: String,
     pub layout: Layout,
+    /// A kernel type's BTF id. Behind a pointer its fields are left out (`layout.fields` empty,
+    /// size and alignment known) until a field is accessed: `task_struct` reaches every type.
+    pub kernel_id: Option<u32>,
+}
+
+impl Record {
+    /// Fields not converted yet: a kernel struct seen only through a pointer.
+    pub fn is_opaque_kernel_type(&self) -> bool {
+        self.kernel_id.is_some() && self.layout.fields.is_empty() && self.layout.size > 0
+    }
+}
+
+/// A kernel type is itself whether or not its fields were converted yet.
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.kernel_id, other.kernel_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => {
+                self.name == other.name
+                    && self.layout == other.layout
+                    && self.kernel_id == other.kernel_id
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,5 +332,25 @@ mod tests {
         let t = Layout::of([Type::int(32, true), Type::int(16, true), Type::int(8, true)]);
         assert_eq!(t.size, 8);
         assert_eq!(t.fields[2].offset, 6);
+    }
+
+    #[test]
+    fn bit_fields_read_the_smallest_word_and_extend_their_sign() {
+        let field = BitField {
+            shift: 12,
+            width: 8,
+        };
+        assert_eq!(field.word_bytes(), 4);
+        assert_eq!(field.extract(0xab << 12 | 0xfff, false), 0xab);
+        assert_eq!(field.extract(0x80 << 12, true) as i64, -128);
+        assert_eq!(
+            BitField {
+                shift: 0,
+                width: 64
+            }
+            .extract(u64::MAX, false),
+            u64::MAX
+        );
+        assert_eq!(BitField { shift: 7, width: 1 }.word_bytes(), 1);
     }
 }

@@ -82,9 +82,10 @@ impl ProgramGen<'_> {
             ExprKind::PositionalCount => Val::Imm(self.analysis.settings.positional.len() as i64),
             ExprKind::Call { function, args } => self.call(&function.name, args, expr),
             ExprKind::Field { .. } | ExprKind::Index { .. } | ExprKind::TupleIndex { .. } => {
-                match self.place(expr) {
-                    Some(place) => self.read_place(place, &ty),
-                    None => Val::Imm(0),
+                match (self.place(expr), self.bit_field(expr)) {
+                    (Some(place), Some(bits)) => self.read_bit_field(place, bits, &ty),
+                    (Some(place), None) => self.read_place(place, &ty),
+                    (None, _) => Val::Imm(0),
                 }
             }
             ExprKind::Unary { op, operand } => self.unary(*op, operand, &ty),

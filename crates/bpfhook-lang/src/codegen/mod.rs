@@ -11,6 +11,7 @@
 //! a u64 header (event kind, and an index into the tables of [`Events`]) and a payload laid
 //! out as the runtime expects it.
 
+mod bit_field;
 mod calls;
 mod expr;
 mod frame;
@@ -36,7 +37,7 @@ pub const START_MAP: &str = "start";
 pub const STACKS_MAP: &str = "stacks";
 
 /// Largest scratch area one program may use (the scratch map's value).
-const MAX_SCRATCH: u32 = 1 << 15;
+pub(crate) const MAX_SCRATCH: u32 = 1 << 15;
 
 /// What a record on the `events` ring buffer asks the runtime to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -93,8 +93,15 @@ impl Decoder {
                     .fields
                     .iter()
                     .map(|f| {
-                        let value =
-                            self.value(bytes.get(f.offset as usize..).unwrap_or_default(), &f.ty);
+                        let at = bytes.get(f.offset as usize..).unwrap_or_default();
+                        let value = match f.bits {
+                            Some(bits) => {
+                                let word = read_uint(at, bits.word_bytes() as usize);
+                                let raw = bits.extract(word, f.ty.is_signed());
+                                self.value(&raw.to_le_bytes(), &f.ty)
+                            }
+                            None => self.value(at, &f.ty),
+                        };
                         (f.name.clone(), value)
                     })
                     .collect(),

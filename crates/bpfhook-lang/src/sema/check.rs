@@ -477,6 +477,7 @@ impl Checker {
             ExprKind::Call { function, args } => self.call(function, args, expr.span),
             ExprKind::Field { base, field, .. } => {
                 let base_type = self.expr(base);
+                let base_type = self.with_kernel_fields(base, base_type);
                 self.field(&base_type, field)
             }
             ExprKind::TupleIndex { base, index } => {
@@ -573,7 +574,7 @@ impl Checker {
                         }
                     }
                     UnaryOp::Deref => match ty {
-                        Type::Pointer(to) => *to,
+                        Type::Pointer(to) => self.dereferenced(*to, expr.span),
                         Type::Int(_) => Type::U64,
                         other => {
                             self.error(expr.span, format!("Can not dereference type {other}"));
@@ -783,6 +784,7 @@ impl Checker {
                 }
                 Type::U64
             }
+            Builtin::Curtask => self.curtask_type(),
             Builtin::Cpid if !self.has_child => {
                 self.error(span, "cpid cannot be used without the -c option");
                 Type::U32

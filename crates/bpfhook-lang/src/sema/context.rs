@@ -81,6 +81,7 @@ fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
                 size,
                 align: 8,
             },
+            kernel_id: None,
         }),
         data_loc,
     }

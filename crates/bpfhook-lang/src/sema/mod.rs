@@ -6,6 +6,7 @@
 //! `@x` that a later probe sets), so the whole program is checked until map shapes stop
 //! changing; only the last round reports errors.
 
+mod btf;
 mod builtins;
 mod check;
 mod context;
@@ -250,6 +251,7 @@ struct Checker {
     /// `-c CMD` given: `cpid` has a value.
     has_child: bool,
     size_constants: HashMap<ExprId, u64>,
+    kernel: btf::KernelTypes,
 }
 
 impl Checker {
@@ -274,6 +276,7 @@ impl Checker {
             loop_depth: 0,
             has_child: settings_child,
             size_constants: HashMap::new(),
+            kernel: btf::KernelTypes::default(),
         };
         checker.report = true;
         checker.apply_config(&program.config);
@@ -409,8 +412,14 @@ impl Checker {
                 if self.records.contains_key(&full) {
                     self.error(*span, format!("Redefinition of {full}"));
                 }
-                self.records
-                    .insert(full.clone(), Rc::new(Record { name: full, layout }));
+                self.records.insert(
+                    full.clone(),
+                    Rc::new(Record {
+                        name: full,
+                        layout,
+                        kernel_id: None,
+                    }),
+                );
             }
         }
     }
@@ -433,35 +442,43 @@ impl Checker {
                     "struct"
                 };
                 let full = format!("{keyword} {n}");
-                match self.records.get(&full) {
-                    Some(record) => Type::Record(record.clone()),
-                    // An opaque pointer still casts and prints.
-                    None if name.pointer_depth > 0 => Type::Record(Rc::new(Record {
-                        name: full,
-                        layout: Layout::default(),
-                    })),
-                    None => {
-                        self.error(
-                            name.span,
-                            format!("Unknown type: {full} (define it in the script; kernel BTF structs are not supported yet)"),
-                        );
-                        return None;
+                if let Some(record) = self.records.get(&full) {
+                    Type::Record(record.clone())
+                } else {
+                    match self.kernel.lookup(&name.base, name.pointer_depth > 0) {
+                        Ok(ty) => ty,
+                        // An opaque pointer still casts and prints.
+                        Err(_) if name.pointer_depth > 0 => Type::Record(Rc::new(Record {
+                            name: full,
+                            layout: Layout::default(),
+                            kernel_id: None,
+                        })),
+                        Err(why) => {
+                            self.error(name.span, format!("Unknown type: {full} ({why})"));
+                            return None;
+                        }
                     }
                 }
             }
             BaseType::Enum(n) => match self.enum_types.get(n) {
                 Some(e) => Type::Enum(e.clone()),
-                None => {
-                    self.error(name.span, format!("Unknown enum: {n}"));
-                    return None;
-                }
+                None => match self.kernel.lookup(&name.base, false) {
+                    Ok(ty) => ty,
+                    Err(why) => {
+                        self.error(name.span, format!("Unknown enum: {n} ({why})"));
+                        return None;
+                    }
+                },
             },
             BaseType::Named(n) => match builtins::typedef(n) {
                 Some(ty) => ty,
-                None => {
-                    self.error(name.span, format!("Unknown type: {n}"));
-                    return None;
-                }
+                None => match self.kernel.lookup(&name.base, name.pointer_depth > 0) {
+                    Ok(ty) => ty,
+                    Err(why) => {
+                        self.error(name.span, format!("Unknown type: {n} ({why})"));
+                        return None;
+                    }
+                },
             },
         };
         let mut ty = match name.array_len {

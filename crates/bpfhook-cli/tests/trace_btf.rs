@@ -1,0 +1,165 @@
+//! `bpfhook trace` with kernel types from the running kernel's BTF: `curtask` as a
+//! `struct task_struct *`, casts to kernel structs, `sizeof`/`offsetof`, bit fields, and the
+//! errors a wrong field gives. The expected numbers come from bpftool's listing of the BTF.
+
+use std::process::{Command, Output, Stdio};
+
+use bpfhook_testkit::program_loaded;
+
+/// Runs `bpfhook trace ARGS…`; returns (stdout, stderr, output) after checking that none of
+/// the run's programs (named `bt<pid>_<n>`) is still loaded.
+fn trace(args: &[&str]) -> (String, String, Output) {
+    let child = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .arg("trace")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning bpfhook");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("bpfhook runs");
+    assert!(
+        !program_loaded(&format!("bt{pid}_0")),
+        "bpfhook {pid} left a program loaded"
+    );
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output,
+    )
+}
+
+/// From `bpftool btf dump … format raw`: the size of `struct NAME` and the `bits_offset` of
+/// its member `member`.
+fn bpftool_struct(name: &str, member: &str) -> (u64, u64) {
+    let output = Command::new("bpftool")
+        .args([
+            "btf",
+            "dump",
+            "file",
+            "/sys/kernel/btf/vmlinux",
+            "format",
+            "raw",
+        ])
+        .output()
+        .expect("bpftool runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let header = format!("STRUCT '{name}' size=");
+    let mut lines = text.lines().skip_while(|l| !l.contains(&header));
+    let first = lines.next().expect("the struct in bpftool's listing");
+    let size = number_after(first, "size=");
+    let member_line = lines
+        .take_while(|l| !l.starts_with('['))
+        .find(|l| l.trim_start().starts_with(&format!("'{member}' ")))
+        .expect("the member in bpftool's listing");
+    (size, number_after(member_line, "bits_offset="))
+}
+
+fn number_after(line: &str, key: &str) -> u64 {
+    let rest = &line[line.find(key).expect(key) + key.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("a number")
+}
+
+#[test]
+fn curtask_is_a_task_struct_pointer() {
+    let (out, err, output) = trace(&[
+        "-e",
+        r#"begin { printf("%d\n", curtask->pid == pid); printf("%s\n", curtask->comm); printf("%s\n", ((struct task_struct *)curtask)->comm); printf("%p\n", curtask); }"#,
+    ]);
+    assert!(output.status.success(), "{err}");
+    let (named, address) = out.split_at("1\nbpfhook\nbpfhook\n".len());
+    assert_eq!(named, "1\nbpfhook\nbpfhook\n");
+    assert!(address.starts_with("0xffff"), "a kernel address: {address}");
+}
+
+#[test]
+fn parent_pid_through_two_pointers_is_the_test_thread() {
+    // The kernel's `pid` is a thread id: bpfhook's parent is the test thread that spawned it.
+    let (out, err, output) = trace(&[
+        "-e",
+        r#"begin { printf("%d %d\n", curtask->parent->pid, curtask->real_parent->tgid); }"#,
+    ]);
+    assert!(output.status.success(), "{err}");
+    let thread = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    let tid = thread.file_name().expect("a thread id").to_string_lossy();
+    assert_eq!(out, format!("{tid} {}\n", std::process::id()));
+}
+
+#[test]
+fn sizeof_and_offsetof_are_the_btf_numbers() {
+    let (size, pid_bits) = bpftool_struct("task_struct", "pid");
+    let (out, err, output) = trace(&[
+        "-e",
+        "begin { print(offsetof(struct task_struct, pid)); print(sizeof(struct task_struct)); }",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out, format!("{}\n{size}\n", pid_bits / 8));
+}
+
+#[test]
+fn bit_fields_are_read_apart_from_their_neighbours() {
+    // During an exec, `in_execve` is 1; its neighbours in the same byte are 0 for /bin/true.
+    let (out, err, output) = trace(&[
+        "-c",
+        "/bin/true",
+        "-e",
+        r#"tracepoint:sched:sched_process_exec /pid == cpid/ { printf("%d %d %d\n", curtask->sched_rt_mutex, curtask->in_execve, curtask->init_private_fork_class); exit(); }"#,
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out, "0 1 0\n");
+}
+
+#[test]
+fn kernel_records_print_with_their_fields() {
+    let (out, err, output) = trace(&["-e", "begin { print(curtask->se.load); }"]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.starts_with("{ .weight = ") && out.contains(", .inv_weight = "),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_unknown_field_names_the_struct_and_points_at_the_field() {
+    let (_, err, output) = trace(&["-e", "begin { print(curtask->parent->no_such_field); }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains("ERROR: struct task_struct has no field named no_such_field"),
+        "{err}"
+    );
+    let source = err.lines().nth(1).expect("the source line");
+    let marks = err.lines().nth(2).expect("the underline");
+    let start = source
+        .find("no_such_field")
+        .expect("the field in the source");
+    assert_eq!(marks.find('~'), Some(start), "{err}");
+    assert_eq!(marks.trim().len(), "no_such_field".len(), "{err}");
+}
+
+#[test]
+fn unknown_kernel_types_and_oversized_values_are_refused() {
+    let (_, err, output) = trace(&["-e", "begin { print(sizeof(struct no_such_struct)); }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains("Unknown type: struct no_such_struct (not defined in the script nor in the kernel's BTF)"),
+        "{err}"
+    );
+    let (_, err, output) = trace(&["-e", "begin { print(*(struct pglist_data *)curtask); }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains("more than the 32768 bytes of scratch memory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn script_structs_win_over_the_kernels() {
+    let (out, err, output) = trace(&[
+        "-e",
+        "struct task_struct { int x; } begin { print(sizeof(struct task_struct)); print(sizeof(*curtask)); }",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out, "4\n4\n", "curtask points to the script's struct too");
+}
