@@ -15,8 +15,17 @@ TRAMPOLINE = re.compile(START + r"(fentry|fexit|kfunc|kretfunc|f|fr)[:*]")
 UNSUPPORTED_KINDS = re.compile(START + r"(usdt|U|watchpoint|w|asyncwatchpoint|aw|iter|it|self):")
 
 
+SCRIPT = re.compile(r"runtime/scripts/[\w.-]+")
+
+
 def reason(test):
     text = " ".join(filter(None, [test.prog, test.run]))
+    # A RUN line may name a script: its probes count too.
+    for script in SCRIPT.findall(test.run or ""):
+        try:
+            text += " " + open(script).read()
+        except OSError:
+            pass
     if KPROBE.search(text):
         return "needs kprobes: CONFIG_KPROBES is off on this kernel"
     if TRAMPOLINE.search(text):

@@ -115,7 +115,8 @@ fn main() -> ExitCode {
 }
 
 /// An error and its causes on one line each, skipping causes the message already quotes.
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and each cause it does not already say, joined by `: `.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut cause = error.source();
     while let Some(e) = cause {

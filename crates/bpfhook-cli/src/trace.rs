@@ -56,7 +56,7 @@ pub fn report(result: Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("ERROR: {error:#}");
+            eprintln!("ERROR: {}", crate::describe(error.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -305,7 +305,7 @@ impl ProgramGen<'_> {
 
     /// Writes a record (header, then `values` laid out as a tuple) and outputs it on the ring
     /// buffer.
-    fn send(&mut self, kind: EventKind, index: u32, values: &[(Val, Type)]) {
+    pub(super) fn send(&mut self, kind: EventKind, index: u32, values: &[(Val, Type)]) {
         let layout = Layout::of(values.iter().map(|(_, t)| t.clone()));
         let size = HEADER_SIZE + layout.size;
         let record = self.mem(size);

@@ -745,7 +745,7 @@ impl ProgramGen<'_> {
             }
             _ => {
                 if let Some((map, keys)) = crate::sema::map_target(target) {
-                    self.map_update_int(&map.name, keys, new);
+                    self.map_update_int(&map.name, keys, new, target.span);
                 }
             }
         }
@@ -757,7 +757,7 @@ impl ProgramGen<'_> {
     }
 
     /// `@m[k] = v` for an integer map (used by `++`/`--`).
-    fn map_update_int(&mut self, name: &str, keys: &[Expr], value: Val) {
+    fn map_update_int(&mut self, name: &str, keys: &[Expr], value: Val, span: crate::diag::Span) {
         let Some((info, object)) = self.map_info(name) else {
             return;
         };
@@ -765,11 +765,7 @@ impl ProgramGen<'_> {
         let slot = self.mem(8);
         self.load(R0, value);
         self.b.stx(size_for(8), R9, R0, slot as i16);
-        self.map_args(&object, key);
-        self.mem_address(R3, slot);
-        self.b
-            .mov64_imm(bpfhook::asm::R4, 0)
-            .call_helper(Helper::MapUpdateElem);
+        self.update_map(&object, key, slot, span);
     }
 }
 

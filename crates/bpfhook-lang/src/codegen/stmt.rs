@@ -4,6 +4,7 @@ use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R4, R7, R9};
 
 use super::frame::{ProgramGen, Val};
 use crate::ast::*;
+use crate::diag::Span;
 use crate::sema::{MapInfo, MapValue};
 use crate::types::Type;
 
@@ -206,7 +207,7 @@ impl ProgramGen<'_> {
                 "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist"
             ) {
                 if let Some((map, keys)) = crate::sema::map_target(target) {
-                    self.aggregate(&map.name, keys, &function.name, args);
+                    self.aggregate(&map.name, keys, &function.name, args, target.span);
                 }
                 return;
             }
@@ -228,7 +229,7 @@ impl ProgramGen<'_> {
             ExprKind::Variable(name) => self.set_variable(name, computed, &value_type),
             _ => {
                 if let Some((map, keys)) = crate::sema::map_target(target) {
-                    self.map_store(&map.name, keys, computed, &value_type);
+                    self.map_store(&map.name, keys, computed, &value_type, target.span);
                 }
             }
         }
@@ -263,7 +264,7 @@ impl ProgramGen<'_> {
         key
     }
 
-    fn map_store(&mut self, name: &str, keys: &[Expr], value: Val, value_type: &Type) {
+    fn map_store(&mut self, name: &str, keys: &[Expr], value: Val, value_type: &Type, span: Span) {
         let Some((info, object)) = self.map_info(name) else {
             return;
         };
@@ -275,9 +276,26 @@ impl ProgramGen<'_> {
         let slot = self.mem(info.value.value_size());
         self.zero(slot, info.value.value_size());
         self.store_converted(slot, value, value_type, &stored);
-        self.map_args(&object, key);
-        self.mem_address(R3, slot);
+        self.update_map(&object, key, slot, span);
+    }
+
+    /// `map_update_elem(map, key, value, BPF_ANY)`; a full map is reported where it happened,
+    /// as bpftrace's warning, through the `warnf` record.
+    pub(super) fn update_map(&mut self, object: &str, key: i32, value: i32, span: Span) {
+        self.map_args(object, key);
+        self.mem_address(R3, value);
         self.b.mov64_imm(R4, 0).call_helper(Helper::MapUpdateElem);
+        let stored = self.label("stored");
+        self.b.jmp_imm(JmpOp::Jne, R0, -libc::E2BIG, &stored);
+        let index = self.events.printf.len() as u32;
+        self.events.printf.push(super::FormatCall {
+            format: "Map full; can't update element".to_owned(),
+            args: crate::types::Layout::default(),
+            span,
+            location: String::new(),
+        });
+        self.send(super::EventKind::Warnf, index, &[]);
+        self.b.label(&stored);
     }
 
     /// Reads `@m[keys]` into a value; a missing entry reads as zero.
@@ -331,7 +349,7 @@ impl ProgramGen<'_> {
 
     /// `@m[k] = count()` and the other aggregates: look the entry up, create it if missing,
     /// update it in place (per-CPU maps need no atomics).
-    fn aggregate(&mut self, name: &str, keys: &[Expr], function: &str, args: &[Expr]) {
+    fn aggregate(&mut self, name: &str, keys: &[Expr], function: &str, args: &[Expr], span: Span) {
         let Some((info, object)) = self.map_info(name) else {
             return;
         };
@@ -434,12 +452,8 @@ impl ProgramGen<'_> {
             }
             MapValue::Plain(_) => {}
         }
-        self.map_args(&object, key);
-        self.mem_address(R3, value);
-        self.b
-            .mov64_imm(R4, 0)
-            .call_helper(Helper::MapUpdateElem)
-            .label(&done);
+        self.update_map(&object, key, value, span);
+        self.b.label(&done);
     }
 
     /// r0 = bpftrace's log2 bucket of r1: 0 for negatives, 1 for 0, else 2 + floor(log2(n)).

@@ -93,8 +93,9 @@ impl Checker {
             }
             StatementKind::Unroll { count, body } => {
                 match self.constant(count) {
-                    Some(n) if (0..=100).contains(&n) => {}
-                    Some(_) => self.error(count.span, "unroll count must be between 0 and 100"),
+                    Some(n) if (1..=100).contains(&n) => {}
+                    Some(0) => self.error(count.span, "unroll minimum value is 1"),
+                    Some(_) => self.error(count.span, "unroll maximum value is 100"),
                     None => self.error(count.span, "unroll count must be a constant"),
                 }
                 self.block(body);

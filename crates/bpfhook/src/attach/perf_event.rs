@@ -65,6 +65,11 @@ impl PerfEventKind {
             "branches" => "branch-instructions",
             "faults" => "page-faults",
             "cs" => "context-switches",
+            // bpftrace's short names.
+            "cpu" => "cpu-clock",
+            "migrations" => "cpu-migrations",
+            "minflt" => "minor-faults",
+            "majflt" => "major-faults",
             other => other,
         };
         SOFTWARE
