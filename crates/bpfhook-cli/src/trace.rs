@@ -105,7 +105,7 @@ pub struct TraceArgs {
     /// Accepted and ignored: there is no LLVM IR (bpfhook compiles scripts itself)
     #[arg(long = "verify-llvm-ir")]
     verify_llvm_ir: bool,
-    /// Compile and load, but do not attach or run
+    /// Compile only: nothing is loaded, attached or run
     #[arg(long = "dry-run")]
     dry_run: bool,
     /// Do not print warnings
@@ -133,9 +133,9 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     if args.list {
         return list(&args).map(|()| ExitCode::SUCCESS);
     }
-    let (source_name, source, positional) = read_script(&args)?;
+    let (source_name, source, params) = read_script(&args)?;
     let mut settings = settings_from_environment();
-    settings.positional = positional;
+    (settings.positional, settings.named) = split_params(params);
     settings.unsafe_calls = args.unsafe_calls;
     let child = args
         .command
@@ -267,12 +267,29 @@ fn read_script(args: &TraceArgs) -> Result<(String, String, Vec<String>)> {
     Ok((name, text, params(rest)))
 }
 
-/// Positional parameters; a `--` separating named options is skipped.
+/// The parameters after the program; a `--` separating named options is skipped.
 fn params(rest: &[String]) -> Vec<String> {
     rest.iter()
         .filter(|p| p.as_str() != "--")
         .cloned()
         .collect()
+}
+
+/// Positional parameters (`$1`…) and named options (`--name=value`, `--flag`, read with
+/// `getopt()`).
+fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String>)>) {
+    let mut positional = Vec::new();
+    let mut named = Vec::new();
+    for param in params {
+        match param.strip_prefix("--") {
+            Some(option) => match option.split_once('=') {
+                Some((name, value)) => named.push((name.to_owned(), Some(value.to_owned()))),
+                None => named.push((option.to_owned(), None)),
+            },
+            None => positional.push(param),
+        }
+    }
+    (positional, named)
 }
 
 /// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`) and

@@ -32,6 +32,8 @@ impl Span {
 pub enum Severity {
     Error,
     Warning,
+    /// An error printed as its message alone (it has no place in the program).
+    Plain,
 }
 
 /// One message about the program, pointing at where it applies.
@@ -51,6 +53,16 @@ impl Diagnostic {
         }
     }
 
+    /// An error about no place in the program (the command line's options): rendered as
+    /// its message alone.
+    pub fn plain(message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Plain,
+            span: Span::default(),
+            message: message.into(),
+        }
+    }
+
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Warning,
@@ -65,6 +77,12 @@ impl Diagnostic {
         let label = match self.severity {
             Severity::Error => "ERROR",
             Severity::Warning => "WARNING",
+            Severity::Plain => {
+                return match self.message.strip_prefix("HINT: ") {
+                    Some(_) => self.message.clone(),
+                    None => format!("ERROR: {}", self.message),
+                };
+            }
         };
         let line = &source[at.line_start..at.line_end];
         let pad: String = source[at.line_start..at.start]
@@ -80,10 +98,35 @@ impl Diagnostic {
     }
 }
 
-impl Span {
+/// Where each line starts, to name many places in one text without rescanning it.
+pub struct LineIndex<'a> {
+    source: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(source: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self {
+            source,
+            line_starts,
+        }
+    }
+
     /// `NAME:LINE:COL-COL`, the prefix of a message about this span (`errorf` prints it).
-    pub fn location(self, source_name: &str, source: &str) -> String {
-        Position::of(self, source).label(source_name)
+    pub fn location(&self, source_name: &str, span: Span) -> String {
+        let start = (span.start as usize).min(self.source.len());
+        let end = (span.end as usize).clamp(start, self.source.len());
+        let line = self.line_starts.partition_point(|&s| s <= start);
+        let line_start = self.line_starts[line - 1];
+        let line_end = self.source[start..]
+            .find('\n')
+            .map_or(self.source.len(), |i| start + i);
+        let column = self.source[line_start..start].chars().count() + 1;
+        let end_column = column + self.source[start..end.min(line_end)].chars().count().max(1);
+        format!("{source_name}:{line}:{column}-{end_column}")
     }
 }
 
@@ -142,7 +185,7 @@ impl Diagnostics {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.0.iter().any(|d| d.severity == Severity::Error)
+        self.0.iter().any(|d| d.severity != Severity::Warning)
     }
 
     /// Every diagnostic rendered, one after another.

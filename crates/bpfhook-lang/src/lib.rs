@@ -76,8 +76,9 @@ pub fn compile(
     }
     let analysis = sema::analyze(&program, instances, settings).map_err(fail)?;
     let mut compiled = codegen::generate(&program, &analysis).map_err(fail)?;
+    let lines = diag::LineIndex::new(source);
     for call in &mut compiled.events.printf {
-        call.location = call.span.location(source_name, source);
+        call.location = lines.location(source_name, call.span);
     }
     let warnings = analysis.warnings.render(source_name, source);
     Ok(Script {

@@ -160,6 +160,17 @@ impl ProgramGen<'_> {
                 self.b.call_helper(Helper::SendSignal);
                 Val::Imm(0)
             }
+            "getopt" => match self.analysis.options.get(&expr.id) {
+                Some(crate::sema::OptionValue::Str(text)) => {
+                    let mem = self.mem(ty.size());
+                    self.write_string(mem, text.as_bytes(), ty.size());
+                    Val::Mem(mem)
+                }
+                Some(crate::sema::OptionValue::Int(n)) => Val::Imm(*n),
+                Some(crate::sema::OptionValue::UInt(n)) => Val::Imm(*n as i64),
+                Some(crate::sema::OptionValue::Bool(b)) => Val::Imm(i64::from(*b)),
+                None => Val::Imm(0),
+            },
             "bswap" => {
                 let value = self.expr(&args[0]);
                 let bits = ty.as_int().map_or(64, |i| i.bits);
@@ -217,10 +228,13 @@ impl ProgramGen<'_> {
                         let value = self.expr(&args[0]);
                         self.strlen(value, size)
                     }
-                    _ => {
-                        self.error(expr.span, "len() of maps and stacks is not supported yet");
-                        Val::Imm(0)
-                    }
+                    _ => match map_and_keys(args.first()) {
+                        Some((map, keys)) if keys.is_empty() => self.map_len(&map, expr),
+                        _ => {
+                            self.error(expr.span, "len() of stacks is not supported yet");
+                            Val::Imm(0)
+                        }
+                    },
                 }
             }
             "delete" => {
@@ -538,6 +552,33 @@ impl ProgramGen<'_> {
             .mov64_imm(R3, size as i32)
             .mov64_imm(R4, 0)
             .call_helper(Helper::RingbufOutput);
+    }
+
+    /// `len(@m)`: the kernel's own count of the map's entries, through the
+    /// `bpf_map_sum_elem_count` kfunc (Linux 6.6).
+    fn map_len(&mut self, map: &str, expr: &Expr) -> Val {
+        let Some((_, object)) = self.map_info(map) else {
+            return Val::Imm(0);
+        };
+        let id = match bpfhook::btf::kernel_function_id("bpf_map_sum_elem_count") {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                self.error(
+                    expr.span,
+                    "len() of a map needs the bpf_map_sum_elem_count kfunc (Linux 6.6)",
+                );
+                return Val::Imm(0);
+            }
+            Err(e) => {
+                self.error(
+                    expr.span,
+                    format!("len() of a map: reading the kernel's BTF: {e}"),
+                );
+                return Val::Imm(0);
+            }
+        };
+        self.b.ld_map_fd(R1, &object).call_kfunc(id as i32);
+        self.spill(R0)
     }
 
     fn strlen(&mut self, value: Val, size: u32) -> Val {

@@ -78,7 +78,15 @@ impl ProgramGen<'_> {
                     None => Val::Imm(0),
                 }
             }
-            ExprKind::Positional(n) => Val::Imm(self.positional_int(*n).unwrap_or(0)),
+            ExprKind::Positional(n) => match (self.positional_int(*n), &ty) {
+                (None, Type::Str(size)) => {
+                    let text = self.analysis.settings.positional[*n as usize - 1].clone();
+                    let mem = self.mem(*size);
+                    self.write_string(mem, text.as_bytes(), *size);
+                    Val::Mem(mem)
+                }
+                (value, _) => Val::Imm(value.unwrap_or(0)),
+            },
             ExprKind::PositionalCount => Val::Imm(self.analysis.settings.positional.len() as i64),
             ExprKind::Call { function, args } => self.call(&function.name, args, expr),
             ExprKind::Field { .. } | ExprKind::Index { .. } | ExprKind::TupleIndex { .. } => {

@@ -90,7 +90,12 @@ impl<'a> ProgramGen<'a> {
             .mov64_reg(R2, R10)
             .alu64_imm(AluOp::Add, R2, -4)
             .call_helper(Helper::MapLookupElem)
-            .jmp_imm(JmpOp::Jeq, R0, 0, "return")
+            // Without scratch memory the program ends here; the jump stays short however
+            // long the body is.
+            .jmp_imm(JmpOp::Jne, R0, 0, "scratch")
+            .mov64_imm(R0, 0)
+            .exit()
+            .label("scratch")
             .mov64_reg(R9, R0);
         // Every variable gets its home before the first statement, so temporaries released at
         // statement ends never free one.

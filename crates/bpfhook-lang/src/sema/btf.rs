@@ -371,9 +371,7 @@ impl Checker {
     pub(super) fn with_kernel_fields(&mut self, base: &Expr, ty: Type) -> Type {
         match self.kernel.with_fields(&ty) {
             Some(full) => {
-                if let Some(slot) = self.types.get_mut(base.id.0 as usize) {
-                    *slot = full.clone();
-                }
+                self.types.insert(base.id.0, full.clone());
                 full
             }
             None => ty,

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use super::{Builtin, Checker, MapInfo, MapValue, ProbeContext, ProbeTypes};
+use super::{Builtin, Checker, MapInfo, MapValue, OptionValue, ProbeContext, ProbeTypes};
 use crate::ast::*;
 use crate::diag::Span;
 use crate::output::printf::Format;
@@ -16,7 +16,7 @@ const AGGREGATES: &[&str] = &[
 
 impl Checker {
     pub(super) fn check_probe(&mut self, probe: &Probe, instance: &ProbeInstance) -> ProbeTypes {
-        self.types = vec![Type::None; self.expr_count as usize];
+        self.types.clear();
         self.variables.clear();
         self.loop_depth = 0;
         self.instance = Some(instance.clone());
@@ -176,7 +176,7 @@ impl Checker {
                     return;
                 };
                 let aggregate = self.aggregate(function, args, value.span);
-                self.types[value.id.0 as usize] = Type::None;
+                self.types.insert(value.id.0, Type::None);
                 if let Some(aggregate) = aggregate {
                     self.define_map(&map, keys, aggregate, target.span);
                 }
@@ -202,7 +202,7 @@ impl Checker {
             ExprKind::Variable(name) => {
                 let ty = widen_int(value_type);
                 self.set_variable(name, ty, target.span);
-                self.types[target.id.0 as usize] = self.variables[name].clone();
+                self.types.insert(target.id.0, self.variables[name].clone());
             }
             ExprKind::Map(_) | ExprKind::MapIndex { .. } => {
                 let Some((map, keys)) = map_target(target) else {
@@ -215,7 +215,7 @@ impl Checker {
                     target.span,
                 );
                 if let Some(info) = self.maps.get(&format!("@{}", map.name)) {
-                    self.types[target.id.0 as usize] = info.value.read_type();
+                    self.types.insert(target.id.0, info.value.read_type());
                 }
             }
             _ => self.error(target.span, "can only assign to a $variable or an @map"),
@@ -426,9 +426,7 @@ impl Checker {
     /// Types an expression and remembers its type.
     pub(super) fn expr(&mut self, expr: &Expr) -> Type {
         let ty = self.expr_type(expr);
-        if let Some(slot) = self.types.get_mut(expr.id.0 as usize) {
-            *slot = ty.clone();
-        }
+        self.types.insert(expr.id.0, ty.clone());
         ty
     }
 
@@ -462,20 +460,17 @@ impl Checker {
             }
             ExprKind::MapIndex { map, keys } => self.map_read(map, keys, expr.span),
             ExprKind::Identifier(name) => self.identifier(name, expr.span),
+            // A parameter that is not a number is a string, as in bpftrace (and as `str($1)`);
+            // a missing one is 0.
             ExprKind::Positional(n) => match self.positional_int(*n) {
                 Some(_) => Type::I64,
-                None if self.settings.positional.len() >= *n as usize => {
-                    self.error(
-                        expr.span,
-                        format!("${n} is not a number; use str(${n}) for a string"),
-                    );
-                    Type::None
-                }
-                // bpftrace treats a missing parameter as 0 (or "" through str()).
-                None => Type::I64,
+                None => match self.settings.positional.get((*n as usize).wrapping_sub(1)) {
+                    Some(text) => Type::Str(text.len() as u32 + 1),
+                    None => Type::I64,
+                },
             },
             ExprKind::PositionalCount => Type::I64,
-            ExprKind::Call { function, args } => self.call(function, args, expr.span),
+            ExprKind::Call { function, args } => self.call(function, args, expr.span, expr.id),
             ExprKind::Field { base, field, .. } => {
                 let base_type = self.expr(base);
                 let base_type = self.with_kernel_fields(base, base_type);
@@ -624,7 +619,7 @@ impl Checker {
                         );
                     }
                     self.variables.entry(name.clone()).or_insert(Type::I64);
-                    self.types[target.id.0 as usize] = ty.clone();
+                    self.types.insert(target.id.0, ty.clone());
                     ty
                 }
                 ExprKind::Map(_) | ExprKind::MapIndex { .. } => {
@@ -682,7 +677,7 @@ impl Checker {
                     }
                 }
                 for (element, ty) in elements.iter().zip(&types) {
-                    self.types[element.id.0 as usize] = ty.clone();
+                    self.types.insert(element.id.0, ty.clone());
                 }
                 Type::Tuple(Rc::new(Layout::of(types)))
             }
@@ -887,7 +882,7 @@ impl Checker {
         }
     }
 
-    fn call(&mut self, function: &Ident, args: &[Expr], span: Span) -> Type {
+    fn call(&mut self, function: &Ident, args: &[Expr], span: Span, expr_id: ExprId) -> Type {
         let name = function.name.as_str();
         if AGGREGATES.contains(&name) {
             self.error(
@@ -963,6 +958,7 @@ impl Checker {
                 }
                 Type::None
             }
+            "getopt" => self.getopt(args, span, expr_id),
             "strftime" => {
                 if args.len() != 2 || !matches!(args[0].kind, ExprKind::String(_)) {
                     self.error(
@@ -991,7 +987,7 @@ impl Checker {
                     }
                     _ => self.expr(source),
                 };
-                self.types[source.id.0 as usize] = source_type.clone();
+                self.types.insert(source.id.0, source_type.clone());
                 let limit = match args.get(1) {
                     Some(n) => {
                         self.expr(n);
@@ -1107,7 +1103,18 @@ impl Checker {
             }
             "len" => {
                 match args.first().map(|a| &a.kind) {
-                    Some(ExprKind::Map(_)) => {}
+                    Some(ExprKind::Map(m)) => {
+                        if self
+                            .maps
+                            .get(&format!("@{m}"))
+                            .is_some_and(|i| i.key.is_none())
+                        {
+                            self.error(
+                                span,
+                                "call to len() expects a map with explicit keys (non-scalar map)",
+                            );
+                        }
+                    }
                     Some(_) => {
                         let ty = self.expr(&args[0]);
                         if !matches!(ty, Type::Str(_) | Type::Kstack | Type::Ustack) {
@@ -1254,6 +1261,92 @@ impl Checker {
         }
     }
 
+    /// `getopt(NAME[, DEFAULT[, DESCRIPTION]])`: a named option's value, typed by its default
+    /// (an integer, a string, or a boolean; a flag without a default).
+    fn getopt(&mut self, args: &[Expr], span: Span, id: ExprId) -> Type {
+        let Some(ExprKind::String(name)) = args.first().map(|a| &a.kind) else {
+            self.error(
+                span,
+                "getopt() expects the option's name as a string literal",
+            );
+            return Type::None;
+        };
+        let description = match args.get(2).map(|a| &a.kind) {
+            Some(ExprKind::String(d)) => Some(d.clone()),
+            _ => None,
+        };
+        if !self.declared_options.iter().any(|(n, _)| n == name) {
+            self.declared_options.push((name.clone(), description));
+        }
+        let given = self
+            .settings
+            .named
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone());
+        let bad = |kind: &str, value: &str| {
+            format!("program command line option --{name} invalid {kind} (value: {value})")
+        };
+        let default = args.get(1).map(|a| &a.kind);
+        let value = match default {
+            Some(ExprKind::String(text)) => OptionValue::Str(match given {
+                Some(Some(v)) => v,
+                Some(None) => String::new(),
+                None => text.clone(),
+            }),
+            Some(ExprKind::Bool(b)) => match given {
+                Some(value) => match parse_bool(value.as_deref()) {
+                    Some(b) => OptionValue::Bool(b),
+                    None => {
+                        self.option_error(bad("boolean", value.as_deref().unwrap_or("")));
+                        return Type::Bool;
+                    }
+                },
+                None => OptionValue::Bool(*b),
+            },
+            None => OptionValue::Bool(match given {
+                Some(value) => parse_bool(value.as_deref()).unwrap_or(false),
+                None => false,
+            }),
+            Some(_) => {
+                let default = args.get(1).and_then(|d| self.constant(d)).unwrap_or(0);
+                match given {
+                    Some(Some(text)) => match parse_int(&text) {
+                        // Beyond i64 (`0xffffffffffffffff`): kept as the unsigned number.
+                        Some(v) if v < 0 && !text.trim_start().starts_with('-') => {
+                            OptionValue::UInt(v as u64)
+                        }
+                        Some(v) => OptionValue::Int(v),
+                        None => {
+                            self.option_error(bad("integer", &text));
+                            return Type::I64;
+                        }
+                    },
+                    Some(None) => {
+                        self.option_error(bad("integer", ""));
+                        return Type::I64;
+                    }
+                    None => OptionValue::Int(default),
+                }
+            }
+        };
+        let ty = match &value {
+            OptionValue::Int(_) => Type::I64,
+            // Beyond i64: bpftrace keeps the bits and prints them unsigned.
+            OptionValue::UInt(_) => Type::U64,
+            OptionValue::Bool(_) => Type::Bool,
+            OptionValue::Str(s) => Type::Str(s.len() as u32 + 1),
+        };
+        self.options.insert(id, value);
+        ty
+    }
+
+    fn option_error(&mut self, message: String) {
+        if self.report && !self.option_errors.contains(&message) {
+            self.option_errors.push(message);
+        }
+    }
+
     fn check_format(
         &mut self,
         name: &str,
@@ -1365,6 +1458,15 @@ fn describe(value: &MapValue) -> String {
     match value {
         MapValue::Plain(ty) => ty.to_string(),
         other => format!("{}_t", other.name()),
+    }
+}
+
+/// `true`/`false`/`1`/`0` in any case; a bare flag (`--x`) is true.
+fn parse_bool(value: Option<&str>) -> Option<bool> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true" | "1" | "yes") => Some(true),
+        Some("false" | "0" | "no") => Some(false),
+        _ => None,
     }
 }
 

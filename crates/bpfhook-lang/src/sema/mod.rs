@@ -39,6 +39,8 @@ pub struct Settings {
     pub positional: Vec<String>,
     /// The pid of the `-c` command, started before compiling (it waits to exec).
     pub child_pid: Option<u32>,
+    /// Named program options (`-- --name=value`, `--flag`), read with `getopt()`.
+    pub named: Vec<(String, Option<String>)>,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             unsafe_calls: false,
             positional: Vec::new(),
             child_pid: None,
+            named: Vec::new(),
         }
     }
 }
@@ -162,14 +165,14 @@ impl MapInfo {
 /// Types of one probe instance's expressions and variables.
 #[derive(Debug, Clone, Default)]
 pub struct ProbeTypes {
-    /// By `ExprId`; `Type::None` for ids outside this probe.
-    pub exprs: Vec<Type>,
+    /// By `ExprId`: only this probe's expressions (a program may have thousands of probes).
+    pub exprs: HashMap<u32, Type>,
     pub variables: BTreeMap<String, Type>,
 }
 
 impl ProbeTypes {
     pub fn of(&self, expr: &Expr) -> &Type {
-        self.exprs.get(expr.id.0 as usize).unwrap_or(&Type::None)
+        self.exprs.get(&expr.id.0).unwrap_or(&Type::None)
     }
 }
 
@@ -185,6 +188,19 @@ pub struct Analysis {
     pub warnings: Diagnostics,
     /// Values of `sizeof(…)`/`offsetof(…)` expressions.
     pub size_constants: HashMap<ExprId, u64>,
+    /// Values of `getopt(…)` calls, known from the command line.
+    pub options: HashMap<ExprId, OptionValue>,
+    /// The options the program reads, with their descriptions (for `--help`).
+    pub declared_options: Vec<(String, Option<String>)>,
+}
+
+/// A named program option's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionValue {
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+    Str(String),
 }
 
 /// Checks a parsed program whose probes are already expanded (one `Vec<ProbeInstance>` per
@@ -219,6 +235,7 @@ pub fn analyze(
     if checker.errors.has_errors() {
         return Err(checker.errors);
     }
+    checker.check_named_options()?;
     Ok(Analysis {
         maps: checker.maps,
         probes: result,
@@ -227,6 +244,8 @@ pub fn analyze(
         settings: checker.settings,
         warnings: checker.warnings,
         size_constants: checker.size_constants,
+        options: checker.options,
+        declared_options: checker.declared_options,
     })
 }
 
@@ -241,9 +260,8 @@ struct Checker {
     settled: bool,
     errors: Diagnostics,
     warnings: Diagnostics,
-    expr_count: u32,
     // Per probe instance:
-    types: Vec<Type>,
+    types: HashMap<u32, Type>,
     variables: BTreeMap<String, Type>,
     context: ProbeContext,
     instance: Option<ProbeInstance>,
@@ -251,6 +269,11 @@ struct Checker {
     /// `-c CMD` given: `cpid` has a value.
     has_child: bool,
     size_constants: HashMap<ExprId, u64>,
+    options: HashMap<ExprId, OptionValue>,
+    declared_options: Vec<(String, Option<String>)>,
+    /// Problems with the named options, reported without a place (they are on the command
+    /// line, not in the program).
+    option_errors: Vec<String>,
     kernel: btf::KernelTypes,
 }
 
@@ -268,14 +291,16 @@ impl Checker {
             settled: false,
             errors: Diagnostics::default(),
             warnings: Diagnostics::default(),
-            expr_count: program.expr_count,
-            types: Vec::new(),
+            types: HashMap::new(),
             variables: BTreeMap::new(),
             context: ProbeContext::default(),
             instance: None,
             loop_depth: 0,
             has_child: settings_child,
             size_constants: HashMap::new(),
+            options: HashMap::new(),
+            declared_options: Vec::new(),
+            option_errors: Vec::new(),
             kernel: btf::KernelTypes::default(),
         };
         checker.report = true;
@@ -295,6 +320,45 @@ impl Checker {
         Ok(checker)
     }
 
+    /// The command line's named options must all be ones the program reads; `--help` lists
+    /// them. These messages name no place in the program, so they come as one plain error.
+    fn check_named_options(&mut self) -> Result<(), Diagnostics> {
+        let expected = || {
+            let names: Vec<String> = self
+                .declared_options
+                .iter()
+                .map(|(n, d)| match d {
+                    Some(d) => format!("--{n}: {d}"),
+                    None => format!("--{n}"),
+                })
+                .collect();
+            format!("HINT: expected program options:\n{}", names.join("\n"))
+        };
+        let mut messages = std::mem::take(&mut self.option_errors);
+        if self.settings.named.iter().any(|(n, _)| n == "help") {
+            messages = vec![expected()];
+        } else {
+            let unexpected: Vec<String> = self
+                .settings
+                .named
+                .iter()
+                .filter(|(n, _)| !self.declared_options.iter().any(|(d, _)| d == n))
+                .map(|(n, _)| format!("--{n}"))
+                .collect();
+            if !unexpected.is_empty() {
+                messages.push(format!(
+                    "unexpected program command line options: {}",
+                    unexpected.join(" ")
+                ));
+                messages.push(expected());
+            }
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        Err(Diagnostics(vec![Diagnostic::plain(messages.join("\n"))]))
+    }
+
     /// Warns about declared maps no probe uses, as bpftrace does.
     fn check_map_usage(&mut self, program: &Program) {
         for decl in &program.map_decls {
@@ -308,7 +372,17 @@ impl Checker {
     }
 
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        if self.report {
+        if !self.report {
+            return;
+        }
+        // An error about an expression that holds the last error's place is its consequence
+        // (`$undefined + 1` cannot be added either): one message is enough.
+        let follows = self.errors.0.last().is_some_and(|last| {
+            last.span != Span::default()
+                && span.start <= last.span.start
+                && last.span.end <= span.end
+        });
+        if !follows {
             self.errors.push(Diagnostic::error(span, message));
         }
     }

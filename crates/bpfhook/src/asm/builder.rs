@@ -65,6 +65,19 @@ impl Program {
         self.insns.iter().take(insn_index).map(Insn::size).sum()
     }
 
+    /// The byte offset of every instruction (and, last, of the end): one pass, where calling
+    /// [`Program::byte_offset`] per instruction would be quadratic.
+    pub fn byte_offsets(&self) -> Vec<usize> {
+        let mut offsets = Vec::with_capacity(self.insns.len() + 1);
+        let mut offset = 0;
+        for insn in &self.insns {
+            offsets.push(offset);
+            offset += insn.size();
+        }
+        offsets.push(offset);
+        offsets
+    }
+
     /// Length of the encoded program in bytes.
     pub fn byte_len(&self) -> usize {
         self.byte_offset(self.insns.len())

@@ -203,11 +203,17 @@ impl ObjectSpec {
             for (name, program) in &code.members {
                 reject_calls_to_labels(name, program)?;
                 let start = bytes.len() as u64;
+                let offsets = program.byte_offsets();
                 for relocation in &program.relocations {
                     let (symbol, kind) = self.resolve(name, &relocation.target)?;
                     rels.push(PendingRel {
                         section: index,
-                        offset: start + program.byte_offset(relocation.insn_index) as u64,
+                        offset: start
+                            + offsets
+                                .get(relocation.insn_index)
+                                .copied()
+                                .unwrap_or_else(|| program.byte_len())
+                                as u64,
                         symbol,
                         kind,
                     });

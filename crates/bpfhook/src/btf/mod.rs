@@ -68,3 +68,9 @@ pub enum BtfError {
     #[error("cannot write BTF output: {0}")]
     Write(#[from] std::io::Error),
 }
+
+/// The BTF id of a kernel function by name (what a kfunc call names), found by a name-only walk
+/// of /sys/kernel/btf/vmlinux rather than a full parse.
+pub fn kernel_function_id(name: &str) -> Result<Option<u32>, BtfError> {
+    scan::vmlinux_type_id(scan::KIND_FUNC, name)
+}
