@@ -21,10 +21,9 @@ sizes=${SIZES:-500 1000 2000 4000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-peak_rss_mb() { # peak RSS of a command that exits by itself
-    local kb
-    kb=$( { /usr/bin/time -f "%M" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -n 1)
-    echo "scale=1; $kb / 1024" | bc
+peak_rss_mb() { # peak RSS of a command that exits by itself; fails if the command does
+    /usr/bin/time -f "%M" -o "$work/rss" "$@" > /dev/null 2>&1 || return 1
+    echo "scale=1; $(tail -n 1 "$work/rss") / 1024" | bc
 }
 
 echo "## 1. hello: start to exit"
@@ -74,10 +73,13 @@ for shape in begin interval; do
         file="$work/$shape-$n.bt"
         "${shape}_script" "$n" > "$file"
         # bpftrace is slow on big scripts (quadratic, its issue #3257): fewer runs there.
-        hyperfine -N --runs 3 --style none --export-json "$work/theirs.json" \
-            "bpftrace --emit-elf $work/out.o $file" > /dev/null 2>&1
-        theirs=$(jq '.results[0].mean * 1000' "$work/theirs.json")
-        theirs_rss=$(peak_rss_mb bpftrace --emit-elf "$work/out.o" "$file")
+        if theirs_rss=$(peak_rss_mb bpftrace --emit-elf "$work/out.o" "$file"); then
+            hyperfine -N --runs $((n > 2000 ? 1 : 3)) --style none --export-json "$work/theirs.json" \
+                "bpftrace --emit-elf $work/out.o $file" > /dev/null 2>&1
+            theirs=$(jq '.results[0].mean * 1000' "$work/theirs.json")
+        else
+            theirs=nan theirs_rss="fails"
+        fi
         if ! "$bpfhook" trace --dry-run "$file" > "$work/err" 2>&1; then
             printf '| %s | %d | fails: %s | | %.1f ms | %s MB | |\n' "$shape" "$n" \
                 "$(head -n 1 "$work/err")" "$theirs" "$theirs_rss"
