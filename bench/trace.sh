@@ -26,6 +26,18 @@ peak_rss_mb() { # peak RSS of a command that exits by itself; fails if the comma
     echo "scale=1; $(tail -n 1 "$work/rss") / 1024" | bc
 }
 
+mean_ms() { # mean wall time of a command over $1 hyperfine runs, or nan (and why) if it fails
+    local runs=$1
+    shift
+    if hyperfine -N --runs "$runs" --style none --export-json "$work/mean.json" "$*" \
+        > "$work/hyperfine.log" 2>&1; then
+        jq '.results[0].mean * 1000' "$work/mean.json"
+    else
+        echo "hyperfine failed on '$*': $(tail -n 3 "$work/hyperfine.log")" >&2
+        echo nan
+    fi
+}
+
 echo "## 1. hello: start to exit"
 hello='BEGIN { printf("hi\n"); exit(); }'
 hyperfine -N --warmup 3 --runs "$runs" --output null --style none --export-markdown "$work/hello.md" \
@@ -72,25 +84,18 @@ for shape in begin interval; do
     for n in $sizes; do
         file="$work/$shape-$n.bt"
         "${shape}_script" "$n" > "$file"
-        # bpftrace is slow on big scripts (quadratic, its issue #3257): fewer runs there.
-        if theirs_rss=$(peak_rss_mb bpftrace --emit-elf "$work/out.o" "$file"); then
-            hyperfine -N --runs $((n > 2000 ? 1 : 3)) --style none --export-json "$work/theirs.json" \
-                "bpftrace --emit-elf $work/out.o $file" > /dev/null 2>&1
-            theirs=$(jq '.results[0].mean * 1000' "$work/theirs.json")
-        else
-            theirs=nan theirs_rss="fails"
-        fi
+        # bpftrace is slow on big scripts (quadratic, its issue #3257): one run past 2,000 lines.
+        theirs=$(mean_ms $((n > 2000 ? 1 : 3)) bpftrace --emit-elf "$work/out.o" "$file")
+        theirs_rss=$(peak_rss_mb bpftrace --emit-elf "$work/out.o" "$file" || echo fails)
         if ! "$bpfhook" trace --dry-run "$file" > "$work/err" 2>&1; then
             printf '| %s | %d | fails: %s | | %.1f ms | %s MB | |\n' "$shape" "$n" \
                 "$(head -n 1 "$work/err")" "$theirs" "$theirs_rss"
             continue
         fi
-        hyperfine -N --warmup 1 --runs 10 --style none --export-json "$work/ours.json" \
-            "$bpfhook trace --dry-run $file" > /dev/null 2>&1
-        ours=$(jq '.results[0].mean * 1000' "$work/ours.json")
+        ours=$(mean_ms 10 "$bpfhook" trace --dry-run "$file")
         printf '| %s | %d | %.1f ms | %s MB | %.1f ms | %s MB | %.4f |\n' "$shape" "$n" \
-            "$ours" "$(peak_rss_mb "$bpfhook" trace --dry-run "$file")" \
-            "$theirs" "$theirs_rss" "$(echo "$ours / $theirs" | bc -l)"
+            "$ours" "$(peak_rss_mb "$bpfhook" trace --dry-run "$file" || echo fails)" \
+            "$theirs" "$theirs_rss" "$(echo "$ours / $theirs" | bc -l 2>/dev/null)"
     done
 done
 
