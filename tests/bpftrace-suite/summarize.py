@@ -41,10 +41,11 @@ def main():
             name, why = line.rstrip("\n").split("\t", 1)
             excluded[name] = why
     for line in open(log_path, errors="replace"):
-        if line.startswith("[   SKIP   ] ") and "(" in line:
-            name = line[len("[   SKIP   ] "):].split(" ")[0]
-            if name not in excluded and name not in status:
-                excluded[name] = line.split("(", 1)[1].rstrip(")\n")
+        if line.startswith("[   SKIP   ] ") and line.rstrip().endswith(")"):
+            name, why = line[len("[   SKIP   ] "):].rstrip()[:-1].rsplit(" (", 1)
+            in_run = name.split(".")[0] in suites
+            if in_run and name not in excluded and name not in status:
+                excluded[name] = why
     counts = defaultdict(lambda: defaultdict(int))
     for name, value in status.items():
         counts[name.split(".")[0]][value] += 1

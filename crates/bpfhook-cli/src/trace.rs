@@ -63,13 +63,12 @@ pub fn report(result: Result<ExitCode>) -> ExitCode {
 }
 
 #[derive(Args)]
-#[command(trailing_var_arg = true)]
 pub struct TraceArgs {
     /// The program text (otherwise FILE, or `-` for standard input)
     #[arg(short = 'e', value_name = "PROGRAM")]
     program: Option<String>,
     /// Run this command and trace it (`cpid`); the script ends when it does
-    #[arg(short = 'c', value_name = "CMD")]
+    #[arg(short = 'c', long = "cmd", value_name = "CMD")]
     command: Option<String>,
     /// Only this process, for uprobes and perf events
     #[arg(short = 'p', long = "pid", value_name = "PID")]
@@ -111,7 +110,8 @@ pub struct TraceArgs {
     /// Do not print warnings
     #[arg(long = "no-warnings")]
     no_warnings: bool,
-    /// FILE (or the -l glob), then the positional parameters $1, $2, …
+    /// FILE (or the -l glob), then the positional parameters $1, $2, …; after `--`, named
+    /// options for getopt() (`--name=value`)
     rest: Vec<String>,
 }
 
