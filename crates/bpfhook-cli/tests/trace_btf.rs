@@ -2,33 +2,11 @@
 //! `struct task_struct *`, casts to kernel structs, `sizeof`/`offsetof`, bit fields, and the
 //! errors a wrong field gives. The expected numbers come from bpftool's listing of the BTF.
 
-use std::process::{Command, Output, Stdio};
+mod trace_support;
 
-use bpfhook_testkit::program_loaded;
+use std::process::Command;
 
-/// Runs `bpfhook trace ARGS…`; returns (stdout, stderr, output) after checking that none of
-/// the run's programs (named `bt<pid>_<n>`) is still loaded.
-fn trace(args: &[&str]) -> (String, String, Output) {
-    let child = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
-        .arg("trace")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning bpfhook");
-    let pid = child.id();
-    let output = child.wait_with_output().expect("bpfhook runs");
-    assert!(
-        !program_loaded(&format!("bt{pid}_0")),
-        "bpfhook {pid} left a program loaded"
-    );
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        output,
-    )
-}
+use trace_support::trace;
 
 /// From `bpftool btf dump … format raw`: the size of `struct NAME` and the `bits_offset` of
 /// its member `member`.

@@ -22,37 +22,12 @@ pub(super) enum Place {
 
 impl ProgramGen<'_> {
     pub(super) fn constant_of(&self, expr: &Expr) -> Option<i64> {
-        match &expr.kind {
-            ExprKind::Integer { value, .. } => Some(*value as i64),
-            ExprKind::Unary {
-                op: UnaryOp::Negate,
-                operand,
-            } => self.constant_of(operand).map(i64::wrapping_neg),
-            ExprKind::Identifier(name) => self.analysis.enums.get(name).map(|(_, v)| *v),
-            ExprKind::Positional(n) => self.positional_int(*n),
-            ExprKind::Cast { operand, .. } => self.constant_of(operand),
-            ExprKind::Binary { op, left, right } => {
-                let (a, b) = (self.constant_of(left)?, self.constant_of(right)?);
-                Some(match op {
-                    BinaryOp::Add => a.wrapping_add(b),
-                    BinaryOp::Sub => a.wrapping_sub(b),
-                    BinaryOp::Mul => a.wrapping_mul(b),
-                    BinaryOp::Div if b != 0 => a / b,
-                    BinaryOp::Shl => a.wrapping_shl(b as u32),
-                    _ => return None,
-                })
-            }
-            _ => None,
-        }
+        let settings = &self.analysis.settings;
+        crate::sema::constant_value(expr, &self.analysis.enums, &settings.positional)
     }
 
     fn positional_int(&self, n: u32) -> Option<i64> {
-        let text = self
-            .analysis
-            .settings
-            .positional
-            .get(n.checked_sub(1)? as usize)?;
-        crate::sema::parse_int(text)
+        crate::sema::positional_int(&self.analysis.settings.positional, n)
     }
 
     /// Evaluates an expression: scalars to an immediate or a slot, aggregates into scratch.

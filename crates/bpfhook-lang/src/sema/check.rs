@@ -1,5 +1,6 @@
 //! Typing of statements and expressions, one probe instance at a time.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{Builtin, Checker, MapInfo, MapValue, OptionValue, ProbeContext, ProbeTypes};
@@ -7,7 +8,7 @@ use crate::ast::*;
 use crate::diag::Span;
 use crate::output::printf::Format;
 use crate::probes::{ProbeInstance, ProbeKind};
-use crate::types::{IntType, Layout, Type};
+use crate::types::{EnumType, IntType, Layout, Type};
 
 /// Functions whose result only makes sense stored in a map.
 const AGGREGATES: &[&str] = &[
@@ -393,34 +394,12 @@ impl Checker {
     }
 
     /// A constant integer expression's value (literals, enum values, positional params).
-    pub(super) fn constant(&mut self, expr: &Expr) -> Option<i64> {
-        match &expr.kind {
-            ExprKind::Integer { value, .. } => Some(*value as i64),
-            ExprKind::Unary {
-                op: UnaryOp::Negate,
-                operand,
-            } => self.constant(operand).map(i64::wrapping_neg),
-            ExprKind::Identifier(name) => self.enums.get(name).map(|(_, v)| *v),
-            ExprKind::Positional(n) => self.positional_int(*n),
-            ExprKind::Cast { operand, .. } => self.constant(operand),
-            ExprKind::Binary { op, left, right } => {
-                let (a, b) = (self.constant(left)?, self.constant(right)?);
-                Some(match op {
-                    BinaryOp::Add => a.wrapping_add(b),
-                    BinaryOp::Sub => a.wrapping_sub(b),
-                    BinaryOp::Mul => a.wrapping_mul(b),
-                    BinaryOp::Div if b != 0 => a / b,
-                    BinaryOp::Shl => a.wrapping_shl(b as u32),
-                    _ => return None,
-                })
-            }
-            _ => None,
-        }
+    pub(super) fn constant(&self, expr: &Expr) -> Option<i64> {
+        constant_value(expr, &self.enums, &self.settings.positional)
     }
 
     pub(super) fn positional_int(&self, n: u32) -> Option<i64> {
-        let text = self.settings.positional.get(n.checked_sub(1)? as usize)?;
-        parse_int(text)
+        positional_int(&self.settings.positional, n)
     }
 
     /// Types an expression and remembers its type.
@@ -1459,6 +1438,44 @@ fn describe(value: &MapValue) -> String {
         MapValue::Plain(ty) => ty.to_string(),
         other => format!("{}_t", other.name()),
     }
+}
+
+/// The value of a constant integer expression: literals, enum values, numeric positional
+/// parameters, casts of those and `+ - * / <<` between them. The checker and the code
+/// generator both need it (unroll counts, lhist bounds, print's top and div).
+pub fn constant_value(
+    expr: &Expr,
+    enums: &HashMap<String, (Rc<EnumType>, i64)>,
+    positional: &[String],
+) -> Option<i64> {
+    let constant = |e: &Expr| constant_value(e, enums, positional);
+    match &expr.kind {
+        ExprKind::Integer { value, .. } => Some(*value as i64),
+        ExprKind::Unary {
+            op: UnaryOp::Negate,
+            operand,
+        } => constant(operand).map(i64::wrapping_neg),
+        ExprKind::Identifier(name) => enums.get(name).map(|(_, v)| *v),
+        ExprKind::Positional(n) => positional_int(positional, *n),
+        ExprKind::Cast { operand, .. } => constant(operand),
+        ExprKind::Binary { op, left, right } => {
+            let (a, b) = (constant(left)?, constant(right)?);
+            Some(match op {
+                BinaryOp::Add => a.wrapping_add(b),
+                BinaryOp::Sub => a.wrapping_sub(b),
+                BinaryOp::Mul => a.wrapping_mul(b),
+                BinaryOp::Div if b != 0 => a / b,
+                BinaryOp::Shl => a.wrapping_shl(b as u32),
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `$N` as a number, if it is one.
+pub fn positional_int(positional: &[String], n: u32) -> Option<i64> {
+    parse_int(positional.get(n.checked_sub(1)? as usize)?)
 }
 
 /// `true`/`false`/`1`/`0` in any case; a bare flag (`--x`) is true.

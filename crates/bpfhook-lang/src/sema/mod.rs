@@ -21,7 +21,7 @@ use crate::probes::ProbeInstance;
 use crate::types::{EnumType, Layout, Record, Type};
 
 pub use builtins::Builtin;
-pub use check::{map_target, parse_int};
+pub use check::{constant_value, map_target, parse_int, positional_int};
 pub use context::ProbeContext;
 
 /// Settings that shape types (from `config = {…}`, the environment and the command line).
