@@ -196,3 +196,14 @@ fn quiet_and_notify_attached() {
     assert!(!err.contains("Attached"), "{err}");
     assert!(out.contains("__BPFTRACE_NOTIFY_PROBES_ATTACHED\n"), "{out}");
 }
+
+#[test]
+fn verifier_rejections_name_the_probe_and_show_the_log() {
+    let (_, err, output) = trace(&["-e", "begin { $x = 1; while ($x) { $x = $x; } }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.starts_with("ERROR: begin: the verifier rejected"),
+        "{err}"
+    );
+    assert!(err.contains("infinite loop detected"), "{err}");
+}

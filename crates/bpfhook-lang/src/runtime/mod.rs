@@ -28,7 +28,14 @@ pub enum RuntimeError {
     #[error("the generated object: {0}")]
     Object(#[from] bpfhook::object::ObjectError),
     #[error(transparent)]
-    Manager(#[from] ManagerError),
+    Manager(ManagerError),
+    /// A probe that failed to load or attach, named as the script names it.
+    #[error("{probe}: {error}")]
+    Probe {
+        probe: String,
+        #[source]
+        error: Box<bpfhook::attach::AttachError>,
+    },
     #[error("reading events: {0}")]
     Events(#[from] bpfhook::events::EventsError),
     #[error("reading map {map}: {error}")]
@@ -45,6 +52,16 @@ pub enum RuntimeError {
     Child(String),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl From<ManagerError> for RuntimeError {
+    /// The program's name in the object means nothing to the script's author; its probe does.
+    fn from(error: ManagerError) -> Self {
+        match error {
+            ManagerError::Program { hook, error, .. } => RuntimeError::Probe { probe: hook, error },
+            other => RuntimeError::Manager(other),
+        }
+    }
 }
 
 /// How to run.
@@ -96,7 +113,15 @@ pub fn run(
     // begin/end programs are loaded (verified) before anything attaches.
     let mut run_once: Vec<(bool, String, OwnedFd)> = Vec::new();
     for probe in compiled.probes.iter().filter(|p| p.instance.is_run_once()) {
-        let fd = loaded.load_unattached(&probe.program)?;
+        let fd = loaded
+            .load_unattached(&probe.program)
+            .map_err(|error| match error {
+                ManagerError::Program { error, .. } => RuntimeError::Probe {
+                    probe: probe.instance.name.clone(),
+                    error,
+                },
+                other => other.into(),
+            })?;
         let is_begin = probe.instance.kind == crate::probes::ProbeKind::Begin;
         run_once.push((is_begin, probe.instance.name.clone(), fd));
     }
