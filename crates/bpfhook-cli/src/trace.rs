@@ -107,6 +107,9 @@ pub struct TraceArgs {
     /// Compile only: nothing is loaded, attached or run
     #[arg(long = "dry-run")]
     dry_run: bool,
+    /// Only the probes whose full name matches this regex (begin and end always run)
+    #[arg(long = "probe-filter", value_name = "REGEX")]
+    probe_filter: Option<String>,
     /// Do not print warnings
     #[arg(long = "no-warnings")]
     no_warnings: bool,
@@ -137,6 +140,12 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     let mut settings = settings_from_environment();
     (settings.positional, settings.named) = split_params(params);
     settings.unsafe_calls = args.unsafe_calls;
+    settings.probe_filter = args
+        .probe_filter
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("Invalid --probe-filter regex: {e}"))?;
     let child = args
         .command
         .as_deref()

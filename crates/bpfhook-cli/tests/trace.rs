@@ -207,3 +207,19 @@ fn verifier_rejections_name_the_probe_and_show_the_log() {
     );
     assert!(err.contains("infinite loop detected"), "{err}");
 }
+
+#[test]
+fn probe_filter_keeps_matching_probes_and_begin() {
+    let script = r#"BEGIN { printf("begin\n"); } interval:ms:50 { printf("bad\n"); exit(); } interval:ms:120 { printf("hit\n"); exit(); }"#;
+    let (out, err, output) = trace(&["--probe-filter", ":120$", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out, "begin\nhit\n");
+    let (_, err, output) = trace(&[
+        "--probe-filter",
+        "nothing-matches",
+        "-e",
+        script.replace("BEGIN", "interval:ms:9").as_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("No probes to attach"), "{err}");
+}

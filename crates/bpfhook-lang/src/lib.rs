@@ -59,7 +59,13 @@ pub fn compile(
         for point in &mut probe.attach_points {
             point.raw = substitute_positional(&point.raw, &settings.positional);
             match probes::expand(point) {
-                Ok(found) => expanded.extend(found),
+                Ok(found) => expanded.extend(found.into_iter().filter(|p| {
+                    p.is_run_once()
+                        || settings
+                            .probe_filter
+                            .as_ref()
+                            .is_none_or(|f| f.is_match(&p.name))
+                })),
                 Err(diagnostic) => errors.push(diagnostic),
             }
         }

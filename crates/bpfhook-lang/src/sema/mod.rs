@@ -41,6 +41,8 @@ pub struct Settings {
     pub child_pid: Option<u32>,
     /// Named program options (`-- --name=value`, `--flag`), read with `getopt()`.
     pub named: Vec<(String, Option<String>)>,
+    /// `--probe-filter REGEX`: only probes whose full name matches (begin and end always run).
+    pub probe_filter: Option<regex::Regex>,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             positional: Vec::new(),
             child_pid: None,
             named: Vec::new(),
+            probe_filter: None,
         }
     }
 }
