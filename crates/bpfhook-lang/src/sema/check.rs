@@ -601,9 +601,10 @@ impl Checker {
                     self.types.insert(target.id.0, ty.clone());
                     ty
                 }
-                ExprKind::Map(_) | ExprKind::MapIndex { .. } => {
-                    let (map, keys) = map_target(target).expect("a map target");
-                    self.define_map(&map, keys, MapValue::Plain(Type::I64), target.span);
+                _ if map_target(target).is_some() => {
+                    if let Some((map, keys)) = map_target(target) {
+                        self.define_map(&map, keys, MapValue::Plain(Type::I64), target.span);
+                    }
                     Type::I64
                 }
                 _ => {
