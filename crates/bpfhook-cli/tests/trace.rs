@@ -223,3 +223,14 @@ fn probe_filter_keeps_matching_probes_and_begin() {
     assert_eq!(output.status.code(), Some(1));
     assert!(err.contains("No probes to attach"), "{err}");
 }
+
+#[test]
+fn ntop_formats_the_addresses_of_a_real_tcp_connection() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
+    let port = listener.local_addr().expect("address").port();
+    let command = format!("/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}'");
+    let script = r#"tracepoint:sock:inet_sock_set_state /pid == cpid && args.family == 2 && args.newstate == 2/ { printf("%s -> %s:%d\n", ntop(args.saddr), ntop(args.daddr), args.dport); }"#;
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out, format!("127.0.0.1 -> 127.0.0.1:{port}\n"));
+}

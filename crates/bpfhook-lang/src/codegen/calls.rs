@@ -160,6 +160,21 @@ impl ProgramGen<'_> {
                 self.b.call_helper(Helper::SendSignal);
                 Val::Imm(0)
             }
+            "ntop" => self.ntop(args),
+            "macaddr" => {
+                let value = self.expr(&args[0]);
+                let from = self.ty(&args[0]);
+                let mem = self.mem(8);
+                self.zero(mem, 8);
+                match (from.is_scalar(), value) {
+                    (false, Val::Mem(src)) => self.copy(mem, src, 6),
+                    (_, address) => {
+                        self.load(R3, address);
+                        self.probe_read(mem, 6, false);
+                    }
+                }
+                Val::Mem(mem)
+            }
             "getopt" => match self.analysis.options.get(&expr.id) {
                 Some(crate::sema::OptionValue::Str(text)) => {
                     let mem = self.mem(ty.size());
@@ -472,6 +487,31 @@ impl ProgramGen<'_> {
             .mov64_imm(R0, 1)
             .label(&done);
         self.spill(R0)
+    }
+
+    /// `ntop([af, ]addr)`: the family (8 bytes) then 16 address bytes. An integer is an IPv4
+    /// address as the kernel stores it (network order in memory); 4 or 16 bytes give the family.
+    fn ntop(&mut self, args: &[Expr]) -> Val {
+        let address = &args[args.len() - 1];
+        let from = self.ty(address);
+        let value = self.expr(address);
+        let mem = self.mem(24);
+        self.zero(mem, 24);
+        let family = match args.len() {
+            2 => self.expr(&args[0]),
+            _ if from.is_integer() || from.size() == 4 => Val::Imm(i64::from(libc::AF_INET)),
+            _ => Val::Imm(i64::from(libc::AF_INET6)),
+        };
+        self.load(R0, family);
+        self.b.stx(Size::DW, R9, R0, mem as i16);
+        match value {
+            Val::Mem(src) if !from.is_scalar() => self.copy(mem + 8, src, from.size().min(16)),
+            scalar => {
+                self.load(R0, scalar);
+                self.b.stx(Size::W, R9, R0, (mem + 8) as i16);
+            }
+        }
+        Val::Mem(mem)
     }
 
     /// 1 when `needle` occurs in the NUL-terminated string of `size` bytes at `at`, unrolled

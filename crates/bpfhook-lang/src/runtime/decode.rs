@@ -150,8 +150,12 @@ impl Decoder {
                     .unwrap_or_default();
                 Value::Str(self.strftime(&format, ns))
             }
-            Type::Inet | Type::MacAddr => {
-                Value::Buffer(bytes.get(..ty.size() as usize).unwrap_or_default().to_vec())
+            Type::Inet => Value::Str(inet(bytes)),
+            Type::MacAddr => {
+                let octets: Vec<String> = (0..6)
+                    .map(|i| format!("{:02X}", bytes.get(i).copied().unwrap_or(0)))
+                    .collect();
+                Value::Str(octets.join(":"))
             }
         }
     }
@@ -222,6 +226,22 @@ fn boot_offset_ns() -> i128 {
         }
     };
     now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC)
+}
+
+/// `ntop`'s record: the address family, then the address bytes as they sit in memory.
+fn inet(bytes: &[u8]) -> String {
+    let family = read_uint(bytes, 8);
+    let address = bytes.get(8..24).unwrap_or_default();
+    match (family as i32, address.len()) {
+        (libc::AF_INET, 16..) => {
+            std::net::Ipv4Addr::new(address[0], address[1], address[2], address[3]).to_string()
+        }
+        (libc::AF_INET6, 16..) => {
+            let octets: [u8; 16] = address[..16].try_into().unwrap_or([0; 16]);
+            std::net::Ipv6Addr::from(octets).to_string()
+        }
+        _ => String::new(),
+    }
 }
 
 /// A little-endian unsigned integer of `size` bytes (missing bytes read as zero).

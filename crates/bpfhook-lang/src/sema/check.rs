@@ -1021,8 +1021,18 @@ impl Checker {
                 Type::None
             }
             "ntop" => {
-                for a in args {
-                    self.expr(a);
+                let types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
+                let address = types.last();
+                let ok = match address {
+                    Some(t) if t.is_integer() => true,
+                    Some(t) => matches!(t.size(), 4 | 16) && !t.is_scalar(),
+                    None => false,
+                };
+                if !ok || args.len() > 2 {
+                    self.error(
+                        span,
+                        "ntop([AF, ]ADDRESS) takes an IPv4 integer or 4- or 16-byte address",
+                    );
                 }
                 Type::Inet
             }
@@ -1154,8 +1164,14 @@ impl Checker {
                 }
             }
             "macaddr" => {
-                for a in args {
-                    self.expr(a);
+                let ty = args.first().map(|a| self.expr(a));
+                let ok =
+                    args.len() == 1 && ty.as_ref().is_some_and(|t| t.is_scalar() || t.size() >= 6);
+                if !ok {
+                    self.error(
+                        span,
+                        "macaddr() takes a pointer to, or an array of, 6 bytes",
+                    );
                 }
                 Type::MacAddr
             }
