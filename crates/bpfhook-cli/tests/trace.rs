@@ -234,3 +234,23 @@ fn ntop_formats_the_addresses_of_a_real_tcp_connection() {
     assert!(output.status.success(), "{err}");
     assert_eq!(out, format!("127.0.0.1 -> 127.0.0.1:{port}\n"));
 }
+
+#[test]
+fn values_named_when_printed_username_strerror_cgroup_path() {
+    let (out, err, output) = trace(&[
+        "-e",
+        r#"begin { printf("%s|%s|%s\n", username, strerror(1), cgroup_path(cgroup)); }"#,
+    ]);
+    assert!(output.status.success(), "{err}");
+    let parts: Vec<&str> = out.trim_end().split('|').collect();
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(parts.len(), 3, "{out}");
+    if uid == 0 {
+        assert_eq!(parts[0], "root");
+    } else {
+        assert!(!parts[0].is_empty() && parts[0] != uid.to_string(), "{out}");
+    }
+    assert_eq!(parts[1], "Operation not permitted");
+    assert!(parts[2].starts_with("unified:/"), "{out}");
+}

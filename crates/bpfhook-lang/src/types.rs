@@ -40,6 +40,10 @@ pub enum Type {
     Timestamp,
     /// `cgroup_path(id)`: a cgroup id printed as its path.
     CgroupPath,
+    /// `username`: a uid printed as the user's name.
+    Username,
+    /// `strerror(n)`: an errno printed as its message.
+    Errno,
     /// `kaddr`, `uaddr`: a plain u64 that came from a symbol.
     Addr,
 }
@@ -217,7 +221,13 @@ impl Type {
             Type::Tuple(layout) => layout.size,
             Type::Record(record) => record.layout.size,
             Type::Array(element, n) => element.size() * n,
-            Type::Pointer(_) | Type::Ksym | Type::Kstack | Type::Addr | Type::CgroupPath => 8,
+            Type::Pointer(_)
+            | Type::Ksym
+            | Type::Kstack
+            | Type::Addr
+            | Type::CgroupPath
+            | Type::Username
+            | Type::Errno => 8,
             Type::Usym | Type::Ustack | Type::Timestamp => 16,
             Type::Inet => 24,
             Type::MacAddr => 6,
@@ -248,6 +258,8 @@ impl Type {
                 | Type::Kstack
                 | Type::Addr
                 | Type::CgroupPath
+                | Type::Username
+                | Type::Errno
         )
     }
 
@@ -274,9 +286,13 @@ impl Type {
                 bits: e.bits,
                 signed: true,
             }),
-            Type::Pointer(_) | Type::Ksym | Type::Addr | Type::Kstack | Type::CgroupPath => {
-                Some(IntType::U64)
-            }
+            Type::Pointer(_)
+            | Type::Ksym
+            | Type::Addr
+            | Type::Kstack
+            | Type::CgroupPath
+            | Type::Username
+            | Type::Errno => Some(IntType::U64),
             _ => None,
         }
     }
@@ -314,6 +330,8 @@ impl fmt::Display for Type {
             Type::MacAddr => f.write_str("mac_address"),
             Type::Timestamp => f.write_str("timestamp"),
             Type::CgroupPath => f.write_str("cgroup_path_t"),
+            Type::Username => f.write_str("username"),
+            Type::Errno => f.write_str("strerror_t"),
             Type::Addr => f.write_str("uint64"),
         }
     }

@@ -161,6 +161,8 @@ impl ProgramGen<'_> {
                 Val::Imm(0)
             }
             "ntop" => self.ntop(args),
+            // The id or errno now; its path or message when printed.
+            "cgroup_path" | "strerror" => self.expr(&args[0]),
             "macaddr" => {
                 let value = self.expr(&args[0]);
                 let from = self.ty(&args[0]);

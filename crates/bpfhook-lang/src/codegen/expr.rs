@@ -149,6 +149,12 @@ impl ProgramGen<'_> {
                 }
                 self.spill(R0)
             }
+            Builtin::Username => {
+                self.b
+                    .call_helper(Helper::GetCurrentUidGid)
+                    .mov32_reg(R0, R0);
+                self.spill(R0)
+            }
             Builtin::Uid | Builtin::Gid => {
                 self.b.call_helper(Helper::GetCurrentUidGid);
                 if builtin == Builtin::Gid {

@@ -115,7 +115,22 @@ impl Decoder {
                 )
             }
             Type::Pointer(_) | Type::Addr => Value::UInt(read_uint(bytes, 8)),
-            Type::CgroupPath => Value::UInt(read_uint(bytes, 8)),
+            Type::CgroupPath => Value::Str(cgroup_path(read_uint(bytes, 8))),
+            Type::Username => {
+                let uid = read_uint(bytes, 8) as u32;
+                Value::Str(user_name(uid).unwrap_or_else(|| uid.to_string()))
+            }
+            Type::Errno => {
+                let errno = read_uint(bytes, 8) as i32;
+                Value::Str(
+                    std::io::Error::from_raw_os_error(errno)
+                        .to_string()
+                        .split(" (os error")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            }
             Type::Ksym => {
                 let address = read_uint(bytes, 8);
                 Value::Str(
@@ -226,6 +241,59 @@ fn boot_offset_ns() -> i128 {
         }
     };
     now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC)
+}
+
+/// A cgroup v2 id (its directory's inode) as bpftrace prints it: `unified:/PATH` for each
+/// cgroup2 mount where a directory has that inode.
+fn cgroup_path(id: u64) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let roots = mounts.lines().filter_map(|l| {
+        let mut fields = l.split_whitespace();
+        let (_, dir, kind) = (fields.next()?, fields.next()?, fields.next()?);
+        (kind == "cgroup2").then(|| std::path::PathBuf::from(dir))
+    });
+    for root in roots {
+        let mut pending = vec![root.clone()];
+        while let Some(dir) = pending.pop() {
+            if std::fs::metadata(&dir).is_ok_and(|m| m.ino() == id) {
+                let relative = dir.strip_prefix(&root).unwrap_or(&dir);
+                return format!("unified:/{}", relative.display());
+            }
+            let entries = std::fs::read_dir(&dir).into_iter().flatten().flatten();
+            pending.extend(
+                entries
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    format!("unified:(cgroup {id} not found)")
+}
+
+/// The name of a user id, from the passwd database.
+fn user_name(uid: u32) -> Option<String> {
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    // SAFETY: getpwuid_r writes into `entry` and `buffer`, whose sizes it is given.
+    unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut result = std::ptr::null_mut();
+        libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        );
+        if result.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(entry.pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
 }
 
 /// `ntop`'s record: the address family, then the address bytes as they sit in memory.

@@ -29,6 +29,7 @@ pub enum Builtin {
     Ustack,
     Ctx,
     Usermode,
+    Username,
 }
 
 impl Builtin {
@@ -57,6 +58,7 @@ impl Builtin {
             "ustack" => Builtin::Ustack,
             "ctx" => Builtin::Ctx,
             "usermode" => Builtin::Usermode,
+            "username" => Builtin::Username,
             _ => {
                 let n: u8 = name.strip_prefix("arg")?.parse().ok()?;
                 return (n < 16).then_some(Builtin::Arg(n));
@@ -88,6 +90,7 @@ impl Builtin {
             Builtin::Kstack => Type::Kstack,
             Builtin::Ustack => Type::Ustack,
             Builtin::Usermode => Type::int(8, false),
+            Builtin::Username => Type::Username,
             Builtin::Probe | Builtin::Func | Builtin::Args => return None,
         })
     }

@@ -1118,6 +1118,17 @@ impl Checker {
                 }
                 Type::I64
             }
+            "cgroup_path" | "strerror" => {
+                let ty = args.first().map(|a| self.expr(a));
+                if args.len() != 1 || !ty.is_some_and(|t| t.is_integer()) {
+                    self.error(span, format!("{name}() takes one integer"));
+                }
+                if name == "strerror" {
+                    Type::Errno
+                } else {
+                    Type::CgroupPath
+                }
+            }
             "bswap" => {
                 let ty = args.first().map(|a| self.expr(a)).unwrap_or(Type::None);
                 match (args.len(), ty.as_int()) {
