@@ -104,9 +104,22 @@ pub fn probe_names(source: &str) -> Result<Vec<String>, CompileError> {
     let mut names = Vec::new();
     for point in program.probes.iter().flat_map(|p| &p.attach_points) {
         let found = probes::expand(point).map_err(|d| fail(Diagnostics(vec![d])))?;
-        names.extend(found.into_iter().map(|p| p.name));
+        names.extend(found.into_iter().map(|p| listed_name(&p)));
     }
     Ok(names)
+}
+
+/// A probe as `-l` lists it: timers and counted events without their count
+/// (`interval:ms:`, `hardware:cache-misses:`), as bpftrace lists them.
+fn listed_name(probe: &probes::ProbeInstance) -> String {
+    use probes::ProbeKind::*;
+    match probe.kind {
+        Interval { .. } | Profile { .. } | PerfCounter { .. } => match probe.name.rfind(':') {
+            Some(colon) => probe.name[..=colon].to_owned(),
+            None => probe.name.clone(),
+        },
+        _ => probe.name.clone(),
+    }
 }
 
 /// `$1` in an attach point is replaced by the parameter's text (`i:ms:$1`, `BEG$1`).
