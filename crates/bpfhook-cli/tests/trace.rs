@@ -254,3 +254,14 @@ fn values_named_when_printed_username_strerror_cgroup_path() {
     assert_eq!(parts[1], "Operation not permitted");
     assert!(parts[2].starts_with("unified:/"), "{out}");
 }
+
+#[test]
+fn raw_tracepoint_wildcards_expand_through_btf() {
+    let (out, err, output) = trace(&[
+        "-e",
+        "rawtracepoint:sys_e* { @[probe] = count(); if (@[probe] > 2) { exit(); } }",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("Attached 2 probes"), "{err}");
+    assert!(out.contains("@[rawtracepoint:sys_e"), "{out}");
+}

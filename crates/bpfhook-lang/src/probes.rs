@@ -207,8 +207,8 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, Diagnostic> {
                     "rawtracepoint probe `{raw}`: expected rawtracepoint:NAME"
                 )));
             }
-            if name.contains(['*', '?', '[']) {
-                return Err(error(format!("rawtracepoint probe `{raw}`: wildcards are not supported for raw tracepoints yet")));
+            if is_pattern(name) {
+                return expand_raw_tracepoints(name).map_err(error);
             }
             one(ProbeKind::RawTracepoint {
                 name: name.to_owned(),
@@ -441,6 +441,34 @@ fn expand_tracepoints(category: &str, name: &str) -> Result<Vec<ProbeInstance>, 
     found.dedup();
     if found.is_empty() {
         return Err(format!("No tracepoints match tracepoint:{pattern}"));
+    }
+    Ok(found)
+}
+
+/// Raw tracepoints matching a glob, from the kernel's `btf_trace_*` BTF names (what
+/// `bpfhook list 'rawtracepoint:…'` lists).
+fn expand_raw_tracepoints(pattern: &str) -> Result<Vec<ProbeInstance>, String> {
+    let options = bpfhook::discover::ListOptions {
+        pattern: Some(Glob::new(&format!("rawtracepoint:{pattern}")).map_err(|e| e.to_string())?),
+        kinds: Some(vec![bpfhook::discover::HookKind::RawTracepoint]),
+        ..Default::default()
+    };
+    let mut found = Vec::new();
+    bpfhook::discover::list(&options, |line| {
+        if let Some(name) = line.strip_prefix("rawtracepoint:") {
+            let kind = ProbeKind::RawTracepoint {
+                name: name.rsplit(':').next().unwrap_or(name).to_owned(),
+            };
+            found.push(ProbeInstance {
+                name: canonical_name(&kind),
+                kind,
+            });
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    if found.is_empty() {
+        return Err(format!("No raw tracepoints match rawtracepoint:{pattern}"));
     }
     Ok(found)
 }
