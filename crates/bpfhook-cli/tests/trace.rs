@@ -262,6 +262,5 @@ fn raw_tracepoint_wildcards_expand_through_btf() {
         "rawtracepoint:sys_e* { @[probe] = count(); if (@[probe] > 2) { exit(); } }",
     ]);
     assert!(output.status.success(), "{err}");
-    assert!(err.contains("Attached 2 probes"), "{err}");
-    assert!(out.contains("@[rawtracepoint:sys_e"), "{out}");
+    assert!(out.contains("@[rawtracepoint:sys_enter]: "), "{out}");
 }

@@ -182,7 +182,11 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, Diagnostic> {
                 }
                 None => default_period(event),
             };
-            one(ProbeKind::PerfCounter { event, period })
+            // `probe` says the event as written (`software:cpu:1000`), as in bpftrace.
+            Ok(vec![ProbeInstance {
+                name: format!("{prefix}{name}:{period}"),
+                kind: ProbeKind::PerfCounter { event, period },
+            }])
         }
         "tracepoint" | "t" => {
             let (category, name) = match parts.as_slice() {
