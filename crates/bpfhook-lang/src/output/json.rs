@@ -133,35 +133,23 @@ mod tests {
         Value::Str(v.to_string())
     }
 
-    fn scalar(name: &str, a: Aggregate) -> MapDump {
-        MapDump {
-            name: name.into(),
-            keyed: false,
-            entries: vec![(vec![], a)],
-        }
-    }
-
-    fn keyed(name: &str, entries: Vec<(Vec<Value>, Aggregate)>) -> MapDump {
-        MapDump {
-            name: name.into(),
-            keyed: true,
-            entries,
-        }
-    }
-
     fn parsed(s: &str) -> serde_json::Value {
         serde_json::from_str(s).expect("valid JSON")
     }
 
     #[test]
     fn scalar_and_keyed_maps() {
-        let m = map(&scalar("@scalar", Aggregate::Value(Value::Int(5))), 0, 0);
+        let m = map(
+            &MapDump::scalar("@scalar", Aggregate::Value(Value::Int(5))),
+            0,
+            0,
+        );
         assert_eq!(
             m.as_deref(),
             Some(r#"{"type": "map", "data": {"@scalar": 5}}"#)
         );
         let m = map(
-            &scalar("@scalar_str", Aggregate::Value(s("a b \n d e"))),
+            &MapDump::scalar("@scalar_str", Aggregate::Value(s("a b \n d e"))),
             0,
             0,
         );
@@ -169,7 +157,7 @@ mod tests {
             m.as_deref(),
             Some(r#"{"type": "map", "data": {"@scalar_str": "a b \n d e"}}"#)
         );
-        let m = keyed(
+        let m = MapDump::keyed(
             "@map",
             vec![
                 (vec![s("key2")], Aggregate::Value(Value::Int(3))),
@@ -180,7 +168,7 @@ mod tests {
             map(&m, 0, 0).as_deref(),
             Some(r#"{"type": "map", "data": {"@map": {"key1": 2, "key2": 3}}}"#)
         );
-        let m = keyed(
+        let m = MapDump::keyed(
             "@complex",
             vec![(
                 vec![s("bpftrace"), Value::Int(2)],
@@ -191,7 +179,7 @@ mod tests {
             map(&m, 0, 0).as_deref(),
             Some(r#"{"type": "map", "data": {"@complex": {"bpftrace,2": 5}}}"#)
         );
-        assert_eq!(map(&keyed("@e", vec![]), 0, 0), None);
+        assert_eq!(map(&MapDump::keyed("@e", vec![]), 0, 0), None);
     }
 
     #[test]
@@ -247,7 +235,7 @@ mod tests {
     #[test]
     fn stats_and_avg() {
         let m = map(
-            &scalar(
+            &MapDump::scalar(
                 "@stats",
                 Aggregate::Stats {
                     count: 2,
@@ -263,7 +251,7 @@ mod tests {
                 r#"{"type": "stats", "data": {"@stats": {"count": 2, "average": 6, "total": 12}}}"#
             )
         );
-        let m = keyed(
+        let m = MapDump::keyed(
             "@",
             ["a", "b", "c", "d"]
                 .iter()
@@ -276,7 +264,7 @@ mod tests {
             Some(r#"{"type": "stats", "data": {"@": {"c": 3, "d": 4}}}"#)
         );
         assert_eq!(
-            map(&keyed("@", vec![]), 0, 0).map(|_| ()),
+            map(&MapDump::keyed("@", vec![]), 0, 0).map(|_| ()),
             None,
             "an empty keyed plain map prints nothing"
         );
@@ -297,7 +285,7 @@ mod tests {
 
     #[test]
     fn histograms() {
-        let m = scalar(
+        let m = MapDump::scalar(
             "@hist",
             Aggregate::Hist {
                 bits: 0,
@@ -308,7 +296,7 @@ mod tests {
         let expected = r#"{"type": "hist", "data": {"@hist": [{"min": 2, "max": 3, "count": 1},{"min": 4, "max": 7, "count": 0},{"min": 8, "max": 15, "count": 0},{"min": 16, "max": 31, "count": 0},{"min": 32, "max": 63, "count": 0},{"min": 64, "max": 127, "count": 0},{"min": 128, "max": 255, "count": 0},{"min": 256, "max": 511, "count": 0},{"min": 512, "max": 1023, "count": 0},{"min": 1024, "max": 2047, "count": 1}]}}"#;
         assert_eq!(got, expected);
 
-        let m = keyed(
+        let m = MapDump::keyed(
             "@",
             vec![
                 (
@@ -341,7 +329,7 @@ mod tests {
             parsed(r#"[{"min": 2, "max": 3, "count": 1}]"#)
         );
 
-        let zero = scalar(
+        let zero = MapDump::scalar(
             "@hist",
             Aggregate::Hist {
                 bits: 0,
@@ -368,7 +356,12 @@ mod tests {
             buckets[index] += 1;
         }
         let got = parsed(
-            &map(&scalar("@", Aggregate::Hist { bits: 3, buckets }), 0, 0).expect("printed"),
+            &map(
+                &MapDump::scalar("@", Aggregate::Hist { bits: 3, buckets }),
+                0,
+                0,
+            )
+            .expect("printed"),
         );
         let rows = got["data"]["@"].as_array().expect("array");
         assert_eq!(rows.len(), 64);
@@ -386,7 +379,7 @@ mod tests {
         lb[11] = 1;
         let got = parsed(
             &map(
-                &scalar(
+                &MapDump::scalar(
                     "@h",
                     Aggregate::Lhist {
                         min: 0,
@@ -409,7 +402,7 @@ mod tests {
 
     #[test]
     fn hist_top() {
-        let m = keyed(
+        let m = MapDump::keyed(
             "@",
             vec![
                 (

@@ -39,26 +39,10 @@ mod tests {
         Value::Str(v.to_string())
     }
 
-    fn scalar(name: &str, a: Aggregate) -> MapDump {
-        MapDump {
-            name: name.into(),
-            keyed: false,
-            entries: vec![(vec![], a)],
-        }
-    }
-
-    fn keyed(entries: Vec<(Vec<Value>, Aggregate)>) -> MapDump {
-        MapDump {
-            name: "@".into(),
-            keyed: true,
-            entries,
-        }
-    }
-
     #[test]
     fn scalars() {
         assert_eq!(
-            map_text(&scalar("@x", Aggregate::Count(3)), 0, 0),
+            map_text(&MapDump::scalar("@x", Aggregate::Count(3)), 0, 0),
             "@x: 3\n"
         );
         let t = Value::Tuple(vec![
@@ -68,12 +52,12 @@ mod tests {
             Value::Tuple(vec![Value::Int(4), Value::Int(5)]),
         ]);
         assert_eq!(
-            map_text(&scalar("@", Aggregate::Value(t)), 0, 0),
+            map_text(&MapDump::scalar("@", Aggregate::Value(t)), 0, 0),
             "@: (1, 2, string, (4, 5))\n"
         );
         assert_eq!(
             map_text(
-                &scalar(
+                &MapDump::scalar(
                     "@",
                     Aggregate::Stats {
                         count: 2,
@@ -86,12 +70,16 @@ mod tests {
             "@: { .count = 2, .average = 6, .total = 12 }\n"
         );
         assert_eq!(
-            map_text(&scalar("@", Aggregate::Stats { count: 0, total: 0 }), 0, 0),
+            map_text(
+                &MapDump::scalar("@", Aggregate::Stats { count: 0, total: 0 }),
+                0,
+                0
+            ),
             "@: { .count = 0, .average = 0, .total = 0 }\n"
         );
         assert_eq!(
             map_text(
-                &scalar(
+                &MapDump::scalar(
                     "@",
                     Aggregate::Avg {
                         total: 100,
@@ -104,14 +92,17 @@ mod tests {
             "@: 100\n"
         );
         assert_eq!(
-            map_text(&scalar("@x", Aggregate::Value(s("xxxx"))), 0, 0),
+            map_text(&MapDump::scalar("@x", Aggregate::Value(s("xxxx"))), 0, 0),
             "@x: xxxx\n"
         );
     }
 
     #[test]
     fn keyed_entries() {
-        let m = keyed(vec![(vec![Value::UInt(u64::MAX)], Aggregate::Count(0))]);
+        let m = MapDump::keyed(
+            "@",
+            vec![(vec![Value::UInt(u64::MAX)], Aggregate::Count(0))],
+        );
         assert_eq!(map_text(&m, 0, 0), "@[18446744073709551615]: 0\n");
         let m = MapDump {
             name: "@m".into(),
@@ -123,7 +114,7 @@ mod tests {
         };
         assert_eq!(map_text(&m, 0, 0), "@m[a, 1]: -4\n@m[b, 2]: 10\n");
         let stack = Value::Stack(vec!["f+1".into(), "main+9".into()]);
-        let m = keyed(vec![(vec![stack], Aggregate::Count(7))]);
+        let m = MapDump::keyed("@", vec![(vec![stack], Aggregate::Count(7))]);
         assert_eq!(
             map_text(&m, 0, 0),
             "@[\n        f+1\n        main+9\n]: 7\n"
@@ -132,7 +123,8 @@ mod tests {
 
     #[test]
     fn avg_with_top_and_div() {
-        let m = keyed(
+        let m = MapDump::keyed(
+            "@",
             ["a", "b", "c", "d"]
                 .iter()
                 .zip([10, 20, 30, 40])
@@ -148,7 +140,7 @@ mod tests {
         let mut buckets = vec![0u64; 8];
         buckets[3] = 1; // [2, 4)
         buckets[6] = 1; // [16, 32)
-        let h = scalar(
+        let h = MapDump::scalar(
             "@",
             Aggregate::Hist {
                 bits: 0,
@@ -166,28 +158,31 @@ mod tests {
         assert_eq!(map_text(&h, 0, 0), expected);
         let mut small = vec![0u64; 8];
         small[5] = 1; // [8, 16)
-        let m = keyed(vec![
-            (
-                vec![Value::Int(3)],
-                Aggregate::Hist {
-                    bits: 0,
-                    buckets: buckets.clone(),
-                },
-            ),
-            (
-                vec![Value::Int(1)],
-                Aggregate::Hist {
-                    bits: 0,
-                    buckets: small,
-                },
-            ),
-            (vec![Value::Int(2)], Aggregate::Hist { bits: 0, buckets }),
-        ]);
+        let m = MapDump::keyed(
+            "@",
+            vec![
+                (
+                    vec![Value::Int(3)],
+                    Aggregate::Hist {
+                        bits: 0,
+                        buckets: buckets.clone(),
+                    },
+                ),
+                (
+                    vec![Value::Int(1)],
+                    Aggregate::Hist {
+                        bits: 0,
+                        buckets: small,
+                    },
+                ),
+                (vec![Value::Int(2)], Aggregate::Hist { bits: 0, buckets }),
+            ],
+        );
         let text = map_text(&m, 2, 0);
         assert!(text.starts_with("@[3]:\n[2, 4) "), "{text}");
         assert!(text.contains("|\n\n@[2]:\n[2, 4) "), "{text}");
         assert!(!text.contains("@[1]"), "{text}");
-        let zero = scalar(
+        let zero = MapDump::scalar(
             "@h",
             Aggregate::Lhist {
                 min: 0,

@@ -208,6 +208,26 @@ pub struct MapDump {
     pub entries: Vec<(Vec<Value>, Aggregate)>,
 }
 
+impl MapDump {
+    /// A map without keys holding one value.
+    pub fn scalar(name: &str, value: Aggregate) -> Self {
+        Self {
+            name: name.into(),
+            keyed: false,
+            entries: vec![(Vec::new(), value)],
+        }
+    }
+
+    /// A keyed map and its entries.
+    pub fn keyed(name: &str, entries: Vec<(Vec<Value>, Aggregate)>) -> Self {
+        Self {
+            name: name.into(),
+            keyed: true,
+            entries,
+        }
+    }
+}
+
 /// The key's text as bpftrace shows it between `@m[` and `]` (before JSON strips spaces):
 /// a multi-part key is a tuple, and a tuple loses its outer parentheses.
 pub(crate) fn key_text(parts: &[Value]) -> String {
