@@ -20,7 +20,7 @@ pub use child::PausedChild;
 pub use decode::{format_time, Decoder};
 
 use crate::codegen::{Compiled, EventKind, HEADER_SIZE, STACKS_MAP, START_MAP};
-use crate::output::{Output, Value};
+use crate::output::{Format, Output, Value};
 use crate::sema::Analysis;
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,12 @@ pub fn run(
         manager,
         events,
         decoder: Decoder::new(compiled.events.strftime_formats.clone()),
+        formats: compiled
+            .events
+            .printf
+            .iter()
+            .map(|call| Format::parse(&call.format).ok())
+            .collect(),
         exit_code: None,
         in_end: false,
         unsafe_calls: options.unsafe_calls,
@@ -206,6 +212,8 @@ struct Session<'a> {
     manager: Manager,
     events: EventLoop,
     decoder: Decoder,
+    /// Each formatted call's format, parsed once (None: printed as written).
+    formats: Vec<Option<Format>>,
     exit_code: Option<i32>,
     /// End probes run: their records show even after `exit()`.
     in_end: bool,
@@ -270,9 +278,9 @@ impl Session<'_> {
                             .value(payload.get(f.offset as usize..).unwrap_or_default(), &f.ty)
                     })
                     .collect();
-                let text = match crate::output::printf::Format::parse(&call.format) {
-                    Ok(format) => format.render(&args),
-                    Err(_) => call.format.clone(),
+                let text = match self.formats.get(index).and_then(Option::as_ref) {
+                    Some(format) => format.render(&args),
+                    None => call.format.clone(),
                 };
                 match EventKind::from_u32(kind) {
                     Some(EventKind::Printf) => output.printf(&text)?,
