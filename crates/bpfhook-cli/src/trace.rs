@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use bpfhook::asm::Helper;
 use bpfhook::kernel::features::{self, Feature};
 use bpfhook_lang::output::{self, OutputFormat};
 use bpfhook_lang::runtime::{self, PausedChild, RunOptions};
@@ -357,9 +358,15 @@ fn print_info() {
         "  btf: {}",
         yes(std::path::Path::new("/sys/kernel/btf/vmlinux").exists())
     );
-    println!("  send_signal: yes");
-    println!("  get_ktime_ns: yes");
-    println!("  jiffies64: yes");
+    // Helper ids from the kernel's `enum bpf_func_id`, each probed by loading a call of it.
+    for (name, helper) in [
+        ("send_signal", Helper::SendSignal),
+        ("get_ktime_ns", Helper::KtimeGetTaiNs),
+        ("jiffies64", Helper::Jiffies64),
+        ("lookup_percpu_elem", Helper::MapLookupPercpuElem),
+    ] {
+        println!("  {name}: {}", yes(features::has_helper(helper as u32)));
+    }
     println!();
     println!("Probe types");
     println!(

@@ -264,3 +264,69 @@ fn raw_tracepoint_wildcards_expand_through_btf() {
     assert!(output.status.success(), "{err}");
     assert!(out.contains("@[rawtracepoint:sys_enter]: "), "{out}");
 }
+
+#[test]
+fn for_over_a_map_sees_every_entry_with_per_cpu_counts_summed() {
+    let dir = TempPath::dir("bpfhook-trace-for");
+    let marker = dir.join("for-marker");
+    std::fs::write(&marker, "x\n").expect("marker");
+    let command = format!("/bin/cat {}", marker.display());
+    let script = format!(
+        r#"tracepoint:syscalls:sys_enter_openat /pid == cpid/ {{ @opens[str(args.filename)] = count(); }}
+        end {{
+            $total = 0;
+            for ($kv : @opens) {{
+                if ($kv.0 == "{}") {{ printf("marker %d\n", $kv.1); }}
+                $total += $kv.1;
+            }}
+            printf("total %d\n", $total);
+        }}"#,
+        marker.display()
+    );
+    let (out, err, output) = trace(&["-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l == "marker 1"), "{out}");
+    // The loop's total is what the exit dump of @opens adds up to.
+    let dumped: u64 = out
+        .lines()
+        .filter(|l| l.starts_with("@opens["))
+        .map(|l| l.rsplit(": ").next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(dumped >= 1, "{out}");
+    assert!(out.lines().any(|l| l == format!("total {dumped}")), "{out}");
+}
+
+#[test]
+fn nested_for_loops_and_a_return_inside_one_end_the_probe() {
+    let script = r#"begin {
+        @a[1] = 1; @a[2] = 2; @b[10] = 10; @b[20] = 20; @b[30] = 30;
+        for ($x : @a) { for ($y : @b) { printf("%d-%d\n", $x.0, $y.0); } }
+        for ($x : @a) { if ($x.0 == 2) { printf("returning\n"); return; } }
+        printf("not reached\n");
+    }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    let mut pairs: Vec<&str> = out.lines().filter(|l| l.contains('-')).collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        ["1-10", "1-20", "1-30", "2-10", "2-20", "2-30"],
+        "{out}"
+    );
+    assert_eq!(out.matches("returning").count(), 1, "{out}");
+    assert!(!out.contains("not reached"), "{out}");
+}
+
+#[test]
+fn for_over_a_histogram_is_refused_before_loading() {
+    let (_, err, output) = trace(&[
+        "-e",
+        "begin { @h[1] = hist(3); for ($kv : @h) { print($kv); } }",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("for loops over hist() maps are not supported"),
+        "{err}"
+    );
+    assert!(err.contains("^") || err.contains("~"), "{err}");
+}

@@ -479,3 +479,15 @@ fn keep_going_reports_failures_and_keeps_the_rest() {
         "good_first did not run"
     );
 }
+
+/// The helper probe tells a helper the kernel has from one it lacks: map_lookup_elem (1) and
+/// for_each_map_elem (164, Linux 5.13) are here on any kernel that runs these tests; no
+/// kernel has helper 100000.
+#[test]
+fn helper_probe_tells_present_from_absent() {
+    use bpfhook::asm::Helper;
+    use bpfhook::kernel::features::has_helper;
+    assert!(has_helper(Helper::MapLookupElem as u32));
+    assert!(has_helper(Helper::ForEachMapElem as u32));
+    assert!(!has_helper(100_000));
+}

@@ -65,7 +65,7 @@ impl ProgramGen<'_> {
                     None => Val::Imm(0),
                 };
                 self.send(EventKind::Exit, 0, &[(code, Type::I64)]);
-                self.b.ja("return");
+                self.leave();
                 Val::Imm(0)
             }
             "time" => {

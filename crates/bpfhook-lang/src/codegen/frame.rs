@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bpfhook::asm::{
-    AluOp, Builder, Helper, JmpOp, Program, Reg, Size, R0, R1, R10, R2, R3, R6, R9,
+    AluOp, Builder, FunctionSpec, Helper, JmpOp, Program, Reg, Size, R0, R1, R10, R2, R6, R9,
 };
 
 use super::{Events, SCRATCH_MAP};
@@ -25,6 +25,9 @@ pub enum Val {
     Slot(i16),
     /// An aggregate's bytes at `r9 + off` in the scratch area.
     Mem(i32),
+    /// A scalar at `r9 + off` in the scratch area: a variable a `for ($kv : @map)` body
+    /// shares with its probe (the body runs with a stack of its own).
+    Cell(i32),
 }
 
 /// Bookkeeping of stack slots and scratch bytes; temporaries are released per statement.
@@ -48,6 +51,15 @@ pub(super) struct ProgramGen<'a> {
     pub(super) max_scratch: u32,
     pub(super) variables: HashMap<String, Val>,
     pub(super) loops: Vec<(String, String)>,
+    /// Loop labels some `break`/`continue` jumps to.
+    pub(super) used_labels: std::collections::HashSet<String>,
+    /// The program's name in the object: its callbacks are named after it.
+    pub(super) name: String,
+    /// Callbacks (`for` bodies over maps), placed in `.text`.
+    pub(super) functions: Vec<FunctionSpec>,
+    /// Inside a callback: per enclosing `for ($kv : @map)`, the scratch cell its body sets to
+    /// end the whole probe (`return`, `exit()`).
+    pub(super) leaving_flags: Vec<i32>,
     labels: u32,
     pub(super) uses_stacks: bool,
     pub(super) first_error: Option<Diagnostic>,
@@ -55,6 +67,7 @@ pub(super) struct ProgramGen<'a> {
 
 impl<'a> ProgramGen<'a> {
     pub(super) fn new(
+        name: String,
         analysis: &'a Analysis,
         types: &'a ProbeTypes,
         instance: &'a ProbeInstance,
@@ -73,6 +86,10 @@ impl<'a> ProgramGen<'a> {
             max_scratch: 0,
             variables: HashMap::new(),
             loops: Vec::new(),
+            used_labels: Default::default(),
+            name,
+            functions: Vec::new(),
+            leaving_flags: Vec::new(),
             labels: 0,
             uses_stacks: false,
             first_error: None,
@@ -82,25 +99,15 @@ impl<'a> ProgramGen<'a> {
     /// The whole program: prologue (context in r6, scratch in r9), predicate, body, `return 0`.
     pub(super) fn probe(&mut self, probe: &Probe) -> Result<(Program, u32, bool), Diagnostic> {
         self.b.mov64_reg(R6, R1);
-        // r9 = &scratch[0]
-        self.b.st(Size::W, R10, -4, 0);
-        self.frame.stack = 8;
-        self.b
-            .ld_map_fd(R1, SCRATCH_MAP)
-            .mov64_reg(R2, R10)
-            .alu64_imm(AluOp::Add, R2, -4)
-            .call_helper(Helper::MapLookupElem)
-            // Without scratch memory the program ends here; the jump stays short however
-            // long the body is.
-            .jmp_imm(JmpOp::Jne, R0, 0, "scratch")
-            .mov64_imm(R0, 0)
-            .exit()
-            .label("scratch")
-            .mov64_reg(R9, R0);
+        self.load_scratch(0);
         // Every variable gets its home before the first statement, so temporaries released at
         // statement ends never free one.
         for (name, ty) in &self.types.variables {
-            let home = if ty.is_scalar() {
+            let home = if ty.is_scalar() && self.types.captured.contains(name) {
+                let cell = self.mem(8);
+                self.b.st(Size::DW, R9, cell as i16, 0);
+                Val::Cell(cell)
+            } else if ty.is_scalar() {
                 let slot = self.slot();
                 self.b.st(Size::DW, R10, slot, 0);
                 Val::Slot(slot)
@@ -126,6 +133,40 @@ impl<'a> ProgramGen<'a> {
             .finish()
             .map_err(|e| Diagnostic::error(probe.span, format!("generating code: {e}")))?;
         Ok((program, self.max_scratch, self.uses_stacks))
+    }
+
+    /// r9 = &scratch[0]; without scratch memory the code returns `fail` right there (the
+    /// jump stays short however long the rest is).
+    pub(super) fn load_scratch(&mut self, fail: i32) {
+        let key = self.slot();
+        let resume = self.label("scratch");
+        self.b
+            .st(Size::W, R10, key, 0)
+            .ld_map_fd(R1, SCRATCH_MAP)
+            .mov64_reg(R2, R10)
+            .alu64_imm(AluOp::Add, R2, i32::from(key))
+            .call_helper(Helper::MapLookupElem)
+            .jmp_imm(JmpOp::Jne, R0, 0, &resume)
+            .mov64_imm(R0, fail)
+            .exit()
+            .label(&resume)
+            .mov64_reg(R9, R0);
+    }
+
+    /// Ends the probe (`return`, `exit()`); in a `for` body over a map, the callback stops the
+    /// iteration and flags its caller to end too.
+    pub(super) fn leave(&mut self) {
+        match self.leaving_flags.last() {
+            Some(&flag) => {
+                self.b
+                    .st(Size::DW, R9, flag as i16, 1)
+                    .mov64_imm(R0, 1)
+                    .exit();
+            }
+            None => {
+                self.b.ja("return");
+            }
+        }
     }
 
     pub(super) fn error(&mut self, span: Span, message: impl Into<String>) {
@@ -190,6 +231,9 @@ impl<'a> ProgramGen<'a> {
             }
             Val::Slot(off) => {
                 self.b.ldx(Size::DW, reg, R10, off);
+            }
+            Val::Cell(off) => {
+                self.b.ldx(Size::DW, reg, R9, off as i16);
             }
             // An aggregate used as a scalar: its address (for helpers that take pointers).
             Val::Mem(off) => {
@@ -348,7 +392,6 @@ impl<'a> ProgramGen<'a> {
         };
         self.mem_address(R1, dst);
         self.b.mov64_imm(R2, size as i32).call_helper(helper);
-        let _ = R3;
     }
 
     /// Pointers a probe's arguments hold point into user memory for uprobes and system-call

@@ -15,6 +15,7 @@ mod bit_field;
 mod calls;
 mod expr;
 mod frame;
+mod map_loop;
 mod stmt;
 
 use std::collections::BTreeMap;
@@ -133,6 +134,7 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     let mut events = Events::default();
     let mut errors = Diagnostics::default();
     let mut programs = Vec::new();
+    let mut functions = Vec::new();
     let mut probes = Vec::new();
     let mut scratch_size = 8;
     let mut uses_stacks = false;
@@ -141,8 +143,10 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
             // The kernel shows this name (`prog list`); the pid tells whose it is.
             let name = format!("bt{}_{}", std::process::id(), probes.len());
             let mut generator =
-                frame::ProgramGen::new(analysis, types, instance, &maps, &mut events);
-            match generator.probe(probe) {
+                frame::ProgramGen::new(name.clone(), analysis, types, instance, &maps, &mut events);
+            let generated = generator.probe(probe);
+            functions.append(&mut generator.functions);
+            match generated {
                 Ok((code, scratch_used, stacks)) => {
                     scratch_size = scratch_size.max(scratch_used);
                     uses_stacks |= stacks;
@@ -171,6 +175,7 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     }
     let mut spec = ObjectSpec::new("GPL");
     spec.programs = programs;
+    spec.functions = functions;
     spec.maps = map_specs(&maps, scratch_size, uses_stacks, analysis);
     let elf = spec.to_elf().map_err(|e| {
         Diagnostics(vec![Diagnostic::error(

@@ -92,7 +92,10 @@ impl ProgramGen<'_> {
             } => {
                 let home = self.variables.get(&variable.name).copied();
                 let Some(Val::Slot(slot)) = home else {
-                    self.error(variable.span, "loop variable without a home");
+                    self.error(
+                        variable.span,
+                        "a range loop's variable cannot be used inside a for loop over a map yet",
+                    );
                     return false;
                 };
                 let limit = self.scoped(|g| {
@@ -122,11 +125,13 @@ impl ProgramGen<'_> {
                     .ja(&top)
                     .label(&done);
             }
-            StatementKind::For { variable, .. } => {
-                self.error(variable.span, "for loops over maps are not supported yet");
-            }
+            StatementKind::For {
+                variable,
+                iterable: Iterable::Map(map),
+                body,
+            } => return self.map_loop(variable, map, body),
             StatementKind::Return(_) => {
-                self.b.ja("return");
+                self.leave();
                 return true;
             }
             StatementKind::Break | StatementKind::Continue => {
@@ -139,6 +144,7 @@ impl ProgramGen<'_> {
                     continue_label
                 };
                 self.b.ja(&target);
+                self.used_labels.insert(target);
                 return true;
             }
             StatementKind::Block(block) => return self.block(block),
@@ -161,6 +167,11 @@ impl ProgramGen<'_> {
                 self.load(R0, value);
                 self.convert(R0, &declared);
                 self.b.stx(Size::DW, R10, R0, slot);
+            }
+            Val::Cell(cell) => {
+                self.load(R0, value);
+                self.convert(R0, &declared);
+                self.b.stx(Size::DW, R9, R0, cell as i16);
             }
             Val::Mem(dst) => self.store_converted(dst, value, value_type, &declared),
             Val::Imm(_) => {}

@@ -18,6 +18,7 @@ use bpfhook::object::ObjectFile;
 
 pub use child::PausedChild;
 pub use decode::{format_time, Decoder};
+pub use maps::possible_cpus;
 
 use crate::codegen::{Compiled, EventKind, HEADER_SIZE, STACKS_MAP, START_MAP};
 use crate::output::{Format, Output, Value};
@@ -403,10 +404,10 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// At exit every non-empty map prints, in name order.
+    /// At exit every non-empty map prints, in name order, after the end of the run's output.
     fn print_all_maps(&mut self, output: &mut dyn Output) -> Result<(), RuntimeError> {
+        output.end()?;
         let names: Vec<String> = self.analysis.maps.keys().cloned().collect();
-        let mut first = true;
         for name in names {
             let Some((info, object_name)) = self.compiled.maps.get(&name) else {
                 continue;
@@ -422,9 +423,6 @@ impl Session<'_> {
                     }
                 })?;
             if !dump.entries.is_empty() {
-                if std::mem::take(&mut first) {
-                    output.end()?;
-                }
                 output.map(&dump, 0, 1)?;
             }
         }

@@ -20,6 +20,8 @@ impl Checker {
         self.types.clear();
         self.variables.clear();
         self.loop_depth = 0;
+        self.map_loop_depth = 0;
+        self.captured.clear();
         self.instance = Some(instance.clone());
         self.context = match ProbeContext::for_instance(instance) {
             Ok(context) => context,
@@ -39,6 +41,7 @@ impl Checker {
         ProbeTypes {
             exprs: std::mem::take(&mut self.types),
             variables: std::mem::take(&mut self.variables),
+            captured: std::mem::take(&mut self.captured),
         }
     }
 
@@ -120,7 +123,8 @@ impl Checker {
                         self.set_variable(&variable.name, Type::I64, variable.span);
                     }
                     Iterable::Map(map) => {
-                        self.error(map.span, "for loops over maps are not supported yet");
+                        self.map_loop(variable, map, body);
+                        return;
                     }
                 }
                 self.loop_depth += 1;
@@ -151,7 +155,45 @@ impl Checker {
         }
     }
 
+    /// `for ($kv : @map) { body }`: `$kv` is a `(key, value)` tuple, in scope only in the body.
+    fn map_loop(&mut self, variable: &Ident, map: &Ident, body: &Block) {
+        if self.variables.contains_key(&variable.name) {
+            self.error(
+                variable.span,
+                format!(
+                    "Loop declaration shadows existing variable: ${}",
+                    variable.name
+                ),
+            );
+        }
+        let element = self.map_element(map);
+        self.variables.insert(variable.name.clone(), element);
+        self.loop_depth += 1;
+        self.map_loop_depth += 1;
+        self.block(body);
+        self.map_loop_depth -= 1;
+        self.loop_depth -= 1;
+        self.variables.remove(&variable.name);
+        self.captured.remove(&variable.name);
+    }
+
+    /// The `(key, value)` tuple a loop over `map` gives.
+    fn map_element(&mut self, map: &Ident) -> Type {
+        let name = format!("@{}", map.name);
+        let element = match self.maps.get(&name) {
+            Some(info) => info.loop_element(),
+            None => Err(format!("Undefined map: {name}")),
+        };
+        element.unwrap_or_else(|message| {
+            self.error(map.span, message);
+            Type::None
+        })
+    }
+
     fn set_variable(&mut self, name: &str, ty: Type, span: Span) {
+        if self.map_loop_depth > 0 {
+            self.captured.insert(name.to_owned());
+        }
         match self.variables.get(name).cloned() {
             None => {
                 self.variables.insert(name.to_owned(), ty);
@@ -421,7 +463,12 @@ impl Checker {
             ExprKind::String(text) => Type::Str(text.len() as u32 + 1),
             ExprKind::Bool(_) => Type::Bool,
             ExprKind::Variable(name) => match self.variables.get(name) {
-                Some(ty) => ty.clone(),
+                Some(ty) => {
+                    if self.map_loop_depth > 0 {
+                        self.captured.insert(name.clone());
+                    }
+                    ty.clone()
+                }
                 None => {
                     self.error(
                         expr.span,

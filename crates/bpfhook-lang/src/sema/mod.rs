@@ -12,7 +12,7 @@ mod check;
 mod context;
 pub mod registers;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use crate::ast::*;
@@ -155,6 +155,29 @@ pub struct MapInfo {
 }
 
 impl MapInfo {
+    /// The `(key, value)` tuple `for ($kv : @map)` gives, or why a loop cannot go over it.
+    pub fn loop_element(&self) -> Result<Type, String> {
+        let name = &self.name;
+        let Some(key) = self.key.clone() else {
+            return Err(format!(
+                "{name} is a scalar map: a for loop needs a map with keys"
+            ));
+        };
+        let value = match &self.value {
+            MapValue::Plain(ty) => ty.clone(),
+            MapValue::Count | MapValue::Sum { .. } => self.value.read_type(),
+            other => {
+                return Err(format!(
+                    "for loops over {}() maps are not supported",
+                    other.name()
+                ))
+            }
+        };
+        Ok(Type::Tuple(std::rc::Rc::new(crate::types::Layout::of([
+            key, value,
+        ]))))
+    }
+
     /// The key as stored: the user key, then for histograms the bucket index.
     pub fn key_size(&self) -> u32 {
         let user = self.key.as_ref().map_or(8, |k| k.size().max(1));
@@ -171,6 +194,9 @@ pub struct ProbeTypes {
     /// By `ExprId`: only this probe's expressions (a program may have thousands of probes).
     pub exprs: HashMap<u32, Type>,
     pub variables: BTreeMap<String, Type>,
+    /// Variables used inside a `for ($kv : @map)` body: the body runs as a callback with a
+    /// stack of its own, so these must live where both can reach them.
+    pub captured: BTreeSet<String>,
 }
 
 impl ProbeTypes {
@@ -269,6 +295,9 @@ struct Checker {
     context: ProbeContext,
     instance: Option<ProbeInstance>,
     loop_depth: u32,
+    /// How many `for ($kv : @map)` bodies enclose the statement being checked.
+    map_loop_depth: u32,
+    captured: BTreeSet<String>,
     /// `-c CMD` given: `cpid` has a value.
     has_child: bool,
     size_constants: HashMap<ExprId, u64>,
@@ -299,6 +328,8 @@ impl Checker {
             context: ProbeContext::default(),
             instance: None,
             loop_depth: 0,
+            map_loop_depth: 0,
+            captured: BTreeSet::new(),
             has_child: settings_child,
             size_constants: HashMap::new(),
             options: HashMap::new(),

@@ -18,6 +18,9 @@ pub enum RelocationTarget {
     Data(String),
     /// `call` of a bpf-to-bpf function defined outside this program (in `.text`).
     Function(String),
+    /// `ld_imm64` that must become the address of this `.text` function (a callback handed
+    /// to a helper such as `bpf_for_each_map_elem`).
+    FunctionAddress(String),
 }
 
 impl RelocationTarget {
@@ -25,7 +28,8 @@ impl RelocationTarget {
         match self {
             RelocationTarget::Map(name)
             | RelocationTarget::Data(name)
-            | RelocationTarget::Function(name) => name,
+            | RelocationTarget::Function(name)
+            | RelocationTarget::FunctionAddress(name) => name,
         }
     }
 }
@@ -273,6 +277,15 @@ impl Builder {
     pub fn ld_data(&mut self, dst: Reg, data: &str, offset: i32) -> &mut Self {
         // The offset is the relocation addend, kept in the immediate as clang does.
         self.ld_symbol(dst, offset, RelocationTarget::Data(data.to_owned()))
+    }
+
+    /// `dst = &function`, a `.text` function the object defines (for callbacks).
+    pub fn ld_func(&mut self, dst: Reg, function: &str) -> &mut Self {
+        self.ld_symbol(
+            dst,
+            0,
+            RelocationTarget::FunctionAddress(function.to_owned()),
+        )
     }
 
     fn ld_symbol(&mut self, dst: Reg, addend: i32, target: RelocationTarget) -> &mut Self {

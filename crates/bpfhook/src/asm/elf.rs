@@ -6,12 +6,15 @@
 //! section), `.text` for bpf-to-bpf functions, `license`, the maps (legacy
 //! `maps` of `struct bpf_map_def`, or BTF-defined `.maps` plus `.BTF`),
 //! `.rodata` for constant data, `.rel<section>` relocations, `.symtab` and
-//! one `.strtab` for both section and symbol names. Written by hand because
+//! one `.strtab` for both section and symbol names; `.BTF.ext` func_info when a program takes
+//! a function's address (a callback). Written by hand because
 //! the format subset is small and every byte here is one a loader reads.
 
 use std::collections::{HashMap, HashSet};
 
+use super::btf_writer::BtfWriter;
 use super::builder::{Program, RelocationTarget};
+use super::func_info::{self, CodeFunctions};
 use super::insn::{Call, Insn};
 use super::{btf_maps, AsmError};
 
@@ -196,10 +199,12 @@ impl ObjectSpec {
                 }),
             }
         }
+        let mut code_functions = Vec::new();
         for code in &code_sections {
             let index = sections.len();
             let is_text = code.name == ".text";
             let mut bytes = Vec::new();
+            let mut functions = Vec::new();
             for (name, program) in &code.members {
                 reject_calls_to_labels(name, program)?;
                 let start = bytes.len() as u64;
@@ -218,6 +223,7 @@ impl ObjectSpec {
                         kind,
                     });
                 }
+                functions.push((*name, start, !is_text));
                 bytes.extend_from_slice(&program.encode());
                 let symbol = Symbol {
                     name: (*name).to_owned(),
@@ -241,6 +247,10 @@ impl ObjectSpec {
                 bytes,
                 8,
             ));
+            code_functions.push(CodeFunctions {
+                section: code.name,
+                functions,
+            });
         }
 
         if !self.license.is_empty() {
@@ -262,8 +272,23 @@ impl ObjectSpec {
             ));
         }
 
+        // One `.BTF` for BTF-defined maps and for func_info, whichever the object needs.
+        let btf_maps = self.map_style == MapStyle::Btf && !self.maps.is_empty();
+        let needs_func_info = self.takes_function_addresses();
+        let mut btf = (btf_maps || needs_func_info).then(BtfWriter::default);
         if !self.maps.is_empty() {
-            self.add_maps(&mut sections, &mut globals);
+            let layout = btf
+                .as_mut()
+                .filter(|_| btf_maps)
+                .map(|writer| btf_maps::add(writer, &self.maps));
+            self.add_maps(&mut sections, &mut globals, layout);
+        }
+        if let Some(mut writer) = btf {
+            let ext = needs_func_info.then(|| func_info::add(&mut writer, &code_functions));
+            sections.push(Section::progbits(".BTF", 0, writer.finish(), 4));
+            if let Some(ext) = ext {
+                sections.push(Section::progbits(".BTF.ext", 0, ext, 4));
+            }
         }
 
         if !self.data.is_empty() {
@@ -361,11 +386,25 @@ impl ObjectSpec {
         Ok(serialise(&sections, &name_offsets))
     }
 
-    /// The maps section, either legacy or BTF-defined, with one symbol per map.
-    fn add_maps(&self, sections: &mut Vec<Section>, globals: &mut Vec<Symbol>) {
+    /// Whether some code loads a function's address (to hand it to a helper).
+    fn takes_function_addresses(&self) -> bool {
+        let code = self.programs.iter().map(|p| &p.program);
+        code.chain(self.functions.iter().map(|f| &f.program))
+            .flat_map(|program| &program.relocations)
+            .any(|r| matches!(r.target, RelocationTarget::FunctionAddress(_)))
+    }
+
+    /// The maps section, legacy or BTF-defined (`layout`: where the BTF placed each map),
+    /// with one symbol per map.
+    fn add_maps(
+        &self,
+        sections: &mut Vec<Section>,
+        globals: &mut Vec<Symbol>,
+        layout: Option<btf_maps::MapsLayout>,
+    ) {
         let index = sections.len();
-        match self.map_style {
-            MapStyle::Legacy => {
+        match layout {
+            None => {
                 let mut bytes = Vec::with_capacity(self.maps.len() * LEGACY_MAP_DEF_SIZE);
                 for map in &self.maps {
                     globals.push(Symbol {
@@ -388,9 +427,8 @@ impl ObjectSpec {
                 }
                 sections.push(Section::progbits("maps", SHF_ALLOC | SHF_WRITE, bytes, 4));
             }
-            MapStyle::Btf => {
-                let btf = btf_maps::build(&self.maps);
-                for (map, (offset, size)) in self.maps.iter().zip(&btf.layout) {
+            Some(layout) => {
+                for (map, (offset, size)) in self.maps.iter().zip(&layout.maps) {
                     globals.push(Symbol {
                         name: map.name.clone(),
                         binding: STB_GLOBAL,
@@ -400,9 +438,8 @@ impl ObjectSpec {
                         size: *size,
                     });
                 }
-                let zeros = vec![0; btf.section_size as usize];
+                let zeros = vec![0; layout.section_size as usize];
                 sections.push(Section::progbits(".maps", SHF_ALLOC | SHF_WRITE, zeros, 8));
-                sections.push(Section::progbits(".BTF", 0, btf.btf, 4));
             }
         }
     }
@@ -428,10 +465,17 @@ impl ObjectSpec {
             RelocationTarget::Function(_) if self.functions.iter().any(|f| f.name == name) => {
                 Ok((name.to_owned(), R_BPF_64_32))
             }
-            RelocationTarget::Function(_) => Err(AsmError::UndefinedFunction {
-                program: program.to_owned(),
-                function: name.to_owned(),
-            }),
+            RelocationTarget::FunctionAddress(_)
+                if self.functions.iter().any(|f| f.name == name) =>
+            {
+                Ok((name.to_owned(), R_BPF_64_64))
+            }
+            RelocationTarget::Function(_) | RelocationTarget::FunctionAddress(_) => {
+                Err(AsmError::UndefinedFunction {
+                    program: program.to_owned(),
+                    function: name.to_owned(),
+                })
+            }
         }
     }
 

@@ -8,9 +8,11 @@
 //!   llvm-objdump accept.
 
 mod btf_maps;
+mod btf_writer;
 pub mod builder;
 pub mod elf;
 mod error;
+mod func_info;
 pub mod helpers;
 pub mod insn;
 pub mod text;

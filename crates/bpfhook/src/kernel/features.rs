@@ -95,6 +95,46 @@ fn probe(feature: Feature) -> Result<(), String> {
     }
 }
 
+/// Whether the kernel has helper `id` for tracepoint programs (the kind bpfhook trace loads
+/// most), as libbpf probes it: the verifier rejects a call of it either way, since the probe
+/// passes no arguments, but names an unknown helper as such.
+pub fn has_helper(id: u32) -> bool {
+    static CACHE: std::sync::Mutex<Vec<(u32, bool)>> = std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&(_, known)) = cache.iter().find(|(helper, _)| *helper == id) {
+        return known;
+    }
+    let found = probe_helper(id);
+    cache.push((id, found));
+    found
+}
+
+fn probe_helper(id: u32) -> bool {
+    // call id; r0 = 0; exit
+    let mut code = vec![0x85, 0, 0, 0];
+    code.extend_from_slice(&id.to_le_bytes());
+    code.extend_from_slice(&[0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    let Ok(insns) = aya_obj::copy_instructions(&code) else {
+        return false;
+    };
+    let probe = ProgramLoad {
+        prog_type: bpf_prog_type::BPF_PROG_TYPE_TRACEPOINT as u32,
+        license: c"GPL",
+        insns: &insns,
+        ..ProgramLoad::default()
+    };
+    let mut log = vec![0u8; 4096];
+    match prog_load(&probe, Some(&mut log)) {
+        Ok(_fd) => true,
+        Err(_) => {
+            let log = String::from_utf8_lossy(&log);
+            !log.contains("invalid func") && !log.contains("unknown func")
+        }
+    }
+}
+
 /// kprobes and uprobes are attached through their perf PMUs (Linux 4.17), which exist when the
 /// kernel was built with them.
 fn probe_pmu(pmu: &str, config: &str, instead: &str) -> Result<(), String> {
