@@ -330,3 +330,24 @@ fn for_over_a_histogram_is_refused_before_loading() {
     );
     assert!(err.contains("^") || err.contains("~"), "{err}");
 }
+
+#[test]
+fn a_range_whose_bounds_come_from_a_map_runs_through_bpf_loop() {
+    // The verifier cannot bound `0..@n` itself: the body runs as a bpf_loop callback, sees
+    // and updates the probe's variables, and `break`/`return` work from inside it.
+    let script = r#"begin {
+        @n = 5; $sum = 0;
+        for ($i : 0..@n) { $sum += $i; @n += 1; }
+        printf("sum %d\n", $sum);
+        for ($i : 1..@n) { if ($i == 3) { break; } printf("i %d\n", $i); }
+        for ($i : 0..@n) { if ($i == 2) { printf("ret\n"); return; } }
+        printf("not reached\n");
+    }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    // The bounds are read once, before the first iteration: 0+1+2+3+4.
+    assert!(out.contains("sum 10\n"), "{out}");
+    assert!(out.contains("i 1\ni 2\nret\n"), "{out}");
+    assert!(!out.contains("not reached"), "{out}");
+    assert!(out.lines().any(|l| l == "@n: 10"), "{out}");
+}

@@ -12,10 +12,10 @@
 //! out as the runtime expects it.
 
 mod bit_field;
+mod callback;
 mod calls;
 mod expr;
 mod frame;
-mod map_loop;
 mod stmt;
 
 use std::collections::BTreeMap;

@@ -89,6 +89,13 @@ impl ProgramGen<'_> {
                 variable,
                 iterable: Iterable::Range { start, end },
                 body,
+            } if self.constant_of(start).is_none() || self.constant_of(end).is_none() => {
+                return self.range_loop_callback(variable, start, end, body);
+            }
+            StatementKind::For {
+                variable,
+                iterable: Iterable::Range { start, end },
+                body,
             } => {
                 let home = self.variables.get(&variable.name).copied();
                 let Some(Val::Slot(slot)) = home else {

@@ -20,7 +20,7 @@ impl Checker {
         self.types.clear();
         self.variables.clear();
         self.loop_depth = 0;
-        self.map_loop_depth = 0;
+        self.callback_depth = 0;
         self.captured.clear();
         self.instance = Some(instance.clone());
         self.context = match ProbeContext::for_instance(instance) {
@@ -121,6 +121,15 @@ impl Checker {
                             }
                         }
                         self.set_variable(&variable.name, Type::I64, variable.span);
+                        // Bounds known only at run time: the body runs as a callback.
+                        if self.constant(start).is_none() || self.constant(end).is_none() {
+                            self.loop_depth += 1;
+                            self.callback_depth += 1;
+                            self.block(body);
+                            self.callback_depth -= 1;
+                            self.loop_depth -= 1;
+                            return;
+                        }
                     }
                     Iterable::Map(map) => {
                         self.map_loop(variable, map, body);
@@ -169,9 +178,9 @@ impl Checker {
         let element = self.map_element(map);
         self.variables.insert(variable.name.clone(), element);
         self.loop_depth += 1;
-        self.map_loop_depth += 1;
+        self.callback_depth += 1;
         self.block(body);
-        self.map_loop_depth -= 1;
+        self.callback_depth -= 1;
         self.loop_depth -= 1;
         self.variables.remove(&variable.name);
         self.captured.remove(&variable.name);
@@ -191,7 +200,7 @@ impl Checker {
     }
 
     fn set_variable(&mut self, name: &str, ty: Type, span: Span) {
-        if self.map_loop_depth > 0 {
+        if self.callback_depth > 0 {
             self.captured.insert(name.to_owned());
         }
         match self.variables.get(name).cloned() {
@@ -464,7 +473,7 @@ impl Checker {
             ExprKind::Bool(_) => Type::Bool,
             ExprKind::Variable(name) => match self.variables.get(name) {
                 Some(ty) => {
-                    if self.map_loop_depth > 0 {
+                    if self.callback_depth > 0 {
                         self.captured.insert(name.clone());
                     }
                     ty.clone()

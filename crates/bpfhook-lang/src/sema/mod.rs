@@ -194,8 +194,9 @@ pub struct ProbeTypes {
     /// By `ExprId`: only this probe's expressions (a program may have thousands of probes).
     pub exprs: HashMap<u32, Type>,
     pub variables: BTreeMap<String, Type>,
-    /// Variables used inside a `for ($kv : @map)` body: the body runs as a callback with a
-    /// stack of its own, so these must live where both can reach them.
+    /// Variables used inside a loop body that runs as a callback (`for ($kv : @map)`, ranges
+    /// with bounds known only at run time), with a stack of its own: these must live where
+    /// both can reach them.
     pub captured: BTreeSet<String>,
 }
 
@@ -295,8 +296,9 @@ struct Checker {
     context: ProbeContext,
     instance: Option<ProbeInstance>,
     loop_depth: u32,
-    /// How many `for ($kv : @map)` bodies enclose the statement being checked.
-    map_loop_depth: u32,
+    /// How many loop bodies that run as callbacks (`for ($kv : @map)`, ranges with bounds
+    /// known only at run time) enclose the statement being checked.
+    callback_depth: u32,
     captured: BTreeSet<String>,
     /// `-c CMD` given: `cpid` has a value.
     has_child: bool,
@@ -328,7 +330,7 @@ impl Checker {
             context: ProbeContext::default(),
             instance: None,
             loop_depth: 0,
-            map_loop_depth: 0,
+            callback_depth: 0,
             captured: BTreeSet::new(),
             has_child: settings_child,
             size_constants: HashMap::new(),
