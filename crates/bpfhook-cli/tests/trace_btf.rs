@@ -141,3 +141,30 @@ fn script_structs_win_over_the_kernels() {
     assert!(output.status.success(), "{err}");
     assert_eq!(out, "4\n4\n", "curtask points to the script's struct too");
 }
+
+/// fentry/fexit arguments are typed from the function's BTF prototype (`args.count` a
+/// size_t, `args.file` a `struct file *` read through), `retval` after them. Where the kernel
+/// runs trampolines the probe must see this process's read of a marker; where it does not
+/// (this VM: EPERM), the run must say why, as the feature probe does, and leave nothing.
+#[test]
+fn fentry_and_fexit_args_come_from_btf() {
+    use bpfhook::kernel::features::{check, Feature};
+    let script = r#"fexit:vfs_read /pid == cpid && retval > 0/ { printf("read %d of %d pos %d\n", retval, args.count, args.file->f_pos); exit(); }"#;
+    let (out, err, output) = trace(&["--dry-run", "-c", "/bin/true", "-e", script]);
+    assert!(output.status.success(), "compiles: {err}{out}");
+    let dir = bpfhook_testkit::TempPath::dir("bpfhook-fentry");
+    let marker = dir.join("marker");
+    std::fs::write(&marker, "twelve bytes").expect("marker");
+    let command = format!("/bin/cat {}", marker.display());
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
+    match check(Feature::Fentry) {
+        Ok(()) => {
+            assert!(output.status.success(), "{err}");
+            assert!(out.contains("read 12 of "), "{out}");
+        }
+        Err(missing) => {
+            assert_eq!(output.status.code(), Some(1), "{out}{err}");
+            assert!(err.contains(&missing.reason), "{err}");
+        }
+    }
+}

@@ -228,12 +228,16 @@ impl ProgramGen<'_> {
                 self.b.ldx(Size::DW, R0, R6, offset);
                 self.spill(R0)
             }
-            Builtin::Retval => {
-                let offset =
-                    crate::sema::registers::offset(crate::sema::registers::RETURN).unwrap_or(0);
-                self.b.ldx(Size::DW, R0, R6, offset);
-                self.spill(R0)
-            }
+            Builtin::Retval => match self.context.retval_offset() {
+                // fexit: after the arguments, as wide as the function's return type.
+                Some(offset) => self.read_place(Place::Ctx(i32::from(offset)), ty),
+                None => {
+                    let offset =
+                        crate::sema::registers::offset(crate::sema::registers::RETURN).unwrap_or(0);
+                    self.b.ldx(Size::DW, R0, R6, offset);
+                    self.spill(R0)
+                }
+            },
             Builtin::Args => self.read_place(Place::Ctx(0), ty),
             Builtin::Ctx => {
                 self.b.mov64_reg(R0, R6);

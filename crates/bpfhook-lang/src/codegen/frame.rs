@@ -79,7 +79,7 @@ impl<'a> ProgramGen<'a> {
             analysis,
             types,
             instance,
-            context: ProbeContext::for_instance(instance).unwrap_or_default(),
+            context: types.context.clone(),
             maps,
             events,
             frame: Frame::default(),

@@ -80,6 +80,35 @@ impl KernelTypes {
         }
     }
 
+    /// A kernel function's parameters (name, type) and return type, from its BTF prototype:
+    /// what fentry/fexit programs receive.
+    pub(super) fn function(&mut self, name: &str) -> Result<(Vec<(String, Type)>, Type), String> {
+        let mut converter = self.converter()?;
+        let btf = converter.btf;
+        let id = btf
+            .find_by_name(BtfKind::Func, name)
+            .ok_or_else(|| format!("{name} is not a function in the kernel's BTF"))?;
+        let proto = match btf.type_by_id(id).map(|t| &t.kind) {
+            Some(TypeKind::Func { proto, .. }) => *proto,
+            _ => return Err(format!("{name} has no prototype in the kernel's BTF")),
+        };
+        let Some(TypeKind::FuncProto(proto)) = btf.type_by_id(proto).map(|t| &t.kind) else {
+            return Err(format!("{name} has no prototype in the kernel's BTF"));
+        };
+        let params = proto
+            .params
+            .iter()
+            .map(|p| {
+                (
+                    btf.name(p.name_off).to_owned(),
+                    converter.value(p.type_id, 0),
+                )
+            })
+            .collect();
+        let ret = converter.value(proto.ret, 0);
+        Ok((params, ret))
+    }
+
     fn converter(&mut self) -> Result<Converter<'_>, String> {
         let btf = self.btf.get_or_insert_with(load_vmlinux).as_ref();
         Ok(Converter {

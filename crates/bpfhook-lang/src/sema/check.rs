@@ -31,6 +31,18 @@ impl Checker {
                 ProbeContext::None
             }
         };
+        if let ProbeKind::Fentry { function, ret } = &instance.kind {
+            match self.kernel.function(function) {
+                Ok((params, retval)) => {
+                    self.context =
+                        super::context::trampoline_context(function, *ret, params, retval);
+                }
+                Err(message) => {
+                    let span = probe.attach_points.first().map_or(probe.span, |a| a.span);
+                    self.error(span, message);
+                }
+            }
+        }
         if let Some(predicate) = &probe.predicate {
             let ty = self.expr(predicate);
             if !ty.is_scalar() {
@@ -42,6 +54,7 @@ impl Checker {
             exprs: std::mem::take(&mut self.types),
             variables: std::mem::take(&mut self.variables),
             captured: std::mem::take(&mut self.captured),
+            context: std::mem::take(&mut self.context),
         }
     }
 
@@ -772,9 +785,12 @@ impl Checker {
         let kind = self.instance.as_ref().map(|i| i.kind.clone());
         match builtin {
             Builtin::Args => match &self.context {
-                ProbeContext::Tracepoint { args, .. } => Type::Record(args.clone()),
+                ProbeContext::Tracepoint { args, .. }
+                | ProbeContext::Trampoline {
+                    args: Some(args), ..
+                } => Type::Record(args.clone()),
                 _ => {
-                    self.error(span, "The args builtin can only be used with tracepoint probes here (fentry/uprobe args need BTF/DWARF, not supported yet)");
+                    self.error(span, "The args builtin can only be used with tracepoint, fentry and fexit probes here (uprobe args need DWARF, not supported yet)");
                     Type::None
                 }
             },
@@ -799,11 +815,17 @@ impl Checker {
             Builtin::Retval => {
                 if !matches!(
                     self.context,
-                    ProbeContext::Registers { ret: true } | ProbeContext::Trampoline { ret: true }
+                    ProbeContext::Registers { ret: true }
+                        | ProbeContext::Trampoline { ret: true, .. }
                 ) {
                     self.error(span, "The retval builtin can only be used with 'kretprobe', 'uretprobe' and 'fexit' probes");
                 }
-                Type::I64
+                match &self.context {
+                    ProbeContext::Trampoline { retval, .. } if *retval != Type::None => {
+                        retval.clone()
+                    }
+                    _ => Type::I64,
+                }
             }
             Builtin::Arg(n) => {
                 let ok = match self.context {

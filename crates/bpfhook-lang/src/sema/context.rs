@@ -23,8 +23,13 @@ pub enum ProbeContext {
     RawTracepoint,
     /// `struct pt_regs`: arguments in registers (kprobes, uprobes), `retval` for returns.
     Registers { ret: bool },
-    /// fentry/fexit: u64 arguments at the start of the context.
-    Trampoline { ret: bool },
+    /// fentry/fexit: the function's arguments as u64s at the start of the context (typed
+    /// from its BTF prototype into `args`), fexit's return value after them.
+    Trampoline {
+        ret: bool,
+        args: Option<Rc<Record>>,
+        retval: Type,
+    },
 }
 
 impl ProbeContext {
@@ -39,13 +44,64 @@ impl ProbeContext {
             ProbeKind::Kprobe { ret, .. } | ProbeKind::Uprobe { ret, .. } => {
                 ProbeContext::Registers { ret: *ret }
             }
-            ProbeKind::Fentry { ret, .. } => ProbeContext::Trampoline { ret: *ret },
+            ProbeKind::Fentry { ret, .. } => ProbeContext::Trampoline {
+                ret: *ret,
+                args: None,
+                retval: Type::I64,
+            },
             _ => ProbeContext::None,
         })
     }
 
     pub fn has_args_struct(&self) -> bool {
-        matches!(self, ProbeContext::Tracepoint { .. })
+        matches!(
+            self,
+            ProbeContext::Tracepoint { .. } | ProbeContext::Trampoline { args: Some(_), .. }
+        )
+    }
+
+    /// Where fexit's return value is: after the arguments.
+    pub fn retval_offset(&self) -> Option<i16> {
+        match self {
+            ProbeContext::Trampoline {
+                args: Some(args), ..
+            } => Some(args.layout.size as i16),
+            _ => None,
+        }
+    }
+}
+
+/// fentry/fexit's context typed from the function's prototype: argument i is the u64 at
+/// offset 8·i (narrower values in its low bytes, as the kernel stores them).
+pub fn trampoline_context(
+    function: &str,
+    ret: bool,
+    params: Vec<(String, Type)>,
+    retval: Type,
+) -> ProbeContext {
+    let fields: Vec<Field> = params
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, ty))| Field {
+            name,
+            ty,
+            offset: 8 * i as u32,
+            bits: None,
+        })
+        .collect();
+    let size = 8 * fields.len() as u32;
+    ProbeContext::Trampoline {
+        ret,
+        args: Some(Rc::new(Record {
+            name: format!("struct _fentry_{function}"),
+            layout: Layout {
+                fields,
+                size,
+                align: 8,
+            },
+            kernel_id: None,
+        })),
+        retval,
     }
 }
 

@@ -198,6 +198,8 @@ pub struct ProbeTypes {
     /// with bounds known only at run time), with a stack of its own: these must live where
     /// both can reach them.
     pub captured: BTreeSet<String>,
+    /// What the probe's program receives (tracepoint fields, fentry arguments from BTF).
+    pub context: ProbeContext,
 }
 
 impl ProbeTypes {
