@@ -351,3 +351,23 @@ fn a_range_whose_bounds_come_from_a_map_runs_through_bpf_loop() {
     assert!(!out.contains("not reached"), "{out}");
     assert!(out.lines().any(|l| l == "@n: 10"), "{out}");
 }
+
+#[test]
+fn modern_syntax_unparenthesised_conditions_and_late_typed_let() {
+    // `if`/`while`/`for` without parentheses; `let $x;` typed by a later assignment, and
+    // zero again where it is declared anew.
+    let script = r#"begin {
+        @a[1] = 1;
+        $i = 0;
+        while $i < 3 { $i++; }
+        if $i == 3 && $i > 1 { printf("i %d\n", $i); }
+        for $kv : @a { printf("kv %d\n", $kv.1); }
+        $x = 7;
+        let $x;
+        if $x { $x = 5; }
+        printf("x %d\n", $x);
+    }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains("i 3\nkv 1\nx 0\n"), "{out}");
+}

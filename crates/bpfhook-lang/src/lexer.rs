@@ -127,6 +127,7 @@ const INTEGER_SUFFIXES: &[&str] = &[
 
 type Result<T> = std::result::Result<T, Diagnostic>;
 
+#[derive(Clone)]
 pub struct Lexer<'a> {
     src: &'a str,
     pos: usize,

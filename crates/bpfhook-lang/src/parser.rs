@@ -526,7 +526,7 @@ impl Parser<'_> {
             "if" => self.if_statement()?,
             "while" => {
                 self.next()?;
-                let condition = self.condition()?;
+                let condition = self.test()?;
                 let body = self.block()?;
                 StatementKind::While { condition, body }
             }
@@ -563,7 +563,7 @@ impl Parser<'_> {
         })
     }
 
-    /// `( expr )` after `if`, `while`, `unroll`.
+    /// `( expr )` after `unroll`.
     fn condition(&mut self) -> Result<Expr> {
         self.expect(Punct::LParen)?;
         let condition = self.bracketed(|p| p.expr())?;
@@ -571,9 +571,15 @@ impl Parser<'_> {
         Ok(condition)
     }
 
+    /// The condition of `if` and `while`: any expression before the block, as modern
+    /// bpftrace reads it (`if $x {`), parenthesised or not.
+    fn test(&mut self) -> Result<Expr> {
+        self.bracketed(|p| p.expr())
+    }
+
     fn if_statement(&mut self) -> Result<StatementKind> {
         self.expect_word("if")?;
-        let condition = self.condition()?;
+        let condition = self.test()?;
         let then = self.block()?;
         let otherwise = if self.peek_is_word("else")? {
             self.next()?;
@@ -601,7 +607,8 @@ impl Parser<'_> {
 
     fn for_statement(&mut self) -> Result<StatementKind> {
         self.expect_word("for")?;
-        self.expect(Punct::LParen)?;
+        // `for ($kv : @m)` or, in modern bpftrace, `for $kv : @m`.
+        let parenthesised = self.eat(Punct::LParen)?;
         let variable = self.variable()?;
         self.expect(Punct::Colon)?;
         let iterable = match self.peek()?.kind.clone() {
@@ -619,7 +626,9 @@ impl Parser<'_> {
                 Iterable::Range { start, end }
             }
         };
-        self.expect(Punct::RParen)?;
+        if parenthesised {
+            self.expect(Punct::RParen)?;
+        }
         let body = self.block()?;
         Ok(StatementKind::For {
             variable,
@@ -787,7 +796,7 @@ impl Parser<'_> {
     /// After `(`: a cast `(type) e`, a tuple `(a, b)` / `(a,)`, or grouping `(a)`.
     fn paren_or_cast(&mut self) -> Result<Expr> {
         let open = self.expect(Punct::LParen)?;
-        if self.starts_type(false)? {
+        if self.starts_type(false)? && !self.call_follows()? {
             let ty = self.type_name(false)?;
             self.expect(Punct::RParen)?;
             let operand = self.unary()?;
@@ -987,6 +996,16 @@ impl Parser<'_> {
             }
             _ => false,
         })
+    }
+
+    /// The next token is a word and `(` comes right after it: a call (`long(x)`), whatever
+    /// the word could also name.
+    fn call_follows(&mut self) -> Result<bool> {
+        if !matches!(self.peek()?.kind, TokenKind::Ident(_)) {
+            return Ok(false);
+        }
+        let after = self.lexer.clone().next_token()?;
+        Ok(matches!(after.kind, TokenKind::Punct(Punct::LParen)))
     }
 
     /// `base *… [N]?`.

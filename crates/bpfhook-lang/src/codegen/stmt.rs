@@ -31,10 +31,14 @@ impl ProgramGen<'_> {
             StatementKind::Let {
                 variable, value, ..
             } => {
-                if let Some(value) = value {
-                    let computed = self.expr(value);
-                    let ty = self.ty(value);
-                    self.set_variable(&variable.name, computed, &ty);
+                match value {
+                    Some(value) => {
+                        let computed = self.expr(value);
+                        let ty = self.ty(value);
+                        self.set_variable(&variable.name, computed, &ty);
+                    }
+                    // `let $x;` declares it anew: zero, whatever it held before.
+                    None => self.zero_variable(&variable.name),
                 }
             }
             StatementKind::If {
@@ -157,6 +161,22 @@ impl ProgramGen<'_> {
             StatementKind::Block(block) => return self.block(block),
         }
         false
+    }
+
+    fn zero_variable(&mut self, name: &str) {
+        match self.variables.get(name).copied() {
+            Some(Val::Slot(slot)) => {
+                self.b.st(Size::DW, R10, slot, 0);
+            }
+            Some(Val::Cell(cell)) => {
+                self.b.st(Size::DW, R9, cell as i16, 0);
+            }
+            Some(Val::Mem(mem)) => {
+                let size = self.types.variables.get(name).map_or(0, Type::size);
+                self.zero(mem, size);
+            }
+            Some(Val::Imm(_)) | None => {}
+        }
     }
 
     pub(super) fn set_variable(&mut self, name: &str, value: Val, value_type: &Type) {

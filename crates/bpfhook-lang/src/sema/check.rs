@@ -22,6 +22,8 @@ impl Checker {
         self.loop_depth = 0;
         self.callback_depth = 0;
         self.captured.clear();
+        self.untyped.clear();
+        self.instance_key = (probe.span.start, instance.name.clone());
         self.instance = Some(instance.clone());
         self.context = match ProbeContext::for_instance(instance) {
             Ok(context) => context,
@@ -50,6 +52,8 @@ impl Checker {
             }
         }
         self.block(&probe.body);
+        self.previous_variables
+            .insert(self.instance_key.clone(), self.variables.clone());
         ProbeTypes {
             exprs: std::mem::take(&mut self.types),
             variables: std::mem::take(&mut self.variables),
@@ -87,7 +91,14 @@ impl Checker {
                     }
                     (Some(d), None) => d,
                     (None, Some(v)) => v,
-                    (None, None) => return,
+                    // Typed by an assignment further on, known from the previous round.
+                    (None, None) => match self.earlier_type(&variable.name) {
+                        Some(ty) => ty,
+                        None => {
+                            self.untyped.insert(variable.name.clone());
+                            return;
+                        }
+                    },
                 };
                 self.set_variable(&variable.name, ty, variable.span);
             }
@@ -175,6 +186,13 @@ impl Checker {
         if !ty.is_scalar() {
             self.error(condition.span, format!("Invalid condition: {ty}"));
         }
+    }
+
+    /// The type a variable had in this probe instance in the previous round.
+    fn earlier_type(&self, name: &str) -> Option<Type> {
+        self.previous_variables
+            .get(&self.instance_key)
+            .and_then(|variables| variables.get(name).cloned())
     }
 
     /// `for ($kv : @map) { body }`: `$kv` is a `(key, value)` tuple, in scope only in the body.
@@ -490,6 +508,14 @@ impl Checker {
                         self.captured.insert(name.clone());
                     }
                     ty.clone()
+                }
+                // Declared with `let $x;`, not typed yet (the next round knows).
+                None if self.untyped.contains(name) => {
+                    self.error(
+                        expr.span,
+                        format!("${name} is declared without a type and never assigned a value"),
+                    );
+                    Type::None
                 }
                 None => {
                     self.error(

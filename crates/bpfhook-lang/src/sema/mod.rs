@@ -302,6 +302,13 @@ struct Checker {
     /// known only at run time) enclose the statement being checked.
     callback_depth: u32,
     captured: BTreeSet<String>,
+    /// `let $x;` seen without a type or value in this probe: typed by a later assignment.
+    untyped: BTreeSet<String>,
+    /// Per probe instance (its probe's position and name), the variables' types of the
+    /// previous round: what `let $x;` takes before the assignment that types it is reached.
+    previous_variables: HashMap<(u32, String), BTreeMap<String, Type>>,
+    /// The key of the probe instance being checked in `previous_variables`.
+    instance_key: (u32, String),
     /// `-c CMD` given: `cpid` has a value.
     has_child: bool,
     size_constants: HashMap<ExprId, u64>,
@@ -334,6 +341,9 @@ impl Checker {
             loop_depth: 0,
             callback_depth: 0,
             captured: BTreeSet::new(),
+            untyped: BTreeSet::new(),
+            previous_variables: HashMap::new(),
+            instance_key: (0, String::new()),
             has_child: settings_child,
             size_constants: HashMap::new(),
             options: HashMap::new(),
