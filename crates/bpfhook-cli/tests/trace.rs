@@ -14,7 +14,8 @@ fn begin_printf_and_exit() {
         r#"BEGIN { printf("hi %d %s\n", 1 + 2 * 3, "there"); exit(); }"#,
     ]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, "hi 7 there\n");
+    // The run's output, then the two empty lines bpftrace ends every run with.
+    assert_eq!(out, "hi 7 there\n\n\n");
     assert!(err.contains("Attached 1 probe"), "{err}");
 }
 
@@ -149,7 +150,7 @@ fn positional_parameters_and_their_count() {
         "2",
     ]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, "2 one 2\n");
+    assert_eq!(out, "2 one 2\n\n\n");
 }
 
 #[test]
@@ -213,7 +214,7 @@ fn probe_filter_keeps_matching_probes_and_begin() {
     let script = r#"BEGIN { printf("begin\n"); } interval:ms:50 { printf("bad\n"); exit(); } interval:ms:120 { printf("hit\n"); exit(); }"#;
     let (out, err, output) = trace(&["--probe-filter", ":120$", "-e", script]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, "begin\nhit\n");
+    assert_eq!(out, "begin\nhit\n\n\n");
     let (_, err, output) = trace(&[
         "--probe-filter",
         "nothing-matches",
@@ -232,7 +233,7 @@ fn ntop_formats_the_addresses_of_a_real_tcp_connection() {
     let script = r#"tracepoint:sock:inet_sock_set_state /pid == cpid && args.family == 2 && args.newstate == 2/ { printf("%s -> %s:%d\n", ntop(args.saddr), ntop(args.daddr), args.dport); }"#;
     let (out, err, output) = trace(&["-c", &command, "-e", script]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, format!("127.0.0.1 -> 127.0.0.1:{port}\n"));
+    assert_eq!(out, format!("127.0.0.1 -> 127.0.0.1:{port}\n\n\n"));
 }
 
 #[test]
@@ -370,4 +371,47 @@ fn modern_syntax_unparenthesised_conditions_and_late_typed_let() {
     let (out, err, output) = trace(&["-e", script]);
     assert!(output.status.success(), "{err}");
     assert!(out.contains("i 3\nkv 1\nx 0\n"), "{out}");
+}
+
+#[test]
+fn missing_probes_fail_warn_or_are_ignored_as_configured() {
+    let program = |policy: &str| {
+        format!("{policy} tracepoint:syscalls:sys_enter_getpid, tracepoint:nonsense:nonsense, rawtracepoint:nonsense:sys_exit {{ exit(); }} begin {{ printf(\"ran\\n\"); }}")
+    };
+    let (out, err, output) = trace(&["-e", &program("")]);
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains("ERROR: No matches for tracepoint nonsense:nonsense."),
+        "{err}"
+    );
+    assert!(
+        err.contains("ERROR: No matches for rawtracepoint nonsense:sys_exit."),
+        "{err}"
+    );
+    assert!(!out.contains("ran"), "nothing runs: {out}");
+
+    let (out, err, output) = trace(&[
+        "-c",
+        "/bin/true",
+        "-e",
+        &program("config = { missing_probes = warn }"),
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains("WARNING: No matches for tracepoint nonsense:nonsense. Skipping."),
+        "{err}"
+    );
+    // The tracepoint that exists, and begin.
+    assert!(err.contains("Attached 2 probes"), "{err}");
+    assert!(out.contains("ran"), "{out}");
+
+    let (out, err, output) = trace(&[
+        "-c",
+        "/bin/true",
+        "-e",
+        &program("config = { missing_probes = \"ignore\" }"),
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(!err.contains("No matches"), "{err}");
+    assert!(out.contains("ran"), "{out}");
 }

@@ -62,7 +62,7 @@ fn parent_pid_through_two_pointers_is_the_test_thread() {
     assert!(output.status.success(), "{err}");
     let thread = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
     let tid = thread.file_name().expect("a thread id").to_string_lossy();
-    assert_eq!(out, format!("{tid} {}\n", std::process::id()));
+    assert_eq!(out, format!("{tid} {}\n\n\n", std::process::id()));
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn sizeof_and_offsetof_are_the_btf_numbers() {
         "begin { print(offsetof(struct task_struct, pid)); print(sizeof(struct task_struct)); }",
     ]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, format!("{}\n{size}\n", pid_bits / 8));
+    assert_eq!(out, format!("{}\n{size}\n\n\n", pid_bits / 8));
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn bit_fields_are_read_apart_from_their_neighbours() {
         r#"tracepoint:sched:sched_process_exec /pid == cpid/ { printf("%d %d %d\n", curtask->sched_rt_mutex, curtask->in_execve, curtask->init_private_fork_class); exit(); }"#,
     ]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, "0 1 0\n");
+    assert_eq!(out, "0 1 0\n\n\n");
 }
 
 #[test]
@@ -139,7 +139,10 @@ fn script_structs_win_over_the_kernels() {
         "struct task_struct { int x; } begin { print(sizeof(struct task_struct)); print(sizeof(*curtask)); }",
     ]);
     assert!(output.status.success(), "{err}");
-    assert_eq!(out, "4\n4\n", "curtask points to the script's struct too");
+    assert_eq!(
+        out, "4\n4\n\n\n",
+        "curtask points to the script's struct too"
+    );
 }
 
 /// fentry/fexit arguments are typed from the function's BTF prototype (`args.count` a

@@ -52,7 +52,9 @@ pub fn compile(
         diagnostics,
     };
     let mut program = parse(source).map_err(fail)?;
+    let missing_probes = MissingProbes::of(&program.config);
     let mut errors = Diagnostics::default();
+    let mut skipped = Diagnostics::default();
     let mut instances = Vec::new();
     for probe in &mut program.probes {
         let mut expanded = Vec::new();
@@ -66,7 +68,12 @@ pub fn compile(
                             .as_ref()
                             .is_none_or(|f| f.is_match(&p.name))
                 })),
-                Err(diagnostic) => errors.push(diagnostic),
+                Err(e) if e.missing && missing_probes == MissingProbes::Warn => {
+                    let message = format!("{} Skipping.", e.diagnostic.message);
+                    skipped.push(Diagnostic::warning(e.diagnostic.span, message));
+                }
+                Err(e) if e.missing && missing_probes == MissingProbes::Ignore => {}
+                Err(e) => errors.push(e.diagnostic),
             }
         }
         instances.push(expanded);
@@ -86,12 +93,43 @@ pub fn compile(
     for call in &mut compiled.events.printf {
         call.location = lines.location(source_name, call.span);
     }
-    let warnings = analysis.warnings.render(source_name, source);
+    let warnings =
+        skipped.render(source_name, source) + &analysis.warnings.render(source_name, source);
     Ok(Script {
         compiled,
         analysis,
         warnings,
     })
+}
+
+/// `config = { missing_probes = error|warn|ignore }`: what an attach point that matches
+/// nothing does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MissingProbes {
+    Error,
+    Warn,
+    Ignore,
+}
+
+impl MissingProbes {
+    fn of(config: &[ast::ConfigItem]) -> Self {
+        let value = config.iter().rev().find_map(|item| match &item.value {
+            ast::ConfigValue::String(v) | ast::ConfigValue::Ident(v)
+                if item
+                    .key
+                    .trim_start_matches("BPFTRACE_")
+                    .eq_ignore_ascii_case("missing_probes") =>
+            {
+                Some(v.as_str())
+            }
+            _ => None,
+        });
+        match value {
+            Some("warn") => MissingProbes::Warn,
+            Some("ignore") => MissingProbes::Ignore,
+            _ => MissingProbes::Error,
+        }
+    }
 }
 
 /// The probes a program attaches to, wildcards expanded (what `-l -e PROGRAM` lists).
@@ -103,7 +141,7 @@ pub fn probe_names(source: &str) -> Result<Vec<String>, CompileError> {
     let program = parse(source).map_err(fail)?;
     let mut names = Vec::new();
     for point in program.probes.iter().flat_map(|p| &p.attach_points) {
-        let found = probes::expand(point).map_err(|d| fail(Diagnostics(vec![d])))?;
+        let found = probes::expand(point).map_err(|e| fail(Diagnostics(vec![e.diagnostic])))?;
         names.extend(found.into_iter().map(|p| listed_name(&p)));
     }
     Ok(names)

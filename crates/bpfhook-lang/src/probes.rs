@@ -131,10 +131,46 @@ impl ProbeInstance {
     }
 }
 
-/// Expands one attach point into its probes. Wildcards match through tracefs and ELF symbol
-/// tables; a pattern that matches nothing is an error, as in bpftrace.
-pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, Diagnostic> {
-    let error = |message: String| Diagnostic::error(point.span, message);
+/// An attach point that gave no probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpandError {
+    pub diagnostic: Diagnostic,
+    /// Well formed, but nothing on this system matches it (`config = { missing_probes = … }`
+    /// decides whether that is an error).
+    pub missing: bool,
+}
+
+/// What matched nothing, worded as bpftrace words it.
+fn no_matches(what: String) -> Lookup {
+    Lookup::Missing(format!("No matches for {what}."))
+}
+
+/// Why an attach point's targets could not be found.
+enum Lookup {
+    Missing(String),
+    Failed(String),
+}
+
+impl From<String> for Lookup {
+    fn from(message: String) -> Self {
+        Lookup::Failed(message)
+    }
+}
+
+/// Expands one attach point into its probes. Wildcards match through tracefs, the kernel's
+/// BTF and ELF symbol tables; a target that matches nothing is an error, as in bpftrace.
+pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
+    let fail = |lookup: Lookup| {
+        let (message, missing) = match lookup {
+            Lookup::Missing(m) => (m, true),
+            Lookup::Failed(m) => (m, false),
+        };
+        ExpandError {
+            diagnostic: Diagnostic::error(point.span, message),
+            missing,
+        }
+    };
+    let error = |message: String| fail(Lookup::Failed(message));
     let raw = point.raw.trim();
     let parts: Vec<&str> = split_parts(raw);
     let kind = parts[0];
@@ -197,7 +233,7 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, Diagnostic> {
                     )))
                 }
             };
-            expand_tracepoints(category, name).map_err(error)
+            expand_tracepoints(category, name).map_err(fail)
         }
         "rawtracepoint" | "rt" => {
             // `rawtracepoint:NAME` or `rawtracepoint:MODULE:NAME`.
@@ -211,12 +247,8 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, Diagnostic> {
                     "rawtracepoint probe `{raw}`: expected rawtracepoint:NAME"
                 )));
             }
-            if is_pattern(name) {
-                return expand_raw_tracepoints(name).map_err(error);
-            }
-            one(ProbeKind::RawTracepoint {
-                name: name.to_owned(),
-            })
+            let module = parts.get(1).copied().filter(|_| parts.len() == 3);
+            expand_raw_tracepoints(module, name).map_err(fail)
         }
         "kprobe" | "k" | "kretprobe" | "kr" => {
             let target = parts
@@ -263,7 +295,7 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, Diagnostic> {
                     )))
                 }
             };
-            expand_uprobes(binary, target, ret).map_err(error)
+            expand_uprobes(binary, target, ret).map_err(fail)
         }
         "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "self"
         | "test" => Err(error(format!(
@@ -420,7 +452,7 @@ fn is_pattern(text: &str) -> bool {
     text.contains(['*', '?', '['])
 }
 
-fn expand_tracepoints(category: &str, name: &str) -> Result<Vec<ProbeInstance>, String> {
+fn expand_tracepoints(category: &str, name: &str) -> Result<Vec<ProbeInstance>, Lookup> {
     let make = |category: &str, name: &str| {
         let kind = ProbeKind::Tracepoint {
             category: category.to_owned(),
@@ -432,6 +464,9 @@ fn expand_tracepoints(category: &str, name: &str) -> Result<Vec<ProbeInstance>, 
         }
     };
     if !is_pattern(category) && !is_pattern(name) {
+        if !tracepoints::tracepoint_exists(category, name).map_err(|e| e.to_string())? {
+            return Err(no_matches(format!("tracepoint {category}:{name}")));
+        }
         return Ok(vec![make(category, name)]);
     }
     let pattern = format!("{category}:{name}");
@@ -444,24 +479,35 @@ fn expand_tracepoints(category: &str, name: &str) -> Result<Vec<ProbeInstance>, 
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found.dedup();
     if found.is_empty() {
-        return Err(format!("No tracepoints match tracepoint:{pattern}"));
+        return Err(no_matches(format!("tracepoint {pattern}")));
     }
     Ok(found)
 }
 
-/// Raw tracepoints matching a glob, from the kernel's `btf_trace_*` BTF names (what
-/// `bpfhook list 'rawtracepoint:…'` lists).
-fn expand_raw_tracepoints(pattern: &str) -> Result<Vec<ProbeInstance>, String> {
+/// Raw tracepoints by name or glob, optionally of one module, from the kernel's
+/// `btf_trace_*` BTF names (what `bpfhook list 'rawtracepoint:…'` lists).
+fn expand_raw_tracepoints(module: Option<&str>, name: &str) -> Result<Vec<ProbeInstance>, Lookup> {
     let options = bpfhook::discover::ListOptions {
-        pattern: Some(Glob::new(&format!("rawtracepoint:{pattern}")).map_err(|e| e.to_string())?),
+        pattern: Some(Glob::new(&format!("rawtracepoint:{name}")).map_err(|e| e.to_string())?),
         kinds: Some(vec![bpfhook::discover::HookKind::RawTracepoint]),
         ..Default::default()
     };
+    let module_matches = match module {
+        Some(m) => Some(Glob::new(m).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let mut found = Vec::new();
     bpfhook::discover::list(&options, |line| {
-        if let Some(name) = line.strip_prefix("rawtracepoint:") {
+        let Some(listed) = line.strip_prefix("rawtracepoint:") else {
+            return Ok(());
+        };
+        let (listed_module, listed_name) = listed.rsplit_once(':').unwrap_or(("vmlinux", listed));
+        if module_matches
+            .as_ref()
+            .is_none_or(|m| m.matches(listed_module))
+        {
             let kind = ProbeKind::RawTracepoint {
-                name: name.rsplit(':').next().unwrap_or(name).to_owned(),
+                name: listed_name.to_owned(),
             };
             found.push(ProbeInstance {
                 name: canonical_name(&kind),
@@ -471,13 +517,20 @@ fn expand_raw_tracepoints(pattern: &str) -> Result<Vec<ProbeInstance>, String> {
         Ok(())
     })
     .map_err(|e| e.to_string())?;
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found.dedup();
     if found.is_empty() {
-        return Err(format!("No raw tracepoints match rawtracepoint:{pattern}"));
+        return Err(match module {
+            Some(module) => no_matches(format!("rawtracepoint {module}:{name}")),
+            None => Lookup::Missing(format!(
+                "Probe has no valid attach points: no raw tracepoint matches {name} in the kernel's BTF"
+            )),
+        });
     }
     Ok(found)
 }
 
-fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInstance>, String> {
+fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInstance>, Lookup> {
     let elf = ElfBinary::open(binary).map_err(|e| e.to_string())?;
     let path = elf.path().to_path_buf();
     let make = |symbol: &str, offset: u64| {
@@ -494,13 +547,17 @@ fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInst
     };
     let (symbol, offset) =
         split_offset(target).ok_or_else(|| format!("bad offset in `{target}`"))?;
+    let functions = elf.functions().map_err(|e| e.to_string())?;
     if !is_pattern(symbol) {
+        // An address (`uprobe:BIN:0x1234`) is not a symbol to look up.
+        let named = symbol.starts_with(|c: char| !c.is_ascii_digit());
+        if named && !functions.iter().any(|f| f.name == symbol) {
+            return Err(no_matches(format!("uprobe {binary}:{symbol}")));
+        }
         return Ok(vec![make(symbol, offset)]);
     }
     let glob = Glob::new(symbol).map_err(|e| e.to_string())?;
-    let mut names: Vec<String> = elf
-        .functions()
-        .map_err(|e| e.to_string())?
+    let mut names: Vec<String> = functions
         .into_iter()
         .filter(|f| glob.matches(&f.name))
         .map(|f| f.name)
@@ -508,10 +565,7 @@ fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInst
     names.sort();
     names.dedup();
     if names.is_empty() {
-        return Err(format!(
-            "No functions in {} match `{symbol}`",
-            path.display()
-        ));
+        return Err(no_matches(format!("uprobe {binary}:{symbol}")));
     }
     Ok(names.iter().map(|n| make(n, 0)).collect())
 }
@@ -528,7 +582,7 @@ mod tests {
         };
         expand(&point)
             .map(|mut v| v.remove(0))
-            .map_err(|d| d.message)
+            .map_err(|e| e.diagnostic.message)
     }
 
     #[test]

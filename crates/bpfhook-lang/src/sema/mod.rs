@@ -464,6 +464,7 @@ impl Checker {
                     | "max_probes"
                     | "perf_rb_pages"
                     | "on_stack_limit"
+                    // Decided before this pass, when attach points expand.
                     | "missing_probes"
                     | "print_maps_on_exit"
                     | "unstable_macro"

@@ -31,7 +31,9 @@ pub use kernel_functions::{
     is_kprobe_candidate, BtfFunctions, BtfName, KprobeFunctions, KprobeSource, LSM_PREFIX,
     RAW_TRACEPOINT_PREFIX,
 };
-pub use tracepoints::{available_events, parse_events, TracepointField, TracepointFormat};
+pub use tracepoints::{
+    available_events, exists as tracepoint_exists, parse_events, TracepointField, TracepointFormat,
+};
 pub use uprobes::{ElfBinary, ElfFunction};
 pub use usdt::{parse_notes, probes as usdt_probes, UsdtProbe};
 

@@ -12,6 +12,18 @@ pub fn available_events() -> Result<String, DiscoverError> {
     std::fs::read_to_string(&path).map_err(|e| DiscoverError::io(&path, e))
 }
 
+/// Whether the kernel has tracepoint `category:name` (its tracefs directory exists).
+pub fn exists(category: &str, name: &str) -> Result<bool, DiscoverError> {
+    let plain = |part: &str| !part.is_empty() && !part.contains(['/', '.']);
+    Ok(plain(category)
+        && plain(name)
+        && tracefs::root()?
+            .join("events")
+            .join(category)
+            .join(name)
+            .is_dir())
+}
+
 /// `(category, name)` for each line of `available_events` text.
 pub fn parse_events(text: &str) -> impl Iterator<Item = (&str, &str)> {
     text.lines()
