@@ -415,3 +415,17 @@ fn missing_probes_fail_warn_or_are_ignored_as_configured() {
     assert!(!err.contains("No matches"), "{err}");
     assert!(out.contains("ran"), "{out}");
 }
+
+#[test]
+fn address_of_a_variable_reads_back_through_the_pointer() {
+    let script = r#"begin {
+        $a = 41; $b = &$a; $a++;
+        $s = "hey"; $p = (int8 *)&$s;
+        printf("%d %c%c\n", *$b, *$p, *++$p);
+        print(($b, 1));
+    }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    // The pointer sees the later write; a char pointer steps one byte.
+    assert!(out.starts_with("42 he\n(0x"), "{out}");
+}

@@ -449,6 +449,23 @@ impl ProgramGen<'_> {
     }
 
     fn unary(&mut self, op: UnaryOp, operand: &Expr, ty: &Type) -> Val {
+        if op == UnaryOp::AddressOf {
+            // A variable's home: a stack slot, or scratch memory.
+            let home = match &operand.kind {
+                ExprKind::Variable(name) => self.variables.get(name).copied(),
+                _ => None,
+            };
+            match home {
+                Some(Val::Slot(off)) => {
+                    self.b
+                        .mov64_reg(R0, R10)
+                        .alu64_imm(AluOp::Add, R0, i32::from(off));
+                }
+                Some(Val::Mem(off) | Val::Cell(off)) => self.mem_address(R0, off),
+                _ => return Val::Imm(0),
+            }
+            return self.spill(R0);
+        }
         if op == UnaryOp::Deref {
             return match self.place(&Expr {
                 id: operand.id,
@@ -725,7 +742,12 @@ impl ProgramGen<'_> {
     }
 
     fn increment(&mut self, target: &Expr, decrement: bool, prefix: bool) -> Val {
-        let delta = if decrement { -1 } else { 1 };
+        // A pointer steps by what it points to.
+        let step = match self.ty(target) {
+            Type::Pointer(to) => to.size().max(1) as i32,
+            _ => 1,
+        };
+        let delta = if decrement { -step } else { step };
         let before = self.expr(target);
         self.load(R0, before);
         let old = self.spill(R0);

@@ -114,7 +114,15 @@ impl Decoder {
                         .collect(),
                 )
             }
-            Type::Pointer(_) | Type::Addr => Value::UInt(read_uint(bytes, 8)),
+            // Pointers print in hex, as bpftrace prints them; %d and JSON take the number.
+            Type::Pointer(_) => {
+                let address = read_uint(bytes, 8);
+                Value::Symbol {
+                    name: format!("0x{address:x}"),
+                    number: address,
+                }
+            }
+            Type::Addr => Value::UInt(read_uint(bytes, 8)),
             Type::CgroupPath => Value::Str(cgroup_path(read_uint(bytes, 8))),
             Type::Username => {
                 let uid = read_uint(bytes, 8) as u32;

@@ -651,10 +651,17 @@ impl Checker {
                             Type::None
                         }
                     },
-                    UnaryOp::AddressOf => {
-                        self.error(expr.span, "the & operator is not supported yet");
-                        Type::None
-                    }
+                    UnaryOp::AddressOf => match &operand.kind {
+                        ExprKind::Variable(_) if ty != Type::None => Type::Pointer(Box::new(ty)),
+                        ExprKind::Variable(_) => Type::None,
+                        _ => {
+                            self.error(
+                                expr.span,
+                                "The & operator can only take the address of a variable",
+                            );
+                            Type::None
+                        }
+                    },
                 }
             }
             ExprKind::Binary { op, left, right } => {
@@ -684,7 +691,7 @@ impl Checker {
             ExprKind::Increment { target, .. } => match &target.kind {
                 ExprKind::Variable(name) => {
                     let ty = self.variables.get(name).cloned().unwrap_or(Type::I64);
-                    if !ty.is_integer() {
+                    if !ty.is_integer() && !matches!(ty, Type::Pointer(_)) {
                         self.error(
                             target.span,
                             format!(
