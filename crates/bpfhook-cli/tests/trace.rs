@@ -429,3 +429,21 @@ fn address_of_a_variable_reads_back_through_the_pointer() {
     // The pointer sees the later write; a char pointer steps one byte.
     assert!(out.starts_with("42 he\n(0x"), "{out}");
 }
+
+#[test]
+fn block_expressions_elvis_and_discard() {
+    let script = r#"begin {
+        print({ $x = 1; printf("in block\n"); $x + 1 });
+        @avg = { let $a = 100; avg($a) };
+        $zero = 0; $seven = 7;
+        print(($zero ?: 20, $seven ?: 30));
+        _ = { printf("discarded\n"); 1 };
+    }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.starts_with("in block\n2\n(20, 7)\ndiscarded\n"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l == "@avg: 100"), "{out}");
+}

@@ -189,6 +189,11 @@ pub enum ExprKind {
         ty: TypeName,
         operand: Box<Expr>,
     },
+    /// `{ statements; value }`: the statements run, then the block is worth `value`.
+    Block {
+        body: Block,
+        value: Box<Expr>,
+    },
     /// `(a, b, …)` with at least two elements (or `(a,)`).
     Tuple(Vec<Expr>),
     /// `sizeof(type)`.

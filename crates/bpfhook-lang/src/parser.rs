@@ -480,10 +480,22 @@ impl Parser<'_> {
 
     fn block(&mut self) -> Result<Block> {
         let open = self.expect(Punct::LBrace)?;
-        let statements = self.nested(|p| {
+        let (statements, _) = self.statements()?;
+        Ok(Block {
+            statements,
+            span: self.span_from(open.span),
+        })
+    }
+
+    /// Statements up to and including `}`, and whether the last one ended without `;` (in a
+    /// block expression, that one is the value).
+    fn statements(&mut self) -> Result<(Vec<Statement>, bool)> {
+        self.nested(|p| {
             let mut statements = Vec::new();
+            let mut open_ended = false;
             while !p.eat(Punct::RBrace)? {
                 if p.eat(Punct::Semi)? {
+                    open_ended = false;
                     continue;
                 }
                 let statement = p.statement()?;
@@ -496,17 +508,33 @@ impl Parser<'_> {
                         | StatementKind::Block(_)
                 );
                 statements.push(statement);
-                if !braced && !p.eat(Punct::Semi)? && !p.peek_is(Punct::RBrace)? {
+                open_ended = !braced && !p.eat(Punct::Semi)?;
+                if open_ended && !p.peek_is(Punct::RBrace)? {
                     let token = p.next()?;
                     return Err(unexpected(&token, "; or }"));
                 }
             }
-            Ok(statements)
-        })?;
-        Ok(Block {
-            statements,
-            span: self.span_from(open.span),
+            Ok((statements, open_ended))
         })
+    }
+
+    /// `{ statements; value }`, the `{` consumed.
+    fn block_expr(&mut self, open: Span) -> Result<ExprKind> {
+        let (mut statements, open_ended) = self.statements()?;
+        let span = self.span_from(open);
+        match statements.pop() {
+            Some(Statement {
+                kind: StatementKind::Expr(value),
+                ..
+            }) if open_ended => Ok(ExprKind::Block {
+                body: Block { statements, span },
+                value: Box::new(value),
+            }),
+            _ => Err(Diagnostic::error(
+                span,
+                "a block expression must end with an expression (its value), without a ;",
+            )),
+        }
     }
 
     fn statement(&mut self) -> Result<Statement> {
@@ -677,7 +705,11 @@ impl Parser<'_> {
             },
             _ => return Ok(StatementKind::Expr(target)),
         };
-        check_assignable(&target)?;
+        // `_ = v` discards a value.
+        let discard = matches!(&target.kind, ExprKind::Identifier(name) if name == "_");
+        if !(discard && op.is_none()) {
+            check_assignable(&target)?;
+        }
         self.next()?;
         let value = self.expr()?;
         Ok(StatementKind::Assign { target, op, value })
@@ -694,14 +726,23 @@ impl Parser<'_> {
         if !self.peek_is(Punct::Question)? {
             return Ok(condition);
         }
-        let question = self.next()?;
-        if self.peek_is(Punct::Colon)? {
-            return Err(Diagnostic::error(
-                question.span.to(self.peek()?.span),
-                "the ?: operator without a middle operand is not supported",
+        self.next()?;
+        // `a ?: b` is `a ? a : b` with `a` evaluated once: the middle is the condition
+        // itself (the same id tells code generation and the printer).
+        let then = if self.eat(Punct::Colon)? {
+            let otherwise = self.nested(|p| p.ternary())?;
+            let span = self.span_from(condition.span);
+            return Ok(self.expr_node(
+                ExprKind::Ternary {
+                    then: Box::new(condition.clone()),
+                    condition: Box::new(condition),
+                    otherwise: Box::new(otherwise),
+                },
+                span,
             ));
-        }
-        let then = self.expr()?;
+        } else {
+            self.expr()?
+        };
         self.expect(Punct::Colon)?;
         let otherwise = self.nested(|p| p.ternary())?;
         let span = self.span_from(condition.span);
@@ -940,12 +981,7 @@ impl Parser<'_> {
                 }
                 _ => ExprKind::Identifier(word),
             },
-            TokenKind::Punct(Punct::LBrace) => {
-                return Err(Diagnostic::error(
-                    token.span,
-                    "block expressions are not supported",
-                ))
-            }
+            TokenKind::Punct(Punct::LBrace) => self.block_expr(token.span)?,
             _ => return Err(unexpected(&token, "expression")),
         };
         let span = self.span_from(token.span);
@@ -1614,8 +1650,8 @@ mod tests {
             .contains("stdin:1:1-2: ERROR: syntax error, unexpected }, expecting attach point"));
         assert!(error("fn f(): int64 { return 1 }")
             .contains("stdin:1:1-3: ERROR: fn subprograms are not supported"));
-        assert!(error("begin { $a = $b ?: 1 }").contains("?: operator without a middle operand"));
-        assert!(error("begin { @ = { 1 } }").contains("block expressions are not supported"));
+        assert!(error("begin { @ = { $x = 1; } }")
+            .contains("a block expression must end with an expression"));
         assert!(error("begin { print((a=1, b=2)) }").contains("named tuples are not supported"));
         assert!(error("struct A { int y[2][2]; } begin {}").contains("multi-dimensional arrays"));
     }
@@ -1813,12 +1849,7 @@ mod tests {
 
     /// Programs the peer suites use that this front end refuses, each with the reason.
     const UNSUPPORTED_PEER_PROGRAMS: &[(&str, &str)] = &[
-        ("print({ $x = 1", "block expressions"),
-        ("if ({ let $a", "block expressions"),
-        ("_ = { print(1)", "block expressions"),
-        ("@ = { let $a = 100", "block expressions"),
         ("@ = (a=1, b=", "named tuples"),
-        ("$a =$x ?: 10", "the ?: operator without a middle operand"),
         ("int y[2][2]", "multi-dimensional arrays"),
     ];
 

@@ -295,6 +295,35 @@ fn expr_text(e: &Expr) -> (String, u8) {
             condition,
             then,
             otherwise,
+        } if then.id == condition.id => {
+            return (
+                format!(
+                    "{} ?: {}",
+                    expr(condition, TERNARY + 1),
+                    expr(otherwise, TERNARY)
+                ),
+                TERNARY,
+            )
+        }
+        ExprKind::Block { body, value } => {
+            let mut inner = Printer::default();
+            for statement in &body.statements {
+                inner.statement(statement);
+            }
+            // One line: strings are escaped, so line breaks are only the printer's.
+            let statements = inner
+                .out
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let separator = if statements.is_empty() { "" } else { " " };
+            format!("{{ {statements}{separator}{} }}", expr(value, TERNARY))
+        }
+        ExprKind::Ternary {
+            condition,
+            then,
+            otherwise,
         } => {
             return (
                 format!(
@@ -427,6 +456,7 @@ mod tests {
             "enum { A = -5, B }; enum E { X = 9223372036854775807 }; union U { u64 a; struct S *s; unsigned c : 3; } begin {}",
             "config = { a = 1; b = \"s\"; c = d } let @h = percpuhash(10); macro m($a, @b, c) { $a + 1 } begin { m(1, @x, y) }",
             "uprobe:/bin/bash:readline, usdt:./x:probe { print(args->x + args.y) }",
+            "begin { $a = $b ?: 1 + 2; @ = { let $x = \"a  b\"; if $y { $z = 1 } avg(1) }; _ = { 1 } }",
         ] {
             round_trip(source);
         }

@@ -103,6 +103,10 @@ impl ProgramGen<'_> {
                     }
                 }
             }
+            ExprKind::Block { body, value } => {
+                self.block(body);
+                self.expr(value)
+            }
             ExprKind::Tuple(elements) => {
                 let Type::Tuple(layout) = &ty else {
                     return Val::Imm(0);
@@ -713,10 +717,12 @@ impl ProgramGen<'_> {
         let (else_label, done) = (self.label("telse"), self.label("tend"));
         let c = self.expr(condition);
         self.load(R0, c);
+        // `a ?: b`: the condition is the value when true.
+        let elvis = then.id == condition.id;
         if ty.is_scalar() || *ty == Type::None {
             let result = self.slot();
             self.b.jmp_imm(JmpOp::Jeq, R0, 0, &else_label);
-            let a = self.expr(then);
+            let a = if elvis { c } else { self.expr(then) };
             self.load(R0, a);
             self.b
                 .stx(Size::DW, R10, R0, result)
@@ -730,7 +736,7 @@ impl ProgramGen<'_> {
         let result = self.mem(ty.size());
         self.zero(result, ty.size());
         self.b.jmp_imm(JmpOp::Jeq, R0, 0, &else_label);
-        let a = self.expr(then);
+        let a = if elvis { c } else { self.expr(then) };
         let a_type = self.ty(then);
         self.store_converted(result, a, &a_type, ty);
         self.b.ja(&done).label(&else_label);

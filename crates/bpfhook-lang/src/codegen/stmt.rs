@@ -239,6 +239,14 @@ impl ProgramGen<'_> {
     }
 
     fn assign(&mut self, target: &Expr, op: Option<BinaryOp>, value: &Expr) {
+        if let ExprKind::Block { body, value } = &value.kind {
+            self.block(body);
+            return self.assign(target, op, value);
+        }
+        if matches!(&target.kind, ExprKind::Identifier(name) if name == "_") && op.is_none() {
+            self.expr(value);
+            return;
+        }
         if let (ExprKind::Call { function, args }, None) = (&value.kind, op) {
             if matches!(
                 function.name.as_str(),

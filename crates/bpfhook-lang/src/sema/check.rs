@@ -248,6 +248,16 @@ impl Checker {
     }
 
     fn assign(&mut self, target: &Expr, op: Option<BinaryOp>, value: &Expr) {
+        // `x = { statements; v }` is the statements, then `x = v` (`v` may be an aggregate).
+        if let ExprKind::Block { body, value } = &value.kind {
+            self.block(body);
+            return self.assign(target, op, value);
+        }
+        // `_ = v` evaluates `v` and keeps nothing.
+        if matches!(&target.kind, ExprKind::Identifier(name) if name == "_") && op.is_none() {
+            self.expr(value);
+            return;
+        }
         // `@m = count()` and friends make the map an aggregate.
         if let (ExprKind::Call { function, args }, None) = (&value.kind, op) {
             if AGGREGATES.contains(&function.name.as_str()) {
@@ -737,6 +747,10 @@ impl Checker {
                     );
                 }
                 to
+            }
+            ExprKind::Block { body, value } => {
+                self.block(body);
+                self.expr(value)
             }
             ExprKind::Tuple(elements) => {
                 let types: Vec<Type> = elements
