@@ -242,8 +242,31 @@ fn list(args: &TraceArgs) -> Result<()> {
             }
             Ok(())
         }
-        None => crate::discover::list_hooks(args.rest.first().cloned(), args.verbose),
+        None => match args.rest.first() {
+            Some(pattern) if args.verbose && names_types(pattern) => list_types(pattern),
+            pattern => crate::discover::list_hooks(pattern.cloned(), args.verbose),
+        },
     }
+}
+
+/// `-lv 'struct task_struct,struct file'`: kernel types, not hooks.
+fn names_types(pattern: &str) -> bool {
+    let first = pattern.trim_start();
+    ["struct ", "union ", "enum "]
+        .iter()
+        .any(|kind| first.starts_with(kind))
+}
+
+/// Each type of a comma-separated list, defined as C from the kernel's BTF.
+fn list_types(pattern: &str) -> Result<()> {
+    let mut formatter = bpfhook::discover::Formatter::new();
+    let mut out = std::io::stdout().lock();
+    for name in pattern.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !formatter.describe_type(name, &mut out)? {
+            bail!("{name} is not defined in the kernel's BTF");
+        }
+    }
+    Ok(())
 }
 
 /// The script's name (for error messages), its text and the positional parameters.

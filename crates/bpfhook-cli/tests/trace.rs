@@ -447,3 +447,31 @@ fn block_expressions_elvis_and_discard() {
     );
     assert!(out.lines().any(|l| l == "@avg: 100"), "{out}");
 }
+
+#[test]
+fn listing_types_aliases_return_probes_and_a_files_probes() {
+    let (out, err, output) = trace(&["-lv", "struct fd, struct file"]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("vmlinux: struct fd {\n"), "{out}");
+    assert!(out.contains("\nvmlinux: struct file {\n"), "{out}");
+    let (_, err, output) = trace(&["-lv", "struct no_such_type_here"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("not defined in the kernel's BTF"), "{err}");
+
+    let (out, _, _) = trace(&["-l", "software:*"]);
+    assert!(out.lines().any(|l| l == "software:cpu-clock:"), "{out}");
+    assert!(out.lines().any(|l| l == "software:cpu:"), "{out}");
+
+    let (out, err, _) = trace(&["-l", "uretprobe:/bin/bash:readline"]);
+    assert_eq!(out, "uretprobe:/bin/bash:readline\n", "{err}");
+
+    let dir = TempPath::dir("bpfhook-trace-list");
+    let file = dir.join("timers.bt");
+    std::fs::write(
+        &file,
+        "interval:ms:1000 {} interval:s:1 {} interval:us:100000 {}",
+    )
+    .unwrap();
+    let (out, err, _) = trace(&["-l", file.to_str().unwrap()]);
+    assert_eq!(out, "interval:ms:\ninterval:s:\ninterval:us:\n", "{err}");
+}

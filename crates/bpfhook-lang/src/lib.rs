@@ -142,17 +142,24 @@ pub fn probe_names(source: &str) -> Result<Vec<String>, CompileError> {
     let mut names = Vec::new();
     for point in program.probes.iter().flat_map(|p| &p.attach_points) {
         let found = probes::expand(point).map_err(|e| fail(Diagnostics(vec![e.diagnostic])))?;
-        names.extend(found.into_iter().map(|p| listed_name(&p)));
+        names.extend(found.into_iter().map(|p| listed_name(&p, &point.raw)));
     }
     Ok(names)
 }
 
-/// A probe as `-l` lists it: timers and counted events without their count
-/// (`interval:ms:`, `hardware:cache-misses:`), as bpftrace lists them.
-fn listed_name(probe: &probes::ProbeInstance) -> String {
+/// A probe as `-l` lists it: timers and counted events without their count, in the unit
+/// written (`interval:us:`, `hardware:cache-misses:`), as bpftrace lists them.
+fn listed_name(probe: &probes::ProbeInstance, written: &str) -> String {
     use probes::ProbeKind::*;
     match probe.kind {
-        Interval { .. } | Profile { .. } | PerfCounter { .. } => match probe.name.rfind(':') {
+        Interval { .. } | Profile { .. } => {
+            let kind = probe.name.split(':').next().unwrap_or_default();
+            match written.trim().split(':').collect::<Vec<_>>().as_slice() {
+                [_, unit, _] => format!("{kind}:{unit}:"),
+                _ => format!("{kind}:"),
+            }
+        }
+        PerfCounter { .. } => match probe.name.rfind(':') {
             Some(colon) => probe.name[..=colon].to_owned(),
             None => probe.name.clone(),
         },

@@ -148,16 +148,20 @@ fn btf_kinds_count_what_btf_describes() {
 #[test]
 fn perf_events_are_the_names_we_accept() {
     let software = list(None, &[HookKind::Software], false, None);
+    // Each event, then its short names (`cpu` for `cpu-clock`), as bpftrace lists them.
+    let with_aliases = |n: &'static str| std::iter::once(n).chain(PerfEventKind::aliases(n));
     let expected: Vec<String> = PerfEventKind::names()
         .filter(|n| matches!(PerfEventKind::parse(n), Some(PerfEventKind::Software(_))))
+        .flat_map(with_aliases)
         .map(|n| format!("software:{n}"))
         .collect();
     assert_eq!(software, expected);
     assert!(software.iter().any(|l| l == "software:cpu-clock"));
+    assert!(software.iter().any(|l| l == "software:cpu"));
     let hardware = list(Some("hardware:*"), &[], false, None);
     assert_eq!(
         software.len() + hardware.len(),
-        PerfEventKind::names().count()
+        PerfEventKind::names().flat_map(with_aliases).count()
     );
 }
 

@@ -53,6 +53,18 @@ const HARDWARE: &[&str] = &[
     "ref-cycles",
 ];
 
+/// Short names (perf's and bpftrace's) and the events they stand for.
+const ALIASES: &[(&str, &str)] = &[
+    ("cycles", "cpu-cycles"),
+    ("branches", "branch-instructions"),
+    ("faults", "page-faults"),
+    ("cs", "context-switches"),
+    ("cpu", "cpu-clock"),
+    ("migrations", "cpu-migrations"),
+    ("minflt", "minor-faults"),
+    ("majflt", "major-faults"),
+];
+
 impl PerfEventKind {
     /// `cpu-clock`, `software:page-faults`, `hardware:cycles`, `cycles`, …
     pub fn parse(s: &str) -> Option<Self> {
@@ -60,18 +72,10 @@ impl PerfEventKind {
             .strip_prefix("software:")
             .or_else(|| s.strip_prefix("hardware:"))
             .unwrap_or(s);
-        let name = match name {
-            "cycles" => "cpu-cycles",
-            "branches" => "branch-instructions",
-            "faults" => "page-faults",
-            "cs" => "context-switches",
-            // bpftrace's short names.
-            "cpu" => "cpu-clock",
-            "migrations" => "cpu-migrations",
-            "minflt" => "minor-faults",
-            "majflt" => "major-faults",
-            other => other,
-        };
+        let name = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == name)
+            .map_or(name, |(_, canonical)| canonical);
         SOFTWARE
             .iter()
             .find(|n| **n == name)
@@ -87,6 +91,14 @@ impl PerfEventKind {
     /// Every event name we accept, for help and error messages.
     pub fn names() -> impl Iterator<Item = &'static str> {
         SOFTWARE.iter().chain(HARDWARE).copied()
+    }
+
+    /// The other names of event `name` (`cpu` for `cpu-clock`), as bpftrace lists them.
+    pub fn aliases(name: &str) -> impl Iterator<Item = &'static str> + '_ {
+        ALIASES
+            .iter()
+            .filter(move |(_, canonical)| *canonical == name)
+            .map(|(alias, _)| *alias)
     }
 
     /// The perf event type and config.

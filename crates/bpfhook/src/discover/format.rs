@@ -51,6 +51,41 @@ impl Formatter {
         Self::default()
     }
 
+    /// Writes the definition of the kernel type `c_name` (`struct task_struct`, `union X`,
+    /// `enum X` or a typedef name) as C, after the name of the BTF that holds it
+    /// (`vmlinux: struct task_struct {`), as `bpftrace -lv 'struct X'` does. Ok(false) when
+    /// no BTF of this kernel has it.
+    pub fn describe_type(
+        &mut self,
+        c_name: &str,
+        out: &mut impl Write,
+    ) -> Result<bool, DiscoverError> {
+        let (kind, name) = match c_name.trim().split_once(' ') {
+            Some(("struct", name)) => (BtfKind::Struct, name.trim()),
+            Some(("union", name)) => (BtfKind::Union, name.trim()),
+            Some(("enum", name)) => (BtfKind::Enum, name.trim()),
+            _ => (BtfKind::Typedef, c_name.trim()),
+        };
+        let mut holder = None;
+        if let Some(found) = self.find_in_vmlinux(kind, name)? {
+            holder = Some(("vmlinux".to_owned(), found));
+        } else {
+            for module in loaded_module_names() {
+                if let Some(found) = self.find_kernel_type(Some(&module), kind, name)? {
+                    holder = Some((module, found));
+                    break;
+                }
+            }
+        }
+        let Some((module, found)) = holder else {
+            return Ok(false);
+        };
+        let mut text = format!("{module}: ").into_bytes();
+        declare(&found, &mut text)?;
+        out.write_all(&text).map_err(DiscoverError::Write)?;
+        Ok(true)
+    }
+
     /// Writes the description of `hook` (list notation, `KIND:…`). A hook that does not exist
     /// is [`DiscoverError::NoSuchHook`].
     pub fn describe(&mut self, hook: &str, out: &mut impl Write) -> Result<(), DiscoverError> {
@@ -89,7 +124,7 @@ impl Formatter {
                 )
                 .map_err(DiscoverError::Write)?;
             }
-            HookKind::Uprobe => self.uprobe(hook, target, &mut text)?,
+            HookKind::Uprobe | HookKind::Uretprobe => self.uprobe(hook, target, &mut text)?,
             HookKind::Usdt => self.usdt(hook, target, &mut text)?,
         }
         write_indented(&text, out).map_err(DiscoverError::Write)

@@ -53,12 +53,13 @@ pub enum HookKind {
     Software,
     Hardware,
     Uprobe,
+    Uretprobe,
     Usdt,
 }
 
 impl HookKind {
     /// Every kind, in listing order.
-    pub const ALL: [HookKind; 11] = [
+    pub const ALL: [HookKind; 12] = [
         HookKind::Tracepoint,
         HookKind::RawTracepoint,
         HookKind::Kprobe,
@@ -69,6 +70,7 @@ impl HookKind {
         HookKind::Software,
         HookKind::Hardware,
         HookKind::Uprobe,
+        HookKind::Uretprobe,
         HookKind::Usdt,
     ];
 
@@ -84,6 +86,7 @@ impl HookKind {
             HookKind::Software => "software",
             HookKind::Hardware => "hardware",
             HookKind::Uprobe => "uprobe",
+            HookKind::Uretprobe => "uretprobe",
             HookKind::Usdt => "usdt",
         }
     }
@@ -100,6 +103,7 @@ impl HookKind {
             "s" => HookKind::Software,
             "h" => HookKind::Hardware,
             "u" => HookKind::Uprobe,
+            "ur" => HookKind::Uretprobe,
             "U" => HookKind::Usdt,
             other => return Self::ALL.into_iter().find(|k| k.name() == other),
         };
@@ -112,14 +116,17 @@ impl HookKind {
             HookKind::Kprobe | HookKind::Kretprobe => Some(Feature::Kprobes),
             HookKind::Fentry | HookKind::Fexit => Some(Feature::Fentry),
             HookKind::Lsm => Some(Feature::Lsm),
-            HookKind::Uprobe | HookKind::Usdt => Some(Feature::Uprobes),
+            HookKind::Uprobe | HookKind::Uretprobe | HookKind::Usdt => Some(Feature::Uprobes),
             _ => None,
         }
     }
 
     /// Kinds read from a binary rather than the kernel.
     pub fn needs_binary(self) -> bool {
-        matches!(self, HookKind::Uprobe | HookKind::Usdt)
+        matches!(
+            self,
+            HookKind::Uprobe | HookKind::Uretprobe | HookKind::Usdt
+        )
     }
 }
 
@@ -133,7 +140,7 @@ impl fmt::Display for HookKind {
 pub enum DiscoverError {
     #[error(transparent)]
     Glob(#[from] GlobError),
-    #[error("unknown hook kind `{0}` (known: tracepoint, rawtracepoint, kprobe, kretprobe, fentry, fexit, lsm, software, hardware, uprobe, usdt)")]
+    #[error("unknown hook kind `{0}` (known: tracepoint, rawtracepoint, kprobe, kretprobe, fentry, fexit, lsm, software, hardware, uprobe, uretprobe, usdt)")]
     UnknownKind(String),
     #[error("reading {}: {source}", path.display())]
     Io {
@@ -268,10 +275,13 @@ pub fn list(
                     );
                     if is_software == (kind == HookKind::Software) {
                         lines.emit(&[kind.name(), ":", event])?;
+                        for alias in PerfEventKind::aliases(event) {
+                            lines.emit(&[kind.name(), ":", alias])?;
+                        }
                     }
                 }
             }
-            HookKind::Uprobe | HookKind::Usdt => {
+            HookKind::Uprobe | HookKind::Uretprobe | HookKind::Usdt => {
                 let Some(spec) = binary_for(kind, options) else {
                     let requested = options.kinds.as_ref().is_some_and(|k| k.contains(&kind));
                     if requested {
@@ -286,9 +296,9 @@ pub fn list(
                     continue;
                 };
                 let binary = ElfBinary::open(&spec)?;
-                if kind == HookKind::Uprobe {
+                if kind != HookKind::Usdt {
                     for function in binary.functions()? {
-                        lines.emit(&["uprobe:", &binary.spec, ":", &function.name])?;
+                        lines.emit(&[kind.name(), ":", &binary.spec, ":", &function.name])?;
                     }
                 } else {
                     // A probe used at several sites has one note per site; list it once.
