@@ -475,3 +475,26 @@ fn listing_types_aliases_return_probes_and_a_files_probes() {
     let (out, err, _) = trace(&["-l", file.to_str().unwrap()]);
     assert_eq!(out, "interval:ms:\ninterval:s:\ninterval:us:\n", "{err}");
 }
+
+#[test]
+fn uaddr_reads_a_global_of_the_probed_binary() {
+    let binary = bpfhook_testkit::test_binary_with("globals_target", &["-no-pie"]);
+    let script = format!(
+        r#"uprobe:{}:bpfhook_globals_fn {{ printf("0x%x 0x%lx\n", *uaddr("bpfhook_global_int"), *uaddr("bpfhook_global_long")); exit(); }}"#,
+        binary.display()
+    );
+    let command = format!("/bin/sh -c 'echo go | {}'", binary.display());
+    let (out, err, output) = trace(&["-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("0x55555555 0x1122334455667788\n"), "{out}");
+
+    // A symbol the binary lacks is an error before anything loads.
+    let pie = test_binary("uprobe_target");
+    let script = format!(
+        r#"uprobe:{}:bpfhook_target_fn {{ print(*uaddr("nothing_here")); }}"#,
+        pie.display()
+    );
+    let (_, err, output) = trace(&["-e", &script]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("Could not resolve symbol"), "{err}");
+}

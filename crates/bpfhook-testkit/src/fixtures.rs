@@ -87,6 +87,13 @@ fn compile_bpf(source: &Path) -> PathBuf {
 
 /// `tests/bin/NAME.c` compiled with `cc` (no optimisation, so probed functions stay calls).
 pub fn test_binary(name: &str) -> PathBuf {
+    test_binary_with(name, &[])
+}
+
+/// [`test_binary`] with extra compiler flags (`-no-pie` for fixed addresses).
+pub fn test_binary_with(name: &str, flags: &[&str]) -> PathBuf {
     let source = repo_root().join(format!("tests/bin/{name}.c"));
-    build(&source, "bin", "cc", &["-O0", "-g"])
+    let mut all = vec!["-O0", "-g"];
+    all.extend_from_slice(flags);
+    build(&source, "bin", "cc", &all)
 }

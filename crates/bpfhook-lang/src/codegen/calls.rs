@@ -119,10 +119,10 @@ impl ProgramGen<'_> {
                 },
                 _ => Val::Imm(0),
             },
-            "uaddr" => {
-                self.error(expr.span, "uaddr() is not supported yet");
-                Val::Imm(0)
-            }
+            "uaddr" => match self.types.user_addresses.get(&expr.id.0) {
+                Some(&address) => Val::Imm(address as i64),
+                None => Val::Imm(0),
+            },
             "cgroupid" => match args.first().map(|a| &a.kind) {
                 Some(ExprKind::String(path)) => match cgroup_id(path) {
                     Some(id) => Val::Imm(id as i64),

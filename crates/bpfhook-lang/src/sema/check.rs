@@ -22,6 +22,7 @@ impl Checker {
         self.loop_depth = 0;
         self.callback_depth = 0;
         self.captured.clear();
+        self.user_addresses.clear();
         self.untyped.clear();
         self.instance_key = (probe.span.start, instance.name.clone());
         self.instance = Some(instance.clone());
@@ -59,6 +60,7 @@ impl Checker {
             variables: std::mem::take(&mut self.variables),
             captured: std::mem::take(&mut self.captured),
             context: std::mem::take(&mut self.context),
+            user_addresses: std::mem::take(&mut self.user_addresses),
         }
     }
 
@@ -185,6 +187,52 @@ impl Checker {
         let ty = self.expr(condition);
         if !ty.is_scalar() {
             self.error(condition.span, format!("Invalid condition: {ty}"));
+        }
+    }
+
+    /// `uaddr("SYM")`: the address of a global of the uprobe's binary, typed as a pointer to
+    /// an unsigned integer of the symbol's size.
+    fn user_address(&mut self, args: &[Expr], span: Span, id: ExprId) -> Type {
+        let Some(ExprKind::String(symbol)) = args.first().map(|a| &a.kind) else {
+            self.error(span, "uaddr() expects a symbol name as a string literal");
+            return Type::None;
+        };
+        let binary = match self.instance.as_ref().map(|i| &i.kind) {
+            Some(ProbeKind::Uprobe { binary, .. }) => binary.clone(),
+            _ => {
+                self.error(
+                    span,
+                    "uaddr() can only be used in uprobes (it reads the probed binary's symbols)",
+                );
+                return Type::None;
+            }
+        };
+        let found = bpfhook::discover::ElfBinary::open(&binary.to_string_lossy())
+            .and_then(|elf| Ok((elf.variable(symbol)?, elf.is_position_independent()?)));
+        match found {
+            Ok((Some(_), true)) => {
+                self.error(span, format!("uaddr(\"{symbol}\"): {} is position-independent, so the address depends on where each process maps it; that is not supported yet", binary.display()));
+                Type::None
+            }
+            Ok((Some((address, size)), false)) => {
+                self.user_addresses.insert(id.0, address);
+                let bits = match size {
+                    1 | 2 | 4 => size as u8 * 8,
+                    _ => 64,
+                };
+                Type::Pointer(Box::new(Type::int(bits, false)))
+            }
+            Ok((None, _)) => {
+                self.error(
+                    span,
+                    format!("Could not resolve symbol: {}:{symbol}", binary.display()),
+                );
+                Type::None
+            }
+            Err(e) => {
+                self.error(span, format!("uaddr(\"{symbol}\"): {e}"));
+                Type::None
+            }
         }
     }
 
@@ -1173,7 +1221,8 @@ impl Checker {
                     Type::Usym
                 }
             }
-            "kaddr" | "uaddr" => {
+            "uaddr" => self.user_address(args, span, expr_id),
+            "kaddr" => {
                 if !matches!(
                     args.first().map(|a| &a.kind),
                     Some(ExprKind::String(_) | ExprKind::Call { .. })

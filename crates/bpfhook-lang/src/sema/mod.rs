@@ -200,6 +200,8 @@ pub struct ProbeTypes {
     pub captured: BTreeSet<String>,
     /// What the probe's program receives (tracepoint fields, fentry arguments from BTF).
     pub context: ProbeContext,
+    /// `uaddr("SYM")` by expression id: the symbol's address in this probe's binary.
+    pub user_addresses: HashMap<u32, u64>,
 }
 
 impl ProbeTypes {
@@ -302,6 +304,7 @@ struct Checker {
     /// known only at run time) enclose the statement being checked.
     callback_depth: u32,
     captured: BTreeSet<String>,
+    user_addresses: HashMap<u32, u64>,
     /// `let $x;` seen without a type or value in this probe: typed by a later assignment.
     untyped: BTreeSet<String>,
     /// Per probe instance (its probe's position and name), the variables' types of the
@@ -341,6 +344,7 @@ impl Checker {
             loop_depth: 0,
             callback_depth: 0,
             captured: BTreeSet::new(),
+            user_addresses: HashMap::new(),
             untyped: BTreeSet::new(),
             previous_variables: HashMap::new(),
             instance_key: (0, String::new()),

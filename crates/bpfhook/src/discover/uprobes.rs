@@ -75,6 +75,28 @@ impl ElfBinary {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// A defined data symbol (a global variable): its virtual address and size, from
+    /// `.symtab` or `.dynsym`.
+    pub fn variable(&self, name: &str) -> Result<Option<(u64, u64)>, DiscoverError> {
+        use object::{Object, ObjectSymbol};
+        let elf = self.parse()?;
+        let found = elf
+            .symbols()
+            .chain(elf.dynamic_symbols())
+            .find(|s| {
+                s.kind() == object::SymbolKind::Data && s.is_definition() && s.name() == Ok(name)
+            })
+            .map(|s| (s.address(), s.size()));
+        Ok(found)
+    }
+
+    /// Whether the binary is position-independent (ET_DYN): its addresses move with where
+    /// each process maps it.
+    pub fn is_position_independent(&self) -> Result<bool, DiscoverError> {
+        use object::Object;
+        Ok(self.parse()?.kind() == object::ObjectKind::Dynamic)
+    }
 }
 
 #[cfg(test)]
