@@ -336,7 +336,7 @@ fn settings_from_environment() -> Settings {
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
     if let Some(n) = number(&["BPFTRACE_MAX_STRLEN"]) {
-        settings.max_strlen = n.clamp(1, 1024) as u32;
+        settings.max_strlen = n.clamp(1, bpfhook_lang::sema::MAX_STRLEN) as u32;
     }
     if let Some(n) = number(&["BPFTRACE_MAX_MAP_KEYS", "BPFTRACE_MAP_KEYS_MAX"]) {
         settings.max_map_keys = n.clamp(1, 1 << 24) as u32;

@@ -60,6 +60,10 @@ impl Default for Settings {
     }
 }
 
+/// The longest strings a script may ask for (`BPFTRACE_MAX_STRLEN`): a string and a copy of
+/// it must fit the scratch area.
+pub const MAX_STRLEN: u64 = 1 << 14;
+
 /// What a map holds per key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MapValue {
@@ -452,7 +456,7 @@ impl Checker {
                     .as_str(),
                 number,
             ) {
-                ("max_strlen", Some(n)) => self.settings.max_strlen = n.clamp(1, 1024) as u32,
+                ("max_strlen", Some(n)) => self.settings.max_strlen = n.clamp(1, MAX_STRLEN) as u32,
                 ("max_map_keys", Some(n)) => {
                     self.settings.max_map_keys = n.clamp(1, 1 << 24) as u32
                 }
