@@ -498,3 +498,11 @@ fn uaddr_reads_a_global_of_the_probed_binary() {
     assert_eq!(output.status.code(), Some(1));
     assert!(err.contains("Could not resolve symbol"), "{err}");
 }
+
+#[test]
+fn pton_gives_the_bytes_ntop_reads() {
+    let script = r#"begin { printf("%s %s %d\n", ntop(2, pton("10.1.2.3")), ntop(pton("fe80::1:2")), pton("10.1.2.3")[1]); }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("10.1.2.3 fe80::1:2 1\n"), "{out}");
+}

@@ -119,6 +119,17 @@ impl ProgramGen<'_> {
                 },
                 _ => Val::Imm(0),
             },
+            "pton" => match args.first().map(|a| &a.kind) {
+                Some(ExprKind::String(text)) => {
+                    let bytes = crate::sema::parse_ip(text).unwrap_or_default();
+                    // Written as a string one byte longer, so every address byte is kept.
+                    let size = bytes.len() as u32 + 1;
+                    let mem = self.mem(size);
+                    self.write_string(mem, &bytes, size);
+                    Val::Mem(mem)
+                }
+                _ => Val::Imm(0),
+            },
             "uaddr" => match self.types.user_addresses.get(&expr.id.0) {
                 Some(&address) => Val::Imm(address as i64),
                 None => Val::Imm(0),

@@ -1193,6 +1193,22 @@ impl Checker {
                 }
                 Type::None
             }
+            "pton" => match args.first().map(|a| &a.kind) {
+                Some(ExprKind::String(text)) if args.len() == 1 => match parse_ip(text) {
+                    Some(bytes) => Type::Array(Box::new(Type::int(8, false)), bytes.len() as u32),
+                    None => {
+                        self.error(
+                            span,
+                            format!("pton(): {text:?} is not an IPv4 or IPv6 address"),
+                        );
+                        Type::None
+                    }
+                },
+                _ => {
+                    self.error(span, "pton() takes an address as a string literal");
+                    Type::None
+                }
+            },
             "ntop" => {
                 let types: Vec<Type> = args.iter().map(|a| self.expr(a)).collect();
                 let address = types.last();
@@ -1586,6 +1602,14 @@ pub fn map_target(expr: &Expr) -> Option<(Ident, &[Expr])> {
             &[],
         )),
         _ => None,
+    }
+}
+
+/// `pton("127.0.0.1")`'s bytes: 4 for IPv4, 16 for IPv6, in network order.
+pub(crate) fn parse_ip(text: &str) -> Option<Vec<u8>> {
+    match text.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => Some(v4.octets().to_vec()),
+        std::net::IpAddr::V6(v6) => Some(v6.octets().to_vec()),
     }
 }
 

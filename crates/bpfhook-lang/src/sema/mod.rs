@@ -21,6 +21,7 @@ use crate::probes::ProbeInstance;
 use crate::types::{EnumType, Layout, Record, Type};
 
 pub use builtins::Builtin;
+pub(crate) use check::parse_ip;
 pub use check::{constant_value, map_target, parse_int, positional_int};
 pub use context::ProbeContext;
 
