@@ -506,3 +506,29 @@ fn pton_gives_the_bytes_ntop_reads() {
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("10.1.2.3 fe80::1:2 1\n"), "{out}");
 }
+
+#[test]
+fn hist_with_sub_buckets_counts_each_value_in_its_labelled_bucket() {
+    // Every value 0..2000 once: a bucket must count exactly the values its bounds name.
+    for bits in ["0", "2", "5"] {
+        let script =
+            format!("begin {{ $i = 0; while ($i < 2000) {{ @ = hist($i, {bits}); $i++; }} }}");
+        let (out, err, output) = trace(&["-f", "json", "-e", &script]);
+        assert!(output.status.success(), "{err}");
+        let line = out.lines().find(|l| l.contains("\"hist\"")).expect(&out);
+        let hist: serde_json::Value = serde_json::from_str(line).expect("json");
+        let buckets = hist["data"]["@"].as_array().expect("buckets");
+        let mut total = 0;
+        for bucket in buckets {
+            let (min, max, count) = (
+                &bucket["min"],
+                &bucket["max"],
+                bucket["count"].as_u64().unwrap(),
+            );
+            let (min, max) = (min.as_u64().unwrap(), max.as_u64().unwrap_or(u64::MAX));
+            assert_eq!(count, max.min(1999) - min + 1, "bits {bits}: {bucket}");
+            total += count;
+        }
+        assert_eq!(total, 2000, "bits {bits}");
+    }
+}

@@ -502,14 +502,18 @@ impl ProgramGen<'_> {
         self.b.label(&done);
     }
 
-    /// r0 = bpftrace's log2 bucket of r1: 0 for negatives, 1 for 0, else 2 + floor(log2(n)).
+    /// r0 = bpftrace's log2 bucket of r1 for `hist(n, bits)`: 0 for negatives, then one bucket
+    /// per value below 2·2^bits, then 2^bits buckets per power of two.
     fn log2_bucket(&mut self, bits: u8) {
-        let (negative, zero, done) = (self.label("neg"), self.label("zero"), self.label("log2"));
+        let (negative, small, done) = (self.label("neg"), self.label("small"), self.label("log2"));
+        let bits = i32::from(bits.min(5));
+        // Values below 2·2^bits have a bucket each (after the one for negatives).
         self.b
             .jmp_imm(JmpOp::Jslt, R1, 0, &negative)
-            .jmp_imm(JmpOp::Jeq, R1, 0, &zero)
+            .jmp_imm(JmpOp::Jlt, R1, 2 << bits, &small)
+            .mov64_reg(R3, R1)
             .mov64_imm(R0, 0);
-        // floor(log2(n)) by halving: 32, 16, 8, 4, 2, 1.
+        // p = floor(log2(n)) by halving: 32, 16, 8, 4, 2, 1.
         for shift in [32, 16, 8, 4, 2, 1] {
             let skip = self.label("bit");
             self.b
@@ -520,15 +524,23 @@ impl ProgramGen<'_> {
                 .alu64_imm(AluOp::Add, R0, shift)
                 .label(&skip);
         }
-        let _ = bits;
+        // Each power of two p holds 2^bits buckets, picked by the bits below the top one:
+        // index = (p - bits + 1)·2^bits + 1 + ((n >> (p - bits)) & (2^bits - 1)).
         self.b
-            .alu64_imm(AluOp::Add, R0, 2)
+            .alu64_imm(AluOp::Sub, R0, bits)
+            .alu64_reg(AluOp::Rsh, R3, R0)
+            .alu64_imm(AluOp::And, R3, (1 << bits) - 1)
+            .alu64_imm(AluOp::Add, R0, 1)
+            .alu64_imm(AluOp::Lsh, R0, bits)
+            .alu64_imm(AluOp::Add, R0, 1)
+            .alu64_reg(AluOp::Add, R0, R3)
             .ja(&done)
             .label(&negative)
             .mov64_imm(R0, 0)
             .ja(&done)
-            .label(&zero)
-            .mov64_imm(R0, 1)
+            .label(&small)
+            .mov64_reg(R0, R1)
+            .alu64_imm(AluOp::Add, R0, 1)
             .label(&done);
     }
 
