@@ -325,8 +325,9 @@ fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String
     (positional, named)
 }
 
-/// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`) and
-/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as bpftrace reads them.
+/// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`),
+/// `BPFTRACE_MAX_CAT_BYTES` and `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as
+/// bpftrace reads them.
 fn settings_from_environment() -> Settings {
     let mut settings = Settings::default();
     let number = |names: &[&str]| {
@@ -340,6 +341,9 @@ fn settings_from_environment() -> Settings {
     }
     if let Some(n) = number(&["BPFTRACE_MAX_MAP_KEYS", "BPFTRACE_MAP_KEYS_MAX"]) {
         settings.max_map_keys = n.clamp(1, 1 << 24) as u32;
+    }
+    if let Some(n) = number(&["BPFTRACE_MAX_CAT_BYTES"]) {
+        settings.max_cat_bytes = n;
     }
     if let Some(n) = number(&["BPFTRACE_MAX_STACK_FRAMES", "BPFTRACE_STACK_MAX_FRAMES"]) {
         settings.max_stack_frames = n.clamp(1, 127) as u32;

@@ -532,3 +532,33 @@ fn hist_with_sub_buckets_counts_each_value_in_its_labelled_bucket() {
         assert_eq!(total, 2000, "bits {bits}");
     }
 }
+
+#[test]
+fn license_cat_limit_and_unreachable_code_as_bpftrace_has_them() {
+    let (_, err, output) = trace(&["-e", r#"config = { license = "Potato" } begin { exit(); }"#]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains("ERROR: Invalid value for license. Found: Potato."),
+        "{err}"
+    );
+
+    // A GPL-compatible license goes into the object; GPL-only helpers still load.
+    let (out, err, output) = trace(&[
+        "-e",
+        r#"config = { license = "Dual BSD/GPL" } begin { printf("%s\n", comm); }"#,
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("bpfhook\n"), "{out}");
+
+    let (out, err, output) = trace_with_env(
+        &[
+            "-e",
+            r#"begin { cat("/proc/version"); exit(); printf("never\n"); }"#,
+        ],
+        &[("BPFTRACE_MAX_CAT_BYTES", "5")],
+    );
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("Linux\n"), "{out}");
+    assert!(err.contains("WARNING: Unreachable statement"), "{err}");
+    assert!(!out.contains("never"), "{out}");
+}

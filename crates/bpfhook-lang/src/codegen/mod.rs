@@ -173,7 +173,7 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     if errors.has_errors() {
         return Err(errors);
     }
-    let mut spec = ObjectSpec::new("GPL");
+    let mut spec = ObjectSpec::new(&analysis.settings.license);
     spec.programs = programs;
     spec.functions = functions;
     spec.maps = map_specs(&maps, scratch_size, uses_stacks, analysis);

@@ -286,7 +286,9 @@ impl Session<'_> {
                 match EventKind::from_u32(kind) {
                     Some(EventKind::Printf) => output.printf(&text)?,
                     Some(EventKind::System) => self.system(&text, output)?,
-                    Some(EventKind::Cat) => cat(&text, output)?,
+                    Some(EventKind::Cat) => {
+                        cat(&text, self.analysis.settings.max_cat_bytes, output)?
+                    }
                     Some(EventKind::Errorf) => eprintln!("{}: ERROR: {text}", call.location),
                     Some(_) if self.warnings => eprintln!("{}: WARNING: {text}", call.location),
                     Some(_) | None => {}
@@ -452,10 +454,13 @@ impl Session<'_> {
     }
 }
 
-/// `cat(path)`: the file's contents, or the error bpftrace prints.
-fn cat(path: &str, output: &mut dyn Output) -> std::io::Result<()> {
-    match std::fs::read(path) {
-        Ok(bytes) => output.cat(&String::from_utf8_lossy(&bytes)),
+/// `cat(path)`: the file's contents (at most `limit` bytes), or the error bpftrace prints.
+fn cat(path: &str, limit: u64, output: &mut dyn Output) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes));
+    match read {
+        Ok(_) => output.cat(&String::from_utf8_lossy(&bytes)),
         Err(e) => {
             let text = e.to_string();
             let reason = text.split(" (os error").next().unwrap_or(&text);

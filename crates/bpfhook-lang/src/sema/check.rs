@@ -65,8 +65,14 @@ impl Checker {
     }
 
     fn block(&mut self, block: &Block) {
+        let mut left = false;
         for statement in &block.statements {
+            if left {
+                self.warning(statement.span, "Unreachable statement");
+                return;
+            }
             self.statement(statement);
+            left = leaves(statement);
         }
     }
 
@@ -1602,6 +1608,17 @@ pub fn map_target(expr: &Expr) -> Option<(Ident, &[Expr])> {
             &[],
         )),
         _ => None,
+    }
+}
+
+/// Whether control never goes on past `statement` (code after it would be unreachable).
+fn leaves(statement: &Statement) -> bool {
+    match &statement.kind {
+        StatementKind::Return(_) | StatementKind::Break | StatementKind::Continue => true,
+        StatementKind::Expr(expr) => {
+            matches!(&expr.kind, ExprKind::Call { function, .. } if function.name == "exit")
+        }
+        _ => false,
     }
 }
 

@@ -44,6 +44,10 @@ pub struct Settings {
     pub named: Vec<(String, Option<String>)>,
     /// `--probe-filter REGEX`: only probes whose full name matches (begin and end always run).
     pub probe_filter: Option<regex::Regex>,
+    /// The programs' license (`config = { license = "…" }`); GPL-only helpers need a GPL one.
+    pub license: String,
+    /// Bytes `cat()` prints of a file at most (`BPFTRACE_MAX_CAT_BYTES`).
+    pub max_cat_bytes: u64,
 }
 
 impl Default for Settings {
@@ -57,9 +61,21 @@ impl Default for Settings {
             child_pid: None,
             named: Vec::new(),
             probe_filter: None,
+            license: "GPL".to_owned(),
+            max_cat_bytes: 10240,
         }
     }
 }
+
+/// Licenses the kernel counts as GPL-compatible, which GPL-only helpers require.
+const LICENSES: [&str; 6] = [
+    "Dual MIT/GPL",
+    "Dual BSD/GPL",
+    "Dual MPL/GPL",
+    "GPL and additional rights",
+    "GPL v2",
+    "GPL",
+];
 
 /// The longest strings a script may ask for (`BPFTRACE_MAX_STRLEN`): a string and a copy of
 /// it must fit the scratch area.
@@ -380,20 +396,24 @@ impl Checker {
     /// The command line's named options must all be ones the program reads; `--help` lists
     /// them. These messages name no place in the program, so they come as one plain error.
     fn check_named_options(&mut self) -> Result<(), Diagnostics> {
-        let expected = || {
+        // `--help` lists them a line each, with their descriptions; an error names them.
+        let expected = |separator: &str| {
             let names: Vec<String> = self
                 .declared_options
                 .iter()
                 .map(|(n, d)| match d {
-                    Some(d) => format!("--{n}: {d}"),
-                    None => format!("--{n}"),
+                    Some(d) if separator == "\n" => format!("--{n}: {d}"),
+                    _ => format!("--{n}"),
                 })
                 .collect();
-            format!("HINT: expected program options:\n{}", names.join("\n"))
+            format!(
+                "HINT: expected program options:{separator}{}",
+                names.join(separator)
+            )
         };
         let mut messages = std::mem::take(&mut self.option_errors);
         if self.settings.named.iter().any(|(n, _)| n == "help") {
-            messages = vec![expected()];
+            messages = vec![expected("\n")];
         } else {
             let unexpected: Vec<String> = self
                 .settings
@@ -407,7 +427,7 @@ impl Checker {
                     "unexpected program command line options: {}",
                     unexpected.join(" ")
                 ));
-                messages.push(expected());
+                messages.push(expected(" "));
             }
         }
         if messages.is_empty() {
@@ -425,6 +445,14 @@ impl Checker {
                     format!("Unused map: @{}", decl.name),
                 ));
             }
+        }
+    }
+
+    /// A warning of the reporting round, once however many probe instances share the code.
+    fn warning(&mut self, span: Span, message: impl Into<String>) {
+        let warning = Diagnostic::warning(span, message);
+        if self.report && !self.warnings.0.contains(&warning) {
+            self.warnings.push(warning);
         }
     }
 
@@ -464,10 +492,25 @@ impl Checker {
                 ("max_stack_frames" | "stack_max_frames", Some(n)) => {
                     self.settings.max_stack_frames = n.clamp(1, 127) as u32
                 }
+                ("max_cat_bytes", Some(n)) => self.settings.max_cat_bytes = n,
+                ("license", None) => match &item.value {
+                    ConfigValue::String(license) | ConfigValue::Ident(license)
+                        if LICENSES.contains(&license.as_str()) =>
+                    {
+                        self.settings.license = license.clone()
+                    }
+                    ConfigValue::String(license) | ConfigValue::Ident(license) => self.error(
+                        item.span,
+                        format!(
+                            "Invalid value for license. Found: {license}. Valid values: {}",
+                            LICENSES.join(", ")
+                        ),
+                    ),
+                    ConfigValue::Integer(_) => {}
+                },
                 // Accepted, with no effect on what we generate.
                 (
-                    "license"
-                    | "show_debug_info"
+                    "show_debug_info"
                     | "log_size"
                     | "max_bpf_progs"
                     | "max_probes"
@@ -482,7 +525,6 @@ impl Checker {
                     | "symbol_source"
                     | "stack_mode"
                     | "str_trunc_trailer"
-                    | "max_cat_bytes"
                     | "max_type_res_iterations",
                     _,
                 ) => {}
