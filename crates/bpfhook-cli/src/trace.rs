@@ -326,8 +326,8 @@ fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String
 }
 
 /// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`),
-/// `BPFTRACE_MAX_CAT_BYTES` and `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as
-/// bpftrace reads them.
+/// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STACK_MODE` and
+/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as bpftrace reads them.
 fn settings_from_environment() -> Settings {
     let mut settings = Settings::default();
     let number = |names: &[&str]| {
@@ -341,6 +341,12 @@ fn settings_from_environment() -> Settings {
     }
     if let Some(n) = number(&["BPFTRACE_MAX_MAP_KEYS", "BPFTRACE_MAP_KEYS_MAX"]) {
         settings.max_map_keys = n.clamp(1, 1 << 24) as u32;
+    }
+    if let Some(mode) = std::env::var("BPFTRACE_STACK_MODE")
+        .ok()
+        .and_then(|m| bpfhook_lang::types::StackMode::parse(m.trim()))
+    {
+        settings.stack_mode = mode;
     }
     if let Some(n) = number(&["BPFTRACE_MAX_CAT_BYTES"]) {
         settings.max_cat_bytes = n;

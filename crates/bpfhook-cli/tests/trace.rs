@@ -562,3 +562,60 @@ fn license_cat_limit_and_unreachable_code_as_bpftrace_has_them() {
     assert!(err.contains("WARNING: Unreachable statement"), "{err}");
     assert!(!out.contains("never"), "{out}");
 }
+
+#[test]
+fn stack_modes_and_frame_limits() {
+    let hex = |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_hexdigit());
+    let script = r#"t:syscalls:sys_enter_getpid /pid == cpid/ { printf("<perf>%s", kstack(perf, 2)); printf("<raw>%s", kstack(raw, 3)); printf("<one>%s", kstack(1)); exit(); }"#;
+    let (out, err, output) = trace(&[
+        "-c",
+        "/bin/sh -c 'cat /proc/self/stat > /dev/null; kill -0 $$'",
+        "-e",
+        script,
+    ]);
+    assert!(output.status.success(), "{err}");
+    let section = |name: &str| -> Vec<String> {
+        out.split(name)
+            .nth(1)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.is_empty() && !l.starts_with('<'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let perf = section("<perf>");
+    assert_eq!(perf.len(), 2, "{out}");
+    for line in &perf {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert!(
+            hex(fields[0]) && fields[1].contains('+') && fields[2] == "([kernel.kallsyms])",
+            "{line}"
+        );
+    }
+    let raw = section("<raw>");
+    assert!(raw.len() == 3 && raw.iter().all(|l| hex(l)), "{out}");
+    let one = section("<one>");
+    assert!(
+        one.len() == 1 && one[0].trim() == perf[0].split_whitespace().nth(1).unwrap(),
+        "{out}"
+    );
+
+    // The mode from the environment, unless the call names one.
+    let script =
+        r#"t:syscalls:sys_enter_getpid /pid == cpid/ { printf("<env>%s", kstack(2)); exit(); }"#;
+    let (out, err, output) = trace_with_env(
+        &["-c", "/bin/sh -c 'kill -0 $$'", "-e", script],
+        &[("BPFTRACE_STACK_MODE", "raw")],
+    );
+    assert!(output.status.success(), "{err}");
+    let lines: Vec<&str> = out
+        .split("<env>")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .take(2)
+        .collect();
+    assert!(lines.len() == 2 && lines.iter().all(|l| hex(l)), "{out}");
+}

@@ -5,6 +5,48 @@
 use std::fmt;
 use std::rc::Rc;
 
+/// How a stack prints (bpftrace's stack modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StackMode {
+    /// `name+offset` a line, indented.
+    #[default]
+    Bpftrace,
+    /// perf's `address name+offset (module)`, indented.
+    Perf,
+    /// Addresses in hex, one a line.
+    Raw,
+}
+
+impl StackMode {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "bpftrace" => Some(StackMode::Bpftrace),
+            "perf" => Some(StackMode::Perf),
+            "raw" => Some(StackMode::Raw),
+            _ => None,
+        }
+    }
+}
+
+/// `kstack(mode, frames)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackSpec {
+    pub mode: StackMode,
+    /// At most this many frames print (the innermost).
+    pub frames: u32,
+}
+
+impl fmt::Display for StackSpec {
+    /// As bpftrace names the type: `kstack`, `kstack(perf, 3)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mode {
+            StackMode::Bpftrace => Ok(()),
+            StackMode::Perf => write!(f, "(perf, {})", self.frames),
+            StackMode::Raw => write!(f, "(raw, {})", self.frames),
+        }
+    }
+}
+
 /// A value's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Type {
@@ -28,10 +70,10 @@ pub enum Type {
     Ksym,
     /// A user address and the pid it belongs to (`usym`, `func` in uprobes).
     Usym,
-    /// A kernel stack id.
-    Kstack,
-    /// A user stack id and pid.
-    Ustack,
+    /// A kernel stack id, printed as `spec` says.
+    Kstack(StackSpec),
+    /// A user stack id and pid, printed as `spec` says.
+    Ustack(StackSpec),
     /// `ntop`: an address family and 16 address bytes.
     Inet,
     /// `macaddr`: 6 bytes.
@@ -223,12 +265,12 @@ impl Type {
             Type::Array(element, n) => element.size() * n,
             Type::Pointer(_)
             | Type::Ksym
-            | Type::Kstack
+            | Type::Kstack(_)
             | Type::Addr
             | Type::CgroupPath
             | Type::Username
             | Type::Errno => 8,
-            Type::Usym | Type::Ustack | Type::Timestamp => 16,
+            Type::Usym | Type::Ustack(_) | Type::Timestamp => 16,
             Type::Inet => 24,
             Type::MacAddr => 6,
         }
@@ -255,7 +297,7 @@ impl Type {
                 | Type::Pointer(_)
                 | Type::Enum(_)
                 | Type::Ksym
-                | Type::Kstack
+                | Type::Kstack(_)
                 | Type::Addr
                 | Type::CgroupPath
                 | Type::Username
@@ -289,7 +331,7 @@ impl Type {
             Type::Pointer(_)
             | Type::Ksym
             | Type::Addr
-            | Type::Kstack
+            | Type::Kstack(_)
             | Type::CgroupPath
             | Type::Username
             | Type::Errno => Some(IntType::U64),
@@ -324,8 +366,8 @@ impl fmt::Display for Type {
             Type::Enum(e) => write!(f, "enum {}", e.name),
             Type::Ksym => f.write_str("ksym_t"),
             Type::Usym => f.write_str("usym_t"),
-            Type::Kstack => f.write_str("kstack"),
-            Type::Ustack => f.write_str("ustack"),
+            Type::Kstack(spec) => write!(f, "kstack{spec}"),
+            Type::Ustack(spec) => write!(f, "ustack{spec}"),
             Type::Inet => f.write_str("inet"),
             Type::MacAddr => f.write_str("mac_address"),
             Type::Timestamp => f.write_str("timestamp"),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use bpfhook::symbolize::{KernelSymbolizer, UserSymbolizer};
 
 use crate::output::Value;
-use crate::types::Type;
+use crate::types::{StackMode, StackSpec, Type};
 
 /// Turns bytes into values; holds the symbolizers and the stack map, so stacks and symbols
 /// resolve through one cache for the whole run.
@@ -154,14 +154,14 @@ impl Decoder {
                         .unwrap_or_else(|| format!("0x{address:x}")),
                 )
             }
-            Type::Kstack => {
+            Type::Kstack(spec) => {
                 let id = sign_extend(read_uint(bytes, 8), 64);
-                Value::Stack(self.stack_frames(id, None))
+                self.stack(id, None, *spec)
             }
-            Type::Ustack => {
+            Type::Ustack(spec) => {
                 let id = sign_extend(read_uint(bytes, 8), 64);
                 let pid = read_uint(bytes.get(8..).unwrap_or_default(), 8) as u32;
-                Value::Stack(self.stack_frames(id, Some(pid)))
+                self.stack(id, Some(pid), *spec)
             }
             Type::Timestamp => {
                 let index = read_uint(bytes, 8) as usize;
@@ -183,24 +183,44 @@ impl Decoder {
         }
     }
 
-    fn stack_frames(&mut self, id: i64, pid: Option<u32>) -> Vec<String> {
-        if id < 0 {
-            return Vec::new();
-        }
-        let addresses = match &self.stacks {
-            Some(read) => read(id),
-            None => Vec::new(),
+    /// A stack as `spec` prints it: its innermost `spec.frames` frames, symbolized (kernel
+    /// through kallsyms, user through the process's mapped files) or, in raw mode, as
+    /// addresses.
+    fn stack(&mut self, id: i64, pid: Option<u32>, spec: StackSpec) -> Value {
+        let mut addresses = match &self.stacks {
+            Some(read) if id >= 0 => read(id),
+            _ => Vec::new(),
         };
-        addresses
+        addresses.truncate(spec.frames as usize);
+        if spec.mode == StackMode::Raw {
+            let lines: String = addresses.iter().map(|a| format!("{a:x}\n")).collect();
+            return Value::Str(format!("\n{lines}"));
+        }
+        let frames = addresses
             .into_iter()
             .map(|address| {
-                let name = match pid {
-                    Some(pid) => self.user.symbolize(pid, address).map(|s| s.to_string()),
-                    None => self.kernel_symbol_offset(address),
+                let (text, module) = match pid {
+                    Some(pid) => match self.user.symbolize(pid, address) {
+                        Some(symbol) => (Some(symbol.to_string()), symbol.module),
+                        None => (None, None),
+                    },
+                    None => (
+                        self.kernel_symbol_offset(address),
+                        Some("[kernel.kallsyms]".to_owned()),
+                    ),
                 };
-                name.unwrap_or_else(|| format!("0x{address:x}"))
+                match (spec.mode, text) {
+                    (StackMode::Perf, Some(text)) => {
+                        let module = module.as_deref().unwrap_or("[unknown]");
+                        format!("{address:x} {text} ({module})")
+                    }
+                    (StackMode::Perf, None) => format!("{address:x} [unknown] ([unknown])"),
+                    (_, Some(text)) => text,
+                    (_, None) => format!("0x{address:x}"),
+                }
             })
-            .collect()
+            .collect();
+        Value::Stack(frames)
     }
 
     fn kernel_symbol_offset(&mut self, address: u64) -> Option<String> {

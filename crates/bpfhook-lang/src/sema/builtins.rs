@@ -87,10 +87,10 @@ impl Builtin {
             Builtin::Curtask | Builtin::Ctx => Type::U64,
             Builtin::Retval => Type::I64,
             Builtin::Arg(_) => Type::U64,
-            Builtin::Kstack => Type::Kstack,
-            Builtin::Ustack => Type::Ustack,
             Builtin::Usermode => Type::int(8, false),
             Builtin::Username => Type::Username,
+            // Typed with the settings' stack mode, or by their arguments.
+            Builtin::Kstack | Builtin::Ustack => return None,
             Builtin::Probe | Builtin::Func | Builtin::Args => return None,
         })
     }

@@ -242,6 +242,41 @@ impl Checker {
         }
     }
 
+    /// `kstack`, `kstack(N)`, `kstack(MODE)`, `kstack(MODE, N)`: the mode a bare word
+    /// (bpftrace, perf, raw), else the settings' mode; N frames, else every frame kept.
+    fn stack_spec(&mut self, args: &[Expr], span: Span) -> crate::types::StackSpec {
+        let mut spec = crate::types::StackSpec {
+            mode: self.settings.stack_mode,
+            frames: self.settings.max_stack_frames,
+        };
+        let mut rest = args;
+        if let Some(ExprKind::Identifier(word)) = args.first().map(|a| &a.kind) {
+            match crate::types::StackMode::parse(word) {
+                Some(mode) => spec.mode = mode,
+                None => self.error(
+                    args[0].span,
+                    format!("Invalid stack mode: {word} (valid: bpftrace, perf, raw)"),
+                ),
+            }
+            rest = &args[1..];
+        }
+        match rest {
+            [] => {}
+            [frames] => match self.constant(frames) {
+                Some(n) if n >= 0 => spec.frames = (n as u32).min(self.settings.max_stack_frames),
+                _ => self.error(
+                    frames.span,
+                    "the number of stack frames must be a non-negative constant",
+                ),
+            },
+            _ => self.error(
+                span,
+                "kstack/ustack take at most a mode and a number of frames",
+            ),
+        }
+        spec
+    }
+
     /// The type a variable had in this probe instance in the previous round.
     fn earlier_type(&self, name: &str) -> Option<Type> {
         self.previous_variables
@@ -940,6 +975,8 @@ impl Checker {
                 Type::U64
             }
             Builtin::Curtask => self.curtask_type(),
+            Builtin::Kstack => Type::Kstack(self.stack_spec(&[], span)),
+            Builtin::Ustack => Type::Ustack(self.stack_spec(&[], span)),
             Builtin::Cpid if !self.has_child => {
                 self.error(span, "cpid cannot be used without the -c option");
                 Type::U32
@@ -1257,13 +1294,11 @@ impl Checker {
                 Type::U64
             }
             "kstack" | "ustack" => {
-                for a in args {
-                    self.expr(a);
-                }
+                let spec = self.stack_spec(args, span);
                 if name == "kstack" {
-                    Type::Kstack
+                    Type::Kstack(spec)
                 } else {
-                    Type::Ustack
+                    Type::Ustack(spec)
                 }
             }
             "signal" => {
@@ -1303,7 +1338,7 @@ impl Checker {
                     }
                     Some(_) => {
                         let ty = self.expr(&args[0]);
-                        if !matches!(ty, Type::Str(_) | Type::Kstack | Type::Ustack) {
+                        if !matches!(ty, Type::Str(_) | Type::Kstack(_) | Type::Ustack(_)) {
                             self.error(
                                 args[0].span,
                                 format!("len() expects a map, a string or a stack, got {ty}"),

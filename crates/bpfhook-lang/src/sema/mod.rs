@@ -48,6 +48,8 @@ pub struct Settings {
     pub license: String,
     /// Bytes `cat()` prints of a file at most (`BPFTRACE_MAX_CAT_BYTES`).
     pub max_cat_bytes: u64,
+    /// How stacks print unless a call says (`BPFTRACE_STACK_MODE`, `config = { stack_mode }`).
+    pub stack_mode: crate::types::StackMode,
 }
 
 impl Default for Settings {
@@ -63,6 +65,7 @@ impl Default for Settings {
             probe_filter: None,
             license: "GPL".to_owned(),
             max_cat_bytes: 10240,
+            stack_mode: crate::types::StackMode::Bpftrace,
         }
     }
 }
@@ -493,6 +496,18 @@ impl Checker {
                     self.settings.max_stack_frames = n.clamp(1, 127) as u32
                 }
                 ("max_cat_bytes", Some(n)) => self.settings.max_cat_bytes = n,
+                ("stack_mode", None) => match &item.value {
+                    ConfigValue::String(mode) | ConfigValue::Ident(mode) => {
+                        match crate::types::StackMode::parse(mode) {
+                            Some(mode) => self.settings.stack_mode = mode,
+                            None => self.error(
+                                item.span,
+                                format!("Invalid stack mode: {mode} (valid: bpftrace, perf, raw)"),
+                            ),
+                        }
+                    }
+                    ConfigValue::Integer(_) => {}
+                },
                 ("license", None) => match &item.value {
                     ConfigValue::String(license) | ConfigValue::Ident(license)
                         if LICENSES.contains(&license.as_str()) =>
@@ -523,7 +538,6 @@ impl Checker {
                     | "unstable_map_decl"
                     | "cache_user_symbols"
                     | "symbol_source"
-                    | "stack_mode"
                     | "str_trunc_trailer"
                     | "max_type_res_iterations",
                     _,
