@@ -619,3 +619,13 @@ fn stack_modes_and_frame_limits() {
         .collect();
     assert!(lines.len() == 2 && lines.iter().all(|l| hex(l)), "{out}");
 }
+
+#[test]
+fn raw_tracepoint_args_are_named_and_typed_from_btf() {
+    // sched_switch's arguments: (preempt, prev, next, prev_state); prev/next are task_structs.
+    // `args.prev` is the same pointer as arg1.
+    let script = r#"rawtracepoint:sched_switch /args.prev->pid == cpid && args.prev->comm == "sleep"/ { printf("%s %d %d\n", args.prev->comm, (uint64)args.prev == arg1, args.next->pid != cpid); exit(); }"#;
+    let (out, err, output) = trace(&["-c", "/bin/sleep 0.2", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("sleep 1 1\n"), "{out}");
+}

@@ -109,6 +109,14 @@ impl KernelTypes {
         Ok((params, ret))
     }
 
+    /// A raw tracepoint's arguments (name, type): those of the kernel's `__bpf_trace_NAME`
+    /// (the function the tracepoint calls programs through, its parameters named), without
+    /// the leading `void *__data`.
+    pub(super) fn raw_tracepoint(&mut self, name: &str) -> Result<Vec<(String, Type)>, String> {
+        let (params, _) = self.function(&format!("__bpf_trace_{name}"))?;
+        Ok(params.into_iter().skip(1).collect())
+    }
+
     fn converter(&mut self) -> Result<Converter<'_>, String> {
         let btf = self.btf.get_or_insert_with(load_vmlinux).as_ref();
         Ok(Converter {

@@ -242,6 +242,24 @@ impl Checker {
         }
     }
 
+    /// A raw tracepoint's context with `args` named and typed from the kernel's BTF (read on
+    /// the first use of `args`: `arg0…` need no BTF); None for other probes.
+    fn raw_tracepoint_args(&mut self) -> Option<ProbeContext> {
+        if !matches!(self.context, ProbeContext::RawTracepoint { args: None }) {
+            return None;
+        }
+        let Some(ProbeKind::RawTracepoint { name }) = self.instance.as_ref().map(|i| &i.kind)
+        else {
+            return None;
+        };
+        let name = name.clone();
+        let params = self.kernel.raw_tracepoint(&name).ok()?;
+        let record =
+            super::context::arguments_record(&format!("struct _rawtracepoint_{name}"), params);
+        self.context = ProbeContext::RawTracepoint { args: Some(record) };
+        Some(self.context.clone())
+    }
+
     /// `kstack`, `kstack(N)`, `kstack(MODE)`, `kstack(MODE, N)`: the mode a bare word
     /// (bpftrace, perf, raw), else the settings' mode; N frames, else every frame kept.
     fn stack_spec(&mut self, args: &[Expr], span: Span) -> crate::types::StackSpec {
@@ -920,11 +938,12 @@ impl Checker {
         };
         let kind = self.instance.as_ref().map(|i| i.kind.clone());
         match builtin {
-            Builtin::Args => match &self.context {
+            Builtin::Args => match self.raw_tracepoint_args().as_ref().unwrap_or(&self.context) {
                 ProbeContext::Tracepoint { args, .. }
                 | ProbeContext::Trampoline {
                     args: Some(args), ..
-                } => Type::Record(args.clone()),
+                }
+                | ProbeContext::RawTracepoint { args: Some(args) } => Type::Record(args.clone()),
                 _ => {
                     self.error(span, "The args builtin can only be used with tracepoint, fentry and fexit probes here (uprobe args need DWARF, not supported yet)");
                     Type::None
@@ -966,7 +985,7 @@ impl Checker {
             Builtin::Arg(n) => {
                 let ok = match self.context {
                     ProbeContext::Registers { ret: false } => n < 6,
-                    ProbeContext::RawTracepoint | ProbeContext::Trampoline { .. } => n < 12,
+                    ProbeContext::RawTracepoint { .. } | ProbeContext::Trampoline { .. } => n < 12,
                     _ => false,
                 };
                 if !ok {

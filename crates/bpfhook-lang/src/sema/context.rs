@@ -19,8 +19,9 @@ pub enum ProbeContext {
         args: Rc<Record>,
         data_loc: Vec<String>,
     },
-    /// A raw tracepoint: `arg0…` are u64s at the start of the context.
-    RawTracepoint,
+    /// A raw tracepoint: `arg0…` are u64s at the start of the context; `args` names and types
+    /// them from the kernel's BTF (`btf_trace_NAME`) when it has them.
+    RawTracepoint { args: Option<Rc<Record>> },
     /// `struct pt_regs`: arguments in registers (kprobes, uprobes), `retval` for returns.
     Registers { ret: bool },
     /// fentry/fexit: the function's arguments as u64s at the start of the context (typed
@@ -40,7 +41,7 @@ impl ProbeContext {
                 let format = TracepointFormat::read(category, name).map_err(|e| e.to_string())?;
                 tracepoint_context(&format)
             }
-            ProbeKind::RawTracepoint { .. } => ProbeContext::RawTracepoint,
+            ProbeKind::RawTracepoint { .. } => ProbeContext::RawTracepoint { args: None },
             ProbeKind::Kprobe { ret, .. } | ProbeKind::Uprobe { ret, .. } => {
                 ProbeContext::Registers { ret: *ret }
             }
@@ -56,7 +57,9 @@ impl ProbeContext {
     pub fn has_args_struct(&self) -> bool {
         matches!(
             self,
-            ProbeContext::Tracepoint { .. } | ProbeContext::Trampoline { args: Some(_), .. }
+            ProbeContext::Tracepoint { .. }
+                | ProbeContext::Trampoline { args: Some(_), .. }
+                | ProbeContext::RawTracepoint { args: Some(_) }
         )
     }
 
@@ -71,14 +74,26 @@ impl ProbeContext {
     }
 }
 
-/// fentry/fexit's context typed from the function's prototype: argument i is the u64 at
-/// offset 8·i (narrower values in its low bytes, as the kernel stores them).
+/// fentry/fexit's context typed from the function's prototype.
 pub fn trampoline_context(
     function: &str,
     ret: bool,
     params: Vec<(String, Type)>,
     retval: Type,
 ) -> ProbeContext {
+    ProbeContext::Trampoline {
+        ret,
+        args: Some(arguments_record(
+            &format!("struct _fentry_{function}"),
+            params,
+        )),
+        retval,
+    }
+}
+
+/// Arguments passed as u64s at the start of the context (fentry, raw tracepoints): argument
+/// i is the u64 at offset 8·i, narrower values in its low bytes, as the kernel stores them.
+pub fn arguments_record(name: &str, params: Vec<(String, Type)>) -> Rc<Record> {
     let fields: Vec<Field> = params
         .into_iter()
         .enumerate()
@@ -90,19 +105,15 @@ pub fn trampoline_context(
         })
         .collect();
     let size = 8 * fields.len() as u32;
-    ProbeContext::Trampoline {
-        ret,
-        args: Some(Rc::new(Record {
-            name: format!("struct _fentry_{function}"),
-            layout: Layout {
-                fields,
-                size,
-                align: 8,
-            },
-            kernel_id: None,
-        })),
-        retval,
-    }
+    Rc::new(Record {
+        name: name.to_owned(),
+        layout: Layout {
+            fields,
+            size,
+            align: 8,
+        },
+        kernel_id: None,
+    })
 }
 
 fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
