@@ -629,3 +629,12 @@ fn raw_tracepoint_args_are_named_and_typed_from_btf() {
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("sleep 1 1\n"), "{out}");
 }
+
+#[test]
+fn tracepoint_struct_pointers_are_typed_through_btf() {
+    // clock_nanosleep's rqtp is a `struct __kernel_timespec *` in the format file.
+    let script = r#"t:syscalls:sys_enter_clock_nanosleep /pid == cpid/ { printf("%d %d\n", args.rqtp->tv_sec, (*args.rqtp).tv_nsec); exit(); }"#;
+    let (out, err, output) = trace(&["-c", "/bin/sleep 0.25", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("0 250000000\n"), "{out}");
+}

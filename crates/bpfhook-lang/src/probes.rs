@@ -312,6 +312,17 @@ fn split_parts(raw: &str) -> Vec<&str> {
     loop {
         if let Some(quoted) = rest.strip_prefix('"') {
             match quoted.find('"') {
+                // `"name"+8`: the quotes go, what follows them up to a `:` stays.
+                Some(end) if quoted[end + 1..].starts_with('+') => {
+                    let tail = &quoted[end + 1..];
+                    let tail_end = tail.find(':').unwrap_or(tail.len());
+                    parts.push(&rest[..end + 2 + tail_end]);
+                    rest = tail[tail_end..].strip_prefix(':').unwrap_or("");
+                    if tail[tail_end..].is_empty() {
+                        break;
+                    }
+                    continue;
+                }
                 Some(end) => {
                     parts.push(&quoted[..end]);
                     rest = quoted[end + 1..].strip_prefix(':').unwrap_or("");
@@ -443,6 +454,11 @@ fn split_offset(target: &str) -> Option<(&str, u64)> {
                 Some(hex) => u64::from_str_radix(hex, 16).ok()?,
                 None => offset.parse().ok()?,
             };
+            // `"name"+8`: the name without its quotes.
+            let function = function
+                .strip_prefix('"')
+                .and_then(|f| f.strip_suffix('"'))
+                .unwrap_or(function);
             Some((function, offset))
         }
     }
@@ -583,6 +599,22 @@ mod tests {
         expand(&point)
             .map(|mut v| v.remove(0))
             .map_err(|e| e.diagnostic.message)
+    }
+
+    #[test]
+    fn quoted_uprobe_functions_keep_their_offset() {
+        assert_eq!(
+            split_parts("uprobe:/bin/bash:\"echo_builtin\"+8"),
+            ["uprobe", "/bin/bash", "\"echo_builtin\"+8"]
+        );
+        assert_eq!(
+            split_offset("\"echo_builtin\"+8"),
+            Some(("echo_builtin", 8))
+        );
+        assert_eq!(
+            split_parts("uprobe:\"/a b/c\":f"),
+            ["uprobe", "/a b/c", "f"]
+        );
     }
 
     #[test]

@@ -431,7 +431,7 @@ impl ProgramGen<'_> {
         let ExprKind::Field { base, field, .. } = &expr.kind else {
             return None;
         };
-        let crate::sema::ProbeContext::Tracepoint { args, data_loc } = &self.context else {
+        let crate::sema::ProbeContext::Tracepoint { args, data_loc, .. } = &self.context else {
             return None;
         };
         if !matches!(&base.kind, ExprKind::Identifier(n) if n == "args")

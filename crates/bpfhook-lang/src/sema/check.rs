@@ -242,6 +242,28 @@ impl Checker {
         }
     }
 
+    /// `args.f` of a tracepoint where `f` points to a struct: a pointer to that struct of the
+    /// kernel's BTF, so that `args.f->x` and `*args.f` read through it.
+    fn tracepoint_struct_pointer(&mut self, base: &Type, field: &str) -> Option<Type> {
+        let ProbeContext::Tracepoint {
+            args,
+            struct_pointers,
+            ..
+        } = &self.context
+        else {
+            return None;
+        };
+        if !matches!(base, Type::Record(r) if Rc::ptr_eq(r, args)) {
+            return None;
+        }
+        let (_, name) = struct_pointers.iter().find(|(f, _)| f == field)?;
+        let pointee = self
+            .kernel
+            .lookup(&BaseType::Struct(name.clone()), true)
+            .ok()?;
+        Some(Type::Pointer(Box::new(pointee)))
+    }
+
     /// A raw tracepoint's context with `args` named and typed from the kernel's BTF (read on
     /// the first use of `args`: `arg0…` need no BTF); None for other probes.
     fn raw_tracepoint_args(&mut self) -> Option<ProbeContext> {
@@ -665,7 +687,9 @@ impl Checker {
             ExprKind::Field { base, field, .. } => {
                 let base_type = self.expr(base);
                 let base_type = self.with_kernel_fields(base, base_type);
-                self.field(&base_type, field)
+                let ty = self.field(&base_type, field);
+                self.tracepoint_struct_pointer(&base_type, &field.name)
+                    .unwrap_or(ty)
             }
             ExprKind::TupleIndex { base, index } => {
                 let base_type = self.expr(base);

@@ -18,6 +18,9 @@ pub enum ProbeContext {
     Tracepoint {
         args: Rc<Record>,
         data_loc: Vec<String>,
+        /// Fields that point to a struct, by field: the struct's name. They are plain
+        /// addresses until a script goes through one (the kernel's BTF then types them).
+        struct_pointers: Vec<(String, String)>,
     },
     /// A raw tracepoint: `arg0…` are u64s at the start of the context; `args` names and types
     /// them from the kernel's BTF (`btf_trace_NAME`) when it has them.
@@ -118,6 +121,11 @@ pub fn arguments_record(name: &str, params: Vec<(String, Type)>) -> Rc<Record> {
 
 fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
     let mut data_loc = Vec::new();
+    let struct_pointers = format
+        .fields
+        .iter()
+        .filter_map(|f| Some((f.name.clone(), pointed_struct(&f.c_type)?)))
+        .collect();
     let fields: Vec<Field> = format
         .fields
         .iter()
@@ -151,7 +159,16 @@ fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
             kernel_id: None,
         }),
         data_loc,
+        struct_pointers,
     }
+}
+
+/// `struct X *` (or `const struct X *`): X.
+fn pointed_struct(c_type: &str) -> Option<String> {
+    let base = c_type.trim().strip_suffix('*')?.trim();
+    let base = base.strip_prefix("const ").unwrap_or(base).trim();
+    let name = base.strip_prefix("struct ")?.trim();
+    (!name.is_empty() && !name.contains([' ', '*'])).then(|| name.to_owned())
 }
 
 /// A format file's C type → ours: `char[16]` a string, pointers and longs as u64, `__data_loc`
