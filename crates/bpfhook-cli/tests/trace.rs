@@ -638,3 +638,31 @@ fn tracepoint_struct_pointers_are_typed_through_btf() {
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("0 250000000\n"), "{out}");
 }
+
+#[test]
+fn self_signal_probes_run_in_order_on_sigusr1() {
+    use std::io::{BufRead, Read};
+    let bin = env!("CARGO_BIN_EXE_bpfhook");
+    let mut child = std::process::Command::new(bin)
+        .args(["trace", "-e", r#"self:signal:SIGUSR1 { printf("first"); } self:signal:SIGUSR1 { printf(" second\n"); exit(); }"#])
+        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bpfhook trace");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("notify line");
+    assert_eq!(line.trim(), "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGUSR1) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("output");
+    let output = child.wait_with_output().expect("exit");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(rest.starts_with("first second\n"), "{rest}");
+}

@@ -50,6 +50,10 @@ pub enum ProbeKind {
         function: String,
         ret: bool,
     },
+    /// `self:signal:SIGUSR1`: runs (like begin) each time this process receives the signal.
+    Signal {
+        signal: i32,
+    },
 }
 
 /// One probe after expansion: what `probe` prints and what to attach.
@@ -65,7 +69,9 @@ impl ProbeInstance {
     pub fn section(&self) -> String {
         match &self.kind {
             // Run on demand with BPF_PROG_TEST_RUN, never attached.
-            ProbeKind::Begin | ProbeKind::End => "raw_tp/bpfhook_run_once".to_owned(),
+            ProbeKind::Begin | ProbeKind::End | ProbeKind::Signal { .. } => {
+                "raw_tp/bpfhook_run_once".to_owned()
+            }
             ProbeKind::Interval { .. }
             | ProbeKind::Profile { .. }
             | ProbeKind::PerfCounter { .. } => "perf_event".to_owned(),
@@ -127,7 +133,10 @@ impl ProbeInstance {
     }
 
     pub fn is_run_once(&self) -> bool {
-        matches!(self.kind, ProbeKind::Begin | ProbeKind::End)
+        matches!(
+            self.kind,
+            ProbeKind::Begin | ProbeKind::End | ProbeKind::Signal { .. }
+        )
     }
 }
 
@@ -297,10 +306,19 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
             };
             expand_uprobes(binary, target, ret).map_err(fail)
         }
-        "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "self"
-        | "test" => Err(error(format!(
-            "`{kind}` probes are not supported by bpfhook trace yet"
-        ))),
+        "self" => match parts.get(1..) {
+            Some(["signal", "SIGUSR1"]) => one(ProbeKind::Signal {
+                signal: libc::SIGUSR1,
+            }),
+            _ => Err(error(format!(
+                "`{raw}`: the only self probe is self:signal:SIGUSR1"
+            ))),
+        },
+        "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "test" => {
+            Err(error(format!(
+                "`{kind}` probes are not supported by bpfhook trace yet"
+            )))
+        }
         _ => Err(error(format!("Invalid probe type: {kind}"))),
     }
 }
@@ -354,6 +372,7 @@ fn split_parts(raw: &str) -> Vec<&str> {
 fn canonical_name(kind: &ProbeKind) -> String {
     match kind {
         ProbeKind::Begin => "begin".to_owned(),
+        ProbeKind::Signal { .. } => "self:signal:SIGUSR1".to_owned(),
         ProbeKind::End => "end".to_owned(),
         ProbeKind::Interval { period_ns } => format!("interval:{}", human_period(*period_ns)),
         ProbeKind::Profile { sampling } => match sampling {

@@ -22,6 +22,7 @@ pub use maps::possible_cpus;
 
 use crate::codegen::{Compiled, EventKind, HEADER_SIZE, STACKS_MAP, START_MAP};
 use crate::output::{Format, Output, Value};
+use crate::probes::ProbeKind;
 use crate::sema::Analysis;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,8 @@ pub enum RuntimeError {
     },
     #[error("{0}")]
     Child(String),
+    #[error("installing the SIGUSR1 handler of self:signal probes: {0}")]
+    Signal(std::io::Error),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -111,8 +114,8 @@ pub fn run(
         },
         loaded.maps(),
     )?;
-    // begin/end programs are loaded (verified) before anything attaches.
-    let mut run_once: Vec<(bool, String, OwnedFd)> = Vec::new();
+    // begin/end/signal programs are loaded (verified) before anything attaches.
+    let mut run_once: Vec<(ProbeKind, String, OwnedFd)> = Vec::new();
     for probe in compiled.probes.iter().filter(|p| p.instance.is_run_once()) {
         let fd = loaded
             .load_unattached(&probe.program)
@@ -123,8 +126,25 @@ pub fn run(
                 },
                 other => other.into(),
             })?;
-        let is_begin = probe.instance.kind == crate::probes::ProbeKind::Begin;
-        run_once.push((is_begin, probe.instance.name.clone(), fd));
+        run_once.push((probe.instance.kind.clone(), probe.instance.name.clone(), fd));
+    }
+    let run = |kind: &ProbeKind| -> Result<(), RuntimeError> {
+        for (_, name, fd) in run_once.iter().filter(|(k, ..)| k == kind) {
+            bpfhook::sys::prog_run_once(fd.as_fd()).map_err(|error| RuntimeError::RunOnce {
+                probe: name.clone(),
+                error,
+            })?;
+        }
+        Ok(())
+    };
+    // `self:signal:SIGUSR1` probes run in this loop each time the signal arrives.
+    let usr1 = ProbeKind::Signal {
+        signal: libc::SIGUSR1,
+    };
+    let signalled = Arc::new(AtomicBool::new(false));
+    if run_once.iter().any(|(kind, ..)| *kind == usr1) {
+        signal_hook::flag::register(libc::SIGUSR1, Arc::clone(&signalled))
+            .map_err(RuntimeError::Signal)?;
     }
     let manager = loaded.attach()?;
     let mut session = Session {
@@ -154,19 +174,18 @@ pub fn run(
         writeln!(stdout, "__BPFTRACE_NOTIFY_PROBES_ATTACHED")?;
         stdout.flush()?;
     }
-    for (_, name, fd) in run_once.iter().filter(|(begin, ..)| *begin) {
-        bpfhook::sys::prog_run_once(fd.as_fd()).map_err(|error| RuntimeError::RunOnce {
-            probe: name.clone(),
-            error,
-        })?;
-    }
+    run(&ProbeKind::Begin)?;
     let mut child = options.child.take();
     if let Some(child) = child.as_mut() {
         child.release().map_err(RuntimeError::Child)?;
     }
-    let only_run_once = attached.is_empty();
+    // A program of only begin/end probes ends by itself; one waiting for a signal does not.
+    let only_run_once = attached.is_empty() && !run_once.iter().any(|(k, ..)| *k == usr1);
     session.drain(output)?;
     while session.exit_code.is_none() && !only_run_once && !options.stop.load(Ordering::Relaxed) {
+        if signalled.swap(false, Ordering::Relaxed) {
+            run(&usr1)?;
+        }
         session.poll(output, Duration::from_millis(100))?;
         if let Some(child) = child.as_mut() {
             if child.exited() {
@@ -177,12 +196,7 @@ pub fn run(
     }
     session.drain(output)?;
     session.in_end = true;
-    for (_, name, fd) in run_once.iter().filter(|(begin, ..)| !*begin) {
-        bpfhook::sys::prog_run_once(fd.as_fd()).map_err(|error| RuntimeError::RunOnce {
-            probe: name.clone(),
-            error,
-        })?;
-    }
+    run(&ProbeKind::End)?;
     session.drain(output)?;
     session.print_all_maps(output)?;
     drop(child);
