@@ -28,6 +28,11 @@ pub fn keys(map: BorrowedFd<'_>, key_size: usize) -> Result<Vec<Vec<u8>>, sys::S
     Ok(keys)
 }
 
+/// Map types with one value per possible CPU (per-CPU hash, array, LRU hash, cgroup storage).
+pub fn is_per_cpu(map_type: u32) -> bool {
+    [5, 6, 10, 21].contains(&map_type)
+}
+
 /// Bytes one value takes in a lookup buffer: per-CPU values sit in 8-byte slots, one per
 /// possible CPU.
 pub fn value_slot(value_size: usize, per_cpu: bool) -> usize {

@@ -1,0 +1,106 @@
+//! Families to text through the Prometheus org's client: the Prometheus text format (0.0.4)
+//! or OpenMetrics, whichever the scraper asked for.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::{Family, Kind, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Prometheus,
+    OpenMetrics,
+}
+
+impl Format {
+    /// OpenMetrics when the `Accept` header names it (Prometheus asks for it first), else the
+    /// classic text format.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Prometheus,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// The families of one scrape, encoded when the registry asks.
+#[derive(Debug)]
+struct Scrape(Arc<Vec<Family>>);
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in self.0.iter() {
+            let kind = match family.kind {
+                Kind::Counter => MetricType::Counter,
+                Kind::Gauge => MetricType::Gauge,
+                Kind::Histogram => MetricType::Histogram,
+            };
+            let mut metric = encoder.encode_descriptor(&family.name, &family.help, None, kind)?;
+            for series in &family.series {
+                let encoder = metric.encode_family(&series.labels)?;
+                encode_value(encoder, family.kind, &series.value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn encode_value(
+    mut encoder: prometheus_client::encoding::MetricEncoder<'_>,
+    kind: Kind,
+    value: &Value,
+) -> Result<(), std::fmt::Error> {
+    match (kind, value) {
+        (Kind::Counter, Value::Integer(v)) => encoder.encode_counter::<NoLabelSet, _, f64>(v, None),
+        (Kind::Counter, Value::Float(v)) => encoder.encode_counter::<NoLabelSet, _, f64>(v, None),
+        (_, Value::Integer(v)) => encoder.encode_gauge(&(*v as i64)),
+        (_, Value::Float(v)) => encoder.encode_gauge(v),
+        (
+            _,
+            Value::Histogram {
+                sum,
+                count,
+                buckets,
+            },
+        ) => {
+            let mut all = buckets.clone();
+            all.push((f64::INFINITY, *count));
+            // The client wants per-bucket counts and accumulates them itself.
+            let mut previous = 0;
+            let per_bucket: Vec<(f64, u64)> = all
+                .iter()
+                .map(|&(le, cumulative)| {
+                    let own = cumulative.saturating_sub(previous);
+                    previous = cumulative;
+                    (le, own)
+                })
+                .collect();
+            encoder.encode_histogram::<NoLabelSet>(*sum, *count, &per_bucket, None)
+        }
+    }
+}
+
+/// The scrape's text in the chosen format.
+pub fn encode(families: Vec<Family>, format: Format) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape(Arc::new(families))));
+    let mut out = String::new();
+    match format {
+        Format::Prometheus => {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?
+        }
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry)?,
+    }
+    Ok(out)
+}
