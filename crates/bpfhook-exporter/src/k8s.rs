@@ -94,15 +94,15 @@ impl Resolver {
     fn lookup(&self, cgroup_path: &str) -> Option<PodLabels> {
         let (uid, container) = parse_cgroup_path(cgroup_path)?;
         if let Some(id) = &container {
-            if let Some(labels) = self.from_container_links(id) {
+            if let Some(labels) = self.in_container_links(id) {
                 return Some(labels);
             }
         }
-        self.from_pod_dirs(&uid)
+        self.in_pod_dirs(&uid)
     }
 
     /// `<pod>_<namespace>_<container>-<ID>.log`: names cannot hold `_`, the ID holds no `-`.
-    fn from_container_links(&self, id: &str) -> Option<PodLabels> {
+    fn in_container_links(&self, id: &str) -> Option<PodLabels> {
         let suffix = format!("-{id}.log");
         std::fs::read_dir(self.log_root.join("containers"))
             .ok()?
@@ -120,7 +120,7 @@ impl Resolver {
     }
 
     /// `<namespace>_<pod>_<UID>/`: pod and namespace without the container.
-    fn from_pod_dirs(&self, uid: &str) -> Option<PodLabels> {
+    fn in_pod_dirs(&self, uid: &str) -> Option<PodLabels> {
         let suffix = format!("_{uid}");
         std::fs::read_dir(self.log_root.join("pods"))
             .ok()?

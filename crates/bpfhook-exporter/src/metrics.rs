@@ -337,6 +337,9 @@ fn histogram_buckets(h: &config::Histogram, labels: usize) -> Result<Buckets, Fi
     })
 }
 
+/// A key's label values and, for histograms, its bucket index.
+type DecodedKey = (Vec<String>, Option<u64>);
+
 /// What one metric's read produced besides its families.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReadStats {
@@ -411,10 +414,7 @@ impl MetricSpec {
 
     /// Label values of one key, and for histograms the bucket index; `None` if a decoder
     /// dropped the key.
-    fn decode_key(
-        &self,
-        key: &[u8],
-    ) -> Result<Option<(Vec<String>, Option<u64>)>, decoders::DecodeError> {
+    fn decode_key(&self, key: &[u8]) -> Result<Option<DecodedKey>, decoders::DecodeError> {
         let mut values = Vec::with_capacity(self.labels.len());
         let mut offset = 0;
         let mut bucket = None;

@@ -34,7 +34,7 @@ pub struct Kstack;
 
 impl Decoder for Kstack {
     fn decode(&self, input: &[u8]) -> Result<Decoded, DecodeError> {
-        if input.len() % 8 != 0 {
+        if !input.len().is_multiple_of(8) {
             return Err(DecodeError::new(
                 "kstack",
                 format!(
