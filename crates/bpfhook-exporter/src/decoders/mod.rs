@@ -127,26 +127,19 @@ impl Chain {
     }
 }
 
-/// A little-endian unsigned integer of 1, 2, 4 or 8 bytes, or the decimal text a previous
-/// decoder produced.
+/// A little-endian unsigned integer of 1, 2, 4 or 8 bytes (the raw key bytes: number decoders
+/// come first in a chain).
 pub(crate) fn unsigned(decoder: &'static str, input: &[u8]) -> Result<u64, DecodeError> {
-    match input.len() {
-        1 | 2 | 4 | 8 => {
-            let mut raw = [0u8; 8];
-            raw[..input.len()].copy_from_slice(input);
-            Ok(u64::from_le_bytes(raw))
-        }
-        _ => std::str::from_utf8(input)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| {
-                DecodeError::new(
-                    decoder,
-                    format!(
-                        "expected a 1, 2, 4 or 8 byte integer, got {} bytes",
-                        input.len()
-                    ),
-                )
-            }),
+    if !matches!(input.len(), 1 | 2 | 4 | 8) {
+        return Err(DecodeError::new(
+            decoder,
+            format!(
+                "expected a 1, 2, 4 or 8 byte integer, got {} bytes",
+                input.len()
+            ),
+        ));
     }
+    let mut raw = [0u8; 8];
+    raw[..input.len()].copy_from_slice(input);
+    Ok(u64::from_le_bytes(raw))
 }

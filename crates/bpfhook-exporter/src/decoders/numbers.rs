@@ -26,11 +26,6 @@ mod tests {
     fn widths() {
         assert_eq!(Uint.decode(&[0x2a]).unwrap().unwrap(), "42");
         assert_eq!(Uint.decode(&[1, 1, 0, 0]).unwrap().unwrap(), "257");
-        assert_eq!(
-            Uint.decode(b"17").unwrap().unwrap(),
-            "17",
-            "text from a previous decoder"
-        );
         assert!(Uint.decode(&[1, 2, 3]).is_err());
         assert_eq!(Hex.decode(&[0xde, 0xad]).unwrap().unwrap(), "dead");
     }
