@@ -50,20 +50,20 @@ pub fn exporter(args: ExporterArgs) -> Result<ExitCode> {
         context: Default::default(),
     });
     for (name, error) in exporter.failures() {
-        eprintln!("bpfhook exporter: config {name}: {error}");
+        say(format_args!("config {name}: {error}"));
     }
     if exporter.live_count() == 0 {
         bail!("no config loaded");
     }
     let exporter = Arc::new(Mutex::new(exporter));
     let server = HttpServer::start(&args.listen_address, exporter.clone())?;
-    eprintln!("bpfhook exporter: listening on http://{}", server.address());
+    say(format_args!("listening on http://{}", server.address()));
     for signal in signals.forever() {
         if signal != SIGHUP {
             break;
         }
         let report = exporter.lock().unwrap_or_else(|e| e.into_inner()).reload();
-        eprintln!(
+        say(format_args!(
             "bpfhook exporter: reloaded: kept [{}], loaded [{}], failed [{}]",
             report.kept.join(", "),
             report.loaded.join(", "),
@@ -73,14 +73,20 @@ pub fn exporter(args: ExporterArgs) -> Result<ExitCode> {
                 .map(|(n, _)| n.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ));
         for (name, error) in &report.failed {
-            eprintln!("bpfhook exporter: config {name}: {error}");
+            say(format_args!("config {name}: {error}"));
         }
     }
     // Stop serving first, then dropping the exporter detaches every program.
     server.stop();
     drop(exporter);
-    eprintln!("bpfhook exporter: stopped, everything detached");
+    say(format_args!("stopped, everything detached"));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A status line on stderr; a closed stderr (the log collector went away) is not fatal.
+fn say(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "bpfhook exporter: {line}");
 }

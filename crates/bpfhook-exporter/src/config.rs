@@ -101,6 +101,9 @@ pub struct Label {
     pub size: usize,
     #[serde(default)]
     pub padding: usize,
+    /// Ours: read the bytes at this offset of the key instead of after the previous label (and
+    /// leave the position alone), so one field can feed several labels (pod, namespace, …).
+    pub offset: Option<usize>,
     #[serde(default)]
     pub decoders: Vec<DecoderConfig>,
 }

@@ -262,10 +262,11 @@ impl Exporter {
     }
 }
 
-/// Cumulative run count and time of one attached program (zero while stats are off).
+/// Cumulative run count and time of one attached program (zero while stats are off), read
+/// through our own fd: opening programs by id would need CAP_SYS_ADMIN.
 fn run_stats(live: &LoadedConfig, program: &str) -> Option<(u64, u64)> {
-    let id = live.manager.program_id(program)?;
-    let (info, _) = bpfhook::inspect::progs::run_stats(id).ok()?;
+    let fd = live.manager.program(program)?;
+    let info = bpfhook::sys::prog_info(fd, &mut [], &mut []).ok()?;
     Some((info.run_cnt, info.run_time_ns))
 }
 

@@ -70,8 +70,9 @@ impl MapLayout {
 
 struct LabelSpec {
     name: String,
+    /// Where the label's bytes start (fixed when the config gives an `offset`).
+    offset: usize,
     size: usize,
-    padding: usize,
     chain: Chain,
 }
 
@@ -221,6 +222,7 @@ impl<'a> Entry<'a> {
     ) -> Result<MetricSpec, FieldError> {
         let at = |sub: &str| format!("{}{sub}", self.field);
         let mut labels = Vec::new();
+        let mut cursor = 0;
         for (i, label) in self.labels.iter().enumerate() {
             let mut chain = Vec::new();
             for (j, decoder) in label.decoders.iter().enumerate() {
@@ -235,23 +237,31 @@ impl<'a> Entry<'a> {
                     "must be at least 1".into(),
                 ));
             }
+            let offset = match label.offset {
+                Some(offset) => offset,
+                None => {
+                    let at = cursor;
+                    cursor += label.size + label.padding;
+                    at
+                }
+            };
+            if offset + label.size > layout.key_size {
+                return Err((
+                    at(&format!(".labels[{i}]")),
+                    format!(
+                        "bytes {offset}..{} are past the end of map `{}`'s {}-byte keys",
+                        offset + label.size,
+                        self.map_name(),
+                        layout.key_size
+                    ),
+                ));
+            }
             labels.push(LabelSpec {
                 name: label.name.clone(),
+                offset,
                 size: label.size,
-                padding: label.padding,
                 chain: Chain(chain),
             });
-        }
-        let key_bytes: usize = labels.iter().map(|l| l.size + l.padding).sum();
-        if key_bytes > layout.key_size {
-            return Err((
-                at(".labels"),
-                format!(
-                    "the labels take {key_bytes} bytes but map `{}` has {}-byte keys",
-                    self.map_name(),
-                    layout.key_size
-                ),
-            ));
         }
         let value_bytes = 8 * self.fields.len().max(1);
         let single_u32 = self.fields.is_empty() && layout.value_size == 4;
@@ -416,11 +426,12 @@ impl MetricSpec {
     /// dropped the key.
     fn decode_key(&self, key: &[u8]) -> Result<Option<DecodedKey>, decoders::DecodeError> {
         let mut values = Vec::with_capacity(self.labels.len());
-        let mut offset = 0;
         let mut bucket = None;
         for (i, label) in self.labels.iter().enumerate() {
-            let bytes = &key[offset..offset + label.size];
-            offset += label.size + label.padding;
+            // In bounds: checked against the map's key size when the metric was built.
+            let Some(bytes) = key.get(label.offset..label.offset + label.size) else {
+                return Err(decoders::DecodeError::new("key", "shorter than its labels"));
+            };
             if self.buckets.is_some() && i + 1 == self.labels.len() {
                 bucket = Some(decoders::unsigned("bucket", bytes)?);
                 continue;
