@@ -64,7 +64,7 @@ pub fn exporter(args: ExporterArgs) -> Result<ExitCode> {
         }
         let report = exporter.lock().unwrap_or_else(|e| e.into_inner()).reload();
         say(format_args!(
-            "bpfhook exporter: reloaded: kept [{}], loaded [{}], failed [{}]",
+            "reloaded: kept [{}], loaded [{}], failed [{}]",
             report.kept.join(", "),
             report.loaded.join(", "),
             report

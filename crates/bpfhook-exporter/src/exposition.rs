@@ -92,9 +92,9 @@ fn encode_value(
 }
 
 /// The scrape's text in the chosen format.
-pub fn encode(families: Vec<Family>, format: Format) -> Result<String, std::fmt::Error> {
+pub fn encode(families: &Arc<Vec<Family>>, format: Format) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape(Arc::new(families))));
+    registry.register_collector(Box::new(Scrape(families.clone())));
     let mut out = String::new();
     match format {
         Format::Prometheus => {

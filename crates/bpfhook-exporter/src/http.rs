@@ -1,6 +1,8 @@
 //! The HTTP side: `/metrics` (Prometheus text or OpenMetrics by `Accept`), `/healthz`,
-//! `/programs` (JSON). A few worker threads share one listening socket; scrapes read the maps
-//! under the exporter's lock, one at a time.
+//! `/programs` (JSON). A few worker threads share one listening socket. Scrapes read the maps
+//! under the exporter's lock, one read at a time, and scrapes that arrive while a read is under
+//! way share the next one (each still sees maps read after it arrived), so many scrapers cost
+//! about what one costs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,6 +12,7 @@ use tiny_http::{Header, Request, Response, Server};
 
 use crate::exporter::Exporter;
 use crate::exposition::{self, Format};
+use crate::metrics::Family;
 
 const WORKERS: usize = 4;
 
@@ -29,6 +32,10 @@ pub struct ListenError {
 
 impl HttpServer {
     pub fn start(address: &str, exporter: Arc<Mutex<Exporter>>) -> Result<Self, ListenError> {
+        let scrapes = Arc::new(Scrapes {
+            exporter,
+            latest: Mutex::new(Latest::default()),
+        });
         let server = Server::http(address).map_err(|e| ListenError {
             address: address.to_owned(),
             reason: e.to_string(),
@@ -37,11 +44,11 @@ impl HttpServer {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..WORKERS)
             .map(|_| {
-                let (server, stop, exporter) = (server.clone(), stop.clone(), exporter.clone());
+                let (server, stop, scrapes) = (server.clone(), stop.clone(), scrapes.clone());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Acquire) {
                         if let Ok(request) = server.recv() {
-                            handle(request, &exporter);
+                            handle(request, &scrapes);
                         }
                     }
                 })
@@ -80,20 +87,54 @@ impl Drop for HttpServer {
     }
 }
 
-fn handle(request: Request, exporter: &Mutex<Exporter>) {
+/// The exporter and the result of its latest read.
+struct Scrapes {
+    exporter: Arc<Mutex<Exporter>>,
+    latest: Mutex<Latest>,
+}
+
+#[derive(Default)]
+struct Latest {
+    /// Reads begun so far; a read's ordinal is its value once begun.
+    begun: u64,
+    done: Option<(u64, Arc<Vec<Family>>)>,
+}
+
+impl Scrapes {
+    /// Families read after this call began: a read that began later and finished is shared,
+    /// else this call reads.
+    fn families(&self) -> Arc<Vec<Family>> {
+        let arrived = lock(&self.latest).begun;
+        let mut exporter = lock(&self.exporter);
+        let ordinal = {
+            let mut latest = lock(&self.latest);
+            if let Some((ordinal, families)) = &latest.done {
+                if *ordinal > arrived {
+                    return families.clone();
+                }
+            }
+            latest.begun += 1;
+            latest.begun
+        };
+        let families = Arc::new(exporter.collect());
+        lock(&self.latest).done = Some((ordinal, families.clone()));
+        families
+    }
+}
+
+fn handle(request: Request, scrapes: &Scrapes) {
     let path = request.url().split('?').next().unwrap_or("");
     let response = match path {
         "/metrics" => {
             let format = Format::negotiate(header(&request, "Accept"));
-            let families = lock(exporter).collect();
-            match exposition::encode(families, format) {
+            match exposition::encode(&scrapes.families(), format) {
                 Ok(text) => text_response(text, format.content_type(), 200),
                 Err(_) => text_response("encoding failed\n".into(), "text/plain", 500),
             }
         }
         "/healthz" => text_response("ok\n".into(), "text/plain", 200),
         "/programs" => {
-            let page = lock(exporter).programs();
+            let page = lock(&scrapes.exporter).programs();
             let body = serde_json::to_string_pretty(&page)
                 .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
             text_response(body + "\n", "application/json", 200)
@@ -109,8 +150,8 @@ fn handle(request: Request, exporter: &Mutex<Exporter>) {
     let _ = request.respond(response);
 }
 
-fn lock(exporter: &Mutex<Exporter>) -> std::sync::MutexGuard<'_, Exporter> {
-    exporter.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {

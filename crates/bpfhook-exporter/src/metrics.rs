@@ -371,13 +371,10 @@ impl MetricSpec {
         let mut stats = ReadStats::default();
         let mut numbers: BTreeMap<Vec<String>, Vec<u64>> = BTreeMap::new();
         let mut histograms: BTreeMap<Vec<String>, BTreeMap<u64, u64>> = BTreeMap::new();
-        let mut value = vec![0u8; slot * cpus];
-        for key in bpfhook::maps::keys(map, layout.key_size)? {
-            if !sys::map_lookup(map, &key, &mut value)? {
-                continue; // deleted since the key was listed
-            }
+        let entries = bpfhook::maps::entries(map, layout.key_size, slot * cpus)?;
+        for (key, value) in entries.iter() {
             stats.entries += 1;
-            let (labels, bucket) = match self.decode_key(&key) {
+            let (labels, bucket) = match self.decode_key(key) {
                 Ok(Some(decoded)) => decoded,
                 Ok(None) => continue,
                 Err(error) => {
