@@ -91,6 +91,7 @@ def main():
     print(f"load: {clients} clients for {seconds:.0f} s: {len(latencies)} scrapes, {failures[0]} failed, "
           f"median {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms")
     print(f"marker execs made {execs[0]}, counted {counted:.0f}" + ("" if counted == execs[0] else "  <-- MISMATCH"))
+    print("exporter RSS each second (MB): " + " ".join(f"{r:.1f}" for r in rss_mid))
     print(f"exporter RSS before {rss_before:.1f} MB, during max {max(rss_mid):.1f} MB, after {rss_mb(pid):.1f} MB; "
           f"CPU {cpu_used:.2f} s over {seconds:.0f} s ({cpu_used / seconds * 100:.0f}% of one core)")
     shutil.rmtree(tmp)

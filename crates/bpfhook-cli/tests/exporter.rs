@@ -483,3 +483,89 @@ fn bad_configs_name_the_file_and_field_and_the_others_keep_running() {
     assert!(exporter.stop().success());
     assert!(ids.iter().all(|&id| !loaded(id)));
 }
+
+#[test]
+fn reload_swaps_a_changed_config_and_keeps_the_unchanged_one() {
+    let dir = TempPath::dir("exporter-reload");
+    for name in ["kept", "changed"] {
+        let yaml = std::fs::read_to_string(examples().join("exec.yaml")).expect("exec.yaml");
+        std::fs::write(dir.join(&format!("{name}.yaml")), yaml).expect("write");
+        std::os::unix::fs::symlink(
+            examples().join("exec.bpf.c"),
+            dir.join(&format!("{name}.bpf.c")),
+        )
+        .expect("link");
+    }
+    std::os::unix::fs::symlink(examples().join("maps.h"), dir.join("maps.h")).expect("link");
+    let mut exporter = Exporter::start(dir.path(), "kept,changed");
+    let before = programs(&exporter);
+    let yaml = dir.join("changed.yaml");
+    let text = std::fs::read_to_string(&yaml).expect("read");
+    std::fs::write(&yaml, text.replace("help: Successful execs", "help: Execs")).expect("write");
+    exporter.signal(libc::SIGHUP);
+    exporter.wait_for("reloaded: kept [kept], loaded [changed], failed []");
+    let after = programs(&exporter);
+    assert_eq!(program_ids(&after, "kept"), program_ids(&before, "kept"));
+    let (old, new) = (
+        program_ids(&before, "changed"),
+        program_ids(&after, "changed"),
+    );
+    assert_eq!(new.len(), 1);
+    assert_ne!(old, new, "the changed config was loaded anew");
+    assert!(
+        old.iter().all(|&id| !loaded(id)),
+        "the old program was detached"
+    );
+    assert!(exporter
+        .get("/metrics")
+        .contains("# HELP ebpf_exporter_exec_count_total Execs"));
+    assert!(exporter.stop().success());
+}
+
+#[test]
+fn biolatency_histogram_counts_direct_writes() {
+    let exporter = Exporter::start(&examples(), "biolatency");
+    // O_DIRECT | O_DSYNC writes in the target directory (a real disk, not tmpfs).
+    let file = repo_root().join(format!("target/{}.bio", unique_name("bio")));
+    let _cleanup = TempPath::claim(&file);
+    let status = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            "bs=4k",
+            "count=20",
+            "oflag=direct,dsync",
+            "status=none",
+        ])
+        .arg(format!("of={}", file.display()))
+        .status()
+        .expect("dd");
+    assert!(status.success());
+    let metrics = exporter.get("/metrics");
+    let count: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("ebpf_exporter_bio_latency_seconds_count{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        count >= 20.0,
+        "20 direct writes, {count} completions:\n{metrics}"
+    );
+    // Buckets are cumulative and end at the count.
+    let mut previous = 0.0;
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("ebpf_exporter_bio_latency_seconds_bucket{"))
+    {
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("value");
+        if line.contains("le=\"1e-06\"") {
+            previous = 0.0; // the first bucket of the next device
+        }
+        assert!(value >= previous, "{line}");
+        previous = value;
+    }
+    assert!(exporter.stop().success());
+}

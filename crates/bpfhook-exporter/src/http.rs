@@ -5,7 +5,7 @@
 //! about what one costs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use tiny_http::{Header, Request, Response, Server};
@@ -97,13 +97,32 @@ struct Scrapes {
 struct Latest {
     /// Reads begun so far; a read's ordinal is its value once begun.
     begun: u64,
-    done: Option<(u64, Arc<Vec<Family>>)>,
+    done: Option<(u64, Arc<Scraped>)>,
+}
+
+/// One read of the maps, and its text in each format once some scraper asked for it (the
+/// encoding of 10k series costs about what the read does).
+struct Scraped {
+    families: Arc<Vec<Family>>,
+    prometheus: OnceLock<Option<String>>,
+    openmetrics: OnceLock<Option<String>>,
+}
+
+impl Scraped {
+    fn text(&self, format: Format) -> Option<&str> {
+        let cell = match format {
+            Format::Prometheus => &self.prometheus,
+            Format::OpenMetrics => &self.openmetrics,
+        };
+        cell.get_or_init(|| exposition::encode(&self.families, format).ok())
+            .as_deref()
+    }
 }
 
 impl Scrapes {
-    /// Families read after this call began: a read that began later and finished is shared,
-    /// else this call reads.
-    fn families(&self) -> Arc<Vec<Family>> {
+    /// A read made after this call began: one that began later and finished is shared, else
+    /// this call reads.
+    fn scrape(&self) -> Arc<Scraped> {
         let arrived = lock(&self.latest).begun;
         let mut exporter = lock(&self.exporter);
         let ordinal = {
@@ -116,9 +135,13 @@ impl Scrapes {
             latest.begun += 1;
             latest.begun
         };
-        let families = Arc::new(exporter.collect());
-        lock(&self.latest).done = Some((ordinal, families.clone()));
-        families
+        let scraped = Arc::new(Scraped {
+            families: Arc::new(exporter.collect()),
+            prometheus: OnceLock::new(),
+            openmetrics: OnceLock::new(),
+        });
+        lock(&self.latest).done = Some((ordinal, scraped.clone()));
+        scraped
     }
 }
 
@@ -127,9 +150,9 @@ fn handle(request: Request, scrapes: &Scrapes) {
     let response = match path {
         "/metrics" => {
             let format = Format::negotiate(header(&request, "Accept"));
-            match exposition::encode(&scrapes.families(), format) {
-                Ok(text) => text_response(text, format.content_type(), 200),
-                Err(_) => text_response("encoding failed\n".into(), "text/plain", 500),
+            match scrapes.scrape().text(format) {
+                Some(text) => text_response(text.to_owned(), format.content_type(), 200),
+                None => text_response("encoding failed\n".into(), "text/plain", 500),
             }
         }
         "/healthz" => text_response("ok\n".into(), "text/plain", 200),

@@ -52,3 +52,39 @@ impl Decoder for Kstack {
         Ok(Some(frames.join("\n")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An address /proc/kallsyms gives for a text symbol.
+    fn address_of(name: &str) -> u64 {
+        let text = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
+        text.lines()
+            .find_map(|l| {
+                let mut f = l.split_whitespace();
+                let (address, kind, symbol) = (f.next()?, f.next()?, f.next()?);
+                (symbol == name && kind.eq_ignore_ascii_case("t"))
+                    .then(|| u64::from_str_radix(address, 16).ok())?
+            })
+            .expect("symbol in kallsyms")
+    }
+
+    #[test]
+    fn names_kernel_functions_and_stacks() {
+        let schedule = address_of("schedule");
+        let decoded = Ksym.decode(&(schedule + 4).to_le_bytes()).unwrap();
+        assert_eq!(decoded.as_deref(), Some("schedule"));
+        let mut stack = Vec::new();
+        for address in [schedule, address_of("do_exit"), 0, 0xdead] {
+            stack.extend_from_slice(&address.to_le_bytes());
+        }
+        let decoded = Kstack.decode(&stack).unwrap();
+        assert_eq!(
+            decoded.as_deref(),
+            Some("schedule\ndo_exit"),
+            "stops at the first zero"
+        );
+        assert!(Kstack.decode(&[0; 7]).is_err());
+    }
+}
