@@ -49,6 +49,19 @@ def main():
     print(f"scrape latency, one client, {series} series: median {statistics.median(alone):.1f} ms, "
           f"p90 {pct(alone, 0.9):.1f} ms, size {len(body) / 1024:.0f} KiB")
 
+    # Reference for the raw map read (ebpf_exporter cannot be built here): bpftool reading the
+    # same 10k-entry map, key by key, as JSON.
+    import json
+    maps = json.loads(subprocess.run(["bpftool", "map", "show", "-j"], capture_output=True, text=True, check=True).stdout)
+    ids = [m["id"] for m in maps if m.get("name") == "bench_series"]
+    if ids:
+        runs = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            subprocess.run(["bpftool", "map", "dump", "id", str(ids[-1]), "-j"], stdout=subprocess.DEVNULL, check=True)
+            runs.append((time.perf_counter() - t0) * 1000)
+        print(f"reference: bpftool map dump -j of the same map: median {statistics.median(runs):.1f} ms")
+
     tmp = tempfile.mkdtemp()
     comm = f"bhload{os.getpid() % 100000}"
     marker = os.path.join(tmp, comm)

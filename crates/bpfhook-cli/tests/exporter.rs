@@ -569,3 +569,35 @@ fn biolatency_histogram_counts_direct_writes() {
     }
     assert!(exporter.stop().success());
 }
+
+#[test]
+fn max_series_caps_a_metric_and_counts_what_it_dropped() {
+    let dir = TempPath::dir("exporter-cap");
+    let yaml = std::fs::read_to_string(examples().join("exec.yaml")).expect("exec.yaml");
+    let yaml = yaml.replace("      help:", "      max_series: 1\n      help:");
+    std::fs::write(dir.join("capped.yaml"), yaml).expect("write");
+    std::os::unix::fs::symlink(examples().join("exec.bpf.c"), dir.join("capped.bpf.c"))
+        .expect("link");
+    std::os::unix::fs::symlink(examples().join("maps.h"), dir.join("maps.h")).expect("link");
+    let exporter = Exporter::start(dir.path(), "capped");
+    // Two command names at least: the marker and `true`.
+    let marker = Marker::new();
+    marker.exec(1);
+    assert!(Command::new("/usr/bin/true")
+        .status()
+        .expect("true")
+        .success());
+    let metrics = exporter.get("/metrics");
+    let series = metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{EXEC_COUNT}{{")))
+        .count();
+    assert_eq!(series, 1, "{metrics}");
+    let dropped = sample(
+        &metrics,
+        "bpfhook_exporter_series_dropped",
+        &[("config", "capped")],
+    );
+    assert!(dropped.is_some_and(|d| d >= 1.0), "dropped {dropped:?}");
+    assert!(exporter.stop().success());
+}

@@ -104,3 +104,81 @@ pub fn encode(families: &Arc<Vec<Family>>, format: Format) -> Result<String, std
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Series;
+
+    fn families() -> Arc<Vec<Family>> {
+        let labels = vec![("proto".to_owned(), "udp".to_owned())];
+        Arc::new(vec![
+            Family {
+                name: "packets".into(),
+                help: "Packets".into(),
+                kind: Kind::Counter,
+                series: vec![Series {
+                    labels: labels.clone(),
+                    value: Value::Integer(7),
+                }],
+            },
+            Family {
+                name: "queue".into(),
+                help: "Queue depth".into(),
+                kind: Kind::Gauge,
+                series: vec![Series {
+                    labels: labels.clone(),
+                    value: Value::Integer(3),
+                }],
+            },
+            Family {
+                name: "latency".into(),
+                help: "Latency".into(),
+                kind: Kind::Histogram,
+                series: vec![Series {
+                    labels,
+                    value: Value::Histogram {
+                        sum: 5.0,
+                        count: 4,
+                        buckets: vec![(1.0, 1), (2.0, 3)],
+                    },
+                }],
+            },
+        ])
+    }
+
+    #[test]
+    fn both_formats() {
+        let text = encode(&families(), Format::Prometheus).unwrap();
+        assert!(
+            text.contains("# TYPE packets_total counter\npackets_total{proto=\"udp\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE queue gauge\nqueue{proto=\"udp\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("latency_bucket{le=\"2.0\",proto=\"udp\"} 3\n")
+                || text.contains("latency_bucket{proto=\"udp\",le=\"2.0\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.contains("le=\"+Inf\"} 4\n"), "{text}");
+        assert!(!text.contains("# EOF"));
+        let open = encode(&families(), Format::OpenMetrics).unwrap();
+        assert!(
+            open.contains("# TYPE packets counter\npackets_total{proto=\"udp\"} 7\n"),
+            "{open}"
+        );
+        assert!(open.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn negotiation() {
+        let prometheus =
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Prometheus);
+        assert_eq!(Format::negotiate(None), Format::Prometheus);
+    }
+}
