@@ -159,10 +159,10 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("latency_bucket{le=\"2.0\",proto=\"udp\"} 3\n")
-                || text.contains("latency_bucket{proto=\"udp\",le=\"2.0\"} 3\n"),
+            text.contains("latency_bucket{proto=\"udp\",le=\"2\"} 3\n"),
             "{text}"
         );
+        assert!(text.contains("latency_sum{proto=\"udp\"} 5.0\n"), "{text}");
         assert!(text.contains("le=\"+Inf\"} 4\n"), "{text}");
         assert!(!text.contains("# EOF"));
         let open = encode(&families(), Format::OpenMetrics).unwrap();
