@@ -264,6 +264,11 @@ fn xdp_counts_packets_by_protocol_over_veth() {
     // its path, so the compile cache hits).
     let yaml = std::fs::read_to_string(examples().join("xdp-proto.yaml")).expect("example yaml");
     let yaml = yaml.replace("iface: eth0", &format!("iface: {}", veth.host));
+    // The same map again, one series per CPU.
+    let per_cpu = "\n    - name: xdp_by_cpu\n      map: xdp_traffic\n      per_cpu: label\n      \
+                   help: By CPU\n      values: [packets]\n      labels:\n        - name: proto\n          \
+                   size: 4\n          decoders: [{name: uint}]\nbpfhook:";
+    let yaml = yaml.replace("\nbpfhook:", per_cpu);
     std::fs::write(dir.join("xdp-proto.yaml"), yaml).expect("writing yaml");
     for file in ["xdp-proto.bpf.c", "maps.h"] {
         std::os::unix::fs::symlink(examples().join(file), dir.join(file)).expect("link");
@@ -286,6 +291,22 @@ fn xdp_counts_packets_by_protocol_over_veth() {
         &udp,
     );
     assert_eq!(bytes, Some(20.0 * 47.0));
+    let metrics = exporter.get("/metrics");
+    let by_cpu: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("ebpf_exporter_xdp_by_cpu_packets_total{") && l.contains("proto=\"17\"")
+        })
+        .collect();
+    assert!(
+        !by_cpu.is_empty() && by_cpu.iter().all(|l| l.contains("cpu=\"")),
+        "{metrics}"
+    );
+    let total: f64 = by_cpu
+        .iter()
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(total, 20.0, "per-CPU series add up to the sum");
     let ids = program_ids(&programs(&exporter), "xdp-proto");
     assert_eq!(ids.len(), 1);
     assert!(exporter.stop().success());

@@ -43,14 +43,6 @@ impl Entries {
             .chunks_exact(self.key_size.max(1))
             .zip(self.values.chunks_exact(self.value_len.max(1)))
     }
-
-    pub fn len(&self) -> usize {
-        self.keys.len() / self.key_size.max(1)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
 }
 
 /// Entries per batch call; a hash bucket holding more makes the call fail with ENOSPC, and
