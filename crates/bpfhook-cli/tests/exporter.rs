@@ -622,3 +622,25 @@ fn max_series_caps_a_metric_and_counts_what_it_dropped() {
     assert!(dropped.is_some_and(|d| d >= 1.0), "dropped {dropped:?}");
     assert!(exporter.stop().success());
 }
+
+#[test]
+fn every_shipped_tracepoint_example_loads_and_names_kernel_functions() {
+    let exporter = Exporter::start(&examples(), "exec,timers,biolatency,tcp-retransmit");
+    let metrics = exporter.get("/metrics");
+    for config in ["exec", "timers", "biolatency", "tcp-retransmit"] {
+        let up = sample(
+            &metrics,
+            "bpfhook_exporter_config_loaded",
+            &[("config", config)],
+        );
+        assert_eq!(up, Some(1.0), "{config}");
+    }
+    // Timers start all the time; their callbacks come back as kernel function names.
+    eventually(true, || {
+        exporter.get("/metrics").lines().any(|l| {
+            l.starts_with("ebpf_exporter_timer_starts_total{function=\"")
+                && !l.contains("function=\"0x")
+        })
+    });
+    assert!(exporter.stop().success());
+}

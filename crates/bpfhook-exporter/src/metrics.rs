@@ -222,7 +222,7 @@ impl<'a> Entry<'a> {
     ) -> Result<MetricSpec, FieldError> {
         let at = |sub: &str| format!("{}{sub}", self.field);
         let mut labels = Vec::new();
-        let mut cursor = 0;
+        let mut cursor: usize = 0;
         for (i, label) in self.labels.iter().enumerate() {
             let mut chain = Vec::new();
             for (j, decoder) in label.decoders.iter().enumerate() {
@@ -241,16 +241,16 @@ impl<'a> Entry<'a> {
                 Some(offset) => offset,
                 None => {
                     let at = cursor;
-                    cursor += label.size + label.padding;
+                    cursor = cursor.saturating_add(label.size.saturating_add(label.padding));
                     at
                 }
             };
-            if offset + label.size > layout.key_size {
+            let end = offset.saturating_add(label.size);
+            if end > layout.key_size {
                 return Err((
                     at(&format!(".labels[{i}]")),
                     format!(
-                        "bytes {offset}..{} are past the end of map `{}`'s {}-byte keys",
-                        offset + label.size,
+                        "bytes {offset}..{end} are past the end of map `{}`'s {}-byte keys",
                         self.map_name(),
                         layout.key_size
                     ),
