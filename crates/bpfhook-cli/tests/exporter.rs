@@ -644,3 +644,38 @@ fn every_shipped_tracepoint_example_loads_and_names_kernel_functions() {
     });
     assert!(exporter.stop().success());
 }
+
+#[test]
+fn entries_a_decoder_rejects_are_counted_not_exported() {
+    let dir = TempPath::dir("exporter-decode");
+    let yaml = std::fs::read_to_string(examples().join("exec.yaml")).expect("exec.yaml");
+    // Only `true` is in the table: every other command name is a decode error.
+    let strict = "- name: string\n            - name: static_map\n              static_map: {\"true\": shell_true}";
+    std::fs::write(
+        dir.join("strict.yaml"),
+        yaml.replace("- name: string", strict),
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(examples().join("exec.bpf.c"), dir.join("strict.bpf.c"))
+        .expect("link");
+    std::os::unix::fs::symlink(examples().join("maps.h"), dir.join("maps.h")).expect("link");
+    let exporter = Exporter::start(dir.path(), "strict");
+    let marker = Marker::new();
+    marker.exec(2);
+    assert!(Command::new("/usr/bin/true")
+        .status()
+        .expect("true")
+        .success());
+    let metrics = exporter.get("/metrics");
+    // At least ours: other processes on the machine may run `true` too.
+    let trues = sample(&metrics, EXEC_COUNT, &[("comm", "shell_true")]);
+    assert!(trues.is_some_and(|t| t >= 1.0), "{metrics}");
+    assert!(!metrics.contains(&marker.comm), "{metrics}");
+    let errors = sample(
+        &metrics,
+        "bpfhook_exporter_decode_errors_total",
+        &[("config", "strict")],
+    );
+    assert!(errors.is_some_and(|e| e >= 1.0), "decode errors {errors:?}");
+    assert!(exporter.stop().success());
+}
