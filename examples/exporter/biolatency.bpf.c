@@ -1,4 +1,5 @@
-/* Block I/O latency per disk, issue to completion, as an exp2 histogram in microseconds. */
+/* Block I/O latency per disk, issue to completion, as an exp2 histogram in microseconds, and
+ * the requests in flight per disk as a gauge. */
 #include "vmlinux.h"
 #include "maps.h"
 
@@ -39,12 +40,22 @@ struct {
     __type(value, __u64);
 } bio_latency_seconds SEC(".maps");
 
+/* Requests issued and not yet completed, by disk (a gauge: it goes down). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, __u32);
+    __type(value, __s64);
+} bio_in_flight SEC(".maps");
+
 SEC("tracepoint/block/block_rq_issue")
 int block_issue(struct block_rq_args *args)
 {
     struct request_key key = { .dev = args->dev, .sector = args->sector };
     __u64 now = bpf_ktime_get_ns();
-    bpf_map_update_elem(&started, &key, &now, BPF_ANY);
+    /* Counted in flight only when this request is new, so each completion undoes one issue. */
+    if (bpf_map_update_elem(&started, &key, &now, BPF_NOEXIST) == 0)
+        add_to(&bio_in_flight, &key.dev, 1);
     return 0;
 }
 
@@ -56,7 +67,8 @@ int block_complete(struct block_rq_args *args)
     if (!start)
         return 0;
     __u64 us = (bpf_ktime_get_ns() - *start) / 1000;
-    bpf_map_delete_elem(&started, &key);
+    if (bpf_map_delete_elem(&started, &key) == 0)
+        add_to(&bio_in_flight, &key.dev, -1);
 
     struct latency_key bucket = { .dev = args->dev, .bucket = log2_bucket(us) };
     if (bucket.bucket > MAX_BUCKET)

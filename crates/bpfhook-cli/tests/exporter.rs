@@ -571,6 +571,18 @@ fn biolatency_histogram_counts_direct_writes() {
         count >= 20.0,
         "20 direct writes, {count} completions:\n{metrics}"
     );
+    // The gauge: requests in flight, back near zero once dd is done (never negative).
+    let in_flight: Vec<f64> = metrics
+        .lines()
+        .filter(|l| l.starts_with("ebpf_exporter_bio_in_flight{device=\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert!(!in_flight.is_empty(), "{metrics}");
+    assert!(
+        in_flight.iter().all(|&n| (0.0..1000.0).contains(&n)),
+        "{in_flight:?}"
+    );
+    assert!(metrics.contains("# TYPE ebpf_exporter_bio_in_flight gauge"));
     // Buckets are cumulative and end at the count.
     let mut previous = 0.0;
     for line in metrics
