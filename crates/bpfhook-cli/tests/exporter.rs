@@ -307,6 +307,14 @@ fn xdp_counts_packets_by_protocol_over_veth() {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert_eq!(total, 20.0, "per-CPU series add up to the sum");
+    let entries = metrics
+        .lines()
+        .filter(|l| l.starts_with("bpfhook_exporter_map_entries{") && l.contains("xdp_traffic"))
+        .count();
+    assert_eq!(
+        entries, 1,
+        "one entries series for the map both metrics read"
+    );
     let ids = program_ids(&programs(&exporter), "xdp-proto");
     assert_eq!(ids.len(), 1);
     assert!(exporter.stop().success());

@@ -165,10 +165,13 @@ impl Exporter {
                             .entry((live.name.clone(), spec.name.clone()))
                             .or_default();
                         *errors += stats.decode_errors;
-                        builtin.entries.push(series(
-                            &[("config", &live.name), ("map", &spec.map)],
-                            Value::Integer(stats.entries as u64),
-                        ));
+                        // Two metrics may read one map: one series per map.
+                        let map_labels =
+                            [("config", live.name.as_str()), ("map", spec.map.as_str())];
+                        let entries = series(&map_labels, Value::Integer(stats.entries as u64));
+                        if !builtin.entries.iter().any(|s| s.labels == entries.labels) {
+                            builtin.entries.push(entries);
+                        }
                         builtin
                             .dropped
                             .push(series(&labels, Value::Integer(stats.dropped_series as u64)));
