@@ -443,6 +443,12 @@ fn broken_configs() -> TempPath {
         &exec_yaml.replace("name: exec_count", "name: no_such_map"),
     );
     write("yaml_error.yaml", "metrics:\n  counters: [ {name: x\n");
+    // The XDP example's 16-byte struct values, read without naming their fields.
+    link(&examples().join("xdp-proto.bpf.c"), "struct_value.bpf.c");
+    write(
+        "struct_value.yaml",
+        "metrics:\n  counters:\n    - name: xdp_traffic\n      help: x\nbpfhook:\n  iface: lo\n",
+    );
     // A program the verifier rejects (a map value used without a NULL check).
     let fixtures = repo_root().join("tests/bpf");
     link(&fixtures.join("bad_verifier.bpf.c"), "verifier.bpf.c");
@@ -467,6 +473,10 @@ fn bad_configs_name_the_file_and_field_and_the_others_keep_running() {
             "missing_map.yaml: metrics.counters[0].name: no map `no_such_map`",
         ),
         ("yaml_error", "yaml_error.yaml: "),
+        (
+            "struct_value",
+            "struct_value.yaml: metrics.counters[0].values: map `xdp_traffic` has 16-byte values",
+        ),
         ("verifier", "verifier.bpf.c: program `bad_deref`"),
     ];
     for (name, message) in expected {

@@ -276,6 +276,16 @@ impl<'a> Entry<'a> {
                 ),
             ));
         }
+        if self.fields.is_empty() && layout.value_size > 8 {
+            return Err((
+                at(".values"),
+                format!(
+                    "map `{}` has {}-byte values: name their u64 fields with `values: [a, b, …]`",
+                    self.map_name(),
+                    layout.value_size
+                ),
+            ));
+        }
         let buckets = match self.histogram {
             Some(h) => Some(histogram_buckets(h, labels.len()).map_err(|(f, e)| (at(&f), e))?),
             None => None,
