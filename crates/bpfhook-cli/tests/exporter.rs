@@ -264,9 +264,9 @@ fn xdp_counts_packets_by_protocol_over_veth() {
     // its path, so the compile cache hits).
     let yaml = std::fs::read_to_string(examples().join("xdp-proto.yaml")).expect("example yaml");
     let yaml = yaml.replace("iface: eth0", &format!("iface: {}", veth.host));
-    // The same map again, one series per CPU.
+    // The same map again, one series per CPU, its fields named by the map's BTF.
     let per_cpu = "\n    - name: xdp_by_cpu\n      map: xdp_traffic\n      per_cpu: label\n      \
-                   help: By CPU\n      values: [packets]\n      labels:\n        - name: proto\n          \
+                   help: By CPU\n      labels:\n        - name: proto\n          \
                    size: 4\n          decoders: [{name: uint}]\nbpfhook:";
     let yaml = yaml.replace("\nbpfhook:", per_cpu);
     std::fs::write(dir.join("xdp-proto.yaml"), yaml).expect("writing yaml");
@@ -422,6 +422,10 @@ fn a_real_prometheus_scrapes_the_marker_execs() {
     assert!(exporter.stop().success());
 }
 
+fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests/bpf")
+}
+
 /// A config dir of broken configs, each a link to a real program where one is needed.
 fn broken_configs() -> TempPath {
     let dir = TempPath::dir("exporter-bad");
@@ -443,14 +447,17 @@ fn broken_configs() -> TempPath {
         &exec_yaml.replace("name: exec_count", "name: no_such_map"),
     );
     write("yaml_error.yaml", "metrics:\n  counters: [ {name: x\n");
-    // The XDP example's 16-byte struct values, read without naming their fields.
-    link(&examples().join("xdp-proto.bpf.c"), "struct_value.bpf.c");
+    // A struct value (u64, char[16], enum) read without naming a field to read.
+    link(
+        &fixtures_dir().join("decode_maps.bpf.c"),
+        "struct_value.bpf.c",
+    );
     write(
         "struct_value.yaml",
-        "metrics:\n  counters:\n    - name: xdp_traffic\n      help: x\nbpfhook:\n  iface: lo\n",
+        "metrics:\n  counters:\n    - name: by_pid\n      help: x\n",
     );
     // A program the verifier rejects (a map value used without a NULL check).
-    let fixtures = repo_root().join("tests/bpf");
+    let fixtures = fixtures_dir();
     link(&fixtures.join("bad_verifier.bpf.c"), "verifier.bpf.c");
     link(&fixtures.join("counters.h"), "counters.h");
     write(
@@ -475,7 +482,7 @@ fn bad_configs_name_the_file_and_field_and_the_others_keep_running() {
         ("yaml_error", "yaml_error.yaml: "),
         (
             "struct_value",
-            "struct_value.yaml: metrics.counters[0].values: map `xdp_traffic` has 16-byte values",
+            "struct_value.yaml: metrics.counters[0].values: map `by_pid` has 32-byte values",
         ),
         ("verifier", "verifier.bpf.c: program `bad_deref`"),
     ];

@@ -49,7 +49,7 @@ pub struct Metric {
     /// Ours: at most this many series; the rest are dropped and counted.
     pub max_series: Option<usize>,
     /// Ours: the value is a struct of u64 fields with these names (in order): one metric per
-    /// field, named `NAME_FIELD`.
+    /// field, named `NAME_FIELD`. Without it, a struct of u64 members is named by the map's BTF.
     #[serde(default)]
     pub values: Vec<String>,
 }

@@ -110,6 +110,13 @@ pub fn load(
         };
         let layout = MapLayout::of(bpfhook::maps::fd(map))
             .map_err(|e| ConfigError::new(yaml, Some(field), e.to_string()))?;
+        let named;
+        let mut entry = entry;
+        if entry.fields.is_empty() && layout.value_size > 8 {
+            // A struct of u64 counters names its own fields through the map's BTF.
+            named = u64_fields(map, layout.value_size).unwrap_or_default();
+            entry.fields = &named;
+        }
         let spec = entry
             .build(&name, prefix, layout, context)
             .map_err(|(field, message)| ConfigError::new(yaml, Some(field), message))?;
@@ -122,6 +129,22 @@ pub fn load(
         metrics,
         manager,
     })
+}
+
+/// The member names of a value that is a struct of exactly `value_size / 8` u64 members, from
+/// the map's BTF (None when it has none, or the value is shaped otherwise).
+fn u64_fields(map: &aya::maps::Map, value_size: usize) -> Option<Vec<String>> {
+    use bpfhook::decode::Value;
+    let open = bpfhook::inspect::maps::OpenMap::open(bpfhook::maps::id(map)?).ok()?;
+    // All ones: a u64 member decodes to u64::MAX, anything narrower or signed does not.
+    let Value::Struct(members) = open.decode_value(&vec![0xff; value_size]) else {
+        return None;
+    };
+    let all_u64 = members.len() * 8 == value_size
+        && members
+            .iter()
+            .all(|(name, v)| !name.is_empty() && *v == Value::Unsigned(u128::from(u64::MAX)));
+    all_u64.then(|| members.into_iter().map(|(name, _)| name).collect())
 }
 
 /// Every counter, gauge and histogram of a config, with its field path for errors.

@@ -280,7 +280,8 @@ impl<'a> Entry<'a> {
             return Err((
                 at(".values"),
                 format!(
-                    "map `{}` has {}-byte values: name their u64 fields with `values: [a, b, …]`",
+                    "map `{}` has {}-byte values and its BTF shows no struct of u64 members: \
+                     name the u64 fields to read with `values: [a, b, …]`",
                     self.map_name(),
                     layout.value_size
                 ),

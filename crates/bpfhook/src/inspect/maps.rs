@@ -135,6 +135,11 @@ impl OpenMap {
         self.btf.is_some()
     }
 
+    /// `bytes` decoded as the map's value type (hex when the map has no BTF).
+    pub fn decode_value(&self, bytes: &[u8]) -> Value {
+        typed::decode(self.btf.as_ref(), self.value_type(), bytes)
+    }
+
     fn per_cpu(&self) -> bool {
         crate::maps::is_per_cpu(self.info.type_)
     }
