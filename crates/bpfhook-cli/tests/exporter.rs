@@ -716,3 +716,30 @@ fn entries_a_decoder_rejects_are_counted_not_exported() {
     assert!(errors.is_some_and(|e| e >= 1.0), "decode errors {errors:?}");
     assert!(exporter.stop().success());
 }
+
+#[test]
+fn a_config_beside_a_prebuilt_object_needs_no_source() {
+    let dir = TempPath::dir("exporter-object");
+    let object = dir.join("prebuilt.bpf.o");
+    let built = Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .arg("build")
+        .arg(examples().join("exec.bpf.c"))
+        .arg("-o")
+        .arg(&object)
+        .output()
+        .expect("bpfhook build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    std::fs::copy(examples().join("exec.yaml"), dir.join("prebuilt.yaml")).expect("copy");
+    let exporter = Exporter::start(dir.path(), "prebuilt");
+    let marker = Marker::new();
+    marker.exec(2);
+    let comm = [("comm", marker.comm.as_str())];
+    eventually(Some(2.0), || {
+        sample(&exporter.get("/metrics"), EXEC_COUNT, &comm)
+    });
+    assert!(exporter.stop().success());
+}
