@@ -5,6 +5,7 @@ mod btf;
 mod build;
 mod discover;
 mod execsnoop;
+mod exporter;
 mod inspect;
 mod pinned;
 mod run;
@@ -70,6 +71,8 @@ enum Command {
     Format(discover::FormatArgs),
     /// Search /proc/kallsyms: address, type, name, module
     Kallsyms(discover::KallsymsArgs),
+    /// Serve eBPF maps as Prometheus metrics (ebpf_exporter-compatible configs); SIGHUP reloads
+    Exporter(Box<exporter::ExporterArgs>),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::List(args) => discover::list(args).map(|()| ExitCode::SUCCESS),
         Command::Format(args) => discover::format(args).map(|()| ExitCode::SUCCESS),
         Command::Kallsyms(args) => discover::kallsyms(args).map(|()| ExitCode::SUCCESS),
+        Command::Exporter(args) => exporter::exporter(*args),
     };
     match result {
         Ok(code) => code,

@@ -100,7 +100,6 @@ pub struct OpenMap {
 
 /// Map types whose entries user space reads and writes by key.
 const KEYED: &[u32] = &[1, 2, 5, 6, 9, 10, 11, 12, 13, 14, 16, 25];
-const PER_CPU: &[u32] = &[5, 6, 10, 21];
 
 impl OpenMap {
     pub fn open(id: u32) -> Result<OpenMap, InspectError> {
@@ -112,7 +111,7 @@ impl OpenMap {
                 map_type: names::map_type(info.type_),
             });
         }
-        let cpus = if PER_CPU.contains(&info.type_) {
+        let cpus = if crate::maps::is_per_cpu(info.type_) {
             aya::util::nr_cpus().map_err(|(path, e)| InspectError::Cpus(format!("{path}: {e}")))?
         } else {
             1
@@ -136,8 +135,13 @@ impl OpenMap {
         self.btf.is_some()
     }
 
+    /// `bytes` decoded as the map's value type (hex when the map has no BTF).
+    pub fn decode_value(&self, bytes: &[u8]) -> Value {
+        typed::decode(self.btf.as_ref(), self.value_type(), bytes)
+    }
+
     fn per_cpu(&self) -> bool {
-        PER_CPU.contains(&self.info.type_)
+        crate::maps::is_per_cpu(self.info.type_)
     }
 
     fn slot(&self) -> usize {

@@ -106,6 +106,44 @@ pub fn map_lookup(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> Result<b
     }
 }
 
+/// One `BPF_MAP_LOOKUP_BATCH` call: up to `count` entries after the cursor `in_batch` (None:
+/// from the start) into `keys`/`values` (sized for `count`), the next cursor in `out_batch`.
+/// Returns how many entries came and whether the map has more.
+pub fn map_lookup_batch(
+    map: BorrowedFd<'_>,
+    in_batch: Option<&[u8]>,
+    out_batch: &mut [u8],
+    keys: &mut [u8],
+    values: &mut [u8],
+    count: u32,
+) -> Result<(u32, bool), SyscallError> {
+    let mut attr = zeroed_attr();
+    // SAFETY: writing plain integer fields of the batch member of the union; the buffers
+    // outlive the call and the caller sized them for `count` entries.
+    unsafe {
+        let batch = &mut attr.batch;
+        batch.map_fd = map.as_raw_fd() as u32;
+        batch.in_batch = in_batch.map_or(0, |b| b.as_ptr() as u64);
+        batch.out_batch = out_batch.as_mut_ptr() as u64;
+        batch.keys = keys.as_mut_ptr() as u64;
+        batch.values = values.as_mut_ptr() as u64;
+        batch.count = count;
+    }
+    let result = bpf(
+        bpf_cmd::BPF_MAP_LOOKUP_BATCH,
+        &mut attr,
+        "BPF_MAP_LOOKUP_BATCH",
+    );
+    // SAFETY: the kernel wrote back the count of entries copied (also on ENOENT).
+    let copied = unsafe { attr.batch.count };
+    match result {
+        Ok(_) => Ok((copied, true)),
+        // ENOENT: the end of the map; this call's entries are still valid.
+        Err(e) if e.error.raw_os_error() == Some(libc::ENOENT) => Ok((copied, false)),
+        Err(e) => Err(e),
+    }
+}
+
 /// `BPF_OBJ_GET`: opens a pinned program, map or link.
 pub fn obj_get(path: &Path) -> Result<OwnedFd, SyscallError> {
     let path =

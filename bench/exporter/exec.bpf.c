@@ -1,0 +1,1 @@
+../../examples/exporter/exec.bpf.c

@@ -1,0 +1,1 @@
+../../examples/exporter/maps.h
