@@ -42,6 +42,9 @@ pub struct Program {
     object: Option<LoadedObject>,
     spec: ObjectFile,
     btf: Option<Btf>,
+    /// The object's DWARF types, read on first need: clang leaves types used only by locals
+    /// (most record structs) out of .BTF.
+    dwarf: Option<Option<Btf>>,
     next_id: u64,
     path: PathBuf,
 }
@@ -96,6 +99,7 @@ impl Program {
             object: Some(object),
             spec,
             btf,
+            dwarf: None,
             next_id: 1,
             path,
         })
@@ -220,9 +224,18 @@ impl Program {
         }
     }
 
-    /// A struct of the object's BTF as a JSON description.
-    fn struct_type(&self, name: &str) -> Option<String> {
-        types::named_struct(self.btf.as_ref()?, name).map(|v| v.to_string())
+    /// A struct of the object's BTF (else its DWARF) as a JSON description.
+    fn struct_type(&mut self, name: &str) -> Option<String> {
+        if let Some(found) = self.btf.as_ref().and_then(|b| types::named_struct(b, name)) {
+            return Some(found.to_string());
+        }
+        let spec = &self.spec;
+        let dwarf = self.dwarf.get_or_insert_with(|| {
+            bpfhook::dwarf::types_from_elf(spec.loader_bytes())
+                .ok()
+                .flatten()
+        });
+        types::named_struct(dwarf.as_ref()?, name).map(|v| v.to_string())
     }
 
     /// How many value slots a lookup returns (possible CPUs for per-CPU maps, else 1) and

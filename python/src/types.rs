@@ -24,7 +24,8 @@ fn describe_depth(btf: &Btf, id: TypeId, depth: u32) -> Option<Value> {
             "kind": "int",
             "size": int.size,
             "signed": int.is_signed(),
-            "char": int.is_char(),
+            // DWARF-derived types keep the name but not always the char encoding.
+            "char": int.is_char() || btf.name(ty.name_off) == "char",
         }),
         TypeKind::Enum(e) | TypeKind::Enum64(e) => {
             json!({"kind": "int", "size": e.size, "signed": e.signed, "char": false})

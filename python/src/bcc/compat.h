@@ -14,6 +14,7 @@
 
 #define TASK_COMM_LEN 16
 #define DISK_NAME_LEN 32
+#define NAME_MAX 255
 #define PERF_MAX_STACK_DEPTH 127
 #define BCC_SEC(NAME) __attribute__((section(NAME), used))
 
