@@ -278,10 +278,9 @@ impl Program {
         sys::map_delete(self.map_fd(name)?, key).map_err(syscall_error)
     }
 
-    /// Waits up to `timeout_ms` (negative: forever) for records on the object's perf and ring
-    /// buffers: a list of (map, cpu or None, bytes) and, for perf buffers' losses,
-    /// (map, cpu, lost count as int).
-    fn poll_records(&mut self, py: Python<'_>, timeout_ms: i64) -> PyResult<Vec<Py<PyAny>>> {
+    /// Opens readers on every perf and ring buffer of the object now: a perf buffer drops
+    /// what is written before its reader exists.
+    fn open_records(&mut self) -> PyResult<()> {
         if self.events.is_none() {
             let options = EventOptions {
                 printk: false,
@@ -291,6 +290,14 @@ impl Program {
                 .map_err(|e| BpfError::new_err(error_chain(&e)))?;
             self.events = Some(events);
         }
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` (negative: forever) for records on the object's perf and ring
+    /// buffers: a list of (map, cpu or None, bytes) and, for perf buffers' losses,
+    /// (map, cpu, lost count as int).
+    fn poll_records(&mut self, py: Python<'_>, timeout_ms: i64) -> PyResult<Vec<Py<PyAny>>> {
+        self.open_records()?;
         let Some(events) = self.events.as_mut() else {
             return Ok(Vec::new());
         };

@@ -402,6 +402,7 @@ class BPF:
     # output buffers -------------------------------------------------------------------
     def _open_output(self, name, callback, lost_cb, perf, ctx=None):
         self._outputs[name] = (callback, lost_cb, perf, ctx)
+        self._native_program().open_records()
 
     def _poll(self, timeout, perf):
         records = self._native_program().poll_records(timeout)

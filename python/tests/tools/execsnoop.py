@@ -37,7 +37,6 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execve) {
 }
 """)
 
-print("%-16s %-7s %-7s %s" % ("PCOMM", "PID", "PPID", "FILENAME"), flush=True)
 
 
 def print_event(ctx, data, size):
@@ -47,6 +46,7 @@ def print_event(ctx, data, size):
 
 
 b["events"].open_ring_buffer(print_event)
+print("%-16s %-7s %-7s %s" % ("PCOMM", "PID", "PPID", "FILENAME"), flush=True)
 end = time.time() + args.duration
 while time.time() < end:
     b.ring_buffer_poll(timeout=100)

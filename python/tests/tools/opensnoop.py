@@ -62,7 +62,6 @@ TRACEPOINT_PROBE(syscalls, sys_exit_openat) {
 }
 """)
 
-print("%-6s %-16s %4s %3s %s" % ("PID", "COMM", "FD", "ERR", "PATH"), flush=True)
 
 
 def print_event(cpu, data, size):
@@ -73,6 +72,7 @@ def print_event(cpu, data, size):
 
 
 b["events"].open_perf_buffer(print_event, page_cnt=64)
+print("%-6s %-16s %4s %3s %s" % ("PID", "COMM", "FD", "ERR", "PATH"), flush=True)
 end = time.time() + args.duration
 while time.time() < end:
     b.perf_buffer_poll(timeout=100)

@@ -80,8 +80,6 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state) {
 }
 """)
 
-print("%-7s %-12s %-15s %-5s %-15s %-5s %5s %5s %s" % (
-    "PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS"), flush=True)
 
 
 def print_event(cpu, data, size):
@@ -94,6 +92,8 @@ def print_event(cpu, data, size):
 
 
 b["ipv4_events"].open_perf_buffer(print_event, page_cnt=64)
+print("%-7s %-12s %-15s %-5s %-15s %-5s %5s %5s %s" % (
+    "PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS"), flush=True)
 end = time.time() + args.duration
 while time.time() < end:
     b.perf_buffer_poll(timeout=100)
