@@ -15,6 +15,8 @@ def _as_dict(value):
         if value._type_ is ct.c_char:
             return value.value.decode(errors="replace")
         return [_as_dict(v) for v in value]
+    if isinstance(value, ct._SimpleCData):
+        return _as_dict(value.value)
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return value

@@ -42,6 +42,21 @@ fn bcc_compile(
     ))
 }
 
+/// Compiles a libbpf-style C file with the library's pipeline (vmlinux.h, cache); returns
+/// the object's path.
+#[pyfunction]
+#[pyo3(signature = (path, cflags=Vec::new()))]
+fn compile(py: Python<'_>, path: std::path::PathBuf, cflags: Vec<String>) -> PyResult<String> {
+    let options = bpfhook::compile::CompileOptions {
+        cflags,
+        no_cache: false,
+    };
+    let compiled = py
+        .detach(|| bpfhook::compile::compile(&path, &options))
+        .map_err(|e| BpfError::new_err(error_chain(&e)))?;
+    Ok(compiled.object.display().to_string())
+}
+
 /// Why a hook family cannot attach on this kernel (the library's probe), None if it can.
 #[pyfunction]
 fn missing_feature(name: &str) -> PyResult<Option<String>> {
@@ -105,6 +120,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<program::Program>()?;
     m.add_class::<symbols::Symbols>()?;
     m.add_function(wrap_pyfunction!(bcc_compile, m)?)?;
+    m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(missing_feature, m)?)?;
     m.add_function(wrap_pyfunction!(tracepoint_exists, m)?)?;
     m.add_function(wrap_pyfunction!(kprobe_functions, m)?)?;
