@@ -12,8 +12,16 @@ use pyo3::prelude::*;
 use bpfhook::kernel::features::{self, Feature};
 use error::{error_chain, BpfError};
 
-/// Compiles BCC-dialect C: (object path, entry points as (function, kind, program, auto),
-/// rewritten C, record types as (map, C type) from the output calls).
+/// (object path, entry points as (function, kind, program, auto), rewritten C, record types
+/// as (map, C type) from the output calls).
+type BccCompiled = (
+    String,
+    Vec<(String, String, String, bool)>,
+    String,
+    Vec<(String, String)>,
+);
+
+/// Compiles BCC-dialect C.
 #[pyfunction]
 #[pyo3(signature = (text, source_name="<text>", cflags=Vec::new()))]
 fn bcc_compile(
@@ -21,12 +29,7 @@ fn bcc_compile(
     text: &str,
     source_name: &str,
     cflags: Vec<String>,
-) -> PyResult<(
-    String,
-    Vec<(String, String, String, bool)>,
-    String,
-    Vec<(String, String)>,
-)> {
+) -> PyResult<BccCompiled> {
     let compiled = py
         .detach(|| bcc::compile(text, source_name, &cflags))
         .map_err(|e| BpfError::new_err(error_chain(&e)))?;

@@ -26,6 +26,11 @@ use crate::types;
 /// Map types whose values are per CPU (a lookup returns one slot per possible CPU).
 const PER_CPU_TYPES: &[u32] = &[5, 6, 10, 21];
 
+/// A perf or ring buffer record (bytes) or a perf buffer's loss count, with map and CPU.
+type RawRecord = (String, Option<u32>, Result<Vec<u8>, u64>);
+/// One bpf_trace_printk line: (comm, pid, cpu, timestamp, message).
+type TraceLine = (String, u32, u32, String, String);
+
 struct Attached {
     // Attachments before the program: detach, then close.
     _attachments: Vec<Attachment>,
@@ -309,7 +314,7 @@ impl Program {
         let mut out: Vec<Py<PyAny>> = Vec::new();
         let mut failed = None;
         let result = py.detach(|| {
-            let mut records: Vec<(String, Option<u32>, Result<Vec<u8>, u64>)> = Vec::new();
+            let mut records: Vec<RawRecord> = Vec::new();
             let result = events.poll(timeout, |event| match event {
                 Event::Record { map, cpu, data } => {
                     records.push((map.to_owned(), cpu, Ok(data.to_vec())))
@@ -354,11 +359,7 @@ impl Program {
 
     /// Lines of bpf_trace_printk output from a private trace instance, waiting up to
     /// `timeout_ms` (negative: forever) for the first: (comm, pid, cpu, timestamp, message).
-    fn read_trace(
-        &mut self,
-        py: Python<'_>,
-        timeout_ms: i64,
-    ) -> PyResult<Vec<(String, u32, u32, String, String)>> {
+    fn read_trace(&mut self, py: Python<'_>, timeout_ms: i64) -> PyResult<Vec<TraceLine>> {
         self.open_trace()?;
         let Some(reader) = self.printk.as_mut() else {
             return Ok(Vec::new());
