@@ -46,38 +46,35 @@ pub struct Compiled {
 }
 
 /// Compiles BCC-dialect C. `source_name` names it in diagnostics (a path, or `<text>`).
+/// The rewrite is cached beside the sources (keyed by text, flags and the support files), so
+/// a program seen before costs neither clang pass.
 pub fn compile(text: &str, source_name: &str, cflags: &[String]) -> Result<Compiled, BccError> {
     let support = support::Support::prepare()?;
     let tracepoints = support.tracepoint_header(text)?;
-    let key = blake3::hash(text.as_bytes()).to_hex();
-    let source = support.sources_dir().join(format!("{}.c", &key[..32]));
-    write_if_changed(&source, text)?;
-
-    let mut shadow = compile::clang_command()?;
-    shadow
-        .arg("-D__BCC_SHADOW")
-        .arg("-include-pch")
-        .arg(support.shadow_pch())
-        .args(support.include_flags(&tracepoints))
-        .args(cflags)
-        .args(["-fsyntax-only", "-Xclang", "-ast-dump=json"])
-        .arg(&source)
-        .stdin(Stdio::null());
-    let output = shadow.output().map_err(io("running clang"))?;
-    if !output.status.success() {
-        let diagnostics = String::from_utf8_lossy(&output.stderr)
-            .replace(&source.display().to_string(), source_name);
-        return Err(BccError::Diagnostics {
-            source_name: source_name.to_owned(),
-            diagnostics,
-        });
+    let mut key = blake3::Hasher::new();
+    key.update(text.as_bytes());
+    for flag in cflags {
+        key.update(flag.as_bytes()).update(b"\0");
     }
-    let ast: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| BccError::Ast(e.to_string()))?;
-    let rewritten = rewrite::rewrite(text, &ast);
+    key.update(tracepoints.as_os_str().as_encoded_bytes());
+    let key = key.finalize().to_hex();
+    let stem = support.sources_dir().join(&key[..32]);
+    let program = stem.with_extension("bpf.c");
+    let facts = stem.with_extension("json");
 
-    let program = support.sources_dir().join(format!("{}.bpf.c", &key[..32]));
-    write_if_changed(&program, &rewritten.text)?;
+    let rewritten = match cached_rewrite(&program, &facts) {
+        Some(rewritten) => rewritten,
+        None => {
+            let source = stem.with_extension("c");
+            write_if_changed(&source, text)?;
+            let ast = shadow_ast(&support, &source, source_name, &tracepoints, cflags)?;
+            let rewritten = rewrite::rewrite(text, &ast);
+            write_if_changed(&program, &rewritten.text)?;
+            // Written last: its presence says the rewritten file is complete.
+            write_if_changed(&facts, &rewritten.facts_json())?;
+            rewritten
+        }
+    };
     let mut flags = vec!["-include-pch".to_owned(), support.real_pch()];
     flags.extend(support.include_flags(&tracepoints));
     flags.extend(cflags.iter().cloned());
@@ -94,6 +91,45 @@ pub fn compile(text: &str, source_name: &str, cflags: &[String]) -> Result<Compi
         rewritten: rewritten.text,
         record_types: rewritten.record_types,
     })
+}
+
+/// clang's JSON AST of the program under the shadow header; its diagnostics on failure.
+fn shadow_ast(
+    support: &support::Support,
+    source: &std::path::Path,
+    source_name: &str,
+    tracepoints: &std::path::Path,
+    cflags: &[String],
+) -> Result<serde_json::Value, BccError> {
+    let output = compile::clang_command()?
+        .arg("-D__BCC_SHADOW")
+        .arg("-include-pch")
+        .arg(support.shadow_pch())
+        .args(support.include_flags(tracepoints))
+        .args(cflags)
+        .args(["-fsyntax-only", "-Xclang", "-ast-dump=json"])
+        .arg(source)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io("running clang"))?;
+    if !output.status.success() {
+        let diagnostics = String::from_utf8_lossy(&output.stderr)
+            .replace(&source.display().to_string(), source_name);
+        return Err(BccError::Diagnostics {
+            source_name: source_name.to_owned(),
+            diagnostics,
+        });
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| BccError::Ast(e.to_string()))
+}
+
+fn cached_rewrite(
+    program: &std::path::Path,
+    facts: &std::path::Path,
+) -> Option<rewrite::Rewritten> {
+    let facts = std::fs::read_to_string(facts).ok()?;
+    let text = std::fs::read_to_string(program).ok()?;
+    rewrite::Rewritten::from_facts_json(text, &facts)
 }
 
 /// Writes `text` unless the file already holds it (keeps the compile cache's mtime checks

@@ -72,6 +72,57 @@ pub struct Rewritten {
     pub record_types: Vec<(String, String)>,
 }
 
+impl Rewritten {
+    /// Entries and record types as JSON, for the rewrite cache.
+    pub fn facts_json(&self) -> String {
+        let entries: Vec<Value> = self
+            .entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "function": e.function, "kind": e.kind, "program": e.program, "auto": e.auto
+                })
+            })
+            .collect();
+        serde_json::json!({"entries": entries, "record_types": self.record_types}).to_string()
+    }
+
+    pub fn from_facts_json(text: String, facts: &str) -> Option<Self> {
+        let facts: Value = serde_json::from_str(facts).ok()?;
+        let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let entries = facts
+            .get("entries")?
+            .as_array()?
+            .iter()
+            .map(|e| {
+                Some(Entry {
+                    function: field(e, "function")?,
+                    kind: field(e, "kind")?,
+                    program: field(e, "program")?,
+                    auto: e.get("auto")?.as_bool()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let record_types = facts
+            .get("record_types")?
+            .as_array()?
+            .iter()
+            .map(|pair| {
+                let pair = pair.as_array()?;
+                Some((
+                    pair.first()?.as_str()?.to_owned(),
+                    pair.get(1)?.as_str()?.to_owned(),
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            text,
+            entries,
+            record_types,
+        })
+    }
+}
+
 /// A byte offset in the main file, or None when the location is inside a macro expansion.
 fn plain_offset(loc: &Value) -> Option<usize> {
     if loc.get("spellingLoc").is_some() {
