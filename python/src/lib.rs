@@ -5,6 +5,7 @@ mod bcc;
 mod error;
 mod program;
 mod symbols;
+mod trace;
 mod types;
 
 use pyo3::prelude::*;
@@ -124,6 +125,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<symbols::Symbols>()?;
     m.add_function(wrap_pyfunction!(bcc_compile, m)?)?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::trace, m)?)?;
     m.add_function(wrap_pyfunction!(missing_feature, m)?)?;
     m.add_function(wrap_pyfunction!(tracepoint_exists, m)?)?;
     m.add_function(wrap_pyfunction!(kprobe_functions, m)?)?;
