@@ -122,6 +122,8 @@ class BPF:
     def __init__(self, src_file=b"", hdr_file=b"", text=None, debug=0, cflags=None,
                  usdt_contexts=None, allow_rlimit=True, device=None, attach_usdt_ignore_pid=False):
         self._program = None
+        if usdt_contexts:
+            raise BpfError("USDT probes are not supported by bpfhook.bcc")
         self._attached = {}  # (kind, event, program) -> attach id
         self._outputs = {}  # map name -> (callback, lost callback, is perf, ctx)
         self._tables = {}
@@ -305,12 +307,14 @@ class BPF:
     # uprobes --------------------------------------------------------------------------
     def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None, fn_name=b"", pid=-1,
                       sym_off=0):
-        self._attach_uprobe(name, sym, addr, fn_name, pid, sym_off, "uprobe")
+        self._attach_uprobe(name, sym, addr, fn_name, pid, sym_off, "uprobe", sym_re)
 
     def attach_uretprobe(self, name=b"", sym=b"", sym_re=b"", addr=None, fn_name=b"", pid=-1):
-        self._attach_uprobe(name, sym, addr, fn_name, pid, 0, "uretprobe")
+        self._attach_uprobe(name, sym, addr, fn_name, pid, 0, "uretprobe", sym_re)
 
-    def _attach_uprobe(self, name, sym, addr, fn_name, pid, sym_off, kind):
+    def _attach_uprobe(self, name, sym, addr, fn_name, pid, sym_off, kind, sym_re=b""):
+        if sym_re:
+            raise BpfError("attach_uprobe(sym_re=…) is not supported: name the symbol")
         program = self._program_for(fn_name, "kprobe")
         binary = _binary_path(_s(name))
         if addr is not None:
@@ -332,6 +336,8 @@ class BPF:
     # perf events ----------------------------------------------------------------------
     def attach_perf_event(self, ev_type=-1, ev_config=-1, fn_name=b"", sample_period=0,
                           sample_freq=0, pid=-1, cpu=-1, group_fd=-1):
+        if cpu >= 0:
+            raise BpfError("attach_perf_event(cpu=…) is not supported: it samples every CPU")
         names = {PerfType.SOFTWARE: _SOFTWARE_EVENTS, PerfType.HARDWARE: _HARDWARE_EVENTS}
         if ev_type not in names or not 0 <= ev_config < len(names[ev_type]):
             raise BpfError("perf event type %r config %r is not supported" % (ev_type, ev_config))
