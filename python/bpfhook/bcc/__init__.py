@@ -565,11 +565,8 @@ def _available_tracepoints():
 
 
 def _binary_path(name):
-    """BCC's `name=`: a path, a program in $PATH, or a library name (`c` → libc)."""
+    """BCC's `name=`: a path, a program in $PATH or a library (`c` → libc.so.6), resolved as
+    the library resolves uprobe binaries."""
     if "/" in name:
         return name
-    for candidate in (name, "lib%s.so" % name):
-        found = _native.find_binary(candidate)
-        if found:
-            return found
-    return name
+    return _native.find_binary(name) or name
