@@ -117,3 +117,33 @@ def test_helpers_for_symbols_and_discovery():
     assert BPF.ksym(address) == b"schedule"
     assert BPF.ksym(address + 1, show_offset=True) == b"schedule+0x1"
     assert BPF.get_syscall_fnname("execve").endswith(b"sys_execve")
+
+
+def test_rewrites_inside_macro_arguments_and_helpers_run():
+    text = r"""
+#include <linux/sched.h>
+BPF_HASH(parents, u32, u32);
+static u32 parent_of(struct task_struct *task) {
+    return task->real_parent->tgid;
+}
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    if (pid != TARGET_PID)
+        return 0;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    u32 ppid = parent_of(task);
+    parents.update(&pid, &ppid);
+    bpf_trace_printk("ppid %d %d\n", task->real_parent->tgid, parents.lookup(&pid) != 0);
+    return 0;
+}
+"""
+    with BPF(text=text, cflags=["-DTARGET_PID=%d" % os.getpid()]) as b:
+        assert "return __bcc_read(__bcc_read(task->real_parent)->tgid);" in b.rewritten
+        assert '__bcc_read(__bcc_read(task->real_parent)->tgid), __bcc_lookup(&parents, &pid) != 0)' \
+            in b.rewritten
+        os.getppid()
+        assert b["parents"][ct.c_uint(os.getpid())].value == os.getppid()
+        fields = b.trace_fields(nonblocking=True)
+        while fields[0] is not None and fields[1] != os.getpid():
+            fields = b.trace_fields(nonblocking=True)
+        assert fields[5] == b"ppid %d 1" % os.getppid()

@@ -6,8 +6,8 @@
 //!
 //! 1. table method calls `t.m(args)` → `__bcc_m(&t, args)` (compat.h maps each onto a helper);
 //! 2. reads through kernel pointers, `p->f` (and `p->a.b`) where `p` points to a kernel struct
-//!    and is not the program's context → `__bcc_read(p->f)` (bpf_probe_read_kernel), as BCC
-//!    does implicitly; not rewritten: `&p->f`, assignments to it, `sizeof`, arrays and
+//!    that is not a program context (`pt_regs`, `xdp_md`, `__sk_buff`, `bpf_*`, tracepoint
+//!    records) → `__bcc_read(p->f)` (bpf_probe_read_kernel), as BCC does implicitly; not rewritten: `&p->f`, assignments to it, `sizeof`, arrays and
 //!    structs read whole (their fields are read one by one);
 //! 3. each program function (non-static, with a body, first parameter a pointer or none)
 //!    becomes `static __always_inline` and gets one entry point per program type, since BCC
@@ -16,7 +16,8 @@
 //!    `NAME__xdp`, `NAME__socket`, `NAME__tc`. Functions named `kprobe__FN`, `kretprobe__FN`
 //!    or `tracepoint__CAT__NAME` get only their own entry, in that hook's section.
 //!
-//! Nodes inside macro expansions are left alone: their text is not the user's.
+//! Text a macro body supplies is left alone; what the program wrote as a macro's argument
+//! (`bpf_trace_printk("%d\\n", t->pid)`) is rewritten like any other code.
 
 use serde_json::Value;
 
@@ -36,6 +37,15 @@ const METHODS: &[&str] = &[
     "ringbuf_submit",
     "ringbuf_discard",
     "get_stackid",
+];
+
+/// Program contexts the verifier lets programs read directly (`ctx->di`, `skb->len`).
+const CONTEXT_STRUCTS: &[&str] = &[
+    "pt_regs",
+    "xdp_md",
+    "__sk_buff",
+    "sk_msg_md",
+    "sk_reuseport_md",
 ];
 
 /// Program types an unprefixed function gets an entry for: (suffix, section, context type).
@@ -123,22 +133,46 @@ impl Rewritten {
     }
 }
 
-/// A byte offset in the main file, or None when the location is inside a macro expansion.
-fn plain_offset(loc: &Value) -> Option<usize> {
-    if loc.get("spellingLoc").is_some() {
-        return None;
-    }
-    loc.get("offset")?.as_u64().map(|o| o as usize)
+/// Where a location is in the main file: (offset, token length) of a plain location, or of
+/// one spelled in a macro argument the program wrote (`bpf_trace_printk("%d", t->pid)`); None
+/// for text a macro body supplies.
+fn spelled(loc: &Value) -> Option<(usize, usize)> {
+    let spot = match loc.get("spellingLoc") {
+        None => loc,
+        Some(spelling) => {
+            let expansion = loc.get("expansionLoc")?;
+            let from_argument = expansion.get("isMacroArgExpansion") == Some(&Value::Bool(true));
+            let in_header = spelling
+                .get("file")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f.ends_with(".h"));
+            if !from_argument || in_header {
+                return None;
+            }
+            spelling
+        }
+    };
+    Some((
+        spot.get("offset")?.as_u64()? as usize,
+        spot.get("tokLen")?.as_u64()? as usize,
+    ))
 }
 
 fn begin(node: &Value) -> Option<usize> {
-    plain_offset(node.get("range")?.get("begin")?)
+    spelled(node.get("range")?.get("begin")?).map(|(offset, _)| offset)
 }
 
 /// One past the last byte of the node's last token.
 fn end(node: &Value) -> Option<usize> {
-    let end = node.get("range")?.get("end")?;
-    Some(plain_offset(end)? + end.get("tokLen")?.as_u64()? as usize)
+    spelled(node.get("range")?.get("end")?).map(|(offset, len)| offset + len)
+}
+
+/// Whether the text at the node's last token is `expected`: guards offsets taken from macro
+/// arguments.
+fn ends_with_token(text: &str, node: &Value, expected: &str) -> bool {
+    end(node)
+        .and_then(|end| text.get(end.checked_sub(expected.len())?..end))
+        .is_some_and(|token| token == expected)
 }
 
 fn kind(node: &Value) -> &str {
@@ -197,7 +231,10 @@ impl Edits {
                 a.2.cmp(&b.2)
             })
         });
+        // A macro that uses its argument twice shows the same text twice in the AST.
+        self.inserts.dedup();
         self.deletes.sort();
+        self.deletes.dedup();
         let mut out = String::with_capacity(text.len() * 2);
         let mut inserts = self.inserts.iter().peekable();
         let mut deletes = self.deletes.iter().peekable();
@@ -223,8 +260,6 @@ struct Scope<'a> {
     text: &'a str,
     /// Struct names the program defines itself (their pointers are its own memory).
     own_structs: &'a [String],
-    /// The function's first parameter: the context, read directly.
-    context: Option<&'a str>,
 }
 
 /// How an expression is used by its parent, for the probe-read rule.
@@ -259,7 +294,6 @@ pub fn rewrite(text: &str, ast: &Value) -> Rewritten {
         let scope = Scope {
             text,
             own_structs: &own_structs,
-            context: params.first().map(|p| name(p)),
         };
         let mut state = State {
             edits: &mut edits,
@@ -373,6 +407,9 @@ fn rewrite_method_call(call: &Value, text: &str, state: &mut State<'_>) {
         return;
     };
     let table_name = table.get("referencedDecl").map(name).unwrap_or_default();
+    if !ends_with_token(text, table, table_name) || !ends_with_token(text, callee, method) {
+        return;
+    }
     if let Some(record) = record_type(method, children(call)) {
         state.record_types.push((table_name.to_owned(), record));
     }
@@ -435,17 +472,16 @@ fn wrap_kernel_read(member: &Value, scope: &Scope<'_>, edits: &mut Edits) {
     let Some(base) = children(current).first().map(strip) else {
         return;
     };
-    if kind(base) == "DeclRefExpr" {
-        let referenced = base.get("referencedDecl").map(name).unwrap_or_default();
-        if Some(referenced) == scope.context {
-            return;
-        }
-    }
     if !points_to_kernel_struct(qual_type(base), scope.own_structs) {
         return;
     }
+    if !ends_with_token(scope.text, member, name(member)) {
+        return;
+    }
     if let (Some(start), Some(end)) = (begin(member), end(member)) {
-        edits.wrap(start, end, "__bcc_read(", ")");
+        if start < end {
+            edits.wrap(start, end, "__bcc_read(", ")");
+        }
     }
 }
 
@@ -462,7 +498,9 @@ fn points_to_kernel_struct(ty: &str, own: &[String]) -> bool {
         return false;
     };
     let record = record.trim();
-    !record.starts_with("tracepoint__")
+    !CONTEXT_STRUCTS.contains(&record)
+        && !record.starts_with("tracepoint__")
+        && !record.starts_with("trace_event_raw_")
         && !record.starts_with("__bcc")
         && !record.starts_with("bpf_")
         && !own.iter().any(|o| o == record)
