@@ -46,7 +46,8 @@ pub struct Compiled {
 }
 
 /// Compiles BCC-dialect C. `source_name` names it in diagnostics (a path, or `<text>`).
-/// The rewrite is cached beside the sources (keyed by text, flags and the support files), so
+/// The rewrite is cached beside the sources (keyed by text, flags, the support files and the
+/// rewriter itself), so
 /// a program seen before costs neither clang pass.
 pub fn compile(text: &str, source_name: &str, cflags: &[String]) -> Result<Compiled, BccError> {
     let support = support::Support::prepare()?;
@@ -57,6 +58,8 @@ pub fn compile(text: &str, source_name: &str, cflags: &[String]) -> Result<Compi
         key.update(flag.as_bytes()).update(b"\0");
     }
     key.update(tracepoints.as_os_str().as_encoded_bytes());
+    // A changed rewriter must not reuse what an older one wrote.
+    key.update(include_str!("rewrite.rs").as_bytes());
     let key = key.finalize().to_hex();
     let stem = support.sources_dir().join(&key[..32]);
     let program = stem.with_extension("bpf.c");
