@@ -47,8 +47,7 @@ pub struct Compiled {
 
 /// Compiles BCC-dialect C. `source_name` names it in diagnostics (a path, or `<text>`).
 /// The rewrite is cached beside the sources (keyed by text, flags, the support files and the
-/// rewriter itself), so
-/// a program seen before costs neither clang pass.
+/// rewriter itself), so a program seen before costs neither clang pass.
 pub fn compile(text: &str, source_name: &str, cflags: &[String]) -> Result<Compiled, BccError> {
     let support = support::Support::prepare()?;
     let tracepoints = support.tracepoint_header(text)?;
