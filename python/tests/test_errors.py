@@ -83,3 +83,11 @@ def test_interrupted_script_leaves_nothing_attached(tmp_path):
     proc.wait(timeout=10)
     assert proc.returncode != 0
     assert not any(n.startswith(name) for n in loaded_program_names())
+
+
+def test_auto_attached_kprobe_fails_at_load_and_leaves_nothing():
+    name = unique("kp")[:10]
+    with pytest.raises(BpfError, match="CONFIG_KPROBES"):
+        BPF(text="int kprobe__do_sys_openat2(struct pt_regs *ctx) { return 0; }\n"
+                 "int %s(void *ctx) { return 0; }\n" % name)
+    assert not any(n.startswith(name) for n in loaded_program_names())

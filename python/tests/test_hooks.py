@@ -147,3 +147,18 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
         while fields[0] is not None and fields[1] != os.getpid():
             fields = b.trace_fields(nonblocking=True)
         assert fields[5] == b"ppid %d 1" % os.getppid()
+
+
+def test_tracepoint_function_named_for_its_hook_attaches_itself():
+    text = r"""
+BPF_ARRAY(hits, u64, 1);
+int tracepoint__syscalls__sys_enter_getppid(struct tracepoint__syscalls__sys_enter_getppid *args) {
+    if ((bpf_get_current_pid_tgid() >> 32) == TARGET_PID)
+        hits.increment(0);
+    return 0;
+}
+"""
+    with BPF(text=text, cflags=["-DTARGET_PID=%d" % os.getpid()]) as b:
+        assert b.num_open_tracepoints() == 1
+        os.getppid()
+        assert b["hits"][0].value == 1

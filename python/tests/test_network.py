@@ -70,3 +70,19 @@ def test_xdp_on_a_missing_interface_is_named():
         fn = b.load_func("count_packets", BPF.XDP)
         with pytest.raises(Exception, match="bhpy-no-such"):
             b.attach_xdp("bhpy-no-such", fn, 0)
+
+
+def test_raw_socket_filter_sees_the_interface_traffic(veth):
+    local, namespace, far = veth
+    text = r"""
+BPF_ARRAY(seen, u64, 1);
+int count_skb(struct __sk_buff *skb) {
+    seen.increment(0);
+    return 0;
+}
+"""
+    with BPF(text=text) as b:
+        fn = b.load_func("count_skb", BPF.SOCKET_FILTER)
+        BPF.attach_raw_socket(fn, local)
+        send_from_far_end(namespace, far)
+        assert b["seen"][0].value >= 5
