@@ -306,43 +306,46 @@ impl Program {
         let Some(events) = self.events.as_mut() else {
             return Ok(Vec::new());
         };
-        let timeout = if timeout_ms < 0 {
-            Duration::from_secs(3600)
-        } else {
-            Duration::from_millis(timeout_ms as u64)
-        };
-        let mut out: Vec<Py<PyAny>> = Vec::new();
-        let mut failed = None;
-        let result = py.detach(|| {
-            let mut records: Vec<RawRecord> = Vec::new();
-            let result = events.poll(timeout, |event| match event {
-                Event::Record { map, cpu, data } => {
-                    records.push((map.to_owned(), cpu, Ok(data.to_vec())))
-                }
-                Event::Lost { map, cpu, count } => {
-                    records.push((map.to_owned(), Some(cpu), Err(count)))
-                }
-                Event::Printk(_) => {}
-            });
-            result.map(|_| records)
-        });
-        match result {
-            Ok(records) => {
-                for (map, cpu, data) in records {
-                    let item = match data {
-                        Ok(bytes) => (map, cpu, PyBytes::new(py, &bytes))
-                            .into_pyobject(py)?
-                            .into_any()
-                            .unbind(),
-                        Err(count) => (map, cpu, count).into_pyobject(py)?.into_any().unbind(),
-                    };
-                    out.push(item);
-                }
+        // Waits in slices so Ctrl-C (a Python signal) is seen between them.
+        let mut waited = 0i64;
+        let records = loop {
+            let slice = if timeout_ms < 0 {
+                200
+            } else {
+                (timeout_ms - waited).clamp(0, 200)
+            };
+            let records = py
+                .detach(|| {
+                    let mut records: Vec<RawRecord> = Vec::new();
+                    events
+                        .poll(Duration::from_millis(slice as u64), |event| match event {
+                            Event::Record { map, cpu, data } => {
+                                records.push((map.to_owned(), cpu, Ok(data.to_vec())))
+                            }
+                            Event::Lost { map, cpu, count } => {
+                                records.push((map.to_owned(), Some(cpu), Err(count)))
+                            }
+                            Event::Printk(_) => {}
+                        })
+                        .map(|_| records)
+                })
+                .map_err(|e| BpfError::new_err(error_chain(&e)))?;
+            py.check_signals()?;
+            waited += slice;
+            if !records.is_empty() || (timeout_ms >= 0 && waited >= timeout_ms) {
+                break records;
             }
-            Err(error) => failed = Some(error),
-        }
-        if let Some(error) = failed {
-            return Err(BpfError::new_err(error_chain(&error)));
+        };
+        let mut out: Vec<Py<PyAny>> = Vec::with_capacity(records.len());
+        for (map, cpu, data) in records {
+            let item = match data {
+                Ok(bytes) => (map, cpu, PyBytes::new(py, &bytes))
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind(),
+                Err(count) => (map, cpu, count).into_pyobject(py)?.into_any().unbind(),
+            };
+            out.push(item);
         }
         Ok(out)
     }

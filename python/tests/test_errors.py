@@ -91,3 +91,25 @@ def test_auto_attached_kprobe_fails_at_load_and_leaves_nothing():
         BPF(text="int kprobe__do_sys_openat2(struct pt_regs *ctx) { return 0; }\n"
                  "int %s(void *ctx) { return 0; }\n" % name)
     assert not any(n.startswith(name) for n in loaded_program_names())
+
+
+def test_ctrl_c_stops_a_blocking_perf_buffer_poll(tmp_path):
+    name = unique("poll")[:12]
+    script = tmp_path / "poll.py"
+    script.write_text(textwrap.dedent("""
+        from bpfhook.bcc import BPF
+        b = BPF(text="BPF_PERF_OUTPUT(events); int %s(void *ctx) { return 0; }")
+        b.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="%s")
+        b["events"].open_perf_buffer(lambda cpu, data, size: None)
+        print("ready", flush=True)
+        try:
+            b.perf_buffer_poll()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """ % (name, name)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    assert out.strip() == "interrupted" and proc.returncode == 0
+    assert not any(n.startswith(name) for n in loaded_program_names())
