@@ -31,6 +31,31 @@ type RawRecord = (String, Option<u32>, Result<Vec<u8>, u64>);
 /// One bpf_trace_printk line: (comm, pid, cpu, timestamp, message).
 type TraceLine = (String, u32, u32, String, String);
 
+/// Calls `attempt` with waits of at most 200 ms until it returns something or `timeout_ms`
+/// (negative: forever) has passed; Python signals (Ctrl-C) are checked between the waits.
+fn in_slices<T>(
+    py: Python<'_>,
+    timeout_ms: i64,
+    mut attempt: impl FnMut(Python<'_>, i64) -> PyResult<Option<T>>,
+) -> PyResult<Option<T>> {
+    let mut waited = 0i64;
+    loop {
+        let slice = if timeout_ms < 0 {
+            200
+        } else {
+            (timeout_ms - waited).clamp(0, 200)
+        };
+        if let Some(found) = attempt(py, slice)? {
+            return Ok(Some(found));
+        }
+        py.check_signals()?;
+        waited += slice;
+        if timeout_ms >= 0 && waited >= timeout_ms {
+            return Ok(None);
+        }
+    }
+}
+
 struct Attached {
     // Attachments before the program: detach, then close.
     _attachments: Vec<Attachment>,
@@ -306,14 +331,7 @@ impl Program {
         let Some(events) = self.events.as_mut() else {
             return Ok(Vec::new());
         };
-        // Waits in slices so Ctrl-C (a Python signal) is seen between them.
-        let mut waited = 0i64;
-        let records = loop {
-            let slice = if timeout_ms < 0 {
-                200
-            } else {
-                (timeout_ms - waited).clamp(0, 200)
-            };
+        let records = in_slices(py, timeout_ms, |py, slice| {
             let records = py
                 .detach(|| {
                     let mut records: Vec<RawRecord> = Vec::new();
@@ -330,12 +348,9 @@ impl Program {
                         .map(|_| records)
                 })
                 .map_err(|e| BpfError::new_err(error_chain(&e)))?;
-            py.check_signals()?;
-            waited += slice;
-            if !records.is_empty() || (timeout_ms >= 0 && waited >= timeout_ms) {
-                break records;
-            }
-        };
+            Ok((!records.is_empty()).then_some(records))
+        })?
+        .unwrap_or_default();
         let mut out: Vec<Py<PyAny>> = Vec::with_capacity(records.len());
         for (map, cpu, data) in records {
             let item = match data {
@@ -376,36 +391,27 @@ impl Program {
                 .map_err(|e| BpfError::new_err(error_chain(&e)))?;
             Ok::<_, PyErr>(lines)
         };
-        let mut lines = drain(reader)?;
-        if lines.is_empty() {
-            if let Some(fd) = reader.fd().map(|fd| fd.as_raw_fd()) {
-                // Waits in slices so Ctrl-C (a Python signal) is seen between them.
-                let mut waited = 0i64;
-                loop {
-                    let slice = if timeout_ms < 0 {
-                        200
-                    } else {
-                        (timeout_ms - waited).clamp(0, 200)
-                    };
-                    let ready = py.detach(|| {
-                        let mut poll = libc::pollfd {
-                            fd,
-                            events: libc::POLLIN,
-                            revents: 0,
-                        };
-                        // SAFETY: one valid pollfd for the duration of the call.
-                        unsafe { libc::poll(&mut poll, 1, slice as i32) }
-                    });
-                    py.check_signals()?;
-                    waited += slice;
-                    if ready > 0 || (timeout_ms >= 0 && waited >= timeout_ms) {
-                        break;
-                    }
-                }
-            }
-            lines = drain(reader)?;
+        let lines = drain(reader)?;
+        if !lines.is_empty() {
+            return Ok(lines);
         }
-        Ok(lines)
+        let Some(fd) = reader.fd().map(|fd| fd.as_raw_fd()) else {
+            return Ok(lines);
+        };
+        let lines = in_slices(py, timeout_ms, |py, slice| {
+            py.detach(|| {
+                let mut poll = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd for the duration of the call.
+                unsafe { libc::poll(&mut poll, 1, slice as i32) };
+            });
+            let lines = drain(reader)?;
+            Ok((!lines.is_empty()).then_some(lines))
+        })?;
+        Ok(lines.unwrap_or_default())
     }
 
     /// Detaches and unloads everything; the object cannot be used afterwards.
