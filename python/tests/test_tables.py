@@ -185,3 +185,35 @@ def test_table_print_log2_hist_from_kernel_map():
     lines = out.getvalue().splitlines()
     assert lines[0] == "     usecs               : count     distribution"
     assert lines[-1] == "        64 -> 127        : 6        |****************************************|"
+
+
+def test_sectioned_log2_hist_from_struct_keys():
+    b = BPF(text=r"""
+struct disk_key_t {
+    char disk[8];
+    u64 slot;
+};
+BPF_HISTOGRAM(dist, struct disk_key_t);
+int unused(void *ctx) { return 0; }
+""")
+    with b:
+        dist = b["dist"]
+        for disk, slot, count in [(b"vda", 2, 3), (b"vda", 4, 6), (b"vdb", 1, 2)]:
+            dist[dist.Key(disk=disk, slot=slot)] = dist.Leaf(count)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            dist.print_log2_hist("usecs", "disk", section_print_fn=bytes.decode,
+                                 bucket_sort_fn=sorted)
+    assert out.getvalue() == (
+        "\n"
+        "disk = vda\n"
+        "     usecs               : count     distribution\n"
+        "         0 -> 1          : 0        |                                        |\n"
+        "         2 -> 3          : 3        |********************                    |\n"
+        "         4 -> 7          : 0        |                                        |\n"
+        "         8 -> 15         : 6        |****************************************|\n"
+        "\n"
+        "disk = vdb\n"
+        "     usecs               : count     distribution\n"
+        "         0 -> 1          : 2        |****************************************|\n"
+    )
