@@ -153,7 +153,7 @@ impl Program {
     /// `tracepoint/CAT/NAME`, `uprobe/PATH:SYM`, `perf_event`, `xdp`…); returns an id for
     /// `detach`. The target is checked first (a missing function, tracepoint, binary or
     /// kernel feature is an error before the kernel sees the program).
-    #[pyo3(signature = (program, section, pid=None, iface=None, perf_event=None, sample_period=None, sample_freq=None))]
+    #[pyo3(signature = (program, section, pid=None, iface=None, perf_event=None, sample_period=None, sample_freq=None, xdp_mode=None))]
     #[allow(clippy::too_many_arguments)]
     fn attach(
         &mut self,
@@ -164,6 +164,7 @@ impl Program {
         perf_event: Option<&str>,
         sample_period: Option<u64>,
         sample_freq: Option<u64>,
+        xdp_mode: Option<&str>,
     ) -> PyResult<u64> {
         if self.spec.program(program).is_none() {
             return Err(BpfError::new_err(format!(
@@ -179,6 +180,10 @@ impl Program {
         if let Some(event) = perf_event {
             options.perf_event = PerfEventKind::parse(event)
                 .ok_or_else(|| BpfError::new_err(format!("unknown perf event `{event}`")))?;
+        }
+        if let Some(mode) = xdp_mode {
+            options.xdp_mode = attach::XdpMode::parse(mode)
+                .ok_or_else(|| BpfError::new_err(format!("unknown XDP mode `{mode}`")))?;
         }
         if let Some(period) = sample_period {
             options.sampling = PerfSampling::Period(period);

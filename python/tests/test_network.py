@@ -55,11 +55,15 @@ def test_xdp_counts_packets_and_remove_xdp_detaches(veth):
     local, namespace, far = veth
     with BPF(text=COUNTER) as b:
         fn = b.load_func("count_packets", BPF.XDP)
-        b.attach_xdp(local, fn, 0)
+        b.attach_xdp(local, fn, BPF.XDP_FLAGS_DRV_MODE)
+        assert "xdp " in ip("link", "show", local).stdout or "xdpdrv" in ip("link", "show", local).stdout
         send_from_far_end(namespace, far)
         assert b["packets"][0].value >= 5
         b.remove_xdp(local, 0)
         assert "xdp" not in ip("link", "show", local).stdout
+        b.attach_xdp(local, fn, BPF.XDP_FLAGS_SKB_MODE)
+        assert "xdpgeneric" in ip("link", "show", local).stdout
+        b.remove_xdp(local, 0)
         before = b["packets"][0].value
         send_from_far_end(namespace, far, count=2)
         assert b["packets"][0].value == before

@@ -355,7 +355,13 @@ class BPF:
 
     # network --------------------------------------------------------------------------
     def attach_xdp(self, dev, fn, flags=0):
-        self._attach("xdp", _s(dev), fn.program, "xdp", iface=_s(dev))
+        if flags & BPF.XDP_FLAGS_SKB_MODE:
+            mode = "generic"
+        elif flags & BPF.XDP_FLAGS_DRV_MODE:
+            mode = "native"
+        else:
+            mode = "auto"
+        self._attach("xdp", _s(dev), fn.program, "xdp", iface=_s(dev), xdp_mode=mode)
 
     def remove_xdp(self, dev, flags=0):
         self._detach("xdp", _s(dev))
