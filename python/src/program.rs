@@ -313,14 +313,24 @@ impl Program {
         sys::map_delete(self.map_fd(name)?, key).map_err(syscall_error)
     }
 
-    /// Opens readers on every perf and ring buffer of the object now: a perf buffer drops
-    /// what is written before its reader exists.
-    fn open_records(&mut self) -> PyResult<()> {
+    /// Opens readers on every perf and ring buffer of the object now (a perf buffer drops
+    /// what is written before its reader exists), `perf_pages` data pages per CPU for perf
+    /// buffers (a power of two; the library's default otherwise). Later calls reuse them.
+    #[pyo3(signature = (perf_pages=None))]
+    fn open_records(&mut self, perf_pages: Option<usize>) -> PyResult<()> {
         if self.events.is_none() {
-            let options = EventOptions {
+            let mut options = EventOptions {
                 printk: false,
                 ..EventOptions::default()
             };
+            if let Some(pages) = perf_pages {
+                if !pages.is_power_of_two() {
+                    return Err(BpfError::new_err(format!(
+                        "page_cnt must be a power of two, not {pages}"
+                    )));
+                }
+                options.perf_pages = pages;
+            }
             let events = EventLoop::new(&options, self.object()?.maps())
                 .map_err(|e| BpfError::new_err(error_chain(&e)))?;
             self.events = Some(events);
@@ -332,7 +342,7 @@ impl Program {
     /// buffers: a list of (map, cpu or None, bytes) and, for perf buffers' losses,
     /// (map, cpu, lost count as int).
     fn poll_records(&mut self, py: Python<'_>, timeout_ms: i64) -> PyResult<Vec<Py<PyAny>>> {
-        self.open_records()?;
+        self.open_records(None)?;
         let Some(events) = self.events.as_mut() else {
             return Ok(Vec::new());
         };

@@ -412,9 +412,9 @@ class BPF:
         return ctype_of(desc, c_type)
 
     # output buffers -------------------------------------------------------------------
-    def _open_output(self, name, callback, lost_cb, perf, ctx=None):
+    def _open_output(self, name, callback, lost_cb, perf, ctx=None, page_cnt=None):
         self._outputs[name] = (callback, lost_cb, perf, ctx)
-        self._native_program().open_records()
+        self._native_program().open_records(page_cnt)
 
     def _poll(self, timeout, perf):
         records = self._native_program().poll_records(timeout)

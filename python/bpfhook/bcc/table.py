@@ -310,7 +310,7 @@ class _OutputBuffer(TableBase):
 
 class PerfEventArray(_OutputBuffer):
     def open_perf_buffer(self, callback, page_cnt=8, lost_cb=None, wakeup_events=1):
-        self.bpf._open_output(self.name, callback, lost_cb, perf=True)
+        self.bpf._open_output(self.name, callback, lost_cb, perf=True, page_cnt=page_cnt)
 
 
 class RingBuf(_OutputBuffer):
