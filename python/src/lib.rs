@@ -84,6 +84,16 @@ fn tracepoint_exists(category: &str, event: &str) -> bool {
     bpfhook::discover::TracepointFormat::read(category, event).is_ok()
 }
 
+/// Every tracepoint, as `category:name`.
+#[pyfunction]
+fn available_tracepoints() -> PyResult<Vec<String>> {
+    let text =
+        bpfhook::discover::available_events().map_err(|e| BpfError::new_err(error_chain(&e)))?;
+    Ok(bpfhook::discover::parse_events(&text)
+        .map(|(category, name)| format!("{category}:{name}"))
+        .collect())
+}
+
 /// Kernel functions a kprobe can attach to.
 #[pyfunction]
 fn kprobe_functions() -> PyResult<Vec<String>> {
@@ -129,6 +139,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(missing_feature, m)?)?;
     m.add_function(wrap_pyfunction!(tracepoint_exists, m)?)?;
     m.add_function(wrap_pyfunction!(kprobe_functions, m)?)?;
+    m.add_function(wrap_pyfunction!(available_tracepoints, m)?)?;
     m.add_function(wrap_pyfunction!(find_binary, m)?)?;
     m.add_function(wrap_pyfunction!(kernel_struct_has_field, m)?)?;
     Ok(())

@@ -76,7 +76,6 @@ pub struct Program {
     /// (most record structs) out of .BTF.
     dwarf: Option<Option<Btf>>,
     next_id: u64,
-    path: PathBuf,
 }
 
 impl Program {
@@ -131,13 +130,7 @@ impl Program {
             btf,
             dwarf: None,
             next_id: 1,
-            path,
         })
-    }
-
-    #[getter]
-    fn path(&self) -> String {
-        self.path.display().to_string()
     }
 
     /// Each program: (name, section, hook kind).
@@ -211,10 +204,6 @@ impl Program {
     /// Detaches what `attach` returned `id` for; false if it was not attached.
     fn detach(&mut self, id: u64) -> bool {
         self.attached.remove(&id).is_some()
-    }
-
-    fn attached_count(&self) -> usize {
-        self.attached.len()
     }
 
     /// Loads a program without attaching it (BCC's load_func) and returns its fd, which

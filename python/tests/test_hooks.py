@@ -162,3 +162,13 @@ int tracepoint__syscalls__sys_enter_getppid(struct tracepoint__syscalls__sys_ent
         assert b.num_open_tracepoints() == 1
         os.getppid()
         assert b["hits"][0].value == 1
+
+
+def test_tracepoint_regex_attaches_every_match():
+    with counter() as b:
+        b.attach_tracepoint(tp_re="syscalls:sys_enter_getppid|syscalls:sys_enter_getpgrp",
+                            fn_name="count")
+        assert b.num_open_tracepoints() == 2
+        os.getppid()
+        os.getpgrp()
+        assert b["hits"][0].value == 2

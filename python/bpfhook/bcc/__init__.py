@@ -268,7 +268,7 @@ class BPF:
         program = self._program_for(fn_name, "tracepoint")
         if tp_re:
             pattern = re.compile(_s(tp_re))
-            names = [n for n in _available_tracepoints() if pattern.fullmatch(n)]
+            names = [n for n in _native.available_tracepoints() if pattern.fullmatch(n)]
         else:
             names = [_s(tp)]
         for name in names:
@@ -559,15 +559,6 @@ class BPF:
     @staticmethod
     def support_lsm():
         return _native.missing_feature("lsm") is None
-
-
-def _available_tracepoints():
-    for root in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
-        path = os.path.join(root, "available_events")
-        if os.path.exists(path):
-            with open(path) as f:
-                return [line.strip() for line in f if line.strip()]
-    return []
 
 
 def _binary_path(name):
