@@ -62,6 +62,8 @@ struct Attached {
     _program: OwnedFd,
 }
 
+/// `unsendable`: the event readers hold raw ring mappings (not Sync); a BPF object stays on
+/// the thread that made it.
 #[pyclass(unsendable, module = "bpfhook._native")]
 pub struct Program {
     // Drop order: readers, attachments, loaded-only programs, then the object and its maps.

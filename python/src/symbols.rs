@@ -13,7 +13,7 @@ fn found(symbol: Option<Symbol>) -> Found {
     symbol.map(|s| (s.name, s.offset, s.module))
 }
 
-#[pyclass(unsendable, module = "bpfhook._native")]
+#[pyclass(module = "bpfhook._native")]
 pub struct Symbols {
     kernel: Option<KernelSymbolizer>,
     user: UserSymbolizer,
