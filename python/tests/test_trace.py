@@ -16,18 +16,31 @@ def test_trace_collects_printf_and_exit():
 
 def test_trace_prints_maps_at_the_end():
     pid = os.getpid()
+    done = threading.Event()
 
     def calls():
-        time.sleep(0.5)
-        for _ in range(3):
+        # Until the program has seen one (attaching takes a moment).
+        while not done.is_set():
             os.getppid()
+            time.sleep(0.01)
 
     worker = threading.Thread(target=calls)
     worker.start()
-    out = bpfhook.trace("tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @calls = count(); }"
-                        % pid, duration=1.5)
-    worker.join()
-    assert "@calls: 3" in out, out
+    try:
+        out = bpfhook.trace("tracepoint:syscalls:sys_enter_getppid /pid == %d/ "
+                            "{ @calls = count(); @last = tid; exit(); }" % pid, duration=20)
+    finally:
+        done.set()
+        worker.join()
+    assert "@calls: 1\n" in out, out
+    assert "@last: %d\n" % worker.native_id in out, out
+
+
+def test_trace_duration_ends_a_program_without_exit():
+    started = time.time()
+    out = bpfhook.trace("interval:ms:100 { @ticks = count(); }", duration=0.5)
+    assert time.time() - started < 5
+    assert "@ticks: " in out, out
 
 
 def test_trace_errors_are_bpftrace_style():
