@@ -101,8 +101,8 @@ def test_ctrl_c_stops_a_blocking_perf_buffer_poll(tmp_path):
         b = BPF(text="BPF_PERF_OUTPUT(events); int %s(void *ctx) { return 0; }")
         b.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="%s")
         b["events"].open_perf_buffer(lambda cpu, data, size: None)
-        print("ready", flush=True)
         try:
+            print("ready", flush=True)
             b.perf_buffer_poll()
         except KeyboardInterrupt:
             print("interrupted", flush=True)
