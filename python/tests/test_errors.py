@@ -113,3 +113,15 @@ def test_ctrl_c_stops_a_blocking_perf_buffer_poll(tmp_path):
     out, _ = proc.communicate(timeout=10)
     assert out.strip() == "interrupted" and proc.returncode == 0
     assert not any(n.startswith(name) for n in loaded_program_names())
+
+
+def test_dropping_the_last_reference_detaches():
+    name = unique("drop")[:12]
+    b = BPF(text="BPF_HASH(m); int %s(void *ctx) { return 0; }\n" % name)
+    b.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name=name)
+    table = b["m"]
+    assert any(n.startswith(name) for n in loaded_program_names())
+    del b  # the table does not keep it alive
+    assert not any(n.startswith(name) for n in loaded_program_names())
+    with pytest.raises(ReferenceError):
+        table.items()

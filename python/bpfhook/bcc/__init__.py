@@ -127,7 +127,6 @@ class BPF:
         self._attached = {}  # (kind, event, program) -> attach id
         self._outputs = {}  # map name -> (callback, lost callback, is perf, ctx)
         self._tables = {}
-        self._symbols = _native.Symbols()
         src_file = _s(src_file)
         if text is None:
             if not src_file:
@@ -169,6 +168,9 @@ class BPF:
         """Detaches and unloads everything (also on `with` exit, collection and exit)."""
         if self._program is not None:
             self._attached.clear()
+            # Tables point back at this object: drop them so no cycle keeps anything alive.
+            self._tables.clear()
+            self._outputs.clear()
             self._program.close()
             self._program = None
         _live.discard(self)

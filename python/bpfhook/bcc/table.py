@@ -2,6 +2,7 @@
 histogram printing in BCC's layout, per-CPU values, stack traces, output buffers."""
 
 import ctypes as ct
+import weakref
 
 from .._ctypes import ctype_of, scalar_for_size
 from .hist import print_linear_hist_values, print_log2_hist_values
@@ -35,15 +36,21 @@ def make_table(bpf, name):
 
 class TableBase:
     def __init__(self, bpf, name, map_type, key_size, value_size, max_entries):
-        self.bpf = bpf
+        # A proxy, not a reference: no cycle, so the BPF object (and what it holds in the
+        # kernel) goes when its last reference does, on the thread that drops it.
+        self.bpf = weakref.proxy(bpf)
         self.name = name
         self.map_type = map_type
         self.max_entries = max_entries
-        self._native = bpf._program
         key_desc, leaf_desc = self._native.map_types(name)
         self.Key = ctype_of(key_desc, name + "_key") or scalar_for_size(key_size)
         self.Leaf = ctype_of(leaf_desc, name + "_leaf") or scalar_for_size(value_size)
         self._key_size = key_size
+
+    @property
+    def _native(self):
+        """The loaded object (raises once the BPF object was cleaned up)."""
+        return self.bpf._native_program()
 
     # -- conversions -------------------------------------------------------------------
     def _key(self, key):
