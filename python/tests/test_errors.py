@@ -1,7 +1,6 @@
 """Errors become BpfError with the library's text, and nothing stays attached after them."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,7 +1,6 @@
 """XDP and socket filters on a veth pair whose far end lives in a network namespace made
 for the test; the traffic is UDP to IPv6 link-local multicast inside that pair only."""
 
-import os
 import subprocess
 import sys
 import time

@@ -3,7 +3,6 @@
 import ctypes as ct
 import io
 import os
-import subprocess
 from contextlib import redirect_stdout
 
 import pytest

@@ -10,7 +10,6 @@ import atexit
 import ctypes as ct
 import os
 import re
-import select
 import sys
 import weakref
 
@@ -18,7 +17,6 @@ from .. import _native
 from .._ctypes import ctype_of
 from .._native import BpfError
 from .table import make_table
-from .hist import print_log2_hist_values as _log2, print_linear_hist_values as _linear
 
 __all__ = ["BPF", "BpfError", "PerfType", "PerfSWConfig", "PerfHWConfig", "printb"]
 
