@@ -216,3 +216,35 @@ int unused(void *ctx) { return 0; }
         "     usecs               : count     distribution\n"
         "         0 -> 1          : 2        |****************************************|\n"
     )
+
+
+def test_ringbuf_output_records_typed_by_the_output_call():
+    b = BPF(text=r"""
+struct sample_t {
+    u32 pid;
+    u64 sequence;
+};
+BPF_RINGBUF_OUTPUT(samples, 8);
+BPF_ARRAY(sequence, u64, 1);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+    struct sample_t s = {};
+    s.pid = bpf_get_current_pid_tgid() >> 32;
+    if (s.pid != TARGET_PID)
+        return 0;
+    int zero = 0;
+    u64 *n = sequence.lookup(&zero);
+    if (n)
+        s.sequence = __sync_fetch_and_add(n, 1);
+    samples.ringbuf_output(&s, sizeof(s), 0);
+    return 0;
+}
+""", cflags=["-DTARGET_PID=%d" % os.getpid()])
+    got = []
+    with b:
+        b["samples"].open_ring_buffer(
+            lambda ctx, data, size: got.append((b["samples"].event(data), size)))
+        for _ in range(3):
+            os.getppid()
+        b.ring_buffer_consume()
+    assert [(e.pid, e.sequence) for e, _ in got] == [(os.getpid(), i) for i in range(3)]
+    assert got[0][1] == 16
