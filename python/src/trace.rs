@@ -50,9 +50,8 @@ pub fn trace(
     let stop = Arc::new(AtomicBool::new(false));
     let out = Collected::default();
     let err = Collected::default();
-    let finished = Arc::new(AtomicBool::new(false));
     let run = || -> Result<(), String> {
-        // Compiled here, without the GIL: the script's types are not Send.
+        // Compiled on the run's thread: the script's types are not Send.
         let script =
             bpfhook_lang::compile("stdin", program, Default::default()).map_err(|e| e.rendered)?;
         let options = RunOptions {
@@ -74,29 +73,29 @@ pub fn trace(
             .map(|_| ())
             .map_err(|e| format!("{}{}", error_chain(&e), err.text()))
     };
+    let started = std::time::Instant::now();
+    let mut interrupted = None;
     let result = std::thread::scope(|scope| {
-        // Stops the run at the deadline.
-        let watcher = {
-            let stop = stop.clone();
-            let finished = finished.clone();
-            scope.spawn(move || {
-                let started = std::time::Instant::now();
-                while !finished.load(Ordering::Relaxed) {
-                    if duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d) {
-                        stop.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+        let running = scope.spawn(run);
+        // This thread watches: the deadline, and Ctrl-C (Python sees signals only here).
+        while !running.is_finished() {
+            py.detach(|| std::thread::sleep(Duration::from_millis(20)));
+            if interrupted.is_none() {
+                if let Err(signal) = py.check_signals() {
+                    interrupted = Some(signal);
+                    stop.store(true, Ordering::Relaxed);
                 }
-            })
-        };
-        let result = py.detach(|| {
-            let result = run();
-            finished.store(true, Ordering::Relaxed);
-            result
-        });
-        let _ = watcher.join();
-        result
+            }
+            if duration.is_some_and(|d| started.elapsed().as_secs_f64() >= d) {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        running
+            .join()
+            .unwrap_or_else(|_| Err("the bpftrace run panicked".to_owned()))
     });
+    if let Some(signal) = interrupted {
+        return Err(signal);
+    }
     result.map(|()| out.text()).map_err(BpfError::new_err)
 }

@@ -1,6 +1,9 @@
 """bpfhook.trace: bpftrace programs through bpfhook's own compiler, output collected."""
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -46,3 +49,20 @@ def test_trace_duration_ends_a_program_without_exit():
 def test_trace_errors_are_bpftrace_style():
     with pytest.raises(bpfhook.BpfError, match="stdin:1"):
         bpfhook.trace("BEGIN { undefined_function(); }")
+
+
+def test_ctrl_c_stops_a_trace(tmp_path):
+    script = tmp_path / "trace.py"
+    script.write_text(
+        "import bpfhook\n"
+        "try:\n"
+        "    print('ready', flush=True)\n"
+        "    bpfhook.trace('interval:ms:50 { @n = count(); }')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    assert out.strip() == "interrupted" and proc.returncode == 0
