@@ -97,20 +97,12 @@ pub fn compile(source: &Path, options: &CompileOptions) -> Result<Compiled, Comp
         });
     }
 
-    let include = vmlinux_include_dir(&cache, &kernel)?;
     fs::create_dir_all(cache.join("objects"))
         .map_err(io(format!("creating {}", cache.display())))?;
     let temporary = entry.with_extension(format!("tmp{}", std::process::id()));
     let depfile = temporary.with_extension("d");
-    let output = Command::new(&clang)
-        .args(["-g", "-O2", "-target", "bpf"])
-        .arg(format!("-D__TARGET_ARCH_{}", target_arch()))
-        .arg("-I")
-        .arg(&include)
-        .arg(format!(
-            "-I/usr/include/{}-linux-gnu",
-            std::env::consts::ARCH
-        ))
+    let output = clang_command()?
+        .args(["-g", "-O2"])
         .args(&options.cflags)
         .arg("-MD")
         .arg("-MF")
@@ -139,6 +131,25 @@ pub fn compile(source: &Path, options: &CompileOptions) -> Result<Compiled, Comp
         object,
         cached: false,
     })
+}
+
+/// clang with the pipeline's target, defines and include path (the generated vmlinux.h, the
+/// multiarch headers): what `compile` runs, for callers that need clang's view of a program
+/// without building it (a `-fsyntax-only` pass that reads clang's AST).
+pub fn clang_command() -> Result<Command, CompileError> {
+    let clang = find_clang().ok_or(CompileError::ClangMissing)?;
+    let include = vmlinux_include_dir(&cache_dir(), &kernel_identity())?;
+    let mut command = Command::new(clang);
+    command
+        .args(["-target", "bpf"])
+        .arg(format!("-D__TARGET_ARCH_{}", target_arch()))
+        .arg("-I")
+        .arg(&include)
+        .arg(format!(
+            "-I/usr/include/{}-linux-gnu",
+            std::env::consts::ARCH
+        ));
+    Ok(command)
 }
 
 fn find_clang() -> Option<PathBuf> {
