@@ -14,7 +14,8 @@ import bpfhook
 
 def test_trace_collects_printf_and_exit():
     out = bpfhook.trace('BEGIN { printf("hello from trace %d\\n", 42); exit(); }')
-    assert out == "hello from trace 42\n"
+    # As bpftrace prints it: the run's output, then the two empty lines that end a run.
+    assert out == "hello from trace 42\n\n\n"
 
 
 def test_trace_prints_maps_at_the_end():
