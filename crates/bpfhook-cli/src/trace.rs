@@ -243,6 +243,10 @@ fn list(args: &TraceArgs) -> Result<()> {
             Ok(())
         }
         None => match args.rest.first() {
+            Some(pattern) if pattern.ends_with(".bt") => {
+                eprintln!("WARNING: It appears that '{pattern}' is a filename but the file does not exist. Treating '{pattern}' as a search pattern.");
+                crate::discover::list_hooks(Some(pattern.clone()), args.verbose)
+            }
             Some(pattern) if args.verbose && names_types(pattern) => list_types(pattern),
             pattern => crate::discover::list_hooks(pattern.cloned(), args.verbose),
         },
@@ -421,6 +425,7 @@ fn print_info() {
         yes(features::check(Feature::Fentry).is_ok())
     );
     println!("  kprobe_multi: no");
+    println!("  kprobe_session: no");
     println!("  uprobe_multi: no");
     println!("  usdt: no");
     println!("  iter: no");
