@@ -132,7 +132,7 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     let format = match args.format.as_str() {
         "text" => OutputFormat::Text,
         "json" => OutputFormat::Json,
-        other => bail!("Invalid output format \"{other}\"; valid formats: text, json"),
+        other => bail!("Invalid output format \"{other}\"\nHINT: valid formats: text, json"),
     };
     if args.list {
         return list(&args).map(|()| ExitCode::SUCCESS);
