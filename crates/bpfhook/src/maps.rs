@@ -38,6 +38,15 @@ pub struct Entries {
 }
 
 impl Entries {
+    fn empty(key_size: usize, value_len: usize) -> Self {
+        Entries {
+            keys: Vec::new(),
+            values: Vec::new(),
+            key_size,
+            value_len,
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.keys
             .chunks_exact(self.key_size.max(1))
@@ -75,12 +84,7 @@ fn entries_in_batches(
     key_size: usize,
     value_len: usize,
 ) -> Result<Entries, sys::SyscallError> {
-    let mut out = Entries {
-        keys: Vec::new(),
-        values: Vec::new(),
-        key_size,
-        value_len,
-    };
+    let mut out = Entries::empty(key_size, value_len);
     // The cursor is a u32 bucket index for hash maps and a key for arrays.
     let token = key_size.max(8);
     let (mut cursor, mut next) = (vec![0u8; token], vec![0u8; token]);
@@ -112,12 +116,7 @@ fn entries_one_by_one(
     key_size: usize,
     value_len: usize,
 ) -> Result<Entries, sys::SyscallError> {
-    let mut out = Entries {
-        keys: Vec::new(),
-        values: Vec::new(),
-        key_size,
-        value_len,
-    };
+    let mut out = Entries::empty(key_size, value_len);
     let mut value = vec![0u8; value_len];
     for key in keys(map, key_size)? {
         // A key deleted since it was listed is skipped.
