@@ -3,8 +3,11 @@
 //! `kprobe:vfs_read+16`) is read as one raw word where the parser expects a probe.
 //!
 //! Trivia: `//` and `/* */` comments, whitespace, a `#!` first line, and `#include` lines
-//! (skipped; headers are not read). Any other preprocessor directive (`#define`, `#ifdef`…) is
-//! an error: ignoring it would leave its names silently undefined.
+//! (skipped; headers are not read). `#define NAME VALUE` makes NAME stand for VALUE's tokens;
+//! any other preprocessor directive (`#ifdef`, a function-like `#define`…) is an error:
+//! ignoring it would leave its names silently undefined.
+
+use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
 
@@ -131,11 +134,20 @@ type Result<T> = std::result::Result<T, Diagnostic>;
 pub struct Lexer<'a> {
     src: &'a str,
     pos: usize,
+    /// `#define NAME VALUE` so far: what NAME stands for, as tokens.
+    defines: HashMap<String, Vec<TokenKind>>,
+    /// The rest of a define being expanded, last token first.
+    expansion: Vec<Token>,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Self {
-        Self { src, pos: 0 }
+        Self {
+            src,
+            pos: 0,
+            defines: HashMap::new(),
+            expansion: Vec::new(),
+        }
     }
 
     /// The byte offset the next token is read from.
@@ -207,7 +219,9 @@ impl<'a> Lexer<'a> {
             .unwrap_or(directive.len());
         let word = &directive[..word_len];
         let shebang = self.pos == 0 && line.starts_with("#!");
-        if !shebang && word != "include" {
+        if word == "define" {
+            self.define(line, directive[word_len..].trim())?;
+        } else if !shebang && word != "include" {
             let start = self.pos;
             let end = start + line.trim_end().len();
             return Err(Diagnostic::error(
@@ -216,6 +230,39 @@ impl<'a> Lexer<'a> {
             ));
         }
         self.pos += line.len();
+        Ok(())
+    }
+
+    /// `#define NAME VALUE` (object-like, as scripts use it for constants): NAME stands for
+    /// VALUE's tokens from here on.
+    fn define(&mut self, line: &str, definition: &str) -> Result<()> {
+        let span = Span::new(self.pos, self.pos + line.trim_end().len());
+        let name_len = definition
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(definition.len());
+        let (name, value) = definition.split_at(name_len);
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(Diagnostic::error(span, "#define needs a name"));
+        }
+        if value.starts_with('(') {
+            return Err(Diagnostic::error(
+                span,
+                "function-like #define is not supported (use a macro)",
+            ));
+        }
+        let mut inner = Lexer::new(value);
+        inner.defines = self.defines.clone();
+        let mut tokens = Vec::new();
+        loop {
+            let token = inner
+                .next_token()
+                .map_err(|e| Diagnostic::error(span, e.message))?;
+            if token.kind == TokenKind::Eof {
+                break;
+            }
+            tokens.push(token.kind);
+        }
+        self.defines.insert(name.to_owned(), tokens);
         Ok(())
     }
 
@@ -267,6 +314,28 @@ impl<'a> Lexer<'a> {
     }
 
     pub fn next_token(&mut self) -> Result<Token> {
+        if let Some(token) = self.expansion.pop() {
+            return Ok(token);
+        }
+        let token = self.read_token()?;
+        // A defined name is its value's tokens, each placed where the name is.
+        if let TokenKind::Ident(word) = &token.kind {
+            if let Some(value) = self.defines.get(word) {
+                self.expansion = value
+                    .iter()
+                    .rev()
+                    .map(|kind| Token {
+                        kind: kind.clone(),
+                        span: token.span,
+                    })
+                    .collect();
+                return self.next_token();
+            }
+        }
+        Ok(token)
+    }
+
+    fn read_token(&mut self) -> Result<Token> {
         self.skip_trivia()?;
         let start = self.pos;
         let Some(c) = self.rest().chars().next() else {
@@ -644,19 +713,38 @@ mod tests {
     }
 
     #[test]
+    fn defines_stand_for_their_tokens_where_they_are_used() {
+        let source = "#define N 314\n#define M (N + 1)\nN M NN \"N\"";
+        assert_eq!(
+            kinds(source),
+            [
+                int(314),
+                TokenKind::Punct(Punct::LParen),
+                int(314),
+                TokenKind::Punct(Punct::Plus),
+                int(1),
+                TokenKind::Punct(Punct::RParen),
+                TokenKind::Ident("NN".into()),
+                TokenKind::String("N".into()),
+            ]
+        );
+    }
+
+    #[test]
     fn comments_and_includes_are_skipped() {
         assert_eq!(
             kinds("#include <linux/sched.h>\n// one\n/* two\n */ x"),
             [TokenKind::Ident("x".into())]
         );
-        let e = error("begin\n#define X 1\n");
+        let e = error("begin\n#ifdef X\n");
         assert_eq!(
             (e.span, e.message.as_str()),
             (
-                Span::new(6, 17),
-                "preprocessor directive #define is not supported"
+                Span::new(6, 14),
+                "preprocessor directive #ifdef is not supported"
             )
         );
+        assert!(error("#define F(x) x\n").message.contains("function-like"));
         assert_eq!(error("/* open").message, "unterminated comment");
         assert_eq!(error("a ` b").message, "invalid character '`'");
     }
