@@ -96,7 +96,7 @@ pub struct TraceArgs {
     /// Allow system() and signal()
     #[arg(long = "unsafe")]
     unsafe_calls: bool,
-    /// Accepted for bpftrace compatibility (helper errors are always silent here)
+    /// Report failing probe reads and lookups of missing map keys as they happen
     #[arg(short = 'k')]
     helper_errors: bool,
     /// Print which features this kernel and bpfhook support, as `name: yes|no`
@@ -141,6 +141,7 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     let mut settings = settings_from_environment();
     (settings.positional, settings.named) = split_params(params);
     settings.unsafe_calls = args.unsafe_calls;
+    settings.helper_errors = args.helper_errors;
     settings.probe_filter = args
         .probe_filter
         .as_deref()

@@ -666,3 +666,21 @@ fn self_signal_probes_run_in_order_on_sigusr1() {
     );
     assert!(rest.starts_with("first second\n"), "{rest}");
 }
+
+#[test]
+fn dash_k_reports_failed_reads_and_missing_keys_where_they_happen() {
+    let script = r#"struct foo { int a; } begin { @[1] = 1; printf("%d\n", @[2]); $x = ((struct foo *) 8).a; }"#;
+    let (_, err, output) = trace(&["-k", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("stdin:1:56-60: WARNING: Can't lookup map element because it does not exist.\nAdditional Info - helper: map_lookup_elem, retcode: 0\n"), "{err}");
+    assert!(
+        err.contains("Additional Info - helper: probe_read_kernel, retcode: -"),
+        "{err}"
+    );
+    let (out, err, output) = trace(&["-k", "-f", "json", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains(r#"{"type": "helper_error", "msg": "Can't lookup map element because it does not exist.", "helper": "map_lookup_elem", "retcode": 0, "filename": "stdin", "line": 1, "col": 56}"#), "{out}");
+    // Without -k, nothing is said.
+    let (_, err, output) = trace(&["-e", script]);
+    assert!(output.status.success() && !err.contains("helper"), "{err}");
+}

@@ -117,6 +117,12 @@ impl<'a> LineIndex<'a> {
 
     /// `NAME:LINE:COL-COL`, the prefix of a message about this span (`errorf` prints it).
     pub fn location(&self, source_name: &str, span: Span) -> String {
+        let (line, column, end_column) = self.line_and_columns(span);
+        format!("{source_name}:{line}:{column}-{end_column}")
+    }
+
+    /// The span's line and its first and past-the-end columns (characters, from 1).
+    pub fn line_and_columns(&self, span: Span) -> (usize, usize, usize) {
         let start = (span.start as usize).min(self.source.len());
         let end = (span.end as usize).clamp(start, self.source.len());
         let line = self.line_starts.partition_point(|&s| s <= start);
@@ -126,7 +132,7 @@ impl<'a> LineIndex<'a> {
             .map_or(self.source.len(), |i| start + i);
         let column = self.source[line_start..start].chars().count() + 1;
         let end_column = column + self.source[start..end.min(line_end)].chars().count().max(1);
-        format!("{source_name}:{line}:{column}-{end_column}")
+        (line, column, end_column)
     }
 }
 

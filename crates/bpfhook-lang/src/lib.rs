@@ -93,6 +93,16 @@ pub fn compile(
     for call in &mut compiled.events.printf {
         call.location = lines.location(source_name, call.span);
     }
+    for site in &mut compiled.events.helper_sites {
+        site.file = source_name.to_owned();
+        site.location = lines.location(source_name, site.span);
+        (site.line, site.column, _) = lines.line_and_columns(site.span);
+        let rendered = Diagnostic::warning(site.span, "").render(source_name, source);
+        site.excerpt = rendered
+            .split_once('\n')
+            .map_or("", |(_, rest)| rest)
+            .to_owned();
+    }
     let warnings =
         skipped.render(source_name, source) + &analysis.warnings.render(source_name, source);
     Ok(Script {

@@ -42,8 +42,8 @@ impl ProgramGen<'_> {
                 Val::Mem(mem)
             }
             ExprKind::Variable(name) => self.variables.get(name).copied().unwrap_or(Val::Imm(0)),
-            ExprKind::Map(name) => self.map_load(name, &[]),
-            ExprKind::MapIndex { map, keys } => self.map_load(&map.name, keys),
+            ExprKind::Map(name) => self.map_load(name, &[], expr.span),
+            ExprKind::MapIndex { map, keys } => self.map_load(&map.name, keys, expr.span),
             ExprKind::Identifier(name) => {
                 if let Some((_, value)) = self.analysis.enums.get(name) {
                     return Val::Imm(*value);
@@ -65,7 +65,9 @@ impl ProgramGen<'_> {
             ExprKind::PositionalCount => Val::Imm(self.analysis.settings.positional.len() as i64),
             ExprKind::Call { function, args } => self.call(&function.name, args, expr),
             ExprKind::Field { .. } | ExprKind::Index { .. } | ExprKind::TupleIndex { .. } => {
-                match (self.place(expr), self.bit_field(expr)) {
+                let place = self.place(expr);
+                self.site = expr.span;
+                match (place, self.bit_field(expr)) {
                     (Some(place), Some(bits)) => self.read_bit_field(place, bits, &ty),
                     (Some(place), None) => self.read_place(place, &ty),
                     (None, _) => Val::Imm(0),
@@ -471,14 +473,16 @@ impl ProgramGen<'_> {
             return self.spill(R0);
         }
         if op == UnaryOp::Deref {
-            return match self.place(&Expr {
+            let place = self.place(&Expr {
                 id: operand.id,
                 kind: ExprKind::Unary {
                     op,
                     operand: Box::new(operand.clone()),
                 },
                 span: operand.span,
-            }) {
+            });
+            self.site = operand.span;
+            return match place {
                 Some(place) => self.read_place(place, ty),
                 None => Val::Imm(0),
             };

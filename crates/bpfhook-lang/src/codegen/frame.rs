@@ -60,6 +60,8 @@ pub(super) struct ProgramGen<'a> {
     /// Inside a callback: per enclosing `for ($kv : @map)`, the scratch cell its body sets to
     /// end the whole probe (`return`, `exit()`).
     pub(super) leaving_flags: Vec<i32>,
+    /// The expression whose memory or map is being read: where `-k` reports a failure.
+    pub(super) site: Span,
     labels: u32,
     pub(super) uses_stacks: bool,
     pub(super) first_error: Option<Diagnostic>,
@@ -90,6 +92,7 @@ impl<'a> ProgramGen<'a> {
             name,
             functions: Vec::new(),
             leaving_flags: Vec::new(),
+            site: Span::default(),
             labels: 0,
             uses_stacks: false,
             first_error: None,
@@ -392,6 +395,34 @@ impl<'a> ProgramGen<'a> {
         };
         self.mem_address(R1, dst);
         self.b.mov64_imm(R2, size as i32).call_helper(helper);
+        if self.analysis.settings.helper_errors {
+            let name = match (string, user) {
+                (false, false) => "probe_read_kernel",
+                (false, true) => "probe_read_user",
+                (true, false) => "probe_read_kernel_str",
+                (true, true) => "probe_read_user_str",
+            };
+            let ok = self.label("readok");
+            self.b.jmp_imm(JmpOp::Jsge, R0, 0, &ok);
+            self.helper_error(name);
+            self.b.label(&ok);
+        }
+    }
+
+    /// `-k`: sends a record that `helper` failed at the current site with the code in r0.
+    pub(super) fn helper_error(&mut self, helper: &'static str) {
+        let code = self.spill(R0);
+        let index = self.events.helper_sites.len() as u32;
+        self.events.helper_sites.push(super::HelperSite {
+            helper,
+            span: self.site,
+            file: String::new(),
+            location: String::new(),
+            line: 0,
+            column: 0,
+            excerpt: String::new(),
+        });
+        self.send(super::EventKind::HelperError, index, &[(code, Type::I64)]);
     }
 
     /// Pointers a probe's arguments hold point into user memory for uprobes and system-call

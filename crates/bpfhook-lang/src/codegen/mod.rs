@@ -57,14 +57,27 @@ pub enum EventKind {
     Warnf = 11,
     Join = 12,
     Signal = 13,
+    HelperError = 14,
 }
 
 impl EventKind {
     pub fn from_u32(value: u32) -> Option<EventKind> {
         use EventKind::*;
         [
-            Printf, PrintValue, PrintMap, ClearMap, ZeroMap, Exit, Time, System, Cat, Errorf,
-            Warnf, Join, Signal,
+            Printf,
+            PrintValue,
+            PrintMap,
+            ClearMap,
+            ZeroMap,
+            Exit,
+            Time,
+            System,
+            Cat,
+            Errorf,
+            Warnf,
+            Join,
+            Signal,
+            HelperError,
         ]
         .into_iter()
         .find(|k| *k as u32 == value)
@@ -80,6 +93,22 @@ pub struct FormatCall {
     pub span: Span,
     /// `stdin:1:9-62`, filled in by [`crate::compile`]: where `errorf`/`warnf` say they are.
     pub location: String,
+}
+
+/// Where a helper that can fail is called (`-k`): its name and the expression, with what
+/// [`crate::compile`] fills in to name the place as bpftrace does.
+#[derive(Debug, Clone)]
+pub struct HelperSite {
+    pub helper: &'static str,
+    pub span: Span,
+    /// The script's name (`stdin`).
+    pub file: String,
+    /// `stdin:1:37-41`.
+    pub location: String,
+    pub line: usize,
+    pub column: usize,
+    /// The source line and the underline of the expression.
+    pub excerpt: String,
 }
 
 /// `print(@m, top, div)`.
@@ -101,6 +130,8 @@ pub struct Events {
     pub time_formats: Vec<String>,
     pub strftime_formats: Vec<String>,
     pub join_delimiters: Vec<String>,
+    /// `-k`: the places whose helper errors are reported, by index.
+    pub helper_sites: Vec<HelperSite>,
 }
 
 /// The header's first word.

@@ -345,11 +345,13 @@ impl ProgramGen<'_> {
     }
 
     /// Reads `@m[keys]` into a value; a missing entry reads as zero.
-    pub(super) fn map_load(&mut self, name: &str, keys: &[Expr]) -> Val {
+    /// `@m[k]` read at `site`: the value, or zero for a missing key (which `-k` reports).
+    pub(super) fn map_load(&mut self, name: &str, keys: &[Expr], site: Span) -> Val {
         let Some((info, object)) = self.map_info(name) else {
             return Val::Imm(0);
         };
         let key = self.map_key(&info, keys);
+        self.site = site;
         let read = info.value.read_type();
         self.map_args(&object, key);
         self.b.call_helper(Helper::MapLookupElem);
@@ -377,8 +379,10 @@ impl ProgramGen<'_> {
             }
             self.b
                 .stx(Size::DW, R10, R0, result)
-                .label(&missing)
-                .label(&done);
+                .ja(&done)
+                .label(&missing);
+            self.missing_key();
+            self.b.label(&done);
             Val::Slot(result)
         } else {
             let size = read.size();
@@ -388,7 +392,9 @@ impl ProgramGen<'_> {
                 .jmp_imm(JmpOp::Jeq, R0, 0, &missing)
                 .mov64_reg(R7, R0);
             self.copy_from(R7, 0, result, size);
-            self.b.label(&missing).label(&done);
+            self.b.ja(&done).label(&missing);
+            self.missing_key();
+            self.b.label(&done);
             Val::Mem(result)
         }
     }
@@ -500,6 +506,14 @@ impl ProgramGen<'_> {
         }
         self.update_map(&object, key, value, span);
         self.b.label(&done);
+    }
+
+    /// `-k`: a lookup found no value (bpftrace reports it as map_lookup_elem returning 0).
+    fn missing_key(&mut self) {
+        if self.analysis.settings.helper_errors {
+            self.b.mov64_imm(R0, 0);
+            self.helper_error("map_lookup_elem");
+        }
     }
 
     /// r0 = bpftrace's log2 bucket of r1 for `hist(n, bits)`: 0 for negatives, then one bucket

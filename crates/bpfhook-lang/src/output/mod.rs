@@ -38,6 +38,49 @@ pub trait Output {
     fn lost(&mut self, events: u64) -> io::Result<()>;
     /// The probes are detached; the exit dump of the maps follows.
     fn end(&mut self) -> io::Result<()>;
+    /// `-k`: a helper failed where the program says; as bpftrace warns, on stderr.
+    fn helper_error(&mut self, error: &HelperError) -> io::Result<()> {
+        eprintln!("{}", error.text());
+        Ok(())
+    }
+}
+
+/// A helper that failed at run time, and where (`-k`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperError {
+    pub helper: String,
+    pub code: i64,
+    /// The script's name (`stdin`), the line and column of the expression.
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// `stdin:1:37-41`.
+    pub location: String,
+    /// The source line and the expression underlined.
+    pub excerpt: String,
+}
+
+impl HelperError {
+    /// What went wrong, in bpftrace's words.
+    pub fn message(&self) -> String {
+        if self.code == 0 && self.helper == "map_lookup_elem" {
+            return "Can't lookup map element because it does not exist.".to_owned();
+        }
+        let text = io::Error::from_raw_os_error(-self.code as i32).to_string();
+        text.split(" (os error").next().unwrap_or(&text).to_owned()
+    }
+
+    /// The warning as text: place, message, the helper and its code, the source underlined.
+    pub fn text(&self) -> String {
+        format!(
+            "{}: WARNING: {}\nAdditional Info - helper: {}, retcode: {}\n{}",
+            self.location,
+            self.message(),
+            self.helper,
+            self.code,
+            self.excerpt
+        )
+    }
 }
 
 /// `-f text` or `-f json`.
@@ -123,6 +166,19 @@ impl<W: Write> JsonOutput<W> {
 }
 
 impl<W: Write> Output for JsonOutput<W> {
+    fn helper_error(&mut self, error: &HelperError) -> io::Result<()> {
+        writeln!(
+            self.out,
+            r#"{{"type": "helper_error", "msg": {}, "helper": {}, "retcode": {}, "filename": {}, "line": {}, "col": {}}}"#,
+            json::string(&error.message()),
+            json::string(&error.helper),
+            error.code,
+            json::string(&error.file),
+            error.line,
+            error.column
+        )
+    }
+
     fn attached(&mut self, probes: u64) -> io::Result<()> {
         writeln!(
             self.out,

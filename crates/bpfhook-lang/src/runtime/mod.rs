@@ -308,6 +308,19 @@ impl Session<'_> {
                     Some(_) | None => {}
                 }
             }
+            Some(EventKind::HelperError) => {
+                if let Some(site) = events.helper_sites.get(index) {
+                    output.helper_error(&crate::output::HelperError {
+                        helper: site.helper.to_owned(),
+                        code: decode::read_uint(payload, 8) as i64,
+                        file: site.file.clone(),
+                        line: site.line,
+                        column: site.column,
+                        location: site.location.clone(),
+                        excerpt: site.excerpt.clone(),
+                    })?;
+                }
+            }
             Some(EventKind::PrintValue) => {
                 if let Some(ty) = events.values.get(index) {
                     let value = self.decoder.value(payload, ty);

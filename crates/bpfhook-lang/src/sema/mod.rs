@@ -50,6 +50,8 @@ pub struct Settings {
     pub max_cat_bytes: u64,
     /// How stacks print unless a call says (`BPFTRACE_STACK_MODE`, `config = { stack_mode }`).
     pub stack_mode: crate::types::StackMode,
+    /// `-k`: report failing probe reads and lookups of missing map keys as they happen.
+    pub helper_errors: bool,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             license: "GPL".to_owned(),
             max_cat_bytes: 10240,
             stack_mode: crate::types::StackMode::Bpftrace,
+            helper_errors: false,
         }
     }
 }
