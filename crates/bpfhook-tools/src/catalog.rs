@@ -1,0 +1,73 @@
+//! The tools `bpfhook tools` lists, and the scripts behind them.
+
+/// One ready-made tool.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolInfo {
+    /// The subcommand: `bpfhook NAME`.
+    pub name: &'static str,
+    /// One line: what it shows.
+    pub summary: &'static str,
+    /// The embedded bpftrace script (`bpfhook trace tools/NAME.bt`); `None` for a tool whose
+    /// program is generated with `bpfhook::asm` (execsnoop).
+    pub script: Option<&'static str>,
+}
+
+const TOOLS: &[ToolInfo] = &[
+    ToolInfo {
+        name: "biolatency",
+        summary: "block I/O latency as a log2 histogram (per disk -D, per flags -F, queued -Q)",
+        script: Some(include_str!("../scripts/biolatency.bt")),
+    },
+    ToolInfo {
+        name: "execsnoop",
+        summary: "every exec on the system: pid, ppid, return value, arguments",
+        script: None,
+    },
+    ToolInfo {
+        name: "opensnoop",
+        summary: "every open/openat/openat2: pid, comm, fd, error, path (-x failed only)",
+        script: Some(include_str!("../scripts/opensnoop.bt")),
+    },
+    ToolInfo {
+        name: "profile",
+        summary: "on-CPU stacks sampled at -F Hz; --folded lines and --flamegraph SVG",
+        script: Some(include_str!("../scripts/profile.bt")),
+    },
+];
+
+/// Every tool, by name.
+pub fn tools() -> &'static [ToolInfo] {
+    TOOLS
+}
+
+/// The embedded script of a tool, by its name (`opensnoop`) or as `bpfhook trace` names it
+/// (`tools/opensnoop.bt`).
+pub fn script(name: &str) -> Option<&'static str> {
+    let name = name
+        .strip_prefix("tools/")
+        .and_then(|n| n.strip_suffix(".bt"))
+        .unwrap_or(name);
+    TOOLS.iter().find(|t| t.name == name).and_then(|t| t.script)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_by_name_and_by_path() {
+        assert!(script("opensnoop").is_some_and(|s| s.contains("sys_enter_openat")));
+        assert_eq!(script("tools/opensnoop.bt"), script("opensnoop"));
+        assert!(script("tools/execsnoop.bt").is_none());
+        assert!(script("tools/nosuch.bt").is_none());
+        assert!(script("opensnoop.bt").is_none());
+    }
+
+    #[test]
+    fn listed_in_name_order() {
+        let names: Vec<_> = tools().iter().map(|t| t.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+    }
+}
