@@ -11,6 +11,7 @@ mod run;
 mod seccomp;
 mod session;
 mod targets;
+mod tools;
 mod top;
 mod trace;
 
@@ -70,6 +71,8 @@ enum Command {
     Format(discover::FormatArgs),
     /// Search /proc/kallsyms: address, type, name, module
     Kallsyms(discover::KallsymsArgs),
+    #[command(flatten)]
+    Tool(tools::ToolCommand),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::List(args) => discover::list(args).map(|()| ExitCode::SUCCESS),
         Command::Format(args) => discover::format(args).map(|()| ExitCode::SUCCESS),
         Command::Kallsyms(args) => discover::kallsyms(args).map(|()| ExitCode::SUCCESS),
+        Command::Tool(command) => tools::run(command),
     };
     match result {
         Ok(code) => code,

@@ -166,8 +166,13 @@ impl Report for Profile {
         warn_without_frame_pointers(&samples);
         samples.sort_by_key(|s| s.count);
         if let Some(path) = self.options.flamegraph.clone() {
-            if let Err(error) = write_flamegraph(&path, &folded_lines(&samples)) {
-                self.error = Some(error);
+            match write_flamegraph(&path, &folded_lines(&samples)) {
+                Ok(()) => eprintln!("profile: flame graph written to {}", path.display()),
+                Err(error) => self.error = Some(error),
+            }
+            // The SVG is the output unless folded lines or JSON are asked for too.
+            if !self.options.folded && !self.sink.json {
+                return Ok(());
             }
         }
         if self.options.folded {
