@@ -36,7 +36,9 @@ pub struct Options {
 /// Traces until Ctrl-C (`stop`) or `count` intervals.
 pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
     if options.interval == Some(0) {
-        return Err(ToolError::Usage("invalid interval: 0 (seconds, at least 1)".into()));
+        return Err(ToolError::Usage(
+            "invalid interval: 0 (seconds, at least 1)".into(),
+        ));
     }
     if options.count == Some(0) {
         return Err(ToolError::Usage("invalid count: 0".into()));
@@ -122,7 +124,10 @@ impl Report for Biolatency {
         if self.sink.json {
             return Ok(());
         }
-        writeln!(self.sink.out, "Tracing block device I/O... Hit Ctrl-C to end.")
+        writeln!(
+            self.sink.out,
+            "Tracing block device I/O... Hit Ctrl-C to end."
+        )
     }
 
     fn record(&mut self, _fields: &[Value]) -> io::Result<()> {

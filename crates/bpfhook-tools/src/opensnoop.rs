@@ -47,7 +47,10 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
     for pid in [options.pid, options.tid].into_iter().flatten() {
         check_pid(pid)?;
     }
-    let mut launch = Launch::new("opensnoop", crate::script("opensnoop").unwrap_or_default().into());
+    let mut launch = Launch::new(
+        "opensnoop",
+        crate::script("opensnoop").unwrap_or_default().into(),
+    );
     launch.params = vec![options.pid.unwrap_or(0).to_string()];
     launch.duration = options.duration;
     // Paths as long as the kernel takes them in a single component walk, within reason.

@@ -153,8 +153,16 @@ impl Report for Profile {
             .entries
             .iter()
             .map(|(key, value)| Sample {
-                kernel: if self.options.user_only { &[] } else { frames(key, 0) },
-                user: if self.options.kernel_only { &[] } else { frames(key, 1) },
+                kernel: if self.options.user_only {
+                    &[]
+                } else {
+                    frames(key, 0)
+                },
+                user: if self.options.kernel_only {
+                    &[]
+                } else {
+                    frames(key, 1)
+                },
                 comm: text(key, 2),
                 pid: uint(key, 3) as u32,
                 count: match value {
@@ -272,9 +280,7 @@ fn warn_without_frame_pointers(samples: &[Sample]) {
         let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
             continue;
         };
-        if seen.insert(exe.clone())
-            && bpfhook::symbolize::has_frame_pointers(&exe) == Some(false)
-        {
+        if seen.insert(exe.clone()) && bpfhook::symbolize::has_frame_pointers(&exe) == Some(false) {
             eprintln!(
                 "profile: {} (pid {pid}) has no frame pointers: its user stacks are cut short",
                 exe.display()

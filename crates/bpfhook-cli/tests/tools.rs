@@ -1,0 +1,309 @@
+//! The ready-made tools on the real kernel: each sees the activity the test makes (a marker
+//! file opened, a CPU-bound function sampled, direct block I/O), and bad options fail with a
+//! clear error. Every run is checked to leave no program loaded.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use bpfhook_testkit::{program_loaded, run_program, test_binary, unique_name, TempPath};
+
+const BPFHOOK: &str = env!("CARGO_BIN_EXE_bpfhook");
+/// Long enough for a loaded machine to compile, load and attach.
+const READY: Duration = Duration::from_secs(20);
+
+/// A tool running in the background, its stdout read line by line.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(BPFHOOK)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning bpfhook");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line (after those already seen) that `wanted` accepts, within `within`.
+    fn line_where(&mut self, within: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no such line; output so far:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Ctrl-C, then the rest of the output; checks the tool exited 0 and detached everything.
+    fn stop(self) -> Vec<String> {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.finish()
+    }
+
+    /// Waits for the tool to end by itself.
+    fn finish(mut self) -> Vec<String> {
+        let status = self.child.wait().expect("bpfhook exits");
+        self.seen.extend(self.lines.iter());
+        assert!(
+            status.success(),
+            "{status}; output:\n{}",
+            self.seen.join("\n")
+        );
+        assert!(
+            !program_loaded(&format!("bt{}_0", self.child.id())),
+            "a program stayed loaded"
+        );
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A process killed and reaped when the test ends, however it ends.
+struct Guarded(Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn columns(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+#[test]
+fn opensnoop_shows_a_marker_open_and_a_failed_one() {
+    let dir = TempPath::dir("opensnoop");
+    let marker = dir.join(&unique_name("marker-"));
+    std::fs::write(&marker, "x").expect("writing the marker");
+    let missing = dir.join(&unique_name("missing-"));
+    let (marker, missing) = (marker.to_str().unwrap(), missing.to_str().unwrap());
+
+    let mut tool = Running::start(&["opensnoop", "-T", "-U"]);
+    let header = tool.line_where(READY, |l| l.contains("PATH"));
+    assert_eq!(
+        columns(&header),
+        ["TIME(s)", "UID", "PID", "COMM", "FD", "ERR", "PATH"]
+    );
+    let cat = Command::new("cat")
+        .args([marker, missing])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("running cat");
+    assert!(!cat.success(), "cat of a missing file fails");
+    let opened = tool.line_where(READY, |l| l.ends_with(marker));
+    let failed = tool.line_where(READY, |l| l.ends_with(missing));
+    tool.stop();
+
+    let (opened, failed) = (columns(&opened), columns(&failed));
+    assert_eq!(opened[1], "0", "uid of root: {opened:?}");
+    assert_eq!(opened[3], "cat", "{opened:?}");
+    assert_eq!(failed[2], opened[2], "same pid: {failed:?}");
+    assert!(opened[4].parse::<i32>().unwrap() >= 0, "an fd: {opened:?}");
+    assert_eq!(opened[5], "0", "{opened:?}");
+    assert_eq!(&failed[4..6], ["-1", "2"], "ENOENT: {failed:?}");
+}
+
+#[test]
+fn opensnoop_failed_only_and_json() {
+    let dir = TempPath::dir("opensnoop");
+    let marker = dir.join(&unique_name("marker-"));
+    std::fs::write(&marker, "x").expect("writing the marker");
+    let missing = dir.join(&unique_name("missing-"));
+    let (marker, missing) = (marker.to_str().unwrap(), missing.to_str().unwrap());
+    // Opens only this test's files: -x must drop the one that succeeds, which comes first.
+    let script = format!("while :; do cat {marker} {missing}; sleep 0.05; done");
+    let _loop = Guarded(
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning the open loop"),
+    );
+
+    let mut tool = Running::start(&["opensnoop", "-x", "--json", "-n", "cat"]);
+    let line = tool.line_where(READY, |l| l.contains(missing));
+    let later = tool.line_where(READY, |l| l.contains(missing));
+    let lines = tool.stop();
+    assert!(
+        !lines.iter().any(|l| l.contains(marker)),
+        "-x showed a successful open:\n{}",
+        lines.join("\n")
+    );
+    for line in [line, later] {
+        let record: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(record["path"], missing, "{line}");
+        assert_eq!(record["comm"], "cat", "{line}");
+        assert_eq!(record["fd"], -1, "{line}");
+        assert_eq!(record["err"], 2, "{line}");
+        assert!(record["pid"].as_u64().is_some_and(|p| p > 0), "{line}");
+    }
+}
+
+#[test]
+fn trace_runs_the_embedded_opensnoop_script() {
+    let dir = TempPath::dir("opensnoop");
+    let marker = dir.join(&unique_name("marker-"));
+    std::fs::write(&marker, "x").expect("writing the marker");
+    let marker = marker.to_str().unwrap();
+    let command = format!("/bin/cat {marker}");
+    let (out, err, ok) = run_program(BPFHOOK, &["trace", "-c", &command, "tools/opensnoop.bt"]);
+    assert!(ok, "{err}");
+    let record = out
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no open of the marker in:\n{out}"));
+    assert!(record.contains(", cat, "), "{record}");
+}
+
+#[test]
+fn profile_names_the_hot_function_in_folded_stacks_and_the_flame_graph() {
+    let target = test_binary("profile_target");
+    let spinner = Guarded(
+        Command::new(&target)
+            .arg("60")
+            .spawn()
+            .expect("starting the CPU-bound target"),
+    );
+    let pid = spinner.0.id().to_string();
+    let dir = TempPath::dir("profile");
+    let svg = dir.join("flame.svg");
+    let svg_arg = svg.to_str().unwrap();
+    let tool = Running::start(&[
+        "profile",
+        "-p",
+        &pid,
+        "-F",
+        "499",
+        "--folded",
+        "--flamegraph",
+        svg_arg,
+        "2",
+    ]);
+    let lines = tool.finish();
+    let hot = lines
+        .iter()
+        .find(|l| l.contains(";main;bpfhook_hot_spin"))
+        .unwrap_or_else(|| panic!("no folded stack through the hot function:\n{lines:?}"));
+    assert!(hot.starts_with("profile_target"), "comm first: {hot}");
+    let count: u64 = hot.rsplit(' ').next().unwrap().parse().expect("a count");
+    assert!(count > 0, "{hot}");
+    assert!(!hot.contains('+'), "offsets stripped: {hot}");
+    let svg_text = std::fs::read_to_string(&svg).expect("the flame graph was written");
+    assert!(svg_text.starts_with("<?xml"), "an SVG");
+    assert!(
+        svg_text.contains("bpfhook_hot_spin"),
+        "the flame graph names the hot function"
+    );
+}
+
+#[test]
+fn biolatency_counts_direct_writes() {
+    // target/ is on a real disk (the test fixtures live there); tmpfs would do no block I/O.
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/biolat-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let file = dir.join("direct.bin");
+    let mut tool = Running::start(&["biolatency", "-D", "3", "1"]);
+    tool.line_where(READY, |l| l.starts_with("Tracing block device I/O"));
+    let of = format!("of={}", file.display());
+    let dd = Command::new("dd")
+        .args(["if=/dev/zero", &of, "bs=4k", "count=64", "oflag=direct"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("running dd");
+    assert!(dd.success());
+    let lines = tool.finish();
+    assert!(
+        lines.iter().any(|l| l.starts_with("disk = ")),
+        "a disk section: {lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start() == "usecs               : count     distribution"),
+        "BCC's header: {lines:?}"
+    );
+    let counted: u64 = lines
+        .iter()
+        .filter(|l| l.contains(" -> "))
+        .map(|l| columns(l)[4].parse::<u64>().expect("a count"))
+        .sum();
+    assert!(counted >= 64, "at least dd's 64 writes: {lines:?}");
+}
+
+#[test]
+fn tools_lists_every_tool() {
+    let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
+    assert!(ok, "{err}");
+    let names: Vec<_> = out.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(names, ["biolatency", "execsnoop", "opensnoop", "profile"]);
+}
+
+#[test]
+fn bad_options_fail_with_a_clear_error() {
+    // Exit 1 for what the tool rejects; clap's own usage errors keep its exit code, 2.
+    let cases: &[(&[&str], &str, i32)] = &[
+        (
+            &["opensnoop", "-p", "999999999"],
+            "No such process: 999999999",
+            1,
+        ),
+        (
+            &["opensnoop", "-f", "O_BOGUS"],
+            "unknown open flag: O_BOGUS",
+            1,
+        ),
+        (&["profile", "-F", "0"], "invalid frequency 0 Hz", 1),
+        (
+            &["profile", "-p", "999999999"],
+            "No such process: 999999999",
+            1,
+        ),
+        (&["biolatency", "0"], "invalid interval: 0", 1),
+        (&["biolatency", "x"], "invalid value 'x'", 2),
+    ];
+    for (args, expected, code) in cases {
+        let output = Command::new(BPFHOOK).args(*args).output().expect("runs");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(*code), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
