@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bpfhook_tools::{biolatency, opensnoop, profile};
+use bpfhook_tools::{
+    biolatency, exitsnoop, killsnoop, offcputime, opensnoop, profile, sched, stacks, Schedule,
+};
 use clap::{Args, Subcommand};
 
 #[derive(Subcommand)]
@@ -17,10 +19,20 @@ pub enum ToolCommand {
     Tools,
     /// Trace open/openat/openat2: PID COMM FD ERR PATH (like BCC's opensnoop)
     Opensnoop(OpensnoopArgs),
+    /// Trace process exits: parent, age, exit code or signal (like BCC's exitsnoop)
+    Exitsnoop(ExitsnoopArgs),
+    /// Trace kill(2): sender, signal, target, result (like BCC's killsnoop)
+    Killsnoop(KillsnoopArgs),
     /// Sample on-CPU stacks at -F Hz; --folded lines or a --flamegraph SVG (like BCC's profile)
     Profile(ProfileArgs),
+    /// Blocked time per stack; --folded lines or a --flamegraph SVG (like BCC's offcputime)
+    Offcputime(StackArgs),
     /// Block I/O latency as a log2 histogram (like BCC's biolatency)
     Biolatency(BiolatencyArgs),
+    /// Run queue latency as a log2 histogram (like BCC's runqlat)
+    Runqlat(SchedArgs),
+    /// Time on CPU per run as a log2 histogram (like BCC's cpudist)
+    Cpudist(SchedArgs),
 }
 
 #[derive(Args)]
@@ -61,16 +73,45 @@ pub struct OpensnoopArgs {
 }
 
 #[derive(Args)]
-pub struct ProfileArgs {
+pub struct ExitsnoopArgs {
+    /// Include a TIME column
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Only exits with a non-zero code or a signal
+    #[arg(short = 'x', long = "failed")]
+    failed: bool,
     /// Only this process
     #[arg(short = 'p', long = "pid")]
     pid: Option<u32>,
-    /// Samples per second on each CPU
-    #[arg(short = 'F', long = "frequency", default_value_t = profile::DEFAULT_HZ)]
-    frequency: u32,
-    /// Include the idle task (pid 0)
-    #[arg(short = 'I', long = "include-idle")]
-    include_idle: bool,
+    /// Every thread's exit, not only the process's
+    #[arg(long = "per-thread")]
+    per_thread: bool,
+    /// One JSON object per exit
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct KillsnoopArgs {
+    /// Only kills that failed
+    #[arg(short = 'x', long = "failed")]
+    failed: bool,
+    /// Only kills sent by this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this signal (number or name: 9, KILL, SIGKILL)
+    #[arg(short = 's', long = "signal")]
+    signal: Option<String>,
+    /// One JSON object per kill
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct StackArgs {
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
     /// User stacks only
     #[arg(short = 'U', long = "user-stacks-only")]
     user_only: bool,
@@ -86,27 +127,45 @@ pub struct ProfileArgs {
     /// One JSON object per stack
     #[arg(long)]
     json: bool,
-    /// Seconds to sample (default: until Ctrl-C)
+    /// Seconds to trace (default: until Ctrl-C)
     duration: Option<u64>,
 }
 
+impl StackArgs {
+    fn options(self) -> stacks::StackOptions {
+        stacks::StackOptions {
+            pid: self.pid,
+            user_only: self.user_only,
+            kernel_only: self.kernel_only,
+            duration: self.duration.map(Duration::from_secs),
+            folded: self.folded,
+            flamegraph: self.flamegraph,
+            json: self.json,
+        }
+    }
+}
+
 #[derive(Args)]
-pub struct BiolatencyArgs {
+pub struct ProfileArgs {
+    /// Samples per second on each CPU
+    #[arg(short = 'F', long = "frequency", default_value_t = profile::DEFAULT_HZ)]
+    frequency: u32,
+    /// Include the idle task (pid 0)
+    #[arg(short = 'I', long = "include-idle")]
+    include_idle: bool,
+    #[command(flatten)]
+    stacks: StackArgs,
+}
+
+/// When histograms print: `-T`, interval, count; and `--json`.
+#[derive(Args)]
+pub struct ScheduleArgs {
     /// Print a time line before each histogram
     #[arg(short = 'T', long = "timestamp")]
     timestamp: bool,
-    /// Include the time queued in the kernel
-    #[arg(short = 'Q', long = "queued")]
-    queued: bool,
     /// Milliseconds instead of microseconds
     #[arg(short = 'm', long = "milliseconds")]
     milliseconds: bool,
-    /// One histogram per disk
-    #[arg(short = 'D', long = "disks")]
-    disks: bool,
-    /// One histogram per set of I/O flags
-    #[arg(short = 'F', long = "flags")]
-    flags: bool,
     /// One JSON object per histogram
     #[arg(long)]
     json: bool,
@@ -114,6 +173,51 @@ pub struct BiolatencyArgs {
     interval: Option<u64>,
     /// Stop after COUNT intervals
     count: Option<u64>,
+}
+
+impl ScheduleArgs {
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            timestamp: self.timestamp,
+            interval: self.interval,
+            count: self.count,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct BiolatencyArgs {
+    /// Include the time queued in the kernel
+    #[arg(short = 'Q', long = "queued")]
+    queued: bool,
+    /// One histogram per disk
+    #[arg(short = 'D', long = "disks")]
+    disks: bool,
+    /// One histogram per set of I/O flags
+    #[arg(short = 'F', long = "flags")]
+    flags: bool,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
+}
+
+#[derive(Args)]
+pub struct SchedArgs {
+    /// One histogram per thread id
+    #[arg(short = 'L', long = "tids")]
+    per_thread: bool,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
+}
+
+impl SchedArgs {
+    fn options(self) -> sched::Options {
+        sched::Options {
+            milliseconds: self.schedule.milliseconds,
+            per_thread: self.per_thread,
+            schedule: self.schedule.schedule(),
+            json: self.schedule.json,
+        }
+    }
 }
 
 pub fn run(command: ToolCommand) -> Result<ExitCode> {
@@ -145,35 +249,51 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             out,
             stop,
         )?,
+        ToolCommand::Exitsnoop(a) => exitsnoop::run(
+            exitsnoop::Options {
+                timestamp: a.timestamp,
+                failed: a.failed,
+                pid: a.pid,
+                per_thread: a.per_thread,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Killsnoop(a) => killsnoop::run(
+            killsnoop::Options {
+                failed: a.failed,
+                pid: a.pid,
+                signal: a.signal,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Profile(a) => profile::run(
             profile::Options {
-                pid: a.pid,
                 frequency: a.frequency,
                 include_idle: a.include_idle,
-                user_only: a.user_only,
-                kernel_only: a.kernel_only,
-                duration: a.duration.map(Duration::from_secs),
-                folded: a.folded,
-                flamegraph: a.flamegraph,
-                json: a.json,
+                stacks: a.stacks.options(),
             },
             out,
             stop,
         )?,
+        ToolCommand::Offcputime(a) => offcputime::run(a.options(), out, stop)?,
         ToolCommand::Biolatency(a) => biolatency::run(
             biolatency::Options {
-                timestamp: a.timestamp,
                 queued: a.queued,
-                milliseconds: a.milliseconds,
+                milliseconds: a.schedule.milliseconds,
                 disks: a.disks,
                 flags: a.flags,
-                interval: a.interval,
-                count: a.count,
-                json: a.json,
+                schedule: a.schedule.schedule(),
+                json: a.schedule.json,
             },
             out,
             stop,
         )?,
+        ToolCommand::Runqlat(a) => sched::runqlat(a.options(), out, stop)?,
+        ToolCommand::Cpudist(a) => sched::cpudist(a.options(), out, stop)?,
     };
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

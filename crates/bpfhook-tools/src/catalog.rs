@@ -19,9 +19,29 @@ const TOOLS: &[ToolInfo] = &[
         script: Some(include_str!("../scripts/biolatency.bt")),
     },
     ToolInfo {
+        name: "cpudist",
+        summary: "time threads run per visit to a CPU, as a log2 histogram (per thread -L)",
+        script: Some(include_str!("../scripts/cpudist.bt")),
+    },
+    ToolInfo {
         name: "execsnoop",
         summary: "every exec on the system: pid, ppid, return value, arguments",
         script: None,
+    },
+    ToolInfo {
+        name: "exitsnoop",
+        summary: "every process exit: parent, age, exit code or signal (-x failed only)",
+        script: Some(include_str!("../scripts/exitsnoop.bt")),
+    },
+    ToolInfo {
+        name: "killsnoop",
+        summary: "every kill(2): sender, signal, target pid, result (-s SIGNAL, -x failed)",
+        script: Some(include_str!("../scripts/killsnoop.bt")),
+    },
+    ToolInfo {
+        name: "offcputime",
+        summary: "blocked time per kernel + user stack; --folded lines and --flamegraph SVG",
+        script: Some(include_str!("../scripts/offcputime.bt")),
     },
     ToolInfo {
         name: "opensnoop",
@@ -32,6 +52,11 @@ const TOOLS: &[ToolInfo] = &[
         name: "profile",
         summary: "on-CPU stacks sampled at -F Hz; --folded lines and --flamegraph SVG",
         script: Some(include_str!("../scripts/profile.bt")),
+    },
+    ToolInfo {
+        name: "runqlat",
+        summary: "run queue latency as a log2 histogram (per thread -L)",
+        script: Some(include_str!("../scripts/runqlat.bt")),
     },
 ];
 

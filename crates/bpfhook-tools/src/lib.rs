@@ -10,12 +10,20 @@
 
 pub mod biolatency;
 mod catalog;
+pub mod exitsnoop;
 mod fields;
 mod hist;
+mod histograms;
+pub mod killsnoop;
 pub mod launch;
+pub mod offcputime;
 pub mod opensnoop;
 pub mod profile;
 mod report;
+pub mod sched;
+mod signals;
+pub mod stacks;
 
 pub use catalog::{script, tools, ToolInfo};
+pub use histograms::Schedule;
 pub use launch::{Launch, ToolError};
