@@ -1,6 +1,6 @@
 //! The ready-made tools on the real kernel: each sees the activity the test makes (a marker
-//! file opened, a CPU-bound function sampled, direct block I/O), and bad options fail with a
-//! clear error. Every run is checked to leave no program loaded.
+//! file opened, a CPU-bound function sampled, a thread blocking in a named function, direct
+//! block I/O, a child killed, an exit code), and bad options fail with a clear error. Every run is checked to leave no program loaded.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -269,12 +269,141 @@ fn biolatency_counts_direct_writes() {
     assert!(counted >= 64, "at least dd's 64 writes: {lines:?}");
 }
 
+/// The test binary blocking in `bpfhook_nap` (2 ms sleeps) for a minute, or until the test ends.
+fn napper() -> Guarded {
+    Guarded(
+        Command::new(test_binary("profile_target"))
+            .args(["60", "nap"])
+            .spawn()
+            .expect("starting the napping target"),
+    )
+}
+
+#[test]
+fn offcputime_names_the_blocking_function() {
+    let target = napper();
+    let pid = target.0.id().to_string();
+    let lines = Running::start(&["offcputime", "-p", &pid, "--folded", "2"]).finish();
+    let nap = lines
+        .iter()
+        .find(|l| l.contains(";main;bpfhook_nap;"))
+        .unwrap_or_else(|| panic!("no stack through bpfhook_nap:\n{lines:?}"));
+    assert!(nap.starts_with("profile_target"), "comm first: {nap}");
+    assert!(
+        nap.contains(";schedule;"),
+        "the kernel frames follow: {nap}"
+    );
+    let micros: u64 = nap.rsplit(' ').next().unwrap().parse().expect("a total");
+    assert!(micros > 100_000, "most of 2 s asleep: {nap}");
+}
+
+#[test]
+fn runqlat_per_thread_and_cpudist_json_count_scheduling() {
+    let target = napper();
+    let tid = target.0.id().to_string();
+    let runqlat = Running::start(&["runqlat", "-L", "2", "1"]);
+    let cpudist = Running::start(&["cpudist", "--json", "2", "1"]);
+    let lines = runqlat.finish();
+    let section = format!("tid = {tid}");
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == section)
+        .unwrap_or_else(|| panic!("no {section} histogram:\n{}", lines.join("\n")));
+    let counted: u64 = lines[at + 1..]
+        .iter()
+        .skip(1)
+        .take_while(|l| l.contains(" -> "))
+        .map(|l| columns(l)[4].parse::<u64>().expect("a count"))
+        .sum();
+    assert!(counted > 10, "a wakeup every 2 ms: {}", lines.join("\n"));
+
+    let json = cpudist.finish();
+    let total: u64 = json
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .inspect(|h| assert_eq!(h["unit"], "usecs"))
+        .flat_map(|h| h["buckets"].as_array().cloned().unwrap_or_default())
+        .map(|b| b["count"].as_u64().expect("a count"))
+        .sum();
+    assert!(total > 10, "{json:?}");
+}
+
+#[test]
+fn exitsnoop_shows_exit_codes_and_signals() {
+    let mut tool = Running::start(&["exitsnoop"]);
+    tool.line_where(READY, |l| l.starts_with("PCOMM"));
+    let mut sleeper = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let sleeper_pid = sleeper.id().to_string();
+    sleeper.kill().expect("SIGKILL");
+    sleeper.wait().expect("reaped");
+    let mut exiter = Command::new("sh")
+        .args(["-c", "exit 3"])
+        .spawn()
+        .expect("sh");
+    let exiter_pid = exiter.id().to_string();
+    exiter.wait().expect("sh exits");
+    let killed = tool.line_where(READY, |l| columns(l).get(1) == Some(&sleeper_pid.as_str()));
+    let exited = tool.line_where(READY, |l| columns(l).get(1) == Some(&exiter_pid.as_str()));
+    tool.stop();
+    let own_pid = std::process::id().to_string();
+    assert_eq!(columns(&killed)[0], "sleep", "{killed}");
+    assert_eq!(
+        columns(&killed)[2],
+        own_pid,
+        "the test is the parent: {killed}"
+    );
+    assert!(killed.ends_with("signal 9 (KILL)"), "{killed}");
+    assert!(exited.ends_with("code 3"), "{exited}");
+}
+
+#[test]
+fn killsnoop_shows_the_signal_sent() {
+    let mut target = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let target_pid = target.0.id().to_string();
+    let mut tool = Running::start(&["killsnoop", "-s", "TERM"]);
+    tool.line_where(READY, |l| l.starts_with("TIME"));
+    // A probe with signal 0 first: -s TERM must leave it out.
+    let script = format!("kill -0 {target_pid}; kill -TERM {target_pid}");
+    let mut sender = Command::new("sh")
+        .args(["-c", &script])
+        .spawn()
+        .expect("sh");
+    let sender_pid = sender.id().to_string();
+    assert!(sender.wait().expect("sh exits").success());
+    let _ = target.0.wait();
+    let line = tool.line_where(READY, |l| columns(l).get(1) == Some(&sender_pid.as_str()));
+    let lines = tool.stop();
+    assert_eq!(
+        columns(&line)[2..],
+        ["sh", "15", &target_pid, "0"],
+        "{line}"
+    );
+    let from_sender = lines
+        .iter()
+        .filter(|l| columns(l).get(1) == Some(&sender_pid.as_str()))
+        .count();
+    assert_eq!(from_sender, 1, "only the TERM: {lines:?}");
+}
+
 #[test]
 fn tools_lists_every_tool() {
     let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
     assert!(ok, "{err}");
     let names: Vec<_> = out.lines().filter_map(|l| l.split(' ').next()).collect();
-    assert_eq!(names, ["biolatency", "execsnoop", "opensnoop", "profile"]);
+    assert_eq!(
+        names,
+        [
+            "biolatency",
+            "cpudist",
+            "execsnoop",
+            "exitsnoop",
+            "killsnoop",
+            "offcputime",
+            "opensnoop",
+            "profile",
+            "runqlat",
+        ]
+    );
 }
 
 #[test]
@@ -299,6 +428,18 @@ fn bad_options_fail_with_a_clear_error() {
         ),
         (&["biolatency", "0"], "invalid interval: 0", 1),
         (&["biolatency", "x"], "invalid value 'x'", 2),
+        (&["runqlat", "1", "0"], "invalid count: 0", 1),
+        (
+            &["killsnoop", "-s", "SIGNOPE"],
+            "unknown signal: SIGNOPE",
+            1,
+        ),
+        (&["offcputime", "-U", "-K"], "-U and -K are exclusive", 1),
+        (
+            &["exitsnoop", "-p", "999999999"],
+            "No such process: 999999999",
+            1,
+        ),
     ];
     for (args, expected, code) in cases {
         let output = Command::new(BPFHOOK).args(*args).output().expect("runs");
