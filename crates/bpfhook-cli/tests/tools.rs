@@ -386,6 +386,26 @@ fn killsnoop_shows_the_signal_sent() {
 }
 
 #[test]
+fn without_root_a_tool_says_so_in_one_line() {
+    let output = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .args([BPFHOOK, "opensnoop"])
+        .output()
+        .expect("running setpriv");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        "bpfhook: tools/opensnoop.bt needs root (bpf(2), perf events and tracefs): run it with sudo"
+    );
+}
+
+#[test]
 fn tools_lists_every_tool() {
     let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
     assert!(ok, "{err}");

@@ -60,9 +60,9 @@ fn script(options: &Options) -> String {
         text = edit(&text, "/ 1000)", "/ 1000000)");
     }
     let key = match (options.disks, options.flags) {
-        (true, true) => "[args.dev, str(args.rwbs)]",
-        (true, false) => "[args.dev]",
-        (false, true) => "[str(args.rwbs)]",
+        (true, true) => "[args->dev, str(args->rwbs)]",
+        (true, false) => "[args->dev]",
+        (false, true) => "[str(args->rwbs)]",
         (false, false) => "",
     };
     text = edit(&text, "@latency = hist(", &format!("@latency{key} = hist("));
@@ -71,8 +71,8 @@ fn script(options: &Options) -> String {
         text = edit(
             &text,
             "tracepoint:block:block_rq_issue\n{",
-            "tracepoint:block:block_rq_insert\n{\n  @start[args.dev, args.sector] = nsecs;\n}\n\n\
-             tracepoint:block:block_rq_issue\n/ !@start[args.dev, args.sector] /\n{",
+            "tracepoint:block:block_rq_insert\n{\n  @start[args->dev, args->sector] = nsecs;\n}\n\n\
+             tracepoint:block:block_rq_issue\n/ !@start[args->dev, args->sector] /\n{",
         );
     }
     text.push_str(&options.schedule.interval_probe());

@@ -35,20 +35,16 @@ pub struct Launch {
     pub duration: Option<Duration>,
     /// Bytes kept of strings (paths), NUL included.
     pub max_strlen: u32,
-    /// Entries per map.
-    pub max_map_keys: u32,
 }
 
 impl Launch {
     pub fn new(tool: &str, source: String) -> Self {
-        let defaults = Settings::default();
         Self {
             name: format!("tools/{tool}.bt"),
             source,
             params: Vec::new(),
             duration: None,
-            max_strlen: defaults.max_strlen,
-            max_map_keys: defaults.max_map_keys,
+            max_strlen: Settings::default().max_strlen,
         }
     }
 }
@@ -60,10 +56,17 @@ pub fn run(
     stop: Arc<AtomicBool>,
     output: &mut dyn Output,
 ) -> Result<i32, ToolError> {
+    // Without root the script fails on every probe (tracefs, bpf(2)); one line says why.
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ToolError::Usage(format!(
+            "{} needs root (bpf(2), perf events and tracefs): run it with sudo",
+            launch.name
+        )));
+    }
     let settings = Settings {
         positional: launch.params,
         max_strlen: launch.max_strlen,
-        max_map_keys: launch.max_map_keys,
         ..Settings::default()
     };
     let script = bpfhook_lang::compile(&launch.name, &launch.source, settings).map_err(|e| {

@@ -29,7 +29,7 @@ pub fn runqlat(
     stop: Arc<AtomicBool>,
 ) -> Result<i32, ToolError> {
     let banner = "Tracing run queue latency... Hit Ctrl-C to end.";
-    run("runqlat", "args.next_pid", banner, options, out, stop)
+    run("runqlat", "args->next_pid", banner, options, out, stop)
 }
 
 /// `cpudist`: until Ctrl-C or `count` intervals.
@@ -39,7 +39,7 @@ pub fn cpudist(
     stop: Arc<AtomicBool>,
 ) -> Result<i32, ToolError> {
     let banner = "Tracing on-CPU time... Hit Ctrl-C to end.";
-    run("cpudist", "args.prev_pid", banner, options, out, stop)
+    run("cpudist", "args->prev_pid", banner, options, out, stop)
 }
 
 /// `thread` is the script's expression for the thread the measured time belongs to.
@@ -104,7 +104,7 @@ mod tests {
             },
             json: false,
         };
-        for (tool, thread) in [("runqlat", "args.next_pid"), ("cpudist", "args.prev_pid")] {
+        for (tool, thread) in [("runqlat", "args->next_pid"), ("cpudist", "args->prev_pid")] {
             for options in [Options::default(), all.clone()] {
                 let source = script(tool, thread, &options);
                 if let Err(e) = bpfhook_lang::compile(tool, &source, Default::default()) {

@@ -75,7 +75,6 @@ pub(crate) fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<i32, ToolError> {
     launch.duration = options.duration;
-    launch.max_map_keys = 16384;
     let json = options.json;
     let mut output = ReportOutput(Stacks {
         tool,
