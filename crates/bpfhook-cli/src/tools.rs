@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bpfhook_tools::{
-    biolatency, exitsnoop, killsnoop, offcputime, opensnoop, profile, sched, stacks, Schedule,
+    biolatency, exitsnoop, killsnoop, offcputime, opensnoop, profile, sched, stacks, syscount,
+    Schedule,
 };
 use clap::{Args, Subcommand};
 
@@ -33,6 +34,39 @@ pub enum ToolCommand {
     Runqlat(SchedArgs),
     /// Time on CPU per run as a log2 histogram (like BCC's cpudist)
     Cpudist(SchedArgs),
+    /// Count system calls per syscall or per process, with latency (like BCC's syscount)
+    Syscount(SyscountArgs),
+}
+
+#[derive(Args)]
+pub struct SyscountArgs {
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Count per process, not per syscall
+    #[arg(short = 'P', long = "process")]
+    per_process: bool,
+    /// Also the total time spent in the calls
+    #[arg(short = 'L', long = "latency")]
+    latency: bool,
+    /// That time in milliseconds, not microseconds
+    #[arg(short = 'm', long = "milliseconds")]
+    milliseconds: bool,
+    /// Only calls that failed
+    #[arg(short = 'x', long = "failures")]
+    failed: bool,
+    /// How many rows to print
+    #[arg(short = 'T', long = "top", default_value_t = 10)]
+    top: usize,
+    /// Print (and reset) every INTERVAL seconds
+    #[arg(short = 'i', long = "interval")]
+    interval: Option<u64>,
+    /// Stop after this many seconds
+    #[arg(short = 'd', long = "duration")]
+    duration: Option<u64>,
+    /// One JSON object per row
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -294,6 +328,21 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         )?,
         ToolCommand::Runqlat(a) => sched::runqlat(a.options(), out, stop)?,
         ToolCommand::Cpudist(a) => sched::cpudist(a.options(), out, stop)?,
+        ToolCommand::Syscount(a) => syscount::run(
+            syscount::Options {
+                pid: a.pid,
+                per_process: a.per_process,
+                latency: a.latency,
+                milliseconds: a.milliseconds,
+                failed: a.failed,
+                top: a.top,
+                interval: a.interval,
+                duration: a.duration.map(Duration::from_secs),
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
     };
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

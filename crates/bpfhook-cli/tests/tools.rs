@@ -329,6 +329,30 @@ fn runqlat_per_thread_and_cpudist_json_count_scheduling() {
 }
 
 #[test]
+fn syscount_counts_a_process_sleeping_calls_and_their_time() {
+    let target = napper();
+    let pid = target.0.id().to_string();
+    let lines = Running::start(&["syscount", "-p", &pid, "-L", "-d", "2"]).finish();
+    let header = lines
+        .iter()
+        .find(|l| l.starts_with("SYSCALL"))
+        .unwrap_or_else(|| panic!("no header: {lines:?}"));
+    assert_eq!(columns(header), ["SYSCALL", "COUNT", "TIME", "(us)"]);
+    let nap = lines
+        .iter()
+        .map(|l| columns(l))
+        .find(|c| c.first() == Some(&"nanosleep"))
+        .unwrap_or_else(|| panic!("no nanosleep row: {lines:?}"));
+    let count: u64 = nap[1].parse().expect("a count");
+    let micros: f64 = nap[2].parse().expect("a time");
+    assert!(count > 100, "a 2 ms sleep at a time for 2 s: {nap:?}");
+    assert!(
+        micros > 2000.0 * count as f64 * 0.5,
+        "about 2 ms each: {nap:?}"
+    );
+}
+
+#[test]
 fn exitsnoop_shows_exit_codes_and_signals() {
     let mut tool = Running::start(&["exitsnoop"]);
     tool.line_where(READY, |l| l.starts_with("PCOMM"));
@@ -422,6 +446,7 @@ fn tools_lists_every_tool() {
             "opensnoop",
             "profile",
             "runqlat",
+            "syscount",
         ]
     );
 }
@@ -449,6 +474,7 @@ fn bad_options_fail_with_a_clear_error() {
         (&["biolatency", "0"], "invalid interval: 0", 1),
         (&["biolatency", "x"], "invalid value 'x'", 2),
         (&["runqlat", "1", "0"], "invalid count: 0", 1),
+        (&["syscount", "-i", "0"], "invalid interval: 0", 1),
         (
             &["killsnoop", "-s", "SIGNOPE"],
             "unknown signal: SIGNOPE",

@@ -58,6 +58,11 @@ const TOOLS: &[ToolInfo] = &[
         summary: "run queue latency as a log2 histogram (per thread -L)",
         script: Some(include_str!("../scripts/runqlat.bt")),
     },
+    ToolInfo {
+        name: "syscount",
+        summary: "system calls counted per syscall or per process (-P), with latency (-L)",
+        script: Some(include_str!("../scripts/syscount.bt")),
+    },
 ];
 
 /// Every tool, by name.

@@ -23,6 +23,7 @@ mod report;
 pub mod sched;
 mod signals;
 pub mod stacks;
+pub mod syscount;
 
 pub use catalog::{script, tools, ToolInfo};
 pub use histograms::Schedule;
