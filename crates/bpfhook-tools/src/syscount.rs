@@ -142,9 +142,9 @@ impl Syscount {
             })
             .collect();
         if self.options.latency {
-            rows.sort_by(|a, b| b.nanos.cmp(&a.nanos));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.nanos));
         } else {
-            rows.sort_by(|a, b| b.count.cmp(&a.count));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.count));
         }
         rows.truncate(self.options.top);
         rows
