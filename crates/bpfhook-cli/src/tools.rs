@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bpfhook_tools::{
-    biolatency, exitsnoop, killsnoop, offcputime, opensnoop, profile, sched, stacks, syscount,
-    Schedule,
+    biolatency, biosnoop, exitsnoop, killsnoop, offcputime, opensnoop, profile, sched, stacks,
+    syscount, Schedule,
 };
 use clap::{Args, Subcommand};
 
@@ -30,12 +30,24 @@ pub enum ToolCommand {
     Offcputime(StackArgs),
     /// Block I/O latency as a log2 histogram (like BCC's biolatency)
     Biolatency(BiolatencyArgs),
+    /// Trace block I/O: issuer, disk, sector, bytes, latency (like BCC's biosnoop)
+    Biosnoop(BiosnoopArgs),
     /// Run queue latency as a log2 histogram (like BCC's runqlat)
     Runqlat(SchedArgs),
     /// Time on CPU per run as a log2 histogram (like BCC's cpudist)
     Cpudist(SchedArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
     Syscount(SyscountArgs),
+}
+
+#[derive(Args)]
+pub struct BiosnoopArgs {
+    /// Only this disk (sda, vda, nvme0n1, …)
+    #[arg(short = 'd', long = "disk")]
+    disk: Option<String>,
+    /// One JSON object per request
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -322,6 +334,14 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 flags: a.flags,
                 schedule: a.schedule.schedule(),
                 json: a.schedule.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Biosnoop(a) => biosnoop::run(
+            biosnoop::Options {
+                disk: a.disk,
+                json: a.json,
             },
             out,
             stop,

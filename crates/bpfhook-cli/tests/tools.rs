@@ -430,6 +430,31 @@ fn without_root_a_tool_says_so_in_one_line() {
 }
 
 #[test]
+fn biosnoop_shows_each_direct_write() {
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/biosnoop-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let of = format!("of={}", dir.join("direct.bin").display());
+    let mut tool = Running::start(&["biosnoop"]);
+    tool.line_where(READY, |l| l.starts_with("TIME(s)"));
+    let mut dd = Command::new("dd")
+        .args(["if=/dev/zero", &of, "bs=4k", "count=8", "oflag=direct"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running dd");
+    let dd_pid = dd.id().to_string();
+    assert!(dd.wait().expect("dd exits").success());
+    let ours = |l: &str| {
+        let c = columns(l);
+        c.get(1) == Some(&"dd") && c.get(2) == Some(&dd_pid.as_str()) && c.get(4) == Some(&"W")
+    };
+    for _ in 0..8 {
+        let line = tool.line_where(READY, ours);
+        assert_eq!(columns(&line)[6], "4096", "{line}");
+    }
+    tool.stop();
+}
+
+#[test]
 fn tools_lists_every_tool() {
     let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
     assert!(ok, "{err}");
@@ -438,6 +463,7 @@ fn tools_lists_every_tool() {
         names,
         [
             "biolatency",
+            "biosnoop",
             "cpudist",
             "execsnoop",
             "exitsnoop",
@@ -475,6 +501,7 @@ fn bad_options_fail_with_a_clear_error() {
         (&["biolatency", "x"], "invalid value 'x'", 2),
         (&["runqlat", "1", "0"], "invalid count: 0", 1),
         (&["syscount", "-i", "0"], "invalid interval: 0", 1),
+        (&["biosnoop", "-d", "nodisk0"], "no such disk: nodisk0", 1),
         (
             &["killsnoop", "-s", "SIGNOPE"],
             "unknown signal: SIGNOPE",

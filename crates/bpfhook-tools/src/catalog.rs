@@ -19,6 +19,11 @@ const TOOLS: &[ToolInfo] = &[
         script: Some(include_str!("../scripts/biolatency.bt")),
     },
     ToolInfo {
+        name: "biosnoop",
+        summary: "every block I/O: issuer, disk, direction, sector, bytes, latency (-d DISK)",
+        script: Some(include_str!("../scripts/biosnoop.bt")),
+    },
+    ToolInfo {
         name: "cpudist",
         summary: "time threads run per visit to a CPU, as a log2 histogram (per thread -L)",
         script: Some(include_str!("../scripts/cpudist.bt")),

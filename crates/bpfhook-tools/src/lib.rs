@@ -9,6 +9,7 @@
 //! runs it.
 
 pub mod biolatency;
+pub mod biosnoop;
 mod catalog;
 pub mod exitsnoop;
 mod fields;
