@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bpfhook_tools::{
-    biolatency, biosnoop, exitsnoop, killsnoop, offcputime, opensnoop, profile, sched, stacks,
-    syscount, Schedule,
+    biolatency, biosnoop, exitsnoop, irqs, killsnoop, offcputime, opensnoop, profile, sched,
+    stacks, syscount, Schedule,
 };
 use clap::{Args, Subcommand};
 
@@ -36,6 +36,10 @@ pub enum ToolCommand {
     Runqlat(SchedArgs),
     /// Time on CPU per run as a log2 histogram (like BCC's cpudist)
     Cpudist(SchedArgs),
+    /// Time in soft interrupts per kind: totals, -C counts, -d histograms (like BCC's softirqs)
+    Softirqs(IrqArgs),
+    /// Time in hard interrupt handlers: totals, -C counts, -d histograms (like BCC's hardirqs)
+    Hardirqs(IrqArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
     Syscount(SyscountArgs),
 }
@@ -48,6 +52,41 @@ pub struct BiosnoopArgs {
     /// One JSON object per request
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+pub struct IrqArgs {
+    /// A histogram of each interrupt's durations instead of totals
+    #[arg(short = 'd', long = "dist")]
+    distributions: bool,
+    /// Count events instead of summing time
+    #[arg(short = 'C', long = "count")]
+    count: bool,
+    /// Print a time line before each table
+    #[arg(short = 'T', long = "timestamp")]
+    timestamp: bool,
+    /// One JSON object per row or histogram
+    #[arg(long)]
+    json: bool,
+    /// Print every INTERVAL seconds
+    interval: Option<u64>,
+    /// Stop after COUNT intervals
+    outputs: Option<u64>,
+}
+
+impl IrqArgs {
+    fn options(self) -> irqs::Options {
+        irqs::Options {
+            distributions: self.distributions,
+            count: self.count,
+            schedule: Schedule {
+                timestamp: self.timestamp,
+                interval: self.interval,
+                count: self.outputs,
+            },
+            json: self.json,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -348,6 +387,8 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         )?,
         ToolCommand::Runqlat(a) => sched::runqlat(a.options(), out, stop)?,
         ToolCommand::Cpudist(a) => sched::cpudist(a.options(), out, stop)?,
+        ToolCommand::Softirqs(a) => irqs::run(irqs::Kind::Soft, a.options(), out, stop)?,
+        ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,
         ToolCommand::Syscount(a) => syscount::run(
             syscount::Options {
                 pid: a.pid,

@@ -454,6 +454,47 @@ fn biosnoop_shows_each_direct_write() {
     tool.stop();
 }
 
+/// The rows of a totals table (`NAME TOTAL`) after its header.
+fn totals(lines: &[String], header: &str) -> Vec<(String, u64)> {
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with(header))
+        .unwrap_or_else(|| panic!("no {header} header: {lines:?}"));
+    lines[at + 1..]
+        .iter()
+        .map(|l| columns(l))
+        .filter(|c| c.len() == 2)
+        .map(|c| (c[0].to_owned(), c[1].parse().expect("a total")))
+        .collect()
+}
+
+#[test]
+fn softirqs_and_hardirqs_see_timer_ticks_and_disk_interrupts() {
+    let softirqs = Running::start(&["softirqs", "1", "1"]);
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/irqs-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let of = format!("of={}", dir.join("direct.bin").display());
+    let mut hardirqs = Running::start(&["hardirqs", "-C", "2", "1"]);
+    hardirqs.line_where(READY, |l| l.starts_with("Tracing hard irq"));
+    // Direct writes complete through the disk's interrupt.
+    let dd = Command::new("dd")
+        .args(["if=/dev/zero", &of, "bs=4k", "count=32", "oflag=direct"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("running dd");
+    assert!(dd.success());
+
+    let soft = totals(&softirqs.finish(), "SOFTIRQ");
+    assert!(
+        soft.iter()
+            .any(|(name, usecs)| name == "timer" && *usecs > 0),
+        "the tick's timer softirq: {soft:?}"
+    );
+    let hard = totals(&hardirqs.finish(), "HARDIRQ");
+    let handled: u64 = hard.iter().map(|(_, count)| count).sum();
+    assert!(handled >= 1, "dd's completions: {hard:?}");
+}
+
 #[test]
 fn tools_lists_every_tool() {
     let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
@@ -467,11 +508,13 @@ fn tools_lists_every_tool() {
             "cpudist",
             "execsnoop",
             "exitsnoop",
+            "hardirqs",
             "killsnoop",
             "offcputime",
             "opensnoop",
             "profile",
             "runqlat",
+            "softirqs",
             "syscount",
         ]
     );
@@ -502,6 +545,7 @@ fn bad_options_fail_with_a_clear_error() {
         (&["runqlat", "1", "0"], "invalid count: 0", 1),
         (&["syscount", "-i", "0"], "invalid interval: 0", 1),
         (&["biosnoop", "-d", "nodisk0"], "no such disk: nodisk0", 1),
+        (&["softirqs", "-d", "-C"], "-d and -C are exclusive", 1),
         (
             &["killsnoop", "-s", "SIGNOPE"],
             "unknown signal: SIGNOPE",

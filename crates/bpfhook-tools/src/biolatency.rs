@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::histograms::{Histograms, Schedule, Section};
+use crate::histograms::{Histograms, Schedule, Section, Ticks};
 use crate::launch::{self, edit, Launch, ToolError};
 use crate::report::{ReportOutput, Sink};
 
@@ -45,10 +45,8 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
             "usecs"
         },
         sections,
-        schedule: options.schedule,
+        ticks: Ticks::new(options.schedule, Arc::clone(&stop)),
         sink: Sink::new(out, options.json),
-        stop: Arc::clone(&stop),
-        printed: 0,
     });
     launch::run(launch, stop, &mut output)
 }

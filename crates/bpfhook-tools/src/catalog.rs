@@ -39,6 +39,11 @@ const TOOLS: &[ToolInfo] = &[
         script: Some(include_str!("../scripts/exitsnoop.bt")),
     },
     ToolInfo {
+        name: "hardirqs",
+        summary: "time in each hard interrupt handler: totals, counts (-C), histograms (-d)",
+        script: Some(include_str!("../scripts/hardirqs.bt")),
+    },
+    ToolInfo {
         name: "killsnoop",
         summary: "every kill(2): sender, signal, target pid, result (-s SIGNAL, -x failed)",
         script: Some(include_str!("../scripts/killsnoop.bt")),
@@ -62,6 +67,11 @@ const TOOLS: &[ToolInfo] = &[
         name: "runqlat",
         summary: "run queue latency as a log2 histogram (per thread -L)",
         script: Some(include_str!("../scripts/runqlat.bt")),
+    },
+    ToolInfo {
+        name: "softirqs",
+        summary: "time in each kind of soft interrupt: totals, counts (-C), histograms (-d)",
+        script: Some(include_str!("../scripts/softirqs.bt")),
     },
     ToolInfo {
         name: "syscount",

@@ -25,6 +25,10 @@ pub enum Section {
     Flags,
     /// A thread id.
     Tid,
+    /// A soft interrupt vector, shown by name.
+    Softirq,
+    /// A hard interrupt handler's name.
+    Hardirq,
 }
 
 impl Section {
@@ -33,6 +37,8 @@ impl Section {
             Section::Disk => "disk",
             Section::Flags => "flags",
             Section::Tid => "tid",
+            Section::Softirq => "softirq",
+            Section::Hardirq => "hardirq",
         }
     }
 
@@ -41,6 +47,8 @@ impl Section {
             Section::Disk => crate::biolatency::disk_name(uint(value, index) as u32),
             Section::Flags => crate::biolatency::flags_name(&text(value, index)),
             Section::Tid => uint(value, index).to_string(),
+            Section::Softirq => crate::irqs::softirq_name(uint(value, index)),
+            Section::Hardirq => text(value, index),
         }
     }
 }
@@ -74,12 +82,48 @@ impl Schedule {
 
     /// The probe that prints and resets the histogram every interval, if there is one.
     pub fn interval_probe(&self) -> String {
+        self.interval_probe_of(MAP)
+    }
+
+    /// The same for another map.
+    pub fn interval_probe_of(&self, map: &str) -> String {
         match self.interval {
             Some(seconds) => {
-                format!("\ninterval:s:{seconds}\n{{\n  print({MAP});\n  clear({MAP});\n}}\n")
+                format!("\ninterval:s:{seconds}\n{{\n  print({map});\n  clear({map});\n}}\n")
             }
             None => String::new(),
         }
+    }
+}
+
+/// Counts the tables printed against the schedule: stops the run after `count`.
+pub struct Ticks {
+    schedule: Schedule,
+    stop: Arc<AtomicBool>,
+    printed: u64,
+}
+
+impl Ticks {
+    pub fn new(schedule: Schedule, stop: Arc<AtomicBool>) -> Self {
+        Self {
+            schedule,
+            stop,
+            printed: 0,
+        }
+    }
+
+    /// `count` tables printed: later ones (the exit dump) are not.
+    pub fn done(&self) -> bool {
+        self.schedule.count.is_some_and(|c| self.printed >= c)
+    }
+
+    /// One more table printed; its `-T` time line, if asked for.
+    pub fn tick(&mut self) -> Option<String> {
+        self.printed += 1;
+        if self.done() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        self.schedule.timestamp.then(clock_time)
     }
 }
 
@@ -90,18 +134,8 @@ pub struct Histograms {
     /// `usecs`, `msecs`.
     pub unit: &'static str,
     pub sections: Vec<Section>,
-    pub schedule: Schedule,
+    pub ticks: Ticks,
     pub sink: Sink,
-    /// Set once `count` histograms are printed.
-    pub stop: Arc<AtomicBool>,
-    /// Histograms printed (intervals, then the exit dump).
-    pub printed: u64,
-}
-
-impl Histograms {
-    fn done(&self) -> bool {
-        self.schedule.count.is_some_and(|c| self.printed >= c)
-    }
 }
 
 impl Report for Histograms {
@@ -117,14 +151,10 @@ impl Report for Histograms {
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {
-        if map.name != MAP || self.done() {
+        if map.name != MAP || self.ticks.done() {
             return Ok(());
         }
-        self.printed += 1;
-        if self.done() {
-            self.stop.store(true, Ordering::Relaxed);
-        }
-        let time = self.schedule.timestamp.then(clock_time);
+        let time = self.ticks.tick();
         if !self.sink.json {
             writeln!(self.sink.out)?;
             if let Some(time) = &time {

@@ -15,6 +15,7 @@ pub mod exitsnoop;
 mod fields;
 mod hist;
 mod histograms;
+pub mod irqs;
 pub mod killsnoop;
 pub mod launch;
 pub mod offcputime;
