@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use bpfhook_tools::{
     biolatency, biosnoop, exitsnoop, irqs, killsnoop, offcputime, opensnoop, profile, sched,
-    stacks, syscount, Schedule,
+    stacks, syscount, tcp, Schedule,
 };
 use clap::{Args, Subcommand};
 
@@ -40,6 +40,12 @@ pub enum ToolCommand {
     Softirqs(IrqArgs),
     /// Time in hard interrupt handlers: totals, -C counts, -d histograms (like BCC's hardirqs)
     Hardirqs(IrqArgs),
+    /// Trace TCP state changes with the time in each state (like BCC's tcpstates)
+    Tcpstates(TcpArgs),
+    /// One line per closed TCP connection: bytes and lifespan (like BCC's tcplife)
+    Tcplife(TcpArgs),
+    /// Trace active TCP connections (like BCC's tcpconnect)
+    Tcpconnect(TcpconnectArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
     Syscount(SyscountArgs),
 }
@@ -87,6 +93,67 @@ impl IrqArgs {
             json: self.json,
         }
     }
+}
+
+#[derive(Args)]
+pub struct TcpArgs {
+    /// Include a TIME column
+    #[arg(short = 'T', long = "time")]
+    timestamp: bool,
+    /// Only this process (tcplife)
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this local port
+    #[arg(short = 'L', long = "localport")]
+    local_port: Option<u16>,
+    /// Only this remote port
+    #[arg(short = 'D', long = "remoteport")]
+    remote_port: Option<u16>,
+    /// IPv4 only
+    #[arg(short = '4', long = "ipv4")]
+    ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
+    /// One JSON object per line
+    #[arg(long)]
+    json: bool,
+}
+
+impl TcpArgs {
+    fn options(self) -> tcp::Options {
+        tcp::Options {
+            timestamp: self.timestamp,
+            pid: self.pid,
+            local_port: self.local_port,
+            remote_port: self.remote_port,
+            ipv4: self.ipv4,
+            ipv6: self.ipv6,
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct TcpconnectArgs {
+    /// Include a TIME(s) column
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this destination port
+    #[arg(short = 'P', long = "port")]
+    port: Option<u16>,
+    /// IPv4 only
+    #[arg(short = '4', long = "ipv4")]
+    ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
+    /// One JSON object per connection
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -389,6 +456,22 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Cpudist(a) => sched::cpudist(a.options(), out, stop)?,
         ToolCommand::Softirqs(a) => irqs::run(irqs::Kind::Soft, a.options(), out, stop)?,
         ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,
+        ToolCommand::Tcpstates(a) => tcp::run(tcp::Tool::States, a.options(), out, stop)?,
+        ToolCommand::Tcplife(a) => tcp::run(tcp::Tool::Life, a.options(), out, stop)?,
+        ToolCommand::Tcpconnect(a) => tcp::run(
+            tcp::Tool::Connect,
+            tcp::Options {
+                timestamp: a.timestamp,
+                pid: a.pid,
+                local_port: None,
+                remote_port: a.port,
+                ipv4: a.ipv4,
+                ipv6: a.ipv6,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Syscount(a) => syscount::run(
             syscount::Options {
                 pid: a.pid,

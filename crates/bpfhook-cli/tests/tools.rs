@@ -496,6 +496,63 @@ fn softirqs_and_hardirqs_see_timer_ticks_and_disk_interrupts() {
 }
 
 #[test]
+fn tcp_tools_see_a_loopback_connection() {
+    use std::io::{Read, Write};
+    let mut states = Running::start(&["tcpstates"]);
+    let mut life = Running::start(&["tcplife", "--json"]);
+    let mut connect = Running::start(&["tcpconnect"]);
+    states.line_where(READY, |l| l.starts_with("SKADDR"));
+    connect.line_where(READY, |l| l.starts_with("PID"));
+    // tcplife prints no header in JSON: its first state change is the listener's below.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
+    let port = listener.local_addr().expect("bound").port().to_string();
+    life.line_where(READY, |_| true);
+    let mut client =
+        std::net::TcpStream::connect(("127.0.0.1", listener.local_addr().unwrap().port()))
+            .expect("connecting");
+    let client_port = client.local_addr().expect("bound").port().to_string();
+    let (mut server, _) = listener.accept().expect("accepting");
+    client.write_all(&[b'x'; 1000]).expect("sending");
+    let mut buffer = [0u8; 1000];
+    server.read_exact(&mut buffer).expect("receiving");
+    server.write_all(&buffer[..300]).expect("replying");
+    client
+        .read_exact(&mut buffer[..300])
+        .expect("receiving the reply");
+    drop(client);
+    drop(server);
+
+    let me = std::process::id().to_string();
+    let syn = connect.line_where(READY, |l| columns(l).last() == Some(&port.as_str()));
+    assert_eq!(columns(&syn)[0], me, "{syn}");
+    assert_eq!(
+        columns(&syn)[2..5],
+        ["4", "127.0.0.1", "127.0.0.1"],
+        "{syn}"
+    );
+    connect.stop();
+
+    let client_row = |l: &str| columns(l).get(4) == Some(&client_port.as_str());
+    let transition = |from: &str, to: &str| {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        move |l: &str| client_row(l) && columns(l)[7] == from && columns(l)[9] == to
+    };
+    states.line_where(READY, transition("SYN_SENT", "ESTABLISHED"));
+    states.line_where(READY, transition("ESTABLISHED", "FIN_WAIT1"));
+    states.stop();
+
+    let closed = life.line_where(READY, |l| l.contains(&format!("\"lport\":{client_port},")));
+    life.stop();
+    let record: serde_json::Value = serde_json::from_str(&closed).expect("JSON");
+    assert_eq!(record["rport"].to_string(), port, "{closed}");
+    // The kernel's counters include the SYN and FIN sequence numbers.
+    let tx = record["tx_bytes"].as_u64().expect("tx");
+    let rx = record["rx_bytes"].as_u64().expect("rx");
+    assert!((1000..=1002).contains(&tx), "{closed}");
+    assert!((300..=302).contains(&rx), "{closed}");
+}
+
+#[test]
 fn tools_lists_every_tool() {
     let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
     assert!(ok, "{err}");
@@ -516,6 +573,9 @@ fn tools_lists_every_tool() {
             "runqlat",
             "softirqs",
             "syscount",
+            "tcpconnect",
+            "tcplife",
+            "tcpstates",
         ]
     );
 }
@@ -546,6 +606,7 @@ fn bad_options_fail_with_a_clear_error() {
         (&["syscount", "-i", "0"], "invalid interval: 0", 1),
         (&["biosnoop", "-d", "nodisk0"], "no such disk: nodisk0", 1),
         (&["softirqs", "-d", "-C"], "-d and -C are exclusive", 1),
+        (&["tcplife", "-4", "-6"], "-4 and -6 are exclusive", 1),
         (
             &["killsnoop", "-s", "SIGNOPE"],
             "unknown signal: SIGNOPE",

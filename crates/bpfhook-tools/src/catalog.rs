@@ -78,6 +78,21 @@ const TOOLS: &[ToolInfo] = &[
         summary: "system calls counted per syscall or per process (-P), with latency (-L)",
         script: Some(include_str!("../scripts/syscount.bt")),
     },
+    ToolInfo {
+        name: "tcpconnect",
+        summary: "every active TCP connect: pid, comm, addresses, port (-P PORT, -4/-6)",
+        script: Some(include_str!("../scripts/tcpconnect.bt")),
+    },
+    ToolInfo {
+        name: "tcplife",
+        summary: "one line per closed TCP connection: ends, KB each way, lifespan",
+        script: Some(include_str!("../scripts/tcplife.bt")),
+    },
+    ToolInfo {
+        name: "tcpstates",
+        summary: "every TCP state change, with the time spent in the old state",
+        script: Some(include_str!("../scripts/tcpstates.bt")),
+    },
 ];
 
 /// Every tool, by name.

@@ -26,6 +26,7 @@ pub mod sched;
 mod signals;
 pub mod stacks;
 pub mod syscount;
+pub mod tcp;
 
 pub use catalog::{script, tools, ToolInfo};
 pub use histograms::Schedule;
