@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bpfhook_tools::{
-    biolatency, biosnoop, exitsnoop, irqs, killsnoop, offcputime, opensnoop, profile, sched,
-    stacks, syscount, tcp, Schedule,
+    bashreadline, biolatency, biosnoop, exitsnoop, irqs, killsnoop, mountsnoop, offcputime,
+    opensnoop, profile, sched, stacks, syscount, tcp, Schedule,
 };
 use clap::{Args, Subcommand};
 
@@ -20,6 +20,12 @@ pub enum ToolCommand {
     Tools,
     /// Trace open/openat/openat2: PID COMM FD ERR PATH (like BCC's opensnoop)
     Opensnoop(OpensnoopArgs),
+    /// Trace the stat family: PID COMM RET ERR PATH (like BCC's statsnoop)
+    Statsnoop(StatsnoopArgs),
+    /// Trace mount and umount calls (like BCC's mountsnoop)
+    Mountsnoop(JsonArgs),
+    /// Print the command lines interactive bash shells read (like BCC's bashreadline)
+    Bashreadline(JsonArgs),
     /// Trace process exits: parent, age, exit code or signal (like BCC's exitsnoop)
     Exitsnoop(ExitsnoopArgs),
     /// Trace kill(2): sender, signal, target, result (like BCC's killsnoop)
@@ -225,6 +231,30 @@ pub struct OpensnoopArgs {
 }
 
 #[derive(Args)]
+pub struct StatsnoopArgs {
+    /// Include a TIME(s) column: seconds since the first call
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Only failed calls
+    #[arg(short = 'x', long = "failed")]
+    failed: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// One JSON object per call
+    #[arg(long)]
+    json: bool,
+}
+
+/// Tools whose only option is the output format.
+#[derive(Args)]
+pub struct JsonArgs {
+    /// One JSON object per line
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 pub struct ExitsnoopArgs {
     /// Include a TIME column
     #[arg(short = 't', long = "timestamp")]
@@ -401,6 +431,23 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             out,
             stop,
         )?,
+        ToolCommand::Statsnoop(a) => opensnoop::statsnoop(
+            opensnoop::Options {
+                pid: a.pid,
+                timestamp: a.timestamp,
+                failed: a.failed,
+                json: a.json,
+                ..opensnoop::Options::default()
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Mountsnoop(a) => {
+            mountsnoop::run(mountsnoop::Options { json: a.json }, out, stop)?
+        }
+        ToolCommand::Bashreadline(a) => {
+            bashreadline::run(bashreadline::Options { json: a.json }, out, stop)?
+        }
         ToolCommand::Exitsnoop(a) => exitsnoop::run(
             exitsnoop::Options {
                 timestamp: a.timestamp,

@@ -555,6 +555,105 @@ fn tcp_tools_see_a_loopback_connection() {
 }
 
 #[test]
+fn statsnoop_shows_this_process_stats() {
+    let dir = TempPath::dir("statsnoop");
+    let marker = dir.join(&unique_name("marker-"));
+    std::fs::write(&marker, "x").expect("writing the marker");
+    let missing = dir.join(&unique_name("missing-"));
+    let me = std::process::id().to_string();
+    let mut tool = Running::start(&["statsnoop", "-p", &me]);
+    let header = tool.line_where(READY, |l| l.starts_with("PID"));
+    assert_eq!(columns(&header), ["PID", "COMM", "RET", "ERR", "PATH"]);
+    std::fs::metadata(&marker).expect("stat of the marker");
+    assert!(std::fs::metadata(&missing).is_err());
+    let (marker, missing) = (marker.to_str().unwrap(), missing.to_str().unwrap());
+    let found = tool.line_where(READY, |l| l.ends_with(marker));
+    let failed = tool.line_where(READY, |l| l.ends_with(missing));
+    tool.stop();
+    assert_eq!(columns(&found)[0], me);
+    assert_eq!(columns(&found)[2..4], ["0", "0"], "{found}");
+    assert_eq!(columns(&failed)[2..4], ["-1", "2"], "ENOENT: {failed}");
+}
+
+/// A tmpfs mounted by the test itself, detached when the test ends, however it ends.
+struct Mounted(std::ffi::CString);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        // SAFETY: a NUL-terminated path; failure (already unmounted) is fine.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+fn mountsnoop_shows_a_mount_and_its_umount() {
+    use std::ffi::CString;
+    let dir = TempPath::dir("mountsnoop");
+    let source = unique_name("bpfhook-src-");
+    let mut tool = Running::start(&["mountsnoop"]);
+    tool.line_where(READY, |l| l.starts_with("COMM"));
+    let target = CString::new(dir.as_str()).unwrap();
+    let (c_source, fstype) = (CString::new(source.as_str()).unwrap(), c"tmpfs");
+    // SAFETY: NUL-terminated strings; no data.
+    let mounted = unsafe {
+        libc::mount(
+            c_source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            libc::MS_NOSUID,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(mounted, 0, "mount: {}", std::io::Error::last_os_error());
+    let guard = Mounted(target);
+    // SAFETY: the path mounted just above.
+    assert_eq!(unsafe { libc::umount2(guard.0.as_ptr(), 0) }, 0);
+    let mount_call = format!(
+        "mount(\"{source}\", \"{}\", \"tmpfs\", MS_NOSUID, \"\") = 0",
+        dir.as_str()
+    );
+    let umount_call = format!("umount(\"{}\", 0) = 0", dir.as_str());
+    let mount_line = tool.line_where(READY, |l| l.ends_with(&mount_call));
+    tool.line_where(READY, |l| l.ends_with(&umount_call));
+    tool.stop();
+    let me = std::process::id().to_string();
+    assert_eq!(columns(&mount_line)[1], me, "{mount_line}");
+    let namespace = std::fs::read_link("/proc/self/ns/mnt").expect("our mount namespace");
+    let inode = namespace
+        .to_str()
+        .unwrap()
+        .trim_start_matches("mnt:[")
+        .trim_end_matches(']');
+    assert_eq!(columns(&mount_line)[3], inode, "{mount_line}");
+}
+
+#[test]
+fn bashreadline_shows_a_line_typed_into_bash() {
+    let marker = unique_name("bpfhook-marker-");
+    let mut tool = Running::start(&["bashreadline"]);
+    tool.line_where(READY, |l| l.starts_with("TIME"));
+    // readline needs a terminal: script(1) gives bash one and types our lines into it.
+    let mut shell = Command::new("script")
+        .args(["-qfec", "bash --norc --noprofile -i", "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running script(1)");
+    {
+        use std::io::Write;
+        let input = shell.stdin.as_mut().expect("piped stdin");
+        writeln!(input, "echo {marker}").expect("typing");
+        std::thread::sleep(Duration::from_millis(300));
+        writeln!(input, "exit").expect("typing");
+    }
+    let line = tool.line_where(READY, |l| l.ends_with(&format!("echo {marker}")));
+    let _ = shell.wait();
+    tool.stop();
+    assert!(columns(&line)[1].parse::<u32>().is_ok(), "a pid: {line}");
+}
+
+#[test]
 fn tools_lists_every_tool() {
     let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
     assert!(ok, "{err}");
@@ -562,6 +661,7 @@ fn tools_lists_every_tool() {
     assert_eq!(
         names,
         [
+            "bashreadline",
             "biolatency",
             "biosnoop",
             "cpudist",
@@ -569,11 +669,13 @@ fn tools_lists_every_tool() {
             "exitsnoop",
             "hardirqs",
             "killsnoop",
+            "mountsnoop",
             "offcputime",
             "opensnoop",
             "profile",
             "runqlat",
             "softirqs",
+            "statsnoop",
             "syscount",
             "tcpconnect",
             "tcplife",

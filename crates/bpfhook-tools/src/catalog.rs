@@ -14,6 +14,11 @@ pub struct ToolInfo {
 
 const TOOLS: &[ToolInfo] = &[
     ToolInfo {
+        name: "bashreadline",
+        summary: "every command line interactive bash shells read, system wide",
+        script: Some(include_str!("../scripts/bashreadline.bt")),
+    },
+    ToolInfo {
         name: "biolatency",
         summary: "block I/O latency as a log2 histogram (per disk -D, per flags -F, queued -Q)",
         script: Some(include_str!("../scripts/biolatency.bt")),
@@ -49,6 +54,11 @@ const TOOLS: &[ToolInfo] = &[
         script: Some(include_str!("../scripts/killsnoop.bt")),
     },
     ToolInfo {
+        name: "mountsnoop",
+        summary: "every mount and umount: source, target, type, flags, result",
+        script: Some(include_str!("../scripts/mountsnoop.bt")),
+    },
+    ToolInfo {
         name: "offcputime",
         summary: "blocked time per kernel + user stack; --folded lines and --flamegraph SVG",
         script: Some(include_str!("../scripts/offcputime.bt")),
@@ -72,6 +82,11 @@ const TOOLS: &[ToolInfo] = &[
         name: "softirqs",
         summary: "time in each kind of soft interrupt: totals, counts (-C), histograms (-d)",
         script: Some(include_str!("../scripts/softirqs.bt")),
+    },
+    ToolInfo {
+        name: "statsnoop",
+        summary: "every stat/lstat/fstatat/statx/statfs: pid, comm, result, error, path",
+        script: Some(include_str!("../scripts/statsnoop.bt")),
     },
     ToolInfo {
         name: "syscount",

@@ -8,6 +8,7 @@
 //! the program's shape, a small edit of the script text), then [`launch::run`] compiles and
 //! runs it.
 
+pub mod bashreadline;
 pub mod biolatency;
 pub mod biosnoop;
 mod catalog;
@@ -18,6 +19,7 @@ mod histograms;
 pub mod irqs;
 pub mod killsnoop;
 pub mod launch;
+pub mod mountsnoop;
 pub mod offcputime;
 pub mod opensnoop;
 pub mod profile;

@@ -1,4 +1,5 @@
-//! `opensnoop`: every open/openat/openat2 with its file descriptor or error, BCC's columns.
+//! `opensnoop`: every open/openat/openat2 with its file descriptor or error, BCC's columns;
+//! and `statsnoop`, the stat family the same way (a RET column where opensnoop has FD).
 //!
 //! The process filter runs in the kernel (`$1`); thread, user, name, failed-only and flag
 //! filters on each record here, as BCC's opensnoop applies most of them in user space.
@@ -43,13 +44,54 @@ pub struct Options {
 
 /// Runs opensnoop until Ctrl-C (`stop`) or the duration.
 pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
+    trace(Calls::Open, options, out, stop)
+}
+
+/// Runs statsnoop (BCC's `-t`, `-x`, `-p`; here every opensnoop filter) the same way.
+pub fn statsnoop(
+    options: Options,
+    out: Box<dyn Write>,
+    stop: Arc<AtomicBool>,
+) -> Result<i32, ToolError> {
+    trace(Calls::Stat, options, out, stop)
+}
+
+/// Which system calls: their script and what their result column is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Calls {
+    Open,
+    Stat,
+}
+
+impl Calls {
+    fn tool(self) -> &'static str {
+        match self {
+            Calls::Open => "opensnoop",
+            Calls::Stat => "statsnoop",
+        }
+    }
+
+    fn result(self) -> &'static str {
+        match self {
+            Calls::Open => "FD",
+            Calls::Stat => "RET",
+        }
+    }
+}
+
+fn trace(
+    calls: Calls,
+    options: Options,
+    out: Box<dyn Write>,
+    stop: Arc<AtomicBool>,
+) -> Result<i32, ToolError> {
     let (mask, read_only) = flag_filter(&options.flags)?;
     for pid in [options.pid, options.tid].into_iter().flatten() {
         check_pid(pid)?;
     }
     let mut launch = Launch::new(
-        "opensnoop",
-        crate::script("opensnoop").unwrap_or_default().into(),
+        calls.tool(),
+        crate::script(calls.tool()).unwrap_or_default().into(),
     );
     launch.params = vec![options.pid.unwrap_or(0).to_string()];
     launch.duration = options.duration;
@@ -57,6 +99,7 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
     launch.max_strlen = 256;
     let json = options.json;
     let mut output = ReportOutput(Opensnoop {
+        calls,
         options,
         mask,
         read_only,
@@ -67,6 +110,7 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
 }
 
 struct Opensnoop {
+    calls: Calls,
     options: Options,
     mask: u64,
     read_only: bool,
@@ -137,7 +181,8 @@ impl Report for Opensnoop {
             header.push_str(&format!("{:<6} ", "UID"));
         }
         let id = if o.tid.is_some() { "TID" } else { "PID" };
-        header.push_str(&format!("{id:<6} {:<16} {:>4} {:>3} ", "COMM", "FD", "ERR"));
+        let result = self.calls.result();
+        header.push_str(&format!("{id:<6} {:<16} {result:>4} {:>3} ", "COMM", "ERR"));
         if o.extended {
             header.push_str(&format!("{:<9}", "FLAGS"));
         }
@@ -154,10 +199,15 @@ impl Report for Opensnoop {
         let seconds = open.ns.saturating_sub(first) as f64 / 1e9;
         let (fd, err) = open.fd_err();
         if self.sink.json {
-            return self.sink.json_line(serde_json::json!({
+            let mut object = serde_json::json!({
                 "time": seconds, "pid": open.pid, "tid": open.tid, "uid": open.uid,
-                "comm": open.comm, "fd": fd, "err": err, "flags": open.flags, "path": open.path,
-            }));
+                "comm": open.comm, "err": err, "path": open.path,
+            });
+            object[self.calls.result().to_lowercase()] = fd.into();
+            if self.calls == Calls::Open {
+                object["flags"] = open.flags.into();
+            }
+            return self.sink.json_line(object);
         }
         let o = &self.options;
         let mut line = String::new();
