@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use bpfhook_tools::{
     bashreadline, biolatency, biosnoop, exitsnoop, irqs, killsnoop, mountsnoop, offcputime,
-    opensnoop, profile, sched, stacks, syscount, tcp, Schedule,
+    opensnoop, profile, runqlen, sched, stacks, syscount, tcp, Schedule,
 };
 use clap::{Args, Subcommand};
 
@@ -40,6 +40,8 @@ pub enum ToolCommand {
     Biosnoop(BiosnoopArgs),
     /// Run queue latency as a log2 histogram (like BCC's runqlat)
     Runqlat(SchedArgs),
+    /// Run queue length sampled at 99 Hz, a linear histogram (like BCC's runqlen)
+    Runqlen(RunqlenArgs),
     /// Time on CPU per run as a log2 histogram (like BCC's cpudist)
     Cpudist(SchedArgs),
     /// Time in soft interrupts per kind: totals, -C counts, -d histograms (like BCC's softirqs)
@@ -64,6 +66,26 @@ pub struct BiosnoopArgs {
     /// One JSON object per request
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+pub struct RunqlenArgs {
+    /// One histogram per CPU
+    #[arg(short = 'C', long = "cpus")]
+    per_cpu: bool,
+    /// The run queue occupancy instead (share of samples with a task waiting)
+    #[arg(short = 'O', long = "runqocc")]
+    occupancy: bool,
+    /// Print a time line before each histogram
+    #[arg(short = 'T', long = "timestamp")]
+    timestamp: bool,
+    /// One JSON object per histogram
+    #[arg(long)]
+    json: bool,
+    /// Print every INTERVAL seconds
+    interval: Option<u64>,
+    /// Stop after COUNT intervals
+    count: Option<u64>,
 }
 
 #[derive(Args)]
@@ -500,6 +522,20 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             stop,
         )?,
         ToolCommand::Runqlat(a) => sched::runqlat(a.options(), out, stop)?,
+        ToolCommand::Runqlen(a) => runqlen::run(
+            runqlen::Options {
+                per_cpu: a.per_cpu,
+                occupancy: a.occupancy,
+                schedule: Schedule {
+                    timestamp: a.timestamp,
+                    interval: a.interval,
+                    count: a.count,
+                },
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Cpudist(a) => sched::cpudist(a.options(), out, stop)?,
         ToolCommand::Softirqs(a) => irqs::run(irqs::Kind::Soft, a.options(), out, stop)?,
         ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,

@@ -353,6 +353,45 @@ fn syscount_counts_a_process_sleeping_calls_and_their_time() {
 }
 
 #[test]
+fn runqlen_sees_tasks_waiting_behind_cpu_hogs() {
+    // One more CPU-bound task than CPUs: some CPU always has one waiting.
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let _hogs: Vec<Guarded> = (0..=cpus)
+        .map(|_| {
+            Guarded(
+                Command::new(test_binary("profile_target"))
+                    .arg("60")
+                    .spawn()
+                    .expect("starting a CPU hog"),
+            )
+        })
+        .collect();
+    let lines = Running::start(&["runqlen", "-C", "--json", "2", "1"]).finish();
+    let histograms: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert!(!histograms.is_empty(), "{lines:?}");
+    let count_where = |wanted: &dyn Fn(u64) -> bool| -> u64 {
+        histograms
+            .iter()
+            .flat_map(|h| h["buckets"].as_array().cloned().unwrap_or_default())
+            .filter(|b| wanted(b["length"].as_u64().expect("a length")))
+            .map(|b| b["count"].as_u64().expect("a count"))
+            .sum()
+    };
+    assert!(count_where(&|_| true) > 50, "99 Hz on every CPU: {lines:?}");
+    assert!(
+        count_where(&|length| length >= 1) > 0,
+        "a task waiting: {lines:?}"
+    );
+    assert!(
+        histograms.iter().all(|h| h["cpu"].is_u64()),
+        "-C: {lines:?}"
+    );
+}
+
+#[test]
 fn exitsnoop_shows_exit_codes_and_signals() {
     let mut tool = Running::start(&["exitsnoop"]);
     tool.line_where(READY, |l| l.starts_with("PCOMM"));
@@ -674,6 +713,7 @@ fn tools_lists_every_tool() {
             "opensnoop",
             "profile",
             "runqlat",
+            "runqlen",
             "softirqs",
             "statsnoop",
             "syscount",

@@ -79,6 +79,11 @@ const TOOLS: &[ToolInfo] = &[
         script: Some(include_str!("../scripts/runqlat.bt")),
     },
     ToolInfo {
+        name: "runqlen",
+        summary: "run queue length sampled at 99 Hz, a linear histogram (per CPU -C, -O)",
+        script: Some(include_str!("../scripts/runqlen.bt")),
+    },
+    ToolInfo {
         name: "softirqs",
         summary: "time in each kind of soft interrupt: totals, counts (-C), histograms (-d)",
         script: Some(include_str!("../scripts/softirqs.bt")),

@@ -68,6 +68,30 @@ fn bar_len(count: u64, max: u64, width: usize) -> usize {
     ((u128::from(count) * width as u128 / u128::from(max)) as usize).min(width)
 }
 
+/// BCC's slots (one per value from 0) from a bpftrace `lhist(v, 0, max, 1)` (index 0:
+/// below 0, then one per value, the last at or above `max`).
+pub fn linear_slots(aggregate: &Aggregate) -> Vec<u64> {
+    match aggregate {
+        Aggregate::Lhist { buckets, .. } => buckets.iter().skip(1).copied().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A linear histogram as BCC's `print_linear_hist`: one row per value up to the last
+/// non-empty one.
+pub fn linear_text(slots: &[u64], unit: &str) -> String {
+    let Some(last) = slots.iter().rposition(|&c| c > 0) else {
+        return String::new();
+    };
+    let max = slots.iter().copied().max().unwrap_or(1).max(1);
+    let mut text = format!("     {unit:<13} : count     distribution\n");
+    for (value, &count) in slots.iter().enumerate().take(last + 1) {
+        let bar = "*".repeat(bar_len(count, max, BAR));
+        let _ = writeln!(text, "        {value:<10} : {count:<8} |{bar:<BAR$}|");
+    }
+    text
+}
+
 /// The histogram as JSON: its unit and the non-empty span of slots.
 pub fn log2_json(slots: &[u64], unit: &str) -> serde_json::Value {
     let last = slots.iter().rposition(|&c| c > 0).unwrap_or(0);
@@ -116,6 +140,23 @@ mod tests {
 \x20        8 -> 15         : 2        |********************                    |\n";
         assert_eq!(text, expected);
         assert_eq!(log2_text(&[0, 0, 0], "usecs"), "");
+    }
+
+    #[test]
+    fn linear_rows() {
+        let h = Aggregate::Lhist {
+            min: 0,
+            max: 100,
+            step: 1,
+            buckets: vec![0, 3, 1, 0],
+        };
+        let slots = linear_slots(&h);
+        assert_eq!(slots, vec![3, 1, 0]);
+        let text = linear_text(&slots, "runqlen");
+        let expected = "     runqlen       : count     distribution\n\
+\x20       0          : 3        |****************************************|\n\
+\x20       1          : 1        |*************                           |\n";
+        assert_eq!(text, expected);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod offcputime;
 pub mod opensnoop;
 pub mod profile;
 mod report;
+pub mod runqlen;
 pub mod sched;
 mod signals;
 pub mod stacks;
