@@ -66,9 +66,9 @@ impl RingView {
     /// (discarded ones are skipped, not counted).
     ///
     /// Why look again: the kernel wakes the reader only when a record commits at the consumer
-    /// position it reads then. A record reserved after our producer load but committed before
-    /// our consumer store sees an old position and wakes nobody; unread, it would hold every
-    /// later record back too (each commits past the consumer position). libbpf loops the same way.
+    /// position it reads then. A record reserved after our producer load, or one we saw BUSY,
+    /// committed before our consumer store sees an old position and wakes nobody; unread, it
+    /// would hold every later record back too (each commits past the consumer position).
     pub(crate) fn consume(&self, mut each: impl FnMut(&[u8])) -> Result<u64, CorruptRecord> {
         // SAFETY: `new`'s contract keeps both positions valid.
         let (consumer, producer) = unsafe { (&*self.consumer_pos, &*self.producer_pos) };
@@ -94,7 +94,8 @@ impl RingView {
                 let word = length_word.load(Ordering::Acquire);
                 if word & BUSY_BIT != 0 {
                     // Not committed yet. Stopping (rather than skipping) keeps records in order;
-                    // the kernel wakes us when this record commits, since it is where we stop.
+                    // the kernel wakes us when this record commits, since it is where we stop
+                    // (once the store below is visible: see the check after it).
                     stopped = Ok(true);
                     break;
                 }
@@ -126,15 +127,27 @@ impl RingView {
                 // producer's CPU would otherwise have to fetch back on every reservation.
                 consumer.store(position, Ordering::Release);
             }
-            match stopped {
-                Err(corrupt) => return Err(corrupt),
-                Ok(true) => return Ok(records),
-                Ok(false) => {}
+            if let Err(corrupt) = stopped {
+                return Err(corrupt);
             }
-            // The store above and the load below must not pass each other (a store-load
-            // reordering would reopen the window the loop closes).
+            // The store above and the loads below must not pass each other (a store-load
+            // reordering would reopen the windows these checks close).
             std::sync::atomic::fence(Ordering::SeqCst);
-            if producer.load(Ordering::Acquire) == position {
+            let more = if stopped == Ok(true) {
+                // A commit that cleared BUSY after we saw it but read the consumer position
+                // before our store woke nobody: look at the record again.
+                // SAFETY: as for the length word above; `position` has not moved since.
+                let word = unsafe {
+                    &*self
+                        .data
+                        .add((position & mask) as usize)
+                        .cast::<AtomicU32>()
+                };
+                word.load(Ordering::Acquire) & BUSY_BIT == 0
+            } else {
+                producer.load(Ordering::Acquire) != position
+            };
+            if !more {
                 return Ok(records);
             }
         }
