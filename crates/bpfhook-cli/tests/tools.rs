@@ -552,6 +552,8 @@ fn tcp_tools_see_a_loopback_connection() {
         let mut received = vec![0u8; SENT];
         peer.read_exact(&mut received).expect("receiving");
         peer.write_all(&received[..REPLIED]).expect("replying");
+        // The client closes first (FIN_WAIT1 is the client's), then this end.
+        assert_eq!(peer.read(&mut received).expect("reading the end"), 0);
     });
     let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connecting");
     let client_port = client.local_addr().expect("bound").port().to_string();
