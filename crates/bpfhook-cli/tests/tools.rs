@@ -195,6 +195,30 @@ fn trace_runs_the_embedded_opensnoop_script() {
 }
 
 #[test]
+fn every_embedded_script_compiles_through_trace() {
+    let (out, _, ok) = run_program(BPFHOOK, &["tools"]);
+    assert!(ok);
+    let scripted = out
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .filter(|name| *name != "execsnoop");
+    let mut compiled = 0;
+    for name in scripted {
+        let path = format!("tools/{name}.bt");
+        let (_, err, ok) = run_program(BPFHOOK, &["trace", "--dry-run", &path]);
+        assert!(ok, "{path}: {err}");
+        compiled += 1;
+    }
+    assert!(compiled >= 19, "{out}");
+    let (_, err, ok) = run_program(BPFHOOK, &["trace", "--dry-run", "tools/nosuch.bt"]);
+    assert!(!ok);
+    assert!(
+        err.contains("failed to open file 'tools/nosuch.bt'"),
+        "{err}"
+    );
+}
+
+#[test]
 fn profile_names_the_hot_function_in_folded_stacks_and_the_flame_graph() {
     let target = test_binary("profile_target");
     let spinner = Guarded(
