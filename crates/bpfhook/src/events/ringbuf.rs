@@ -127,13 +127,11 @@ impl RingView {
                 // producer's CPU would otherwise have to fetch back on every reservation.
                 consumer.store(position, Ordering::Release);
             }
-            if let Err(corrupt) = stopped {
-                return Err(corrupt);
-            }
+            let busy = stopped?;
             // The store above and the loads below must not pass each other (a store-load
             // reordering would reopen the windows these checks close).
             std::sync::atomic::fence(Ordering::SeqCst);
-            let more = if stopped == Ok(true) {
+            let more = if busy {
                 // A commit that cleared BUSY after we saw it but read the consumer position
                 // before our store woke nobody: look at the record again.
                 // SAFETY: as for the length word above; `position` has not moved since.
