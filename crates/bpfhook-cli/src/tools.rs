@@ -54,6 +54,8 @@ pub enum ToolCommand {
     Tcplife(TcpArgs),
     /// Trace active TCP connections (like BCC's tcpconnect)
     Tcpconnect(TcpconnectArgs),
+    /// Trace TCP retransmissions (like BCC's tcpretrans)
+    Tcpretrans(TcpArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
     Syscount(SyscountArgs),
 }
@@ -541,6 +543,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,
         ToolCommand::Tcpstates(a) => tcp::run(tcp::Tool::States, a.options(), out, stop)?,
         ToolCommand::Tcplife(a) => tcp::run(tcp::Tool::Life, a.options(), out, stop)?,
+        ToolCommand::Tcpretrans(a) => tcp::run(tcp::Tool::Retrans, a.options(), out, stop)?,
         ToolCommand::Tcpconnect(a) => tcp::run(
             tcp::Tool::Connect,
             tcp::Options {

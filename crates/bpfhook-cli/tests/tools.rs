@@ -209,7 +209,7 @@ fn every_embedded_script_compiles_through_trace() {
         assert!(ok, "{path}: {err}");
         compiled += 1;
     }
-    assert!(compiled >= 19, "{out}");
+    assert!(compiled >= 20, "{out}");
     let (_, err, ok) = run_program(BPFHOOK, &["trace", "--dry-run", "tools/nosuch.bt"]);
     assert!(!ok);
     assert!(
@@ -719,6 +719,47 @@ fn bashreadline_shows_a_line_typed_into_bash() {
 }
 
 #[test]
+fn tcpretrans_sees_a_syn_sent_into_a_dead_link() {
+    let pair = bpfhook_testkit::VethPair::new();
+    // The peer's MAC address pinned on our end, then the peer's end taken down: our SYN
+    // leaves and nothing answers, so TCP retransmits it after a second. (The entry goes with
+    // the pair.)
+    let mac = pair.in_netns(&["cat", &format!("/sys/class/net/{}/address", pair.peer)]);
+    bpfhook_testkit::sh(
+        "ip",
+        &[
+            "neigh",
+            "replace",
+            &pair.peer_ip,
+            "lladdr",
+            mac.trim(),
+            "dev",
+            &pair.host,
+            "nud",
+            "permanent",
+        ],
+    );
+    pair.in_netns(&["ip", "link", "set", &pair.peer, "down"]);
+    let mut tool = Running::start(&["tcpretrans"]);
+    tool.line_where(READY, |l| l.starts_with("TIME"));
+    let peer: std::net::IpAddr = pair.peer_ip.parse().expect("an address");
+    let attempt = std::thread::spawn(move || {
+        let _ = std::net::TcpStream::connect_timeout(&(peer, 9).into(), Duration::from_secs(3));
+    });
+    let remote = format!("{}:9", pair.peer_ip);
+    let line = tool.line_where(READY, |l| columns(l).get(5) == Some(&remote.as_str()));
+    tool.stop();
+    attempt.join().expect("the connect attempt");
+    let line = columns(&line);
+    assert_eq!(line[2], "4", "{line:?}");
+    assert!(
+        line[3].starts_with(&format!("{}:", pair.host_ip)),
+        "{line:?}"
+    );
+    assert_eq!(line[6], "SYN_SENT", "{line:?}");
+}
+
+#[test]
 fn tools_lists_every_tool() {
     let (out, err, ok) = run_program(BPFHOOK, &["tools"]);
     assert!(ok, "{err}");
@@ -745,6 +786,7 @@ fn tools_lists_every_tool() {
             "syscount",
             "tcpconnect",
             "tcplife",
+            "tcpretrans",
             "tcpstates",
         ]
     );

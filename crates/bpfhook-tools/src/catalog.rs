@@ -109,6 +109,11 @@ const TOOLS: &[ToolInfo] = &[
         script: Some(include_str!("../scripts/tcplife.bt")),
     },
     ToolInfo {
+        name: "tcpretrans",
+        summary: "every TCP retransmission: ends and state",
+        script: Some(include_str!("../scripts/tcpretrans.bt")),
+    },
+    ToolInfo {
         name: "tcpstates",
         summary: "every TCP state change, with the time spent in the old state",
         script: Some(include_str!("../scripts/tcpstates.bt")),

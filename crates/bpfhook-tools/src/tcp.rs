@@ -1,6 +1,7 @@
 //! TCP tools from `sock:inet_sock_set_state`: `tcpstates` (every state change), `tcplife`
-//! (one line per closed connection, bytes and life), `tcpconnect` (active opens), BCC's
-//! columns. Scripts print both address forms; the family picks one here.
+//! (one line per closed connection, bytes and life), `tcpconnect` (active opens); and
+//! `tcpretrans` from `tcp:tcp_retransmit_skb`. BCC's columns. Scripts print both address
+//! forms; the family picks one here.
 
 use std::io::{self, Write};
 use std::sync::atomic::AtomicBool;
@@ -40,6 +41,7 @@ pub enum Tool {
     States,
     Life,
     Connect,
+    Retrans,
 }
 
 impl Tool {
@@ -48,6 +50,7 @@ impl Tool {
             Tool::States => "tcpstates",
             Tool::Life => "tcplife",
             Tool::Connect => "tcpconnect",
+            Tool::Retrans => "tcpretrans",
         }
     }
 }
@@ -255,6 +258,30 @@ impl Tcp {
     }
 }
 
+impl Tcp {
+    fn retrans(&mut self, f: &[Value]) -> io::Result<()> {
+        let ends = Ends::read(f, 1);
+        if !self.wanted(&ends, None) {
+            return Ok(());
+        }
+        let (pid, state) = (uint(f, 0), state_name(uint(f, 8)));
+        if self.sink.json {
+            return self.sink.json_line(serde_json::json!({
+                "pid": pid, "ip": ends.ip_version(), "laddr": ends.local, "lport": ends.lport,
+                "raddr": ends.remote, "rport": ends.rport, "state": state,
+            }));
+        }
+        let local = format!("{}:{}", ends.local, ends.lport);
+        let remote = format!("{}:{}", ends.remote, ends.rport);
+        writeln!(
+            self.sink.out,
+            "{:<8} {pid:<6} {:<2} {local:<20} R> {remote:<20} {state}",
+            clock_time(),
+            ends.ip_version()
+        )
+    }
+}
+
 impl Report for Tcp {
     fn started(&mut self) -> io::Result<()> {
         if self.sink.json {
@@ -294,6 +321,10 @@ impl Report for Tcp {
                 "TX_KB",
                 "RX_KB"
             ),
+            Tool::Retrans => format!(
+                "{:<8} {:<6} {:<2} {:<20} T> {:<20} STATE",
+                "TIME", "PID", "IP", "LADDR:LPORT", "RADDR:RPORT"
+            ),
             Tool::Connect => format!(
                 "{}{:<6} {:<12} {:<2} {:<16} {:<16} DPORT",
                 if self.options.timestamp {
@@ -316,6 +347,7 @@ impl Report for Tcp {
             Tool::States => self.states(fields),
             Tool::Life => self.life(fields),
             Tool::Connect => self.connect(fields),
+            Tool::Retrans => self.retrans(fields),
         }
     }
 }
