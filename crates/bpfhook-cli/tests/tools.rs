@@ -304,6 +304,39 @@ fn napper() -> Guarded {
 }
 
 #[test]
+fn profile_says_which_sampled_binary_has_no_frame_pointers() {
+    let dir = TempPath::dir("nofp");
+    let binary = dir.join("spin_without_frame_pointers");
+    let source = bpfhook_testkit::repo_root().join("tests/bin/profile_target.c");
+    let built = Command::new("cc")
+        .args(["-O2", "-fomit-frame-pointer"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&binary)
+        .status()
+        .expect("running cc");
+    assert!(built.success());
+    let spinner = Guarded(Command::new(&binary).arg("60").spawn().expect("spinning"));
+    let pid = spinner.0.id().to_string();
+    let output = Command::new(BPFHOOK)
+        .args(["profile", "-p", &pid, "-F", "199", "--folded", "1"])
+        .output()
+        .expect("running profile");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    let notice = format!(
+        "profile: {} (pid {pid}) has no frame pointers: its user stacks are cut short",
+        binary.display()
+    );
+    assert!(err.contains(&notice), "{err}");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        out.contains("bpfhook_hot_spin"),
+        "the leaf frame still shows: {out}"
+    );
+}
+
+#[test]
 fn offcputime_names_the_blocking_function() {
     let target = napper();
     let pid = target.0.id().to_string();
