@@ -29,18 +29,23 @@ pub struct Options {
 /// Samples until Ctrl-C (`stop`) or `count` intervals.
 pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
     options.schedule.check()?;
-    let mut text = crate::script("runqlen").unwrap_or_default().to_owned();
-    if options.per_cpu {
-        text = edit(&text, "@length = lhist(", "@length[cpu] = lhist(");
-    }
-    text.push_str(&options.schedule.interval_probe_of("@length"));
-    let launch = Launch::new("runqlen", text);
+    let launch = Launch::new("runqlen", script(&options));
     let mut output = ReportOutput(Runqlen {
         ticks: Ticks::new(options.schedule, Arc::clone(&stop)),
         sink: Sink::new(out, options.json),
         options,
     });
     launch::run(launch, stop, &mut output)
+}
+
+/// The script with `-C` and the interval applied.
+fn script(options: &Options) -> String {
+    let mut text = crate::script("runqlen").unwrap_or_default().to_owned();
+    if options.per_cpu {
+        text = edit(&text, "@length = lhist(", "@length[cpu] = lhist(");
+    }
+    text.push_str(&options.schedule.interval_probe_of("@length"));
+    text
 }
 
 struct Runqlen {
@@ -109,5 +114,28 @@ impl Report for Runqlen {
             }
         }
         self.sink.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_edits_a_script_that_compiles() {
+        let all = Options {
+            per_cpu: true,
+            schedule: Schedule {
+                interval: Some(1),
+                ..Schedule::default()
+            },
+            ..Options::default()
+        };
+        for options in [Options::default(), all] {
+            let source = script(&options);
+            if let Err(e) = bpfhook_lang::compile("runqlen", &source, Default::default()) {
+                panic!("{}\n{source}", e.rendered);
+            }
+        }
     }
 }
