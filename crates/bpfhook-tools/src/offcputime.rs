@@ -22,5 +22,10 @@ pub fn run(
     );
     launch.params = vec![options.pid.unwrap_or(0).to_string()];
     let banner = format!("Tracing off-CPU time (us) of {}", options.describe());
-    stacks::run("offcputime", launch, options, "@offcpu", banner, out, stop)
+    let tool = stacks::StackTool {
+        name: "offcputime",
+        map: "@offcpu",
+        count_name: "us",
+    };
+    stacks::run(tool, launch, options, banner, out, stop)
 }

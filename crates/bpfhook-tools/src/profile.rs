@@ -50,15 +50,12 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
         options.frequency,
         options.stacks.describe()
     );
-    stacks::run(
-        "profile",
-        launch,
-        options.stacks,
-        "@samples",
-        banner,
-        out,
-        stop,
-    )
+    let tool = stacks::StackTool {
+        name: "profile",
+        map: "@samples",
+        count_name: "samples",
+    };
+    stacks::run(tool, launch, options.stacks, banner, out, stop)
 }
 
 /// The script at `hz` samples per second.

@@ -64,12 +64,20 @@ impl StackOptions {
     }
 }
 
-/// Runs a stack tool's `launch`; `map` is the script's stack map, `banner` the first line.
+/// What differs between the stack tools.
+pub(crate) struct StackTool {
+    pub name: &'static str,
+    /// The script's map of stacks.
+    pub map: &'static str,
+    /// What a stack's weight counts, as the flame graph says it.
+    pub count_name: &'static str,
+}
+
+/// Runs a stack tool's `launch`; `banner` is its first line.
 pub(crate) fn run(
-    tool: &'static str,
+    tool: StackTool,
     mut launch: Launch,
     options: StackOptions,
-    map: &'static str,
     banner: String,
     out: Box<dyn Write>,
     stop: Arc<AtomicBool>,
@@ -79,7 +87,6 @@ pub(crate) fn run(
     let mut output = ReportOutput(Stacks {
         tool,
         options,
-        map,
         banner,
         sink: Sink::new(out, json),
         error: None,
@@ -92,9 +99,8 @@ pub(crate) fn run(
 }
 
 struct Stacks {
-    tool: &'static str,
+    tool: StackTool,
     options: StackOptions,
-    map: &'static str,
     banner: String,
     sink: Sink,
     /// A failure writing the flame graph, returned once the run is over.
@@ -123,7 +129,7 @@ impl Report for Stacks {
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {
-        if map.name != self.map {
+        if map.name != self.tool.map {
             return Ok(());
         }
         let mut samples: Vec<Sample> = map
@@ -149,11 +155,15 @@ impl Report for Stacks {
                 },
             })
             .collect();
-        warn_without_frame_pointers(self.tool, &samples);
+        warn_without_frame_pointers(self.tool.name, &samples);
         samples.sort_by_key(|s| s.count);
         if let Some(path) = self.options.flamegraph.clone() {
-            match write_flamegraph(&path, &folded_lines(&samples)) {
-                Ok(()) => eprintln!("{}: flame graph written to {}", self.tool, path.display()),
+            match write_flamegraph(&self.tool, &path, &folded_lines(&samples)) {
+                Ok(()) => eprintln!(
+                    "{}: flame graph written to {}",
+                    self.tool.name,
+                    path.display()
+                ),
                 Err(error) => self.error = Some(error),
             }
             // The SVG is the output unless folded lines or JSON are asked for too.
@@ -226,7 +236,11 @@ fn without_offset(frame: &str) -> &str {
     }
 }
 
-fn write_flamegraph(path: &std::path::Path, lines: &[String]) -> Result<(), ToolError> {
+fn write_flamegraph(
+    tool: &StackTool,
+    path: &std::path::Path,
+    lines: &[String],
+) -> Result<(), ToolError> {
     if lines.is_empty() {
         return Err(ToolError::FlameGraph(format!(
             "{}: no samples were taken",
@@ -236,7 +250,8 @@ fn write_flamegraph(path: &std::path::Path, lines: &[String]) -> Result<(), Tool
     let file = std::fs::File::create(path)
         .map_err(|e| ToolError::FlameGraph(format!("{}: {e}", path.display())))?;
     let mut options = inferno::flamegraph::Options::default();
-    options.title = "bpfhook profile".into();
+    options.title = format!("bpfhook {}", tool.name);
+    options.count_name = tool.count_name.into();
     inferno::flamegraph::from_lines(
         &mut options,
         lines.iter().map(String::as_str),
