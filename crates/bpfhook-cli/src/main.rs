@@ -12,6 +12,7 @@ mod run;
 mod seccomp;
 mod session;
 mod targets;
+mod tools;
 mod top;
 mod trace;
 
@@ -73,6 +74,8 @@ enum Command {
     Kallsyms(discover::KallsymsArgs),
     /// Serve eBPF maps as Prometheus metrics (ebpf_exporter-compatible configs); SIGHUP reloads
     Exporter(Box<exporter::ExporterArgs>),
+    #[command(flatten)]
+    Tool(tools::ToolCommand),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Format(args) => discover::format(args).map(|()| ExitCode::SUCCESS),
         Command::Kallsyms(args) => discover::kallsyms(args).map(|()| ExitCode::SUCCESS),
         Command::Exporter(args) => exporter::exporter(*args),
+        Command::Tool(command) => tools::run(command),
     };
     match result {
         Ok(code) => code,

@@ -288,6 +288,8 @@ fn read_script(args: &TraceArgs) -> Result<(String, String, Vec<String>)> {
             .read_to_string(&mut text)
             .context("reading the program from standard input")?;
         text
+    } else if let Some(text) = embedded_tool(file) {
+        text.to_owned()
     } else {
         std::fs::read_to_string(file).map_err(|e| {
             let text = e.to_string();
@@ -303,6 +305,15 @@ fn read_script(args: &TraceArgs) -> Result<(String, String, Vec<String>)> {
         file.clone()
     };
     Ok((name, text, params(rest)))
+}
+
+/// `tools/NAME.bt` when no such file exists: the script of the ready-made tool NAME.
+fn embedded_tool(file: &str) -> Option<&'static str> {
+    let path = std::path::Path::new(file);
+    if path.exists() || !file.starts_with("tools/") {
+        return None;
+    }
+    bpfhook_tools::script(file)
 }
 
 /// The parameters after the program; a `--` separating named options is skipped.

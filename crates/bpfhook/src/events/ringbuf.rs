@@ -59,64 +59,96 @@ impl RingView {
         }
     }
 
-    /// Hands every committed record, from the consumer position up to the producer position read
-    /// at the start, to `each`, then releases them all with one store. Stops early at a record
-    /// still being written (BUSY): records after it wait for the next call, so order is kept.
-    /// Returns how many records `each` saw (discarded ones are skipped, not counted).
+    /// Hands every committed record, from the consumer position up to the producer position,
+    /// to `each`, releasing each batch with one store; then looks at the producer position again
+    /// and goes on while it moved. Stops early at a record still being written (BUSY): records
+    /// after it wait for the next call, so order is kept. Returns how many records `each` saw
+    /// (discarded ones are skipped, not counted).
+    ///
+    /// Why look again: the kernel wakes the reader only when a record commits at the consumer
+    /// position it reads then. A record reserved after our producer load, or one we saw BUSY,
+    /// committed before our consumer store sees an old position and wakes nobody; unread, it
+    /// would hold every later record back too (each commits past the consumer position).
     pub(crate) fn consume(&self, mut each: impl FnMut(&[u8])) -> Result<u64, CorruptRecord> {
         // SAFETY: `new`'s contract keeps both positions valid.
         let (consumer, producer) = unsafe { (&*self.consumer_pos, &*self.producer_pos) };
         // Relaxed: this reader is the only writer of consumer_pos, so it reads back its own store.
-        let start = consumer.load(Ordering::Relaxed);
-        // Acquire pairs with the kernel's release store of producer_pos in bpf_ringbuf_reserve:
-        // every header below `end` (at least its BUSY length word) is visible to the loads below.
-        let end = producer.load(Ordering::Acquire);
+        let mut position = consumer.load(Ordering::Relaxed);
         let mask = (self.size - 1) as u64;
-        let mut position = start;
         let mut records = 0;
-        let mut result = Ok(());
-        while position < end {
-            let offset = (position & mask) as usize;
-            // SAFETY: offset < size and records are 8-aligned, so the 4-byte length word lies
-            // inside the data area and is aligned for an atomic load.
-            let length_word = unsafe { &*self.data.add(offset).cast::<AtomicU32>() };
-            // Acquire pairs with the kernel's xchg of the length word in bpf_ringbuf_commit
-            // (a full barrier after the program wrote the payload): once BUSY is seen clear, the
-            // payload bytes are visible too.
-            let word = length_word.load(Ordering::Acquire);
-            if word & BUSY_BIT != 0 {
-                // Not committed yet. Stopping (rather than skipping) keeps records in order; the
-                // kernel wakes us when this record commits, since it is where we stopped.
-                break;
+        loop {
+            let start = position;
+            // Acquire pairs with the kernel's release store of producer_pos in
+            // bpf_ringbuf_reserve: every header below `end` (at least its BUSY length word) is
+            // visible to the loads below.
+            let end = producer.load(Ordering::Acquire);
+            let mut stopped = Ok(false);
+            while position < end {
+                let offset = (position & mask) as usize;
+                // SAFETY: offset < size and records are 8-aligned, so the 4-byte length word
+                // lies inside the data area and is aligned for an atomic load.
+                let length_word = unsafe { &*self.data.add(offset).cast::<AtomicU32>() };
+                // Acquire pairs with the kernel's xchg of the length word in bpf_ringbuf_commit
+                // (a full barrier after the program wrote the payload): once BUSY is seen clear,
+                // the payload bytes are visible too.
+                let word = length_word.load(Ordering::Acquire);
+                if word & BUSY_BIT != 0 {
+                    // Not committed yet. Stopping (rather than skipping) keeps records in order;
+                    // the kernel wakes us when this record commits, since it is where we stop
+                    // (once the store below is visible: see the check after it).
+                    stopped = Ok(true);
+                    break;
+                }
+                let length = (word & !(BUSY_BIT | DISCARD_BIT)) as usize;
+                if length > self.size - HEADER_LEN {
+                    stopped = Err(CorruptRecord {
+                        position,
+                        length: word,
+                    });
+                    break;
+                }
+                if word & DISCARD_BIT == 0 {
+                    // SAFETY: header + payload fit in `size` bytes from `offset < size`, so
+                    // within the doubly mapped `2 * size`; the record is committed and the
+                    // kernel will not touch it until we move consumer_pos past it, which happens
+                    // after `each` returns.
+                    let payload = unsafe {
+                        std::slice::from_raw_parts(self.data.add(offset + HEADER_LEN), length)
+                    };
+                    each(payload);
+                    records += 1;
+                }
+                position += round_up_8(HEADER_LEN + length) as u64;
             }
-            let length = (word & !(BUSY_BIT | DISCARD_BIT)) as usize;
-            if length > self.size - HEADER_LEN {
-                result = Err(CorruptRecord {
-                    position,
-                    length: word,
-                });
-                break;
+            if position != start {
+                // Release: every read of the records above happens before the producer can see
+                // their space as free (it acquire-loads consumer_pos in reserve) and overwrite
+                // it. One store per batch instead of one per record saves a cache-line write the
+                // producer's CPU would otherwise have to fetch back on every reservation.
+                consumer.store(position, Ordering::Release);
             }
-            if word & DISCARD_BIT == 0 {
-                // SAFETY: header + payload fit in `size` bytes from `offset < size`, so within
-                // the doubly mapped `2 * size`; the record is committed and the kernel will not
-                // touch it until we move consumer_pos past it, which happens after `each` returns.
-                let payload = unsafe {
-                    std::slice::from_raw_parts(self.data.add(offset + HEADER_LEN), length)
+            let busy = stopped?;
+            // The store above and the loads below must not pass each other (a store-load
+            // reordering would reopen the windows these checks close).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let more = if busy {
+                // A commit that cleared BUSY after we saw it but read the consumer position
+                // before our store woke nobody: look at the record again.
+                // SAFETY: as for the length word above; `position` has not moved since.
+                let word = unsafe {
+                    &*self
+                        .data
+                        .add((position & mask) as usize)
+                        .cast::<AtomicU32>()
                 };
-                each(payload);
-                records += 1;
+                word.load(Ordering::Acquire) & BUSY_BIT == 0
+            } else {
+                producer.load(Ordering::Acquire) != position
+            };
+            if !more {
+                return Ok(records);
             }
-            position += round_up_8(HEADER_LEN + length) as u64;
         }
-        if position != start {
-            // Release: every read of the records above happens before the producer can see their
-            // space as free (it acquire-loads consumer_pos in reserve) and overwrite it. One store
-            // per batch instead of one per record saves a cache-line write the producer's CPU
-            // would otherwise have to fetch back on every reservation.
-            consumer.store(position, Ordering::Release);
-        }
-        result.map(|()| records)
     }
 }
 
@@ -286,6 +318,31 @@ mod tests {
         // The producer commits: clearing BUSY releases it and the record after it, in order.
         ring.put(busy, &7u32.to_ne_bytes());
         assert_eq!(drain(&ring), vec![b"pending".to_vec(), b"after".to_vec()]);
+    }
+
+    #[test]
+    fn a_record_committed_during_the_pass_is_read_in_the_same_call() {
+        let mut ring = FakeRing::new(128);
+        ring.produce(b"first", 0);
+        let ring_ptr: *mut FakeRing = &mut *ring;
+        let mut seen = Vec::new();
+        ring.view()
+            .consume(|r| {
+                if seen.is_empty() {
+                    // A producer racing the reader: its record lands after `end` was read, so
+                    // the kernel would not wake us for it.
+                    // SAFETY: single-threaded; the view reads through raw pointers only and the
+                    // record written lies past everything it is reading now.
+                    unsafe { (*ring_ptr).produce(b"racing", 0) };
+                }
+                seen.push(r.to_vec());
+            })
+            .expect("well-formed ring");
+        assert_eq!(seen, vec![b"first".to_vec(), b"racing".to_vec()]);
+        assert_eq!(
+            ring.consumer.load(Ordering::Relaxed),
+            ring.producer.load(Ordering::Relaxed)
+        );
     }
 
     #[test]

@@ -1,0 +1,585 @@
+//! The ready-made tools (`bpfhook opensnoop`, `profile`, `biolatency`, …): BCC's options in
+//! clap, handed to `bpfhook-tools`; and `bpfhook tools`, the list.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bpfhook_tools::{
+    bashreadline, biolatency, biosnoop, exitsnoop, irqs, killsnoop, mountsnoop, offcputime,
+    opensnoop, profile, runqlen, sched, stacks, syscount, tcp, Schedule,
+};
+use clap::{Args, Subcommand};
+
+#[derive(Subcommand)]
+pub enum ToolCommand {
+    /// List the ready-made tools, one line each
+    Tools,
+    /// Trace open/openat/openat2: PID COMM FD ERR PATH (like BCC's opensnoop)
+    Opensnoop(OpensnoopArgs),
+    /// Trace the stat family: PID COMM RET ERR PATH (like BCC's statsnoop)
+    Statsnoop(StatsnoopArgs),
+    /// Trace mount and umount calls (like BCC's mountsnoop)
+    Mountsnoop(JsonArgs),
+    /// Print the command lines interactive bash shells read (like BCC's bashreadline)
+    Bashreadline(JsonArgs),
+    /// Trace process exits: parent, age, exit code or signal (like BCC's exitsnoop)
+    Exitsnoop(ExitsnoopArgs),
+    /// Trace kill(2): sender, signal, target, result (like BCC's killsnoop)
+    Killsnoop(KillsnoopArgs),
+    /// Sample on-CPU stacks at -F Hz; --folded lines or a --flamegraph SVG (like BCC's profile)
+    Profile(ProfileArgs),
+    /// Blocked time per stack; --folded lines or a --flamegraph SVG (like BCC's offcputime)
+    Offcputime(StackArgs),
+    /// Block I/O latency as a log2 histogram (like BCC's biolatency)
+    Biolatency(BiolatencyArgs),
+    /// Trace block I/O: issuer, disk, sector, bytes, latency (like BCC's biosnoop)
+    Biosnoop(BiosnoopArgs),
+    /// Run queue latency as a log2 histogram (like BCC's runqlat)
+    Runqlat(SchedArgs),
+    /// Run queue length sampled at 99 Hz, a linear histogram (like BCC's runqlen)
+    Runqlen(RunqlenArgs),
+    /// Time on CPU per run as a log2 histogram (like BCC's cpudist)
+    Cpudist(SchedArgs),
+    /// Time in soft interrupts per kind: totals, -C counts, -d histograms (like BCC's softirqs)
+    Softirqs(IrqArgs),
+    /// Time in hard interrupt handlers: totals, -C counts, -d histograms (like BCC's hardirqs)
+    Hardirqs(IrqArgs),
+    /// Trace TCP state changes with the time in each state (like BCC's tcpstates)
+    Tcpstates(TcpArgs),
+    /// One line per closed TCP connection: bytes and lifespan (like BCC's tcplife)
+    Tcplife(TcpArgs),
+    /// Trace active TCP connections (like BCC's tcpconnect)
+    Tcpconnect(TcpconnectArgs),
+    /// Trace TCP retransmissions (like BCC's tcpretrans)
+    Tcpretrans(TcpArgs),
+    /// Count system calls per syscall or per process, with latency (like BCC's syscount)
+    Syscount(SyscountArgs),
+}
+
+#[derive(Args)]
+pub struct BiosnoopArgs {
+    /// Only this disk (sda, vda, nvme0n1, …)
+    #[arg(short = 'd', long = "disk")]
+    disk: Option<String>,
+    /// One JSON object per request
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct RunqlenArgs {
+    /// One histogram per CPU
+    #[arg(short = 'C', long = "cpus")]
+    per_cpu: bool,
+    /// The run queue occupancy instead (share of samples with a task waiting)
+    #[arg(short = 'O', long = "runqocc")]
+    occupancy: bool,
+    /// Print a time line before each histogram
+    #[arg(short = 'T', long = "timestamp")]
+    timestamp: bool,
+    /// One JSON object per histogram
+    #[arg(long)]
+    json: bool,
+    /// Print every INTERVAL seconds
+    interval: Option<u64>,
+    /// Stop after COUNT intervals
+    count: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct IrqArgs {
+    /// A histogram of each interrupt's durations instead of totals
+    #[arg(short = 'd', long = "dist")]
+    distributions: bool,
+    /// Count events instead of summing time
+    #[arg(short = 'C', long = "count")]
+    count: bool,
+    /// Print a time line before each table
+    #[arg(short = 'T', long = "timestamp")]
+    timestamp: bool,
+    /// One JSON object per row or histogram
+    #[arg(long)]
+    json: bool,
+    /// Print every INTERVAL seconds
+    interval: Option<u64>,
+    /// Stop after COUNT intervals
+    outputs: Option<u64>,
+}
+
+impl IrqArgs {
+    fn options(self) -> irqs::Options {
+        irqs::Options {
+            distributions: self.distributions,
+            count: self.count,
+            schedule: Schedule {
+                timestamp: self.timestamp,
+                interval: self.interval,
+                count: self.outputs,
+            },
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct TcpArgs {
+    /// Include a TIME column
+    #[arg(short = 'T', long = "time")]
+    timestamp: bool,
+    /// Only this process (tcplife)
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this local port
+    #[arg(short = 'L', long = "localport")]
+    local_port: Option<u16>,
+    /// Only this remote port
+    #[arg(short = 'D', long = "remoteport")]
+    remote_port: Option<u16>,
+    /// IPv4 only
+    #[arg(short = '4', long = "ipv4")]
+    ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
+    /// One JSON object per line
+    #[arg(long)]
+    json: bool,
+}
+
+impl TcpArgs {
+    fn options(self) -> tcp::Options {
+        tcp::Options {
+            timestamp: self.timestamp,
+            pid: self.pid,
+            local_port: self.local_port,
+            remote_port: self.remote_port,
+            ipv4: self.ipv4,
+            ipv6: self.ipv6,
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct TcpconnectArgs {
+    /// Include a TIME(s) column
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this destination port
+    #[arg(short = 'P', long = "port")]
+    port: Option<u16>,
+    /// IPv4 only
+    #[arg(short = '4', long = "ipv4")]
+    ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
+    /// One JSON object per connection
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct SyscountArgs {
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Count per process, not per syscall
+    #[arg(short = 'P', long = "process")]
+    per_process: bool,
+    /// Also the total time spent in the calls
+    #[arg(short = 'L', long = "latency")]
+    latency: bool,
+    /// That time in milliseconds, not microseconds
+    #[arg(short = 'm', long = "milliseconds")]
+    milliseconds: bool,
+    /// Only calls that failed
+    #[arg(short = 'x', long = "failures")]
+    failed: bool,
+    /// How many rows to print
+    #[arg(short = 'T', long = "top", default_value_t = 10)]
+    top: usize,
+    /// Print (and reset) every INTERVAL seconds
+    #[arg(short = 'i', long = "interval")]
+    interval: Option<u64>,
+    /// Stop after this many seconds
+    #[arg(short = 'd', long = "duration")]
+    duration: Option<u64>,
+    /// One JSON object per row
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct OpensnoopArgs {
+    /// Include a TIME(s) column: seconds since the first open
+    #[arg(short = 'T', long = "timestamp")]
+    timestamp: bool,
+    /// Include a UID column
+    #[arg(short = 'U', long = "print-uid")]
+    print_uid: bool,
+    /// Only failed opens
+    #[arg(short = 'x', long = "failed")]
+    failed: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this thread
+    #[arg(short = 't', long = "tid")]
+    tid: Option<u32>,
+    /// Only this user id
+    #[arg(short = 'u', long = "uid")]
+    uid: Option<u32>,
+    /// Stop after this many seconds
+    #[arg(short = 'd', long = "duration")]
+    duration: Option<u64>,
+    /// Only commands whose name contains NAME
+    #[arg(short = 'n', long = "name")]
+    name: Option<String>,
+    /// Include a FLAGS column (octal open flags)
+    #[arg(short = 'e', long = "extended_fields")]
+    extended: bool,
+    /// Only opens with this flag (O_WRONLY, O_CREAT, …); repeatable
+    #[arg(short = 'f', long = "flag_filter")]
+    flags: Vec<String>,
+    /// One JSON object per open
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct StatsnoopArgs {
+    /// Include a TIME(s) column: seconds since the first call
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Only failed calls
+    #[arg(short = 'x', long = "failed")]
+    failed: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// One JSON object per call
+    #[arg(long)]
+    json: bool,
+}
+
+/// Tools whose only option is the output format.
+#[derive(Args)]
+pub struct JsonArgs {
+    /// One JSON object per line
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ExitsnoopArgs {
+    /// Include a TIME column
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Only exits with a non-zero code or a signal
+    #[arg(short = 'x', long = "failed")]
+    failed: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Every thread's exit, not only the process's
+    #[arg(long = "per-thread")]
+    per_thread: bool,
+    /// One JSON object per exit
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct KillsnoopArgs {
+    /// Only kills that failed
+    #[arg(short = 'x', long = "failed")]
+    failed: bool,
+    /// Only kills sent by this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this signal (number or name: 9, KILL, SIGKILL)
+    #[arg(short = 's', long = "signal")]
+    signal: Option<String>,
+    /// One JSON object per kill
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct StackArgs {
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// User stacks only
+    #[arg(short = 'U', long = "user-stacks-only")]
+    user_only: bool,
+    /// Kernel stacks only
+    #[arg(short = 'K', long = "kernel-stacks-only")]
+    kernel_only: bool,
+    /// Folded output (comm;root;…;leaf count), for flame graph tools
+    #[arg(short = 'f', long = "folded")]
+    folded: bool,
+    /// Write an interactive SVG flame graph to FILE
+    #[arg(long, value_name = "FILE")]
+    flamegraph: Option<PathBuf>,
+    /// One JSON object per stack
+    #[arg(long)]
+    json: bool,
+    /// Seconds to trace (default: until Ctrl-C)
+    duration: Option<u64>,
+}
+
+impl StackArgs {
+    fn options(self) -> stacks::StackOptions {
+        stacks::StackOptions {
+            pid: self.pid,
+            user_only: self.user_only,
+            kernel_only: self.kernel_only,
+            duration: self.duration.map(Duration::from_secs),
+            folded: self.folded,
+            flamegraph: self.flamegraph,
+            json: self.json,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    /// Samples per second on each CPU
+    #[arg(short = 'F', long = "frequency", default_value_t = profile::DEFAULT_HZ)]
+    frequency: u32,
+    /// Include the idle task (pid 0)
+    #[arg(short = 'I', long = "include-idle")]
+    include_idle: bool,
+    #[command(flatten)]
+    stacks: StackArgs,
+}
+
+/// When histograms print: `-T`, interval, count; and `--json`.
+#[derive(Args)]
+pub struct ScheduleArgs {
+    /// Print a time line before each histogram
+    #[arg(short = 'T', long = "timestamp")]
+    timestamp: bool,
+    /// Milliseconds instead of microseconds
+    #[arg(short = 'm', long = "milliseconds")]
+    milliseconds: bool,
+    /// One JSON object per histogram
+    #[arg(long)]
+    json: bool,
+    /// Print every INTERVAL seconds
+    interval: Option<u64>,
+    /// Stop after COUNT intervals
+    count: Option<u64>,
+}
+
+impl ScheduleArgs {
+    fn schedule(&self) -> Schedule {
+        Schedule {
+            timestamp: self.timestamp,
+            interval: self.interval,
+            count: self.count,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct BiolatencyArgs {
+    /// Include the time queued in the kernel
+    #[arg(short = 'Q', long = "queued")]
+    queued: bool,
+    /// One histogram per disk
+    #[arg(short = 'D', long = "disks")]
+    disks: bool,
+    /// One histogram per set of I/O flags
+    #[arg(short = 'F', long = "flags")]
+    flags: bool,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
+}
+
+#[derive(Args)]
+pub struct SchedArgs {
+    /// One histogram per thread id
+    #[arg(short = 'L', long = "tids")]
+    per_thread: bool,
+    #[command(flatten)]
+    schedule: ScheduleArgs,
+}
+
+impl SchedArgs {
+    fn options(self) -> sched::Options {
+        sched::Options {
+            milliseconds: self.schedule.milliseconds,
+            per_thread: self.per_thread,
+            schedule: self.schedule.schedule(),
+            json: self.schedule.json,
+        }
+    }
+}
+
+pub fn run(command: ToolCommand) -> Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let out = Box::new(std::io::LineWriter::new(std::io::stdout()));
+    let code = match command {
+        ToolCommand::Tools => {
+            list();
+            0
+        }
+        ToolCommand::Opensnoop(a) => opensnoop::run(
+            opensnoop::Options {
+                pid: a.pid,
+                tid: a.tid,
+                uid: a.uid,
+                timestamp: a.timestamp,
+                print_uid: a.print_uid,
+                failed: a.failed,
+                extended: a.extended,
+                duration: a.duration.map(Duration::from_secs),
+                name: a.name,
+                flags: a.flags,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Statsnoop(a) => opensnoop::statsnoop(
+            opensnoop::Options {
+                pid: a.pid,
+                timestamp: a.timestamp,
+                failed: a.failed,
+                json: a.json,
+                ..opensnoop::Options::default()
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Mountsnoop(a) => {
+            mountsnoop::run(mountsnoop::Options { json: a.json }, out, stop)?
+        }
+        ToolCommand::Bashreadline(a) => {
+            bashreadline::run(bashreadline::Options { json: a.json }, out, stop)?
+        }
+        ToolCommand::Exitsnoop(a) => exitsnoop::run(
+            exitsnoop::Options {
+                timestamp: a.timestamp,
+                failed: a.failed,
+                pid: a.pid,
+                per_thread: a.per_thread,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Killsnoop(a) => killsnoop::run(
+            killsnoop::Options {
+                failed: a.failed,
+                pid: a.pid,
+                signal: a.signal,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Profile(a) => profile::run(
+            profile::Options {
+                frequency: a.frequency,
+                include_idle: a.include_idle,
+                stacks: a.stacks.options(),
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Offcputime(a) => offcputime::run(a.options(), out, stop)?,
+        ToolCommand::Biolatency(a) => biolatency::run(
+            biolatency::Options {
+                queued: a.queued,
+                milliseconds: a.schedule.milliseconds,
+                disks: a.disks,
+                flags: a.flags,
+                schedule: a.schedule.schedule(),
+                json: a.schedule.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Biosnoop(a) => biosnoop::run(
+            biosnoop::Options {
+                disk: a.disk,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Runqlat(a) => sched::runqlat(a.options(), out, stop)?,
+        ToolCommand::Runqlen(a) => runqlen::run(
+            runqlen::Options {
+                per_cpu: a.per_cpu,
+                occupancy: a.occupancy,
+                schedule: Schedule {
+                    timestamp: a.timestamp,
+                    interval: a.interval,
+                    count: a.count,
+                },
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Cpudist(a) => sched::cpudist(a.options(), out, stop)?,
+        ToolCommand::Softirqs(a) => irqs::run(irqs::Kind::Soft, a.options(), out, stop)?,
+        ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,
+        ToolCommand::Tcpstates(a) => tcp::run(tcp::Tool::States, a.options(), out, stop)?,
+        ToolCommand::Tcplife(a) => tcp::run(tcp::Tool::Life, a.options(), out, stop)?,
+        ToolCommand::Tcpretrans(a) => tcp::run(tcp::Tool::Retrans, a.options(), out, stop)?,
+        ToolCommand::Tcpconnect(a) => tcp::run(
+            tcp::Tool::Connect,
+            tcp::Options {
+                timestamp: a.timestamp,
+                pid: a.pid,
+                local_port: None,
+                remote_port: a.port,
+                ipv4: a.ipv4,
+                ipv6: a.ipv6,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Syscount(a) => syscount::run(
+            syscount::Options {
+                pid: a.pid,
+                per_process: a.per_process,
+                latency: a.latency,
+                milliseconds: a.milliseconds,
+                failed: a.failed,
+                top: a.top,
+                interval: a.interval,
+                duration: a.duration.map(Duration::from_secs),
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// `bpfhook tools`: name and summary, aligned.
+fn list() {
+    for tool in bpfhook_tools::tools() {
+        println!("{:<12} {}", tool.name, tool.summary);
+    }
+}

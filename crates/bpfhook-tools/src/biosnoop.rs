@@ -1,0 +1,106 @@
+//! `biosnoop`: one line per block I/O request: issuer, disk, direction, sector, size and
+//! latency, BCC's columns.
+
+use std::io::{self, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use bpfhook_lang::output::Value;
+
+use crate::biolatency::disk_name;
+use crate::fields::{text, uint};
+use crate::launch::{self, Launch, ToolError};
+use crate::report::{Report, ReportOutput, Sink};
+
+/// BCC's options.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// `-d`: only this disk (`sda`, `vda`, `nvme0n1`).
+    pub disk: Option<String>,
+    /// `--json`: one object per request.
+    pub json: bool,
+}
+
+/// Traces until Ctrl-C (`stop`).
+pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
+    if let Some(disk) = &options.disk {
+        if !std::path::Path::new("/sys/class/block").join(disk).exists() {
+            return Err(ToolError::Usage(format!("no such disk: {disk}")));
+        }
+    }
+    let launch = Launch::new(
+        "biosnoop",
+        crate::script("biosnoop").unwrap_or_default().into(),
+    );
+    let json = options.json;
+    let mut output = ReportOutput(Biosnoop {
+        disk: options.disk,
+        first_ns: None,
+        sink: Sink::new(out, json),
+    });
+    launch::run(launch, stop, &mut output)
+}
+
+struct Biosnoop {
+    disk: Option<String>,
+    first_ns: Option<u64>,
+    sink: Sink,
+}
+
+/// BCC's T column: `W` for writes, `D` for discards, else `R`.
+fn direction(rwbs: &str) -> &'static str {
+    if rwbs.contains('W') {
+        "W"
+    } else if rwbs.contains('D') {
+        "D"
+    } else {
+        "R"
+    }
+}
+
+impl Report for Biosnoop {
+    fn started(&mut self) -> io::Result<()> {
+        if self.sink.json {
+            return Ok(());
+        }
+        writeln!(
+            self.sink.out,
+            "{:<11} {:<14} {:<7} {:<9} {:<1} {:<10} {:<7} {:>7}",
+            "TIME(s)", "COMM", "PID", "DISK", "T", "SECTOR", "BYTES", "LAT(ms)"
+        )
+    }
+
+    fn record(&mut self, f: &[Value]) -> io::Result<()> {
+        let disk = disk_name(uint(f, 3) as u32);
+        if self.disk.as_deref().is_some_and(|d| d != disk) {
+            return Ok(());
+        }
+        let ns = uint(f, 0);
+        let first = *self.first_ns.get_or_insert(ns);
+        let seconds = ns.saturating_sub(first) as f64 / 1e9;
+        let (pid, comm, rwbs) = (uint(f, 1), text(f, 2), text(f, 4));
+        let (sector, bytes, latency_ms) = (uint(f, 5), uint(f, 6), uint(f, 7) as f64 / 1e6);
+        if self.sink.json {
+            return self.sink.json_line(serde_json::json!({
+                "time": seconds, "comm": comm, "pid": pid, "disk": disk, "rwbs": rwbs,
+                "sector": sector, "bytes": bytes, "latency_ms": latency_ms,
+            }));
+        }
+        let comm: String = comm.chars().take(14).collect();
+        writeln!(
+            self.sink.out,
+            "{seconds:<11.6} {comm:<14} {pid:<7} {disk:<9} {:<1} {sector:<10} {bytes:<7} {latency_ms:>7.2}",
+            direction(&rwbs)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn directions() {
+        assert_eq!(super::direction("WS"), "W");
+        assert_eq!(super::direction("RA"), "R");
+        assert_eq!(super::direction("DS"), "D");
+    }
+}
