@@ -171,3 +171,13 @@ fn fentry_and_fexit_args_come_from_btf() {
         }
     }
 }
+
+/// A syscall tracepoint's own pointers are user memory, but what `curtask` reaches is the
+/// kernel's: reading it with a user-memory read would give zeros.
+#[test]
+fn curtask_is_kernel_memory_in_syscall_tracepoints_too() {
+    let script = r#"t:syscalls:sys_enter_getpid /pid == cpid/ { printf("%d %d %d\n", curtask->pid == pid, curtask->parent->pid > 0, (*curtask).tgid == pid); exit(); }"#;
+    let (out, err, output) = trace(&["-c", "/bin/sh -c 'kill -0 $$'", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("1 1 1\n"), "{out}");
+}

@@ -62,6 +62,9 @@ pub(super) struct ProgramGen<'a> {
     pub(super) leaving_flags: Vec<i32>,
     /// The expression whose memory or map is being read: where `-k` reports a failure.
     pub(super) site: Span,
+    /// The memory being read is the kernel's whatever the probe (it is reached from
+    /// `curtask`), not the user memory syscall tracepoints' and uprobes' pointers point to.
+    pub(super) kernel_memory: bool,
     labels: u32,
     pub(super) uses_stacks: bool,
     pub(super) first_error: Option<Diagnostic>,
@@ -93,6 +96,7 @@ impl<'a> ProgramGen<'a> {
             functions: Vec::new(),
             leaving_flags: Vec::new(),
             site: Span::default(),
+            kernel_memory: false,
             labels: 0,
             uses_stacks: false,
             first_error: None,
@@ -429,6 +433,9 @@ impl<'a> ProgramGen<'a> {
     /// tracepoints, into the kernel otherwise.
     pub(super) fn reads_user_memory(&self) -> bool {
         use crate::probes::ProbeKind;
+        if self.kernel_memory {
+            return false;
+        }
         match &self.instance.kind {
             ProbeKind::Uprobe { .. } => true,
             ProbeKind::Tracepoint { category, .. } => category == "syscalls",
