@@ -684,3 +684,24 @@ fn dash_k_reports_failed_reads_and_missing_keys_where_they_happen() {
     let (_, err, output) = trace(&["-e", script]);
     assert!(output.status.success() && !err.contains("helper"), "{err}");
 }
+
+#[test]
+fn named_tuples_are_records_in_text_and_json() {
+    let script = r#"begin { $v = (x = 1, y = "two"); printf("%d %s\n", $v.x, $v.y); @a = (a = 0, d = (5, 6), e = $v); }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("1 two\n"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l == "@a: { .a = 0, .d = (5, 6), .e = { .x = 1, .y = two } }"),
+        "{out}"
+    );
+    let (out, err, output) = trace(&["-f", "json", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.contains(
+            r#"{"type": "map", "data": {"@a": {"a": 0, "d": [5,6], "e": {"x": 1, "y": "two"}}}}"#
+        ),
+        "{out}"
+    );
+}

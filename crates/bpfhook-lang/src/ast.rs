@@ -194,6 +194,8 @@ pub enum ExprKind {
         body: Block,
         value: Box<Expr>,
     },
+    /// `(x = a, y = b)`: a tuple whose elements have names (a record).
+    NamedTuple(Vec<(Ident, Expr)>),
     /// `(a, b, …)` with at least two elements (or `(a,)`).
     Tuple(Vec<Expr>),
     /// `sizeof(type)`.

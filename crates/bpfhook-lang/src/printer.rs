@@ -305,6 +305,13 @@ fn expr_text(e: &Expr) -> (String, u8) {
                 TERNARY,
             )
         }
+        ExprKind::NamedTuple(elements) => {
+            let items: Vec<String> = elements
+                .iter()
+                .map(|(name, e)| format!("{} = {}", name.name, expr(e, TERNARY)))
+                .collect();
+            format!("({})", items.join(", "))
+        }
         ExprKind::Block { body, value } => {
             let mut inner = Printer::default();
             for statement in &body.statements {
@@ -457,6 +464,7 @@ mod tests {
             "config = { a = 1; b = \"s\"; c = d } let @h = percpuhash(10); macro m($a, @b, c) { $a + 1 } begin { m(1, @x, y) }",
             "uprobe:/bin/bash:readline, usdt:./x:probe { print(args->x + args.y) }",
             "begin { $a = $b ?: 1 + 2; @ = { let $x = \"a  b\"; if $y { $z = 1 } avg(1) }; _ = { 1 } }",
+            "begin { $v = (x = 1, y = (2, \"s\")); print((a = $v, b = 3,)); }",
         ] {
             round_trip(source);
         }

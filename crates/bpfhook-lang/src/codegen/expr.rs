@@ -112,11 +112,17 @@ impl ProgramGen<'_> {
                 self.block(body);
                 self.expr(value)
             }
-            ExprKind::Tuple(elements) => {
-                let Type::Tuple(layout) = &ty else {
-                    return Val::Imm(0);
+            ExprKind::Tuple(_) | ExprKind::NamedTuple(_) => {
+                let layout = match &ty {
+                    Type::Tuple(layout) => layout.as_ref().clone(),
+                    Type::Record(record) => record.layout.clone(),
+                    _ => return Val::Imm(0),
                 };
-                let layout = layout.clone();
+                let elements: Vec<&Expr> = match &expr.kind {
+                    ExprKind::Tuple(elements) => elements.iter().collect(),
+                    ExprKind::NamedTuple(elements) => elements.iter().map(|(_, e)| e).collect(),
+                    _ => Vec::new(),
+                };
                 let mem = self.mem(layout.size);
                 self.zero(mem, layout.size);
                 for (field, element) in layout.fields.iter().zip(elements) {

@@ -883,6 +883,31 @@ impl Checker {
                 self.block(body);
                 self.expr(value)
             }
+            ExprKind::NamedTuple(elements) => {
+                let fields: Vec<(String, Type)> = elements
+                    .iter()
+                    .map(|(name, e)| {
+                        let ty = self.expr(e);
+                        if ty == Type::None {
+                            self.error(e.span, "this expression has no value to put in a tuple");
+                        }
+                        (name.name.clone(), ty)
+                    })
+                    .collect();
+                for (i, (name, _)) in elements.iter().enumerate() {
+                    if elements[..i].iter().any(|(n, _)| n.name == name.name) {
+                        self.error(
+                            name.span,
+                            format!("Duplicate field name in a named tuple: {}", name.name),
+                        );
+                    }
+                }
+                Type::Record(Rc::new(crate::types::Record {
+                    name: "record".to_owned(),
+                    layout: Layout::named(fields),
+                    kernel_id: None,
+                }))
+            }
             ExprKind::Tuple(elements) => {
                 let types: Vec<Type> = elements
                     .iter()
