@@ -377,12 +377,8 @@ impl ProgramGen<'_> {
                     self.b.ldx(Size::DW, R0, R1, 0);
                 }
             }
-            self.b
-                .stx(Size::DW, R10, R0, result)
-                .ja(&done)
-                .label(&missing);
-            self.missing_key();
-            self.b.label(&done);
+            self.b.stx(Size::DW, R10, R0, result);
+            self.missing_key(&missing, &done);
             Val::Slot(result)
         } else {
             let size = read.size();
@@ -392,9 +388,7 @@ impl ProgramGen<'_> {
                 .jmp_imm(JmpOp::Jeq, R0, 0, &missing)
                 .mov64_reg(R7, R0);
             self.copy_from(R7, 0, result, size);
-            self.b.ja(&done).label(&missing);
-            self.missing_key();
-            self.b.label(&done);
+            self.missing_key(&missing, &done);
             Val::Mem(result)
         }
     }
@@ -508,12 +502,16 @@ impl ProgramGen<'_> {
         self.b.label(&done);
     }
 
-    /// `-k`: a lookup found no value (bpftrace reports it as map_lookup_elem returning 0).
-    fn missing_key(&mut self) {
+    /// Where a lookup that found no value goes (`missing`) before joining the found path at
+    /// `done`; with `-k` it reports it (bpftrace's map_lookup_elem returning 0).
+    fn missing_key(&mut self, missing: &str, done: &str) {
         if self.analysis.settings.helper_errors {
-            self.b.mov64_imm(R0, 0);
+            self.b.ja(done).label(missing).mov64_imm(R0, 0);
             self.helper_error("map_lookup_elem");
+        } else {
+            self.b.label(missing);
         }
+        self.b.label(done);
     }
 
     /// r0 = bpftrace's log2 bucket of r1 for `hist(n, bits)`: 0 for negatives, then one bucket
