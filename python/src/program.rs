@@ -58,8 +58,10 @@ fn in_slices<T>(
 
 struct Attached {
     // Attachments before the program: detach, then close.
-    _attachments: Vec<Attachment>,
+    attachments: Vec<Attachment>,
     _program: OwnedFd,
+    /// A socket filter's packet socket (BCC's `fn.sock`): the attachment itself.
+    socket: bool,
 }
 
 /// `unsendable`: the event readers hold raw ring mappings (not Sync); a BPF object stays on
@@ -189,6 +191,7 @@ impl Program {
             BpfError::new_err(format!("{program} ({hook}): {}", error_chain(e)))
         };
         let target = attach::resolve(&hook, &options).map_err(|e| fail(&e))?;
+        let socket = matches!(target, attach::Target::SocketFilter { .. });
         let done =
             attach::load_and_attach(self.object()?, program, &target).map_err(|e| fail(&e))?;
         let id = self.next_id;
@@ -196,11 +199,22 @@ impl Program {
         self.attached.insert(
             id,
             Attached {
-                _attachments: done.attachments,
+                attachments: done.attachments,
                 _program: done.program,
+                socket,
             },
         );
         Ok(id)
+    }
+
+    /// The packet socket a socket filter attached as `id` reads from (BCC's `fn.sock`), as a
+    /// descriptor the attachment keeps open: Python's `socket.fromfd` takes its own copy.
+    fn socket_of(&self, id: u64) -> Option<i32> {
+        let attached = self.attached.get(&id).filter(|a| a.socket)?;
+        attached.attachments.iter().find_map(|a| match a {
+            Attachment::Fd(fd) => Some(fd.as_raw_fd()),
+            _ => None,
+        })
     }
 
     /// Detaches what `attach` returned `id` for; false if it was not attached.

@@ -1,6 +1,7 @@
 """XDP and socket filters on a veth pair whose far end lives in a network namespace made
 for the test; the traffic is UDP to IPv6 link-local multicast inside that pair only."""
 
+import socket
 import subprocess
 import sys
 import time
@@ -89,3 +90,23 @@ int count_skb(struct __sk_buff *skb) {
         BPF.attach_raw_socket(fn, local)
         send_from_far_end(namespace, far)
         assert b["seen"][0].value >= 5
+
+
+def test_raw_socket_keeps_packets_for_fn_sock(veth):
+    # A filter that keeps every packet (-1): BCC scripts read them from fn.sock.
+    local, namespace, far = veth
+    text = r"""
+int keep(struct __sk_buff *skb) {
+    return -1;
+}
+"""
+    with BPF(text=text) as b:
+        fn = b.load_func("keep", BPF.SOCKET_FILTER)
+        BPF.attach_raw_socket(fn, local)
+        assert isinstance(fn.sock, int) and fn.sock >= 0
+        reader = socket.fromfd(fn.sock, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        reader.settimeout(5)
+        send_from_far_end(namespace, far)
+        frame = reader.recv(2048)
+        reader.close()
+        assert len(frame) >= 14  # at least an Ethernet header

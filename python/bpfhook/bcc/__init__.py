@@ -369,6 +369,9 @@ class BPF:
     @staticmethod
     def attach_raw_socket(fn, dev):
         fn.bpf._attach("socket", _s(dev), fn.program, "socket", iface=_s(dev))
+        # The packet socket the filter sits on: what BCC scripts read kept packets from.
+        fn.sock = fn.bpf._native_program().socket_of(
+            fn.bpf._attached[("socket", _s(dev), fn.program)])
 
     # counts ---------------------------------------------------------------------------
     def num_open_kprobes(self):
