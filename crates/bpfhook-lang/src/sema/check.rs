@@ -242,9 +242,13 @@ impl Checker {
         }
     }
 
-    /// `args.f` of a tracepoint where `f` points to a struct: a pointer to that struct of the
-    /// kernel's BTF, so that `args.f->x` and `*args.f` read through it.
-    fn tracepoint_struct_pointer(&mut self, base: &Type, field: &str) -> Option<Type> {
+    /// `args.f` of a tracepoint where `f` points to a struct, when a script reads through it
+    /// (`args.f->x`, `*args.f`): a pointer to that struct of the kernel's BTF, recorded as the
+    /// type of `args.f`. Read as a value, `args.f` stays an address (and needs no BTF).
+    fn through_tracepoint_pointer(&mut self, pointer: &Expr) -> Option<Type> {
+        let ExprKind::Field { base, field, .. } = &pointer.kind else {
+            return None;
+        };
         let ProbeContext::Tracepoint {
             args,
             struct_pointers,
@@ -253,15 +257,18 @@ impl Checker {
         else {
             return None;
         };
-        if !matches!(base, Type::Record(r) if Rc::ptr_eq(r, args)) {
+        if !matches!(self.types.get(&base.id.0), Some(Type::Record(r)) if Rc::ptr_eq(r, args)) {
             return None;
         }
+        let field = &field.name;
         let (_, name) = struct_pointers.iter().find(|(f, _)| f == field)?;
         let pointee = self
             .kernel
             .lookup(&BaseType::Struct(name.clone()), true)
             .ok()?;
-        Some(Type::Pointer(Box::new(pointee)))
+        let ty = Type::Pointer(Box::new(pointee));
+        self.types.insert(pointer.id.0, ty.clone());
+        Some(ty)
     }
 
     /// A raw tracepoint's context with `args` named and typed from the kernel's BTF (read on
@@ -686,10 +693,9 @@ impl Checker {
             ExprKind::Call { function, args } => self.call(function, args, expr.span, expr.id),
             ExprKind::Field { base, field, .. } => {
                 let base_type = self.expr(base);
+                let base_type = self.through_tracepoint_pointer(base).unwrap_or(base_type);
                 let base_type = self.with_kernel_fields(base, base_type);
-                let ty = self.field(&base_type, field);
-                self.tracepoint_struct_pointer(&base_type, &field.name)
-                    .unwrap_or(ty)
+                self.field(&base_type, field)
             }
             ExprKind::TupleIndex { base, index } => {
                 let base_type = self.expr(base);
@@ -752,6 +758,10 @@ impl Checker {
             }
             ExprKind::Unary { op, operand } => {
                 let ty = self.expr(operand);
+                let ty = match op {
+                    UnaryOp::Deref => self.through_tracepoint_pointer(operand).unwrap_or(ty),
+                    _ => ty,
+                };
                 match op {
                     UnaryOp::Not => {
                         if !ty.is_scalar() {
