@@ -16,7 +16,17 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-peer=${BPFHOOK_PEER:-$root/../shared/peer/bpftrace-runtime}
+# The suite sits in the workplace's shared folder: beside this checkout, or at /work/shared for
+# a clone made elsewhere (CI clones main afresh).
+peer=${BPFHOOK_PEER:-}
+if [ -z "$peer" ]; then
+    for candidate in "$root/../shared/peer/bpftrace-runtime" /work/shared/peer/bpftrace-runtime; do
+        if [ -d "$candidate/tests/runtime" ]; then
+            peer=$candidate
+            break
+        fi
+    done
+fi
 fast=0
 check=""
 suites=()
@@ -29,7 +39,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ ${#suites[@]} -gt 0 ] || suites=(basic variable map call json-output tuples precedence other builtin probe for)
-[ -d "$peer/tests/runtime" ] || { echo "bpftrace's suite is not at $peer (set BPFHOOK_PEER)" >&2; exit 1; }
+[ -n "$peer" ] && [ -d "$peer/tests/runtime" ] || { echo "bpftrace's suite is neither beside this checkout (../shared/peer/bpftrace-runtime) nor in /work/shared/peer: set BPFHOOK_PEER" >&2; exit 1; }
 
 bin=${BPFHOOK_BIN:-$root/target/release/bpfhook}
 if [ ! -x "$bin" ]; then
