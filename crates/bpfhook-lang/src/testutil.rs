@@ -54,13 +54,15 @@ pub struct PeerProgram {
     pub text: String,
 }
 
-/// `shared/peer/bpftrace-runtime/tests/runtime` beside one of the crate's ancestors: the
-/// checkout may be the main tree or a worktree nested one level deeper.
+/// `shared/peer/bpftrace-runtime/tests/runtime` beside one of the crate's ancestors (the
+/// checkout may be the main tree or a worktree nested one level deeper), or in the workplace's
+/// `/work/shared` for a clone made elsewhere (as CI's).
 fn peer_dir() -> PathBuf {
     const RELATIVE: &str = "shared/peer/bpftrace-runtime/tests/runtime";
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()
+        .chain([Path::new("/work")])
         .map(|a| a.join(RELATIVE))
         .find(|d| d.is_dir())
         .unwrap_or_else(|| {
