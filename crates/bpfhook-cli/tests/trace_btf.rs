@@ -181,3 +181,13 @@ fn curtask_is_kernel_memory_in_syscall_tracepoints_too() {
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("1 1 1\n"), "{out}");
 }
+
+/// Kernel pointers kept in variables: their fields (the type learns them when first read) and
+/// their memory (the kernel's, as where they came from) stay right.
+#[test]
+fn kernel_pointers_in_variables_read_their_fields() {
+    let script = r#"t:syscalls:sys_enter_getpid /pid == cpid/ { $p = curtask->parent; $t = curtask; printf("%d %d\n", $p->pid == $t->parent->pid, $p->pid > 0); exit(); }"#;
+    let (out, err, output) = trace(&["-c", "/bin/sh -c 'kill -0 $$'", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("1 1\n"), "{out}");
+}

@@ -67,7 +67,7 @@ impl ProgramGen<'_> {
             ExprKind::Field { .. } | ExprKind::Index { .. } | ExprKind::TupleIndex { .. } => {
                 let place = self.place(expr);
                 self.site = expr.span;
-                self.kernel_memory = reached_from_curtask(expr);
+                self.kernel_memory = self.reached_from_curtask(expr);
                 let value = match (place, self.bit_field(expr)) {
                     (Some(place), Some(bits)) => self.read_bit_field(place, bits, &ty),
                     (Some(place), None) => self.read_place(place, &ty),
@@ -491,7 +491,7 @@ impl ProgramGen<'_> {
                 span: operand.span,
             });
             self.site = operand.span;
-            self.kernel_memory = reached_from_curtask(operand);
+            self.kernel_memory = self.reached_from_curtask(operand);
             let value = match place {
                 Some(place) => self.read_place(place, ty),
                 None => Val::Imm(0),
@@ -809,21 +809,4 @@ impl ProgramGen<'_> {
 fn online_cpus() -> i64 {
     // SAFETY: sysconf has no preconditions.
     unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1)
-}
-
-/// Whether `expr` reads memory reached from `curtask` (`curtask->mm->…`): the kernel's, even
-/// in probes whose own pointers are user memory.
-fn reached_from_curtask(expr: &Expr) -> bool {
-    match &expr.kind {
-        ExprKind::Identifier(name) => name == "curtask",
-        ExprKind::Field { base, .. }
-        | ExprKind::Index { base, .. }
-        | ExprKind::TupleIndex { base, .. } => reached_from_curtask(base),
-        ExprKind::Unary {
-            op: UnaryOp::Deref,
-            operand,
-        }
-        | ExprKind::Cast { operand, .. } => reached_from_curtask(operand),
-        _ => false,
-    }
 }

@@ -65,6 +65,8 @@ pub(super) struct ProgramGen<'a> {
     /// The memory being read is the kernel's whatever the probe (it is reached from
     /// `curtask`), not the user memory syscall tracepoints' and uprobes' pointers point to.
     pub(super) kernel_memory: bool,
+    /// Variables last assigned a pointer reached from `curtask`: kernel memory too.
+    pub(super) kernel_variables: std::collections::HashSet<String>,
     labels: u32,
     pub(super) uses_stacks: bool,
     pub(super) first_error: Option<Diagnostic>,
@@ -97,6 +99,7 @@ impl<'a> ProgramGen<'a> {
             leaving_flags: Vec::new(),
             site: Span::default(),
             kernel_memory: false,
+            kernel_variables: Default::default(),
             labels: 0,
             uses_stacks: false,
             first_error: None,

@@ -33,6 +33,7 @@ impl ProgramGen<'_> {
             } => {
                 match value {
                     Some(value) => {
+                        self.note_kernel_pointer(&variable.name, value);
                         let computed = self.expr(value);
                         let ty = self.ty(value);
                         self.set_variable(&variable.name, computed, &ty);
@@ -272,12 +273,43 @@ impl ProgramGen<'_> {
             self.ty(value)
         };
         match &target.kind {
-            ExprKind::Variable(name) => self.set_variable(name, computed, &value_type),
+            ExprKind::Variable(name) => {
+                self.note_kernel_pointer(name, value);
+                self.set_variable(name, computed, &value_type)
+            }
             _ => {
                 if let Some((map, keys)) = crate::sema::map_target(target) {
                     self.map_store(&map.name, keys, computed, &value_type, target.span);
                 }
             }
+        }
+    }
+
+    /// Whether `expr` reads memory reached from `curtask` (`curtask->mm->…`, or a variable
+    /// last set from such a chain): the kernel's, even in probes whose own pointers are user
+    /// memory.
+    pub(super) fn reached_from_curtask(&self, expr: &Expr) -> bool {
+        match &expr.kind {
+            ExprKind::Identifier(name) => name == "curtask",
+            ExprKind::Variable(name) => self.kernel_variables.contains(name),
+            ExprKind::Field { base, .. }
+            | ExprKind::Index { base, .. }
+            | ExprKind::TupleIndex { base, .. } => self.reached_from_curtask(base),
+            ExprKind::Unary {
+                op: UnaryOp::Deref,
+                operand,
+            }
+            | ExprKind::Cast { operand, .. } => self.reached_from_curtask(operand),
+            _ => false,
+        }
+    }
+
+    /// `$v = value`: `$v` points to kernel memory from here on if `value` does.
+    fn note_kernel_pointer(&mut self, variable: &str, value: &Expr) {
+        if self.reached_from_curtask(value) {
+            self.kernel_variables.insert(variable.to_owned());
+        } else {
+            self.kernel_variables.remove(variable);
         }
     }
 

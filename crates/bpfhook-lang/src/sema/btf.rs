@@ -409,6 +409,14 @@ impl Checker {
         match self.kernel.with_fields(&ty) {
             Some(full) => {
                 self.types.insert(base.id.0, full.clone());
+                // A variable has one type for the whole probe: the one with the fields.
+                if let crate::ast::ExprKind::Variable(name) = &base.kind {
+                    if let Some(declared) = self.variables.get_mut(name) {
+                        if *declared == full {
+                            *declared = full.clone();
+                        }
+                    }
+                }
                 full
             }
             None => ty,
