@@ -54,6 +54,8 @@ pub enum ToolCommand {
     Tcplife(TcpArgs),
     /// Trace active TCP connections (like BCC's tcpconnect)
     Tcpconnect(TcpconnectArgs),
+    /// Trace TCP connections processes accept (like BCC's tcpaccept)
+    Tcpaccept(TcpacceptArgs),
     /// Trace TCP retransmissions (like BCC's tcpretrans)
     Tcpretrans(TcpArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
@@ -174,6 +176,28 @@ pub struct TcpconnectArgs {
     pid: Option<u32>,
     /// Only this destination port
     #[arg(short = 'P', long = "port")]
+    port: Option<u16>,
+    /// IPv4 only
+    #[arg(short = '4', long = "ipv4")]
+    ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    ipv6: bool,
+    /// One JSON object per connection
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct TcpacceptArgs {
+    /// Include a TIME(s) column
+    #[arg(short = 't', long = "timestamp")]
+    timestamp: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only this local port
+    #[arg(short = 'L', long = "port")]
     port: Option<u16>,
     /// IPv4 only
     #[arg(short = '4', long = "ipv4")]
@@ -551,6 +575,20 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 pid: a.pid,
                 local_port: None,
                 remote_port: a.port,
+                ipv4: a.ipv4,
+                ipv6: a.ipv6,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Tcpaccept(a) => tcp::run(
+            tcp::Tool::Accept,
+            tcp::Options {
+                timestamp: a.timestamp,
+                pid: a.pid,
+                local_port: a.port,
+                remote_port: None,
                 ipv4: a.ipv4,
                 ipv6: a.ipv6,
                 json: a.json,

@@ -871,3 +871,25 @@ fn bad_options_fail_with_a_clear_error() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn tcpaccept_names_the_accepting_process_and_both_ends() {
+    let mut accept = Running::start(&["tcpaccept"]);
+    accept.line_where(READY, |l| l.starts_with("PID"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
+    let port = listener.local_addr().expect("bound").port().to_string();
+    let client =
+        std::net::TcpStream::connect(listener.local_addr().expect("bound")).expect("connecting");
+    let client_port = client.local_addr().expect("bound").port().to_string();
+    let (_peer, _) = listener.accept().expect("accepting");
+    let me = std::process::id().to_string();
+    let row = accept.line_where(READY, |l| columns(l).last() == Some(&port.as_str()));
+    let fields = columns(&row);
+    assert_eq!(fields[0], me, "{row}");
+    assert_eq!(
+        fields[2..6],
+        ["4", "127.0.0.1", client_port.as_str(), "127.0.0.1"],
+        "{row}"
+    );
+    accept.stop();
+}

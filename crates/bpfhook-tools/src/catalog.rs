@@ -99,6 +99,11 @@ const TOOLS: &[ToolInfo] = &[
         script: Some(include_str!("../scripts/syscount.bt")),
     },
     ToolInfo {
+        name: "tcpaccept",
+        summary: "every TCP connection a process accepts: pid, comm, both ends (-L PORT, -4/-6)",
+        script: Some(include_str!("../scripts/tcpaccept.bt")),
+    },
+    ToolInfo {
         name: "tcpconnect",
         summary: "every active TCP connect: pid, comm, addresses, port (-P PORT, -4/-6)",
         script: Some(include_str!("../scripts/tcpconnect.bt")),

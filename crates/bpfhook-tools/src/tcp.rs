@@ -1,5 +1,6 @@
 //! TCP tools from `sock:inet_sock_set_state`: `tcpstates` (every state change), `tcplife`
-//! (one line per closed connection, bytes and life), `tcpconnect` (active opens); and
+//! (one line per closed connection, bytes and life), `tcpconnect` (active opens); `tcpaccept`
+//! (passive opens, from accept's return: the new socket is read through its descriptor); and
 //! `tcpretrans` from `tcp:tcp_retransmit_skb`. BCC's columns. Scripts print both address
 //! forms; the family picks one here.
 
@@ -41,6 +42,7 @@ pub enum Tool {
     States,
     Life,
     Connect,
+    Accept,
     Retrans,
 }
 
@@ -50,6 +52,7 @@ impl Tool {
             Tool::States => "tcpstates",
             Tool::Life => "tcplife",
             Tool::Connect => "tcpconnect",
+            Tool::Accept => "tcpaccept",
             Tool::Retrans => "tcpretrans",
         }
     }
@@ -259,6 +262,41 @@ impl Tcp {
 }
 
 impl Tcp {
+    /// BCC's tcpaccept columns: the accepting process, then the remote end and the local one.
+    fn accept(&mut self, f: &[Value]) -> io::Result<()> {
+        let ends = Ends::read(f, 3);
+        let pid = uint(f, 1);
+        if !self.wanted(&ends, Some(pid)) {
+            return Ok(());
+        }
+        let ns = uint(f, 0);
+        let first = *self.first_ns.get_or_insert(ns);
+        let seconds = ns.saturating_sub(first) as f64 / 1e9;
+        let comm = text(f, 2);
+        if self.sink.json {
+            return self.sink.json_line(serde_json::json!({
+                "time": seconds, "pid": pid, "comm": comm, "ip": ends.ip_version(),
+                "raddr": ends.remote, "rport": ends.rport,
+                "laddr": ends.local, "lport": ends.lport,
+            }));
+        }
+        let time = if self.options.timestamp {
+            format!("{seconds:<9.3}")
+        } else {
+            String::new()
+        };
+        let comm: String = comm.chars().take(12).collect();
+        writeln!(
+            self.sink.out,
+            "{time}{pid:<7} {comm:<12} {:<2} {:<16} {:<5} {:<16} {}",
+            ends.ip_version(),
+            ends.remote,
+            ends.rport,
+            ends.local,
+            ends.lport
+        )
+    }
+
     fn retrans(&mut self, f: &[Value]) -> io::Result<()> {
         let ends = Ends::read(f, 1);
         if !self.wanted(&ends, None) {
@@ -325,6 +363,20 @@ impl Report for Tcp {
                 "{:<8} {:<6} {:<2} {:<20} T> {:<20} STATE",
                 "TIME", "PID", "IP", "LADDR:LPORT", "RADDR:RPORT"
             ),
+            Tool::Accept => format!(
+                "{}{:<7} {:<12} {:<2} {:<16} {:<5} {:<16} LPORT",
+                if self.options.timestamp {
+                    "TIME(s)  "
+                } else {
+                    ""
+                },
+                "PID",
+                "COMM",
+                "IP",
+                "RADDR",
+                "RPORT",
+                "LADDR"
+            ),
             Tool::Connect => format!(
                 "{}{:<6} {:<12} {:<2} {:<16} {:<16} DPORT",
                 if self.options.timestamp {
@@ -347,6 +399,7 @@ impl Report for Tcp {
             Tool::States => self.states(fields),
             Tool::Life => self.life(fields),
             Tool::Connect => self.connect(fields),
+            Tool::Accept => self.accept(fields),
             Tool::Retrans => self.retrans(fields),
         }
     }
