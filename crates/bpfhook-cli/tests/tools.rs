@@ -817,6 +817,7 @@ fn tools_lists_every_tool() {
             "softirqs",
             "statsnoop",
             "syscount",
+            "tcpaccept",
             "tcpconnect",
             "tcplife",
             "tcpretrans",
