@@ -55,7 +55,7 @@ pub enum ToolCommand {
     /// Trace active TCP connections (like BCC's tcpconnect)
     Tcpconnect(TcpconnectArgs),
     /// Trace TCP connections processes accept (like BCC's tcpaccept)
-    Tcpaccept(TcpacceptArgs),
+    Tcpaccept(TcpconnectArgs),
     /// Trace TCP retransmissions (like BCC's tcpretrans)
     Tcpretrans(TcpArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
@@ -174,30 +174,8 @@ pub struct TcpconnectArgs {
     /// Only this process
     #[arg(short = 'p', long = "pid")]
     pid: Option<u32>,
-    /// Only this destination port
+    /// Only this port (tcpconnect: the destination's; tcpaccept: the local one), as BCC's -P
     #[arg(short = 'P', long = "port")]
-    port: Option<u16>,
-    /// IPv4 only
-    #[arg(short = '4', long = "ipv4")]
-    ipv4: bool,
-    /// IPv6 only
-    #[arg(short = '6', long = "ipv6")]
-    ipv6: bool,
-    /// One JSON object per connection
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args)]
-pub struct TcpacceptArgs {
-    /// Include a TIME(s) column
-    #[arg(short = 't', long = "timestamp")]
-    timestamp: bool,
-    /// Only this process
-    #[arg(short = 'p', long = "pid")]
-    pid: Option<u32>,
-    /// Only this local port
-    #[arg(short = 'L', long = "port")]
     port: Option<u16>,
     /// IPv4 only
     #[arg(short = '4', long = "ipv4")]

@@ -100,7 +100,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "tcpaccept",
-        summary: "every TCP connection a process accepts: pid, comm, both ends (-L PORT, -4/-6)",
+        summary: "every TCP connection a process accepts: pid, comm, both ends (-P PORT, -4/-6)",
         script: Some(include_str!("../scripts/tcpaccept.bt")),
     },
     ToolInfo {

@@ -228,27 +228,48 @@ impl Tcp {
         )
     }
 
-    fn connect(&mut self, f: &[Value]) -> io::Result<()> {
+    /// An open (tcpconnect's or tcpaccept's record) the filters keep: its ends, the process,
+    /// the seconds since the first one, and the TIME(s) column (empty without `-t`).
+    fn open(&mut self, f: &[Value]) -> Option<Open> {
         let ends = Ends::read(f, 3);
         let pid = uint(f, 1);
         if !self.wanted(&ends, Some(pid)) {
-            return Ok(());
+            return None;
         }
         let ns = uint(f, 0);
         let first = *self.first_ns.get_or_insert(ns);
         let seconds = ns.saturating_sub(first) as f64 / 1e9;
-        let comm = text(f, 2);
+        let time = if self.options.timestamp {
+            format!("{seconds:<9.3}")
+        } else {
+            String::new()
+        };
+        Some(Open {
+            ends,
+            pid,
+            comm: text(f, 2),
+            seconds,
+            time,
+        })
+    }
+
+    fn connect(&mut self, f: &[Value]) -> io::Result<()> {
+        let Some(Open {
+            ends,
+            pid,
+            comm,
+            seconds,
+            time,
+        }) = self.open(f)
+        else {
+            return Ok(());
+        };
         if self.sink.json {
             return self.sink.json_line(serde_json::json!({
                 "time": seconds, "pid": pid, "comm": comm, "ip": ends.ip_version(),
                 "saddr": ends.local, "daddr": ends.remote, "dport": ends.rport,
             }));
         }
-        let time = if self.options.timestamp {
-            format!("{seconds:<9.3}")
-        } else {
-            String::new()
-        };
         let comm: String = comm.chars().take(12).collect();
         writeln!(
             self.sink.out,
@@ -259,20 +280,19 @@ impl Tcp {
             ends.rport
         )
     }
-}
 
-impl Tcp {
     /// BCC's tcpaccept columns: the accepting process, then the remote end and the local one.
     fn accept(&mut self, f: &[Value]) -> io::Result<()> {
-        let ends = Ends::read(f, 3);
-        let pid = uint(f, 1);
-        if !self.wanted(&ends, Some(pid)) {
+        let Some(Open {
+            ends,
+            pid,
+            comm,
+            seconds,
+            time,
+        }) = self.open(f)
+        else {
             return Ok(());
-        }
-        let ns = uint(f, 0);
-        let first = *self.first_ns.get_or_insert(ns);
-        let seconds = ns.saturating_sub(first) as f64 / 1e9;
-        let comm = text(f, 2);
+        };
         if self.sink.json {
             return self.sink.json_line(serde_json::json!({
                 "time": seconds, "pid": pid, "comm": comm, "ip": ends.ip_version(),
@@ -280,11 +300,6 @@ impl Tcp {
                 "laddr": ends.local, "lport": ends.lport,
             }));
         }
-        let time = if self.options.timestamp {
-            format!("{seconds:<9.3}")
-        } else {
-            String::new()
-        };
         let comm: String = comm.chars().take(12).collect();
         writeln!(
             self.sink.out,
@@ -296,7 +311,18 @@ impl Tcp {
             ends.lport
         )
     }
+}
 
+/// What [`Tcp::open`] gives.
+struct Open {
+    ends: Ends,
+    pid: u64,
+    comm: String,
+    seconds: f64,
+    time: String,
+}
+
+impl Tcp {
     fn retrans(&mut self, f: &[Value]) -> io::Result<()> {
         let ends = Ends::read(f, 1);
         if !self.wanted(&ends, None) {
