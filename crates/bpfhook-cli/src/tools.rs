@@ -188,6 +188,25 @@ pub struct TcpconnectArgs {
     json: bool,
 }
 
+impl TcpconnectArgs {
+    /// `-P` filters the far end's port of a connect, the local port of an accept.
+    fn options(self, tool: tcp::Tool) -> tcp::Options {
+        let (local_port, remote_port) = match tool {
+            tcp::Tool::Accept => (self.port, None),
+            _ => (None, self.port),
+        };
+        tcp::Options {
+            timestamp: self.timestamp,
+            pid: self.pid,
+            local_port,
+            remote_port,
+            ipv4: self.ipv4,
+            ipv6: self.ipv6,
+            json: self.json,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct SyscountArgs {
     /// Only this process
@@ -546,34 +565,12 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Tcpstates(a) => tcp::run(tcp::Tool::States, a.options(), out, stop)?,
         ToolCommand::Tcplife(a) => tcp::run(tcp::Tool::Life, a.options(), out, stop)?,
         ToolCommand::Tcpretrans(a) => tcp::run(tcp::Tool::Retrans, a.options(), out, stop)?,
-        ToolCommand::Tcpconnect(a) => tcp::run(
-            tcp::Tool::Connect,
-            tcp::Options {
-                timestamp: a.timestamp,
-                pid: a.pid,
-                local_port: None,
-                remote_port: a.port,
-                ipv4: a.ipv4,
-                ipv6: a.ipv6,
-                json: a.json,
-            },
-            out,
-            stop,
-        )?,
-        ToolCommand::Tcpaccept(a) => tcp::run(
-            tcp::Tool::Accept,
-            tcp::Options {
-                timestamp: a.timestamp,
-                pid: a.pid,
-                local_port: a.port,
-                remote_port: None,
-                ipv4: a.ipv4,
-                ipv6: a.ipv6,
-                json: a.json,
-            },
-            out,
-            stop,
-        )?,
+        ToolCommand::Tcpconnect(a) => {
+            tcp::run(tcp::Tool::Connect, a.options(tcp::Tool::Connect), out, stop)?
+        }
+        ToolCommand::Tcpaccept(a) => {
+            tcp::run(tcp::Tool::Accept, a.options(tcp::Tool::Accept), out, stop)?
+        }
         ToolCommand::Syscount(a) => syscount::run(
             syscount::Options {
                 pid: a.pid,
