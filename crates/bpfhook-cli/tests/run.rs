@@ -16,6 +16,17 @@ fn bpfhook() -> Command {
 
 /// Runs bpfhook and returns (stdout, stderr, output), asserting no trace instance of it remains.
 fn run(args: &[&str]) -> (String, String, Output) {
+    let instances = Path::new("/sys/kernel/tracing/instances");
+    let names = || -> Vec<String> {
+        std::fs::read_dir(instances)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    // One left by an earlier, killed process with the same pid is not this run's.
+    let before = names();
     let child = bpfhook()
         .args(args)
         .stdout(Stdio::piped())
@@ -24,16 +35,9 @@ fn run(args: &[&str]) -> (String, String, Output) {
         .expect("spawning bpfhook");
     let pid = child.id();
     let output = child.wait_with_output().expect("bpfhook runs");
-    let instances = Path::new("/sys/kernel/tracing/instances");
-    let leftover = std::fs::read_dir(instances)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(&format!("bpfhook-{pid}-"))
-        });
+    let leftover = names()
+        .iter()
+        .any(|n| n.starts_with(&format!("bpfhook-{pid}-")) && !before.contains(n));
     assert!(!leftover, "bpfhook {pid} left its trace instance behind");
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -378,4 +382,32 @@ fn hardware_perf_events_fail_clearly_where_there_are_no_counters() {
         err.contains("os error"),
         "the kernel's errno is missing: {err}"
     );
+}
+
+/// A process killed outright leaves its trace instance in tracefs; the next bpfhook that
+/// opens one removes it, and leaves those of live processes alone.
+#[test]
+fn trace_instances_of_dead_processes_are_removed() {
+    let instances = Path::new("/sys/kernel/tracing/instances");
+    let mut dead = Command::new("/bin/true")
+        .spawn()
+        .expect("a short-lived process");
+    let dead_pid = dead.id();
+    dead.wait().expect("it ends");
+    let abandoned = instances.join(format!("bpfhook-{dead_pid}-0"));
+    let alive = instances.join(format!("bpfhook-{}-99", std::process::id()));
+    for dir in [&abandoned, &alive] {
+        std::fs::create_dir(dir).expect("making a trace instance");
+    }
+    let hello = example_object("hello");
+    let (_, err, output) = run(&["run", path(&hello), "--", "/bin/true"]);
+    let (abandoned_left, alive_left) = (abandoned.exists(), alive.exists());
+    let _ = std::fs::remove_dir(&alive);
+    let _ = std::fs::remove_dir(&abandoned);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        !abandoned_left,
+        "the dead process's instance is still there"
+    );
+    assert!(alive_left, "a live process's instance was removed");
 }

@@ -96,6 +96,32 @@ impl PrintkLine {
     }
 }
 
+/// Removes the instances of bpfhook processes that are gone. A process killed outright (a
+/// script's SIGTERM, SIGKILL) never drops its reader, and tracefs keeps an instance until
+/// someone removes it: without this they would pile up. One whose pid lives on is left alone.
+fn remove_abandoned(instances: &Path) {
+    let Ok(entries) = std::fs::read_dir(instances) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("bpfhook-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// A private trace instance with the printk event enabled; removed on drop.
 #[derive(Debug)]
 pub struct PrintkReader {
@@ -112,7 +138,9 @@ impl PrintkReader {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let dir = root()?.join("instances").join(name);
+        let instances = root()?.join("instances");
+        remove_abandoned(&instances);
+        let dir = instances.join(name);
         std::fs::create_dir(&dir).map_err(|e| io_error(&dir, e))?;
         // From here on, Drop removes the instance whatever fails next.
         let mut reader = Self {
