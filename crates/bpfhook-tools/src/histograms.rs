@@ -140,14 +140,7 @@ pub struct Histograms {
 
 impl Report for Histograms {
     fn started(&mut self) -> io::Result<()> {
-        if self.sink.json {
-            return Ok(());
-        }
-        writeln!(self.sink.out, "{}", self.banner)
-    }
-
-    fn record(&mut self, _fields: &[Value]) -> io::Result<()> {
-        Ok(())
+        self.sink.text_line(&self.banner)
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {
@@ -155,12 +148,7 @@ impl Report for Histograms {
             return Ok(());
         }
         let time = self.ticks.tick();
-        if !self.sink.json {
-            writeln!(self.sink.out)?;
-            if let Some(time) = &time {
-                writeln!(self.sink.out, "{time}")?;
-            }
-        }
+        self.sink.interval(time.as_deref())?;
         let mut entries: Vec<_> = map.entries.iter().collect();
         entries.sort_by_key(|(key, _)| key.iter().map(Value::to_text).collect::<Vec<_>>());
         for (key, value) in entries {

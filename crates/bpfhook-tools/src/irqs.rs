@@ -145,14 +145,7 @@ impl Totals {
 
 impl Report for Totals {
     fn started(&mut self) -> io::Result<()> {
-        if self.sink.json {
-            return Ok(());
-        }
-        writeln!(self.sink.out, "{}", self.banner)
-    }
-
-    fn record(&mut self, _fields: &[Value]) -> io::Result<()> {
-        Ok(())
+        self.sink.text_line(&self.banner)
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {

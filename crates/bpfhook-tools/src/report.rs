@@ -9,8 +9,10 @@ use bpfhook_lang::output::{MapDump, Output, Value};
 pub trait Report {
     /// Everything is attached: print the header.
     fn started(&mut self) -> io::Result<()>;
-    /// One `print((a, b, …))` of the script.
-    fn record(&mut self, fields: &[Value]) -> io::Result<()>;
+    /// One `print((a, b, …))` of the script (tools that only print maps have none).
+    fn record(&mut self, _fields: &[Value]) -> io::Result<()> {
+        Ok(())
+    }
     /// A map printed by the script or dumped at exit.
     fn table(&mut self, _map: &MapDump) -> io::Result<()> {
         Ok(())
@@ -26,6 +28,26 @@ pub struct Sink {
 impl Sink {
     pub fn new(out: Box<dyn Write>, json: bool) -> Self {
         Self { out, json }
+    }
+
+    /// A text line the JSON form leaves out (a tool's banner).
+    pub fn text_line(&mut self, text: &str) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        writeln!(self.out, "{text}")
+    }
+
+    /// Before an interval's report in text: an empty line, then its time (`-T`) if any.
+    pub fn interval(&mut self, time: Option<&str>) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        writeln!(self.out)?;
+        match time {
+            Some(time) => writeln!(self.out, "{time}"),
+            None => Ok(()),
+        }
     }
 
     /// One JSON object on its own line.

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use bpfhook_lang::output::{MapDump, Value};
+use bpfhook_lang::output::MapDump;
 
 use crate::fields::uint;
 use crate::hist;
@@ -56,17 +56,8 @@ struct Runqlen {
 
 impl Report for Runqlen {
     fn started(&mut self) -> io::Result<()> {
-        if self.sink.json {
-            return Ok(());
-        }
-        writeln!(
-            self.sink.out,
-            "Sampling run queue length... Hit Ctrl-C to end."
-        )
-    }
-
-    fn record(&mut self, _fields: &[Value]) -> io::Result<()> {
-        Ok(())
+        self.sink
+            .text_line("Sampling run queue length... Hit Ctrl-C to end.")
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {
@@ -74,12 +65,7 @@ impl Report for Runqlen {
             return Ok(());
         }
         let time = self.ticks.tick();
-        if !self.sink.json {
-            writeln!(self.sink.out)?;
-            if let Some(time) = &time {
-                writeln!(self.sink.out, "{time}")?;
-            }
-        }
+        self.sink.interval(time.as_deref())?;
         let mut entries: Vec<_> = map.entries.iter().collect();
         entries.sort_by_key(|(key, _)| uint(key, 0));
         for (key, value) in entries {

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bpfhook_lang::output::{Aggregate, MapDump, Value};
+use bpfhook_lang::output::{Aggregate, MapDump};
 
 use crate::fields::{frames, text, uint};
 use crate::launch::{self, check_pid, Launch, ToolError};
@@ -118,14 +118,10 @@ struct Sample<'a> {
 
 impl Report for Stacks {
     fn started(&mut self) -> io::Result<()> {
-        if self.options.folded || self.sink.json {
+        if self.options.folded {
             return Ok(());
         }
-        writeln!(self.sink.out, "{}", self.banner)
-    }
-
-    fn record(&mut self, _fields: &[Value]) -> io::Result<()> {
-        Ok(())
+        self.sink.text_line(&self.banner)
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {

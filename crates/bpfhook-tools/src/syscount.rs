@@ -218,10 +218,6 @@ impl Report for Syscount {
         )
     }
 
-    fn record(&mut self, _fields: &[Value]) -> io::Result<()> {
-        Ok(())
-    }
-
     fn table(&mut self, map: &MapDump) -> io::Result<()> {
         let rows = match map.name.as_str() {
             "@calls" if self.options.latency => {
