@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bpfhook_testkit::{repo_root, unique_name, TempPath, VethPair};
+use bpfhook_testkit::{repo_root, spawn_fresh_executable, unique_name, TempPath, VethPair};
 
 fn examples() -> PathBuf {
     repo_root().join("examples/exporter")
@@ -180,8 +180,8 @@ impl Marker {
 
     fn exec(&self, count: usize) {
         for _ in 0..count {
-            assert!(Command::new(&self.path)
-                .status()
+            assert!(spawn_fresh_executable(&mut Command::new(&self.path))
+                .wait()
                 .expect("exec marker")
                 .success());
         }

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use bpfhook_testkit::{
-    bpf_fixture, program_loaded, run_program, unique_name, TempCgroup, TempPath, VethPair,
+    bpf_fixture, program_loaded, run_program, spawn_fresh_executable, unique_name, TempCgroup,
+    TempPath, VethPair,
 };
 
 const BPFHOOK: &str = env!("CARGO_BIN_EXE_bpfhook");
@@ -122,8 +123,8 @@ fn tracepoint_counts_execs_after_bpfhook_exits() {
     let marker = scratch.join(&name);
     std::fs::copy("/bin/true", &marker).expect("copying the marker");
     for _ in 0..3 {
-        assert!(Command::new(&marker)
-            .status()
+        assert!(spawn_fresh_executable(&mut Command::new(&marker))
+            .wait()
             .expect("marker runs")
             .success());
     }

@@ -16,6 +16,24 @@ pub use temp::TempPath;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Spawns `command`, a copy of a binary the test just wrote, waiting out ETXTBSY: a child that
+/// another test thread forks while the copy's file is still open holds it open for writing
+/// until that child execs, and the kernel refuses to run a file open for writing.
+pub fn spawn_fresh_executable(command: &mut std::process::Command) -> std::process::Child {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match command.spawn() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result.expect("spawning the copied executable"),
+        }
+    }
+}
+
 /// A name no other test in any process uses at the same time: `{prefix}{pid}x{counter}`.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

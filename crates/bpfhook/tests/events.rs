@@ -58,7 +58,7 @@ fn exec_record_arrives(program: &str, map: &str, kind: ChannelKind) {
     );
     let marker = marker.path();
     std::fs::copy("/bin/true", marker).expect("copying /bin/true");
-    let mut child = Command::new(marker).spawn().expect("exec the marker");
+    let mut child = bpfhook_testkit::spawn_fresh_executable(&mut Command::new(marker));
     let pid = child.id();
     child.wait().expect("marker exits");
 
