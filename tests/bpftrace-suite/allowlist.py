@@ -5,7 +5,9 @@ Runs inside the copied suite (cwd = tests/) with its engine on PYTHONPATH, so th
 read by the suite's own parser."""
 
 import argparse
+import os
 import re
+import subprocess
 
 from parser import TestParser
 
@@ -16,6 +18,17 @@ UNSUPPORTED_KINDS = re.compile(START + r"(usdt|U|watchpoint|w|asyncwatchpoint|aw
 
 
 SCRIPT = re.compile(r"runtime/scripts/[\w.-]+")
+LISTS_KERNEL_FUNCTIONS = re.compile(r"(-l|--list)\b.*\bgrep (kprobe|fentry)")
+
+
+def kernel_features():
+    """`name: yes|no` lines of `bpftrace --info` (bpfhook's feature probes)."""
+    info = subprocess.run([os.environ["BPFTRACE_RUNTIME_TEST_EXECUTABLE"], "--info"],
+                          capture_output=True, text=True).stdout
+    return dict(line.strip().split(": ", 1) for line in info.splitlines() if ": " in line)
+
+
+FEATURES = kernel_features()
 
 
 def reason(test):
@@ -26,6 +39,11 @@ def reason(test):
             text += " " + open(script).read()
         except OSError:
             pass
+    if LISTS_KERNEL_FUNCTIONS.search(test.run or ""):
+        return ("lists kprobe/fentry functions: kprobes are off and the traceable-function list "
+                "(available_filter_functions) is unreadable here (bpftrace 0.17 lists none either)")
+    if "write_user(" in text and "--unsafe" in text and FEATURES.get("probe_write_user") == "no":
+        return "needs bpf_probe_write_user, which kernel lockdown withholds here (--info: probe_write_user: no)"
     if KPROBE.search(text):
         return "needs kprobes: CONFIG_KPROBES is off on this kernel"
     if TRAMPOLINE.search(text):

@@ -413,6 +413,7 @@ fn print_info() {
         ("get_ktime_ns", Helper::KtimeGetTaiNs),
         ("jiffies64", Helper::Jiffies64),
         ("lookup_percpu_elem", Helper::MapLookupPercpuElem),
+        ("probe_write_user", Helper::ProbeWriteUser),
     ] {
         println!("  {name}: {}", yes(features::has_helper(helper as u32)));
     }

@@ -102,6 +102,14 @@ fn type_errors_point_at_the_expression() {
     assert_eq!(output.status.code(), Some(1));
     assert!(err.contains("stdin:1:"), "{err}");
     assert!(err.contains("Type mismatch for $x"), "{err}");
+
+    // A map read with keys of another shape, named as bpftrace names them.
+    let (_, err, output) = trace(&[
+        "-e",
+        r#"begin { @g[1, "hi"] = 2; if (has_key(@g, (1, 2))) { } }"#,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("stdin:1:30-49: ERROR: Argument mismatch for @g: trying to access with arguments: '(int8,int8)' when map expects arguments: '(int8,string[3])'"), "{err}");
 }
 
 #[test]
@@ -704,4 +712,92 @@ fn named_tuples_are_records_in_text_and_json() {
         ),
         "{out}"
     );
+}
+
+#[test]
+fn script_structs_lay_out_bit_fields_nested_arrays_anonymous_members_and_floats_as_c() {
+    let binary = test_binary("records_target");
+    let prelude = "struct R { unsigned int a:4, b:8, c:3, d:1, e:16; int grid[2][3]; struct { short inner; } anon; union { int i; float f; } u; }";
+    let script = format!(
+        r#"{prelude} uprobe:{}:bpfhook_records_fn {{ $r = (struct R *)arg0; printf("%d %d %d %d %d %d\n", $r->a, $r->b, $r->c, $r->d, $r->e, $r->grid[1][2]); print($r->grid); print(*$r); exit(); }}"#,
+        binary.display()
+    );
+    let command = format!("/bin/sh -c 'echo go | {}'", binary.display());
+    let (out, err, output) = trace(&["-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    // The target's own line (buffer=…) may come first.
+    let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with("buffer=")).collect();
+    assert_eq!(lines[0], "9 200 5 1 40000 6", "{out}");
+    assert_eq!(lines[1], "[[1,2,3],[4,5,6]]", "{out}");
+    // A float has a place but no value in the language: null, as in bpftrace.
+    assert!(
+        lines[2].contains(".anon = { .inner = -7 }") && lines[2].contains(".i = 42, .f = null"),
+        "{out}"
+    );
+
+    let script = format!(
+        r#"{prelude} uprobe:{}:bpfhook_records_fn {{ print(*(struct R *)arg0); exit(); }}"#,
+        binary.display()
+    );
+    let (out, err, output) = trace(&["-f", "json", "-q", "-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.contains(
+            r#""grid": [[1,2,3],[4,5,6]], "anon": {"inner": -7}, "u": {"i": 42, "f": null}"#
+        ),
+        "{out}"
+    );
+
+    // A bit field wider than its type is refused before anything loads.
+    let (_, err, output) = trace(&["-e", "struct S { char c:9; } begin { }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("bit field c of 9 bits does not fit"), "{err}");
+}
+
+#[test]
+fn write_user_needs_unsafe_and_a_kernel_that_allows_it() {
+    let (_, err, output) = trace(&["-e", r#"begin { write_user(0, "x", 1); }"#]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains("write_user() is unsafe. To use you need the --unsafe flag"),
+        "{err}"
+    );
+
+    let binary = test_binary("records_target");
+    let script = format!(
+        r#"uprobe:{}:bpfhook_poke_fn {{ printf("ret=%d\n", write_user(arg0, "zz", 2)); exit(); }}"#,
+        binary.display()
+    );
+    let command = format!("/bin/sh -c 'echo go | {}'", binary.display());
+    let (out, err, output) = trace(&["--unsafe", "-c", &command, "-e", &script]);
+    // The kernel decides: kernel lockdown (integrity and up) withholds bpf_probe_write_user.
+    if bpfhook::kernel::features::has_helper(bpfhook::asm::Helper::ProbeWriteUser as u32) {
+        assert!(output.status.success(), "{err}");
+        assert!(
+            out.contains("ret=0") && out.contains("buffer=zzaa"),
+            "{out}"
+        );
+    } else {
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            err.contains("write_user() needs the bpf_probe_write_user helper")
+                && err.contains("withholds it"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn str_of_a_positional_parameter_plus_an_offset_and_an_unset_record_map() {
+    let (out, err, output) = trace(&[
+        "-e",
+        r#"begin { printf("%s|%s\n", str($1 + 1), str($1 + 10)); print(@r); } end { @r = (a=1, b=(2, "hi")); }"#,
+        "hello",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.starts_with("ello|\n@r: { .a = 0, .b = (0, ) }\n"),
+        "{out}"
+    );
+    assert!(out.contains("@r: { .a = 1, .b = (2, hi) }"), "{out}");
 }

@@ -283,8 +283,8 @@ pub struct TypeName {
     pub base: BaseType,
     /// Number of `*`s after the base.
     pub pointer_depth: u32,
-    /// `int8[4]`: the array length.
-    pub array_len: Option<u32>,
+    /// `int8[4]`, `int y[2][3]`: the array lengths, outermost first (empty: not an array).
+    pub array_lens: Vec<u32>,
     pub span: Span,
 }
 

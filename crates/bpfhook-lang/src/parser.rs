@@ -31,6 +31,7 @@ pub fn parse(source: &str) -> std::result::Result<Program, Diagnostics> {
         program: Program::default(),
         depth: 0,
         slash_ends_expr: false,
+        anonymous_records: 0,
     };
     match parser.program() {
         Ok(()) => Ok(parser.program),
@@ -47,7 +48,12 @@ struct Parser<'a> {
     depth: u32,
     /// Inside a predicate `/…/` and outside brackets, `/` ends the expression.
     slash_ends_expr: bool,
+    /// `struct { … }` members seen so far: each gets a name no script can write.
+    anonymous_records: u32,
 }
+
+/// How the names of anonymous records begin: `(anonymous 1)`.
+pub const ANONYMOUS_RECORD: &str = "(anonymous";
 
 fn unexpected(token: &Token, expecting: &str) -> Diagnostic {
     Diagnostic::error(
@@ -296,7 +302,7 @@ impl Parser<'_> {
                 }
                 let ty_span = self.span_from(start);
                 let name = self.ident()?;
-                let array_len = self.array_len()?;
+                let array_lens = self.array_lens()?;
                 let bit_width = if self.eat(Punct::Colon)? {
                     Some(self.small_integer()?)
                 } else {
@@ -307,7 +313,7 @@ impl Parser<'_> {
                     ty: TypeName {
                         base: base.clone(),
                         pointer_depth,
-                        array_len,
+                        array_lens,
                         span: ty_span,
                     },
                     bit_width,
@@ -329,7 +335,16 @@ impl Parser<'_> {
     fn field_base_type(&mut self) -> Result<BaseType> {
         if self.peek_is_word("struct")? || self.peek_is_word("union")? {
             let keyword = self.next()?;
-            let name = self.ident()?;
+            // `struct { … } y;`: an anonymous record, named by its place in the program.
+            let name = if self.peek_is(Punct::LBrace)? {
+                self.anonymous_records += 1;
+                Ident {
+                    name: format!("{ANONYMOUS_RECORD} {})", self.anonymous_records),
+                    span: keyword.span,
+                }
+            } else {
+                self.ident()?
+            };
             if self.peek_is(Punct::LBrace)? {
                 let union = matches!(&keyword.kind, TokenKind::Ident(w) if w == "union");
                 self.struct_body(keyword, name.name.clone())?;
@@ -347,20 +362,14 @@ impl Parser<'_> {
         self.base_type(true)
     }
 
-    fn array_len(&mut self) -> Result<Option<u32>> {
-        if !self.eat(Punct::LBracket)? {
-            return Ok(None);
+    /// `[2][3]` after a name: the lengths, outermost first.
+    fn array_lens(&mut self) -> Result<Vec<u32>> {
+        let mut lens = Vec::new();
+        while self.eat(Punct::LBracket)? {
+            lens.push(self.small_integer()?);
+            self.expect(Punct::RBracket)?;
         }
-        let len = self.small_integer()?;
-        self.expect(Punct::RBracket)?;
-        if self.peek_is(Punct::LBracket)? {
-            let span = self.peek()?.span;
-            return Err(Diagnostic::error(
-                span,
-                "multi-dimensional arrays are not supported",
-            ));
-        }
-        Ok(Some(len))
+        Ok(lens)
     }
 
     fn enum_decl(&mut self) -> Result<()> {
@@ -1068,11 +1077,11 @@ impl Parser<'_> {
         while self.eat(Punct::Star)? {
             pointer_depth += 1;
         }
-        let array_len = self.array_len()?;
+        let array_lens = self.array_lens()?;
         Ok(TypeName {
             base,
             pointer_depth,
-            array_len,
+            array_lens,
             span: self.span_from(start),
         })
     }
@@ -1490,7 +1499,7 @@ mod tests {
     fn declarations() {
         let source = r#"
             #include <linux/sched.h>
-            struct Foo { int a; char b[10]; struct X *p; unsigned int c:4, d:8; struct Bar { int x; } bar; const char *s }
+            struct Foo { int a; char b[10]; struct X *p; unsigned int c:4, d:8; struct Bar { int x; } bar; const char *s; int y[2][3]; struct { float f; } anon }
             union U { u8 a; u64 b; };
             enum E { A, B = 5, C, D = -1 };
             enum { ONE = 1 };
@@ -1500,17 +1509,17 @@ mod tests {
             begin { }
         "#;
         let program = parsed(source);
-        let TypeDecl::Struct { name, fields, .. } = &program.types[1] else {
+        let TypeDecl::Struct { name, fields, .. } = &program.types[2] else {
             panic!("{:?}", program.types)
         };
         assert_eq!(name, "Foo");
         assert!(matches!(&program.types[0], TypeDecl::Struct { name, .. } if name == "Bar"));
-        let names: Vec<(&str, Option<u32>, Option<u32>, u32)> = fields
+        let names: Vec<(&str, &[u32], Option<u32>, u32)> = fields
             .iter()
             .map(|f| {
                 (
                     f.name.as_str(),
-                    f.ty.array_len,
+                    f.ty.array_lens.as_slice(),
                     f.bit_width,
                     f.ty.pointer_depth,
                 )
@@ -1519,28 +1528,34 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("a", None, None, 0),
-                ("b", Some(10), None, 0),
-                ("p", None, None, 1),
-                ("c", None, Some(4), 0),
-                ("d", None, Some(8), 0),
-                ("bar", None, None, 0),
-                ("s", None, None, 1),
+                ("a", &[][..], None, 0),
+                ("b", &[10], None, 0),
+                ("p", &[], None, 1),
+                ("c", &[], Some(4), 0),
+                ("d", &[], Some(8), 0),
+                ("bar", &[], None, 0),
+                ("s", &[], None, 1),
+                ("y", &[2, 3], None, 0),
+                ("anon", &[], None, 0),
             ]
         );
+        let TypeDecl::Struct { name, .. } = &program.types[1] else {
+            panic!("{:?}", program.types)
+        };
+        assert!(name.starts_with("(anonymous"), "{name}");
         assert!(matches!(
-            &program.types[2],
+            &program.types[3],
             TypeDecl::Struct { union: true, .. }
         ));
-        let TypeDecl::Enum { name, variants, .. } = &program.types[3] else {
-            panic!("{:?}", program.types[3])
+        let TypeDecl::Enum { name, variants, .. } = &program.types[4] else {
+            panic!("{:?}", program.types[4])
         };
         assert_eq!(name, "E");
         let expected: Vec<(String, i64)> = [("A", 0), ("B", 5), ("C", 6), ("D", -1)]
             .map(|(n, v)| (n.to_string(), v))
             .into();
         assert_eq!(variants, &expected);
-        assert!(matches!(&program.types[4], TypeDecl::Enum { name, .. } if name.is_empty()));
+        assert!(matches!(&program.types[5], TypeDecl::Enum { name, .. } if name.is_empty()));
         assert_eq!(program.map_decls[0].kind, "lruhash");
         assert_eq!(program.map_decls[0].max_entries, 100);
         assert_eq!(
@@ -1665,7 +1680,6 @@ mod tests {
             .contains("stdin:1:1-3: ERROR: fn subprograms are not supported"));
         assert!(error("begin { @ = { $x = 1; } }")
             .contains("a block expression must end with an expression"));
-        assert!(error("struct A { int y[2][2]; } begin {}").contains("multi-dimensional arrays"));
     }
 
     #[test]
@@ -1860,8 +1874,7 @@ mod tests {
     }
 
     /// Programs the peer suites use that this front end refuses, each with the reason.
-    const UNSUPPORTED_PEER_PROGRAMS: &[(&str, &str)] =
-        &[("int y[2][2]", "multi-dimensional arrays")];
+    const UNSUPPORTED_PEER_PROGRAMS: &[(&str, &str)] = &[];
 
     #[test]
     fn peer_suite_programs_parse() {

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use crate::ast::*;
 use crate::parser::precedence;
+use crate::parser::ANONYMOUS_RECORD;
 
 /// Binding strengths beyond the binary operators' 1..=10 (see [`precedence`]).
 const TERNARY: u8 = 0;
@@ -14,8 +15,9 @@ const POSTFIX: u8 = 12;
 
 pub fn print(program: &Program) -> String {
     let mut p = Printer::default();
-    for decl in &program.types {
-        p.type_decl(decl);
+    // Anonymous records are written where their field is.
+    for decl in program.types.iter().filter(|d| !is_anonymous(d)) {
+        p.type_decl(decl, &program.types);
     }
     for decl in &program.map_decls {
         p.line(&format!(
@@ -78,7 +80,7 @@ impl Printer {
         self.out.push('\n');
     }
 
-    fn type_decl(&mut self, decl: &TypeDecl) {
+    fn type_decl(&mut self, decl: &TypeDecl, all: &[TypeDecl]) {
         match decl {
             TypeDecl::Struct {
                 name,
@@ -90,21 +92,7 @@ impl Printer {
                 self.line(&format!("{keyword} {name} {{"));
                 self.indent += 1;
                 for field in fields {
-                    let bits = field
-                        .bit_width
-                        .map(|w| format!(" : {w}"))
-                        .unwrap_or_default();
-                    let stars = "*".repeat(field.ty.pointer_depth as usize);
-                    let array = field
-                        .ty
-                        .array_len
-                        .map(|n| format!("[{n}]"))
-                        .unwrap_or_default();
-                    self.line(&format!(
-                        "{} {stars}{}{array}{bits};",
-                        base_type(&field.ty.base),
-                        field.name
-                    ));
+                    self.line(&field_decl(field, all));
                 }
                 self.indent -= 1;
                 self.line("};");
@@ -380,10 +368,41 @@ fn type_name(ty: &TypeName) -> String {
         text.push(' ');
         text.push_str(&"*".repeat(ty.pointer_depth as usize));
     }
-    if let Some(n) = ty.array_len {
-        write!(text, "[{n}]").expect("writing to a String");
-    }
+    text.push_str(&array_suffix(ty));
     text
+}
+
+fn array_suffix(ty: &TypeName) -> String {
+    ty.array_lens.iter().map(|n| format!("[{n}]")).collect()
+}
+
+/// `int x[2] : 3;`, with an anonymous record's body written in place.
+fn field_decl(field: &FieldDecl, all: &[TypeDecl]) -> String {
+    let bits = field
+        .bit_width
+        .map(|w| format!(" : {w}"))
+        .unwrap_or_default();
+    let stars = "*".repeat(field.ty.pointer_depth as usize);
+    let array = array_suffix(&field.ty);
+    let anonymous = match &field.ty.base {
+        BaseType::Struct(n) | BaseType::Union(n) => all
+            .iter()
+            .find(|d| is_anonymous(d) && matches!(d, TypeDecl::Struct { name, .. } if name == n)),
+        _ => None,
+    };
+    let base = match anonymous {
+        Some(TypeDecl::Struct { union, fields, .. }) => {
+            let keyword = if *union { "union" } else { "struct" };
+            let body: Vec<String> = fields.iter().map(|f| field_decl(f, all)).collect();
+            format!("{keyword} {{ {} }}", body.join(" "))
+        }
+        _ => base_type(&field.ty.base),
+    };
+    format!("{base} {stars}{}{array}{bits};", field.name)
+}
+
+fn is_anonymous(decl: &TypeDecl) -> bool {
+    matches!(decl, TypeDecl::Struct { name, .. } if name.starts_with(ANONYMOUS_RECORD))
 }
 
 fn base_type(base: &BaseType) -> String {

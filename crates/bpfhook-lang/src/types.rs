@@ -88,6 +88,9 @@ pub enum Type {
     Errno,
     /// `kaddr`, `uaddr`: a plain u64 that came from a symbol.
     Addr,
+    /// A C `float`/`double` of this many bytes: it has a place in records but no value in
+    /// the language (bpftrace's none type), so it prints as `null`.
+    Float(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -273,6 +276,7 @@ impl Type {
             Type::Usym | Type::Ustack(_) | Type::Timestamp => 16,
             Type::Inet => 24,
             Type::MacAddr => 6,
+            Type::Float(n) => *n,
         }
     }
 
@@ -284,6 +288,7 @@ impl Type {
             Type::Tuple(layout) => layout.align,
             Type::Record(record) => record.layout.align,
             Type::Array(element, _) => element.align(),
+            Type::Float(n) => *n,
             _ => 8,
         }
     }
@@ -375,6 +380,8 @@ impl fmt::Display for Type {
             Type::Username => f.write_str("username"),
             Type::Errno => f.write_str("strerror_t"),
             Type::Addr => f.write_str("uint64"),
+            Type::Float(4) => f.write_str("float"),
+            Type::Float(_) => f.write_str("double"),
         }
     }
 }

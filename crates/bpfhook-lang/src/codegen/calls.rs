@@ -10,6 +10,7 @@ use bpfhook::asm::{
 use super::frame::{ProgramGen, Val};
 use super::{EventKind, FormatCall, PrintMap, EVENTS_MAP, HEADER_SIZE};
 use crate::ast::*;
+use crate::sema::positional_text;
 use crate::types::{Layout, Type};
 
 impl ProgramGen<'_> {
@@ -171,6 +172,7 @@ impl ProgramGen<'_> {
                 self.b.call_helper(Helper::SendSignal);
                 Val::Imm(0)
             }
+            "write_user" => self.write_user(args),
             "ntop" => self.ntop(args),
             // The id or errno now; its path or message when printed.
             "cgroup_path" | "strerror" => self.expr(&args[0]),
@@ -372,21 +374,40 @@ impl ProgramGen<'_> {
             .call_helper(Helper::RingbufOutput);
     }
 
+    /// bpf_probe_write_user(dst, &src, len); its result is the call's value.
+    fn write_user(&mut self, args: &[Expr]) -> Val {
+        let [dst, src, len] = args else {
+            return Val::Imm(0);
+        };
+        let len = self.constant_of(len).unwrap_or(0) as i32;
+        let src_type = self.ty(src);
+        let value = self.expr(src);
+        let mem = match value {
+            Val::Mem(mem) => mem,
+            scalar => {
+                let mem = self.mem(8);
+                self.store(mem, scalar, &src_type);
+                mem
+            }
+        };
+        let dst = self.expr(dst);
+        self.load(R1, dst);
+        self.mem_address(R2, mem);
+        self.b
+            .mov64_imm(R3, len)
+            .call_helper(Helper::ProbeWriteUser);
+        self.spill(R0)
+    }
+
     fn str_call(&mut self, args: &[Expr], ty: &Type) -> Val {
         let size = ty.size();
         let source = &args[0];
         let source_type = self.ty(source);
         let mem = self.mem(size);
         self.zero(mem, size);
-        // str($1): the parameter's text.
-        if let ExprKind::Positional(n) = &source.kind {
-            let text = self
-                .analysis
-                .settings
-                .positional
-                .get(*n as usize - 1)
-                .cloned()
-                .unwrap_or_default();
+        // str($1), str($1 + k): the parameter's text.
+        if let Some(text) = positional_text(source, &self.analysis.settings.positional) {
+            let text = text.to_owned();
             self.write_string(mem, text.as_bytes(), size);
             return Val::Mem(mem);
         }

@@ -123,6 +123,7 @@ impl Decoder {
                 }
             }
             Type::Addr => Value::UInt(read_uint(bytes, 8)),
+            Type::Float(_) => Value::None,
             Type::CgroupPath => Value::Str(cgroup_path(read_uint(bytes, 8))),
             Type::Username => {
                 let uid = read_uint(bytes, 8) as u32;

@@ -124,15 +124,11 @@ fn combine(value: &MapValue, shares: &[&[u8]], decoder: &mut Decoder) -> Aggrega
     }
 }
 
-/// What an entry holds before anything was added to it.
-pub fn zero(value: &MapValue) -> Aggregate {
+/// What an entry holds before anything was added to it: a plain value is its type's zero
+/// bytes (`0`, an empty string, `{ .a = 0, .b = (0, ) }`).
+pub fn zero(value: &MapValue, decoder: &mut Decoder) -> Aggregate {
     match value {
-        MapValue::Plain(ty) if ty.is_integer() => Aggregate::Value(if ty.is_signed() {
-            Value::Int(0)
-        } else {
-            Value::UInt(0)
-        }),
-        MapValue::Plain(_) => Aggregate::Value(Value::None),
+        MapValue::Plain(ty) => Aggregate::Value(decoder.value(&vec![0; ty.size() as usize], ty)),
         MapValue::Count => Aggregate::Count(0),
         MapValue::Sum { .. } => Aggregate::Sum(0),
         MapValue::Min { .. } => Aggregate::Min(0),

@@ -417,7 +417,8 @@ impl Session<'_> {
             })?;
         // A scalar map printed before anything set it shows its zero value, as in bpftrace.
         if dump.entries.is_empty() && info.key.is_none() {
-            dump.entries.push((Vec::new(), maps::zero(&info.value)));
+            dump.entries
+                .push((Vec::new(), maps::zero(&info.value, &mut self.decoder)));
         }
         output.map(&dump, top, div.max(1))?;
         Ok(())

@@ -167,7 +167,7 @@ impl Converter<'_> {
             TypeKind::Struct(_) | TypeKind::Union(_) => Type::Record(self.opaque(id, alias)),
             TypeKind::Enum(e) => Type::Enum(Rc::new(enum_type(btf, id, alias, e, 32))),
             TypeKind::Enum64(e) => Type::Enum(Rc::new(enum_type(btf, id, alias, e, 64))),
-            TypeKind::Float { size } => bytes(*size),
+            TypeKind::Float { size } => Type::Float(*size),
             _ => Type::None,
         }
     }

@@ -107,6 +107,8 @@ pub fn typedef(name: &str) -> Option<Type> {
         "int32_t" | "__s32" | "s32" | "pid_t" => Type::int(32, true),
         "uint64_t" | "__u64" | "u64" | "size_t" | "uintptr_t" => Type::U64,
         "int64_t" | "__s64" | "s64" | "ssize_t" | "loff_t" | "off_t" => Type::I64,
+        "float" => Type::Float(4),
+        "double" => Type::Float(8),
         _ => return None,
     })
 }

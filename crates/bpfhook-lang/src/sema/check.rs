@@ -9,6 +9,8 @@ use crate::diag::Span;
 use crate::output::printf::Format;
 use crate::probes::{ProbeInstance, ProbeKind};
 use crate::types::{EnumType, IntType, Layout, Type};
+use bpfhook::asm::Helper;
+use bpfhook::kernel::features;
 
 /// Functions whose result only makes sense stored in a map.
 const AGGREGATES: &[&str] = &[
@@ -526,6 +528,10 @@ impl Checker {
     fn define_map(&mut self, map: &Ident, keys: &[Expr], value: MapValue, span: Span) {
         let key = self.key_type(keys);
         let name = format!("@{}", map.name);
+        if key.is_some() && !self.key_shapes.contains_key(&name) {
+            let shape = self.key_shape(keys);
+            self.key_shapes.insert(name.clone(), shape);
+        }
         let max_entries = self.settings.max_map_keys;
         let declared = self.declared.get(&name).cloned();
         match self.maps.get_mut(&name) {
@@ -572,13 +578,41 @@ impl Checker {
                         self.error(span, message);
                     }
                     (_, None) => {
-                        let message = format!("Argument mismatch for {name}: trying to access with arguments: '{}' when map expects arguments: '{}'",
-                            key.map_or("none".to_owned(), |k| k.to_string()),
-                            info.key.as_ref().map_or("none".to_owned(), |k| k.to_string()));
-                        self.error(span, message);
+                        let used = key.is_some().then(|| self.key_shape(keys));
+                        self.argument_mismatch(&name, used, span);
                     }
                 }
             }
+        }
+    }
+
+    /// bpftrace's error for a map used with keys of another shape than it has.
+    fn argument_mismatch(&mut self, name: &str, used: Option<String>, span: Span) {
+        let expected = self.key_shapes.get(name).cloned();
+        let message = format!(
+            "Argument mismatch for {name}: trying to access with arguments: '{}' when map expects arguments: '{}'",
+            used.as_deref().unwrap_or("none"),
+            expected.as_deref().unwrap_or("none")
+        );
+        self.error(span, message);
+    }
+
+    /// The key as written: literals at the smallest type that holds them, several keys as a
+    /// tuple (`(int8,string[3])`). Only for messages; the map itself keys by 64-bit integers.
+    fn key_shape(&self, keys: &[Expr]) -> String {
+        let shown: Vec<String> = keys
+            .iter()
+            .map(|k| match (&k.kind, self.types.get(&k.id.0)) {
+                (ExprKind::Integer { value, .. }, Some(Type::Int(_))) => {
+                    smallest_int(*value).to_string()
+                }
+                (_, Some(ty)) => ty.to_string(),
+                (_, None) => Type::None.to_string(),
+            })
+            .collect();
+        match shown.as_slice() {
+            [one] => one.clone(),
+            _ => format!("({})", shown.join(",")),
         }
     }
 
@@ -604,7 +638,14 @@ impl Checker {
         match self.maps.get(&name) {
             Some(info) => {
                 let read = info.value.read_type();
-                if info.key.is_some() != key.is_some() {
+                let mismatch = match (&info.key, &key) {
+                    (Some(expected), Some(used)) => unify(expected, used).is_none(),
+                    _ => false,
+                };
+                if mismatch {
+                    let used = self.key_shape(keys);
+                    self.argument_mismatch(&name, Some(used), span);
+                } else if info.key.is_some() != key.is_some() {
                     let message = if key.is_some() {
                         format!("{name} is a scalar map: use it without a key")
                     } else {
@@ -618,6 +659,16 @@ impl Checker {
                 self.error(span, format!("Undefined map: {name}"));
                 Type::None
             }
+        }
+    }
+
+    /// Functions that change the traced system need `--unsafe`.
+    fn require_unsafe(&mut self, function: &str, span: Span) {
+        if !self.settings.unsafe_calls {
+            self.error(
+                span,
+                format!("{function}() is unsafe. To use you need the --unsafe flag"),
+            );
         }
     }
 
@@ -1181,11 +1232,8 @@ impl Checker {
         };
         match name {
             "printf" | "errorf" | "warnf" | "system" | "cat" => {
-                if name == "system" && !self.settings.unsafe_calls {
-                    self.error(
-                        span,
-                        "system() is an unsafe function: run with --unsafe to allow it",
-                    );
+                if name == "system" {
+                    self.require_unsafe(name, span);
                 }
                 let types: Vec<Type> = args.iter().skip(1).map(|a| self.expr(a)).collect();
                 self.check_format(name, args.first(), &args[1.min(args.len())..], &types, span);
@@ -1249,17 +1297,10 @@ impl Checker {
                     self.error(span, "str() requires at least one argument");
                     return Type::None;
                 };
-                let source_type = match &source.kind {
-                    // `str($1)`: the parameter's text, known now.
-                    ExprKind::Positional(n) => {
-                        let len = self
-                            .settings
-                            .positional
-                            .get(*n as usize - 1)
-                            .map_or(0, String::len);
-                        Type::Str(len as u32 + 1)
-                    }
-                    _ => self.expr(source),
+                // `str($1)`, `str($1 + 2)`: the parameter's text (from an offset), known now.
+                let source_type = match positional_text(source, &self.settings.positional) {
+                    Some(text) => Type::Str(text.len() as u32 + 1),
+                    None => self.expr(source),
                 };
                 self.types.insert(source.id.0, source_type.clone());
                 let limit = match args.get(1) {
@@ -1380,16 +1421,50 @@ impl Checker {
                 }
             }
             "signal" => {
-                if !self.settings.unsafe_calls {
-                    self.error(
-                        span,
-                        "signal() is an unsafe function: run with --unsafe to allow it",
-                    );
-                }
+                self.require_unsafe(name, span);
                 for a in args {
                     self.expr(a);
                 }
                 Type::None
+            }
+            // write_user(dst, src, len): copies len bytes of src over user memory at dst.
+            "write_user" => {
+                self.require_unsafe(name, span);
+                if !features::has_helper(Helper::ProbeWriteUser as u32) {
+                    let why = match features::lockdown() {
+                        Some(level) => format!("kernel lockdown ({level}) withholds it"),
+                        None => "the kernel withholds it (kernel lockdown, or built without it)"
+                            .to_owned(),
+                    };
+                    self.error(
+                        span,
+                        format!("write_user() needs the bpf_probe_write_user helper, and {why}"),
+                    );
+                }
+                let [dst, src, len] = args else {
+                    self.error(span, "write_user(dst, src, len) takes three arguments");
+                    return Type::None;
+                };
+                let dst_type = self.expr(dst);
+                if !matches!(dst_type, Type::Int(_) | Type::Pointer(_)) {
+                    self.error(
+                        dst.span,
+                        format!("write_user() writes to an address, not a {dst_type}"),
+                    );
+                }
+                let src_type = self.expr(src);
+                match self.constant(len) {
+                    Some(n) if n > 0 && n as u64 <= u64::from(src_type.size()) => {}
+                    Some(n) => self.error(
+                        len.span,
+                        format!(
+                            "write_user() of {n} bytes from a value of {} bytes",
+                            src_type.size()
+                        ),
+                    ),
+                    None => self.error(len.span, "write_user()'s length must be a constant"),
+                }
+                Type::I64
             }
             "exit" => {
                 if let Some(code) = args.first() {
@@ -1830,6 +1905,33 @@ pub fn constant_value(
 }
 
 /// `$N` as a number, if it is one.
+/// The text `str()` takes from a positional parameter: `$1` whole, `$1 + k` from byte k (the
+/// parameter read as a pointer to its string, as bpftrace allows). None for other sources.
+pub fn positional_text<'a>(expr: &Expr, positional: &'a [String]) -> Option<&'a str> {
+    let param = |n: u32| {
+        positional
+            .get(n.checked_sub(1)? as usize)
+            .map(String::as_str)
+    };
+    match &expr.kind {
+        ExprKind::Positional(n) => Some(param(*n).unwrap_or_default()),
+        ExprKind::Binary {
+            op: BinaryOp::Add,
+            left,
+            right,
+        } => match (&left.kind, &right.kind) {
+            (ExprKind::Positional(n), ExprKind::Integer { value, .. })
+                if positional_int(positional, *n).is_none() =>
+            {
+                let text = param(*n).unwrap_or_default();
+                Some(text.get(*value as usize..).unwrap_or_default())
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub fn positional_int(positional: &[String], n: u32) -> Option<i64> {
     parse_int(positional.get(n.checked_sub(1)? as usize)?)
 }

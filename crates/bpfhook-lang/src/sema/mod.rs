@@ -22,7 +22,7 @@ use crate::types::{EnumType, Layout, Record, Type};
 
 pub use builtins::Builtin;
 pub(crate) use check::parse_ip;
-pub use check::{constant_value, map_target, parse_int, positional_int};
+pub use check::{constant_value, map_target, parse_int, positional_int, positional_text};
 pub use context::ProbeContext;
 
 /// Settings that shape types (from `config = {…}`, the environment and the command line).
@@ -313,6 +313,9 @@ pub fn analyze(
 struct Checker {
     settings: Settings,
     maps: BTreeMap<String, MapInfo>,
+    /// Each keyed map's key as its first store wrote it (literals at the smallest type that
+    /// holds them, as bpftrace names them in argument-mismatch errors).
+    key_shapes: HashMap<String, String>,
     declared: HashMap<String, MapDecl>,
     enums: HashMap<String, (Rc<EnumType>, i64)>,
     enum_types: HashMap<String, Rc<EnumType>>,
@@ -356,6 +359,7 @@ impl Checker {
         let mut checker = Checker {
             settings,
             maps: BTreeMap::new(),
+            key_shapes: HashMap::new(),
             declared: HashMap::new(),
             enums: HashMap::new(),
             enum_types: HashMap::new(),
@@ -578,15 +582,35 @@ impl Checker {
                     align: 1,
                     ..Layout::default()
                 };
+                // Where the next field may start, in bits: bit fields share their unit.
+                let mut next_bit = 0u32;
                 for field in fields {
                     let Some(ty) = self.resolve_type_name(&field.ty) else {
                         continue;
                     };
                     let align = ty.align();
-                    let offset = if *union {
-                        0
-                    } else {
-                        layout.size.next_multiple_of(align)
+                    let (offset, bits) = match field.bit_width {
+                        _ if *union => (0, field.bit_width.map(|w| bit_field(0, w))),
+                        Some(width) if width == 0 || width > ty.size() * 8 || !ty.is_integer() => {
+                            self.error(
+                                field.span,
+                                format!(
+                                    "bit field {} of {width} bits does not fit its type {ty}",
+                                    field.name
+                                ),
+                            );
+                            continue;
+                        }
+                        Some(width) => {
+                            let (offset, shift) = place_bit_field(next_bit, width, ty.size());
+                            next_bit = (offset * 8) + shift + width;
+                            (offset, Some(bit_field(shift, width)))
+                        }
+                        None => {
+                            let offset = next_bit.div_ceil(8).next_multiple_of(align);
+                            next_bit = (offset + ty.size()) * 8;
+                            (offset, None)
+                        }
                     };
                     layout.size = layout.size.max(offset + ty.size());
                     layout.align = layout.align.max(align);
@@ -594,7 +618,7 @@ impl Checker {
                         name: field.name.clone(),
                         ty,
                         offset,
-                        bits: None,
+                        bits,
                     });
                 }
                 layout.size = layout.size.next_multiple_of(layout.align);
@@ -622,7 +646,10 @@ impl Checker {
             BaseType::Bool => Type::Bool,
             BaseType::String => {
                 return Some(Type::Str(
-                    name.array_len.unwrap_or(self.settings.max_strlen),
+                    name.array_lens
+                        .first()
+                        .copied()
+                        .unwrap_or(self.settings.max_strlen),
                 ))
             }
             BaseType::Void => Type::None,
@@ -672,20 +699,66 @@ impl Checker {
                 },
             },
         };
-        let mut ty = match name.array_len {
-            // `char x[8]` in a struct reads as a string, as in bpftrace.
-            Some(n)
-                if matches!(name.base, BaseType::Integer { bits: 8, .. })
-                    && name.pointer_depth == 0 =>
-            {
-                Type::Str(n)
-            }
-            Some(n) => Type::Array(Box::new(base), n),
-            None => base,
-        };
+        let mut ty = base;
         for _ in 0..name.pointer_depth {
             ty = Type::Pointer(Box::new(ty));
         }
+        // `int y[2][3]`: the innermost length applies first. `char x[8]` reads as a string,
+        // as in bpftrace.
+        for (i, &n) in name.array_lens.iter().enumerate().rev() {
+            let innermost = i + 1 == name.array_lens.len();
+            ty = if innermost
+                && name.pointer_depth == 0
+                && matches!(name.base, BaseType::Integer { bits: 8, .. })
+            {
+                Type::Str(n)
+            } else {
+                Type::Array(Box::new(ty), n)
+            };
+        }
         Some(ty)
+    }
+}
+
+/// A bit field `width` bits wide of a type `unit` bytes wide, placed as C does on the ABIs we
+/// run on: at the next free bit unless that would make it straddle a unit boundary, then at
+/// the next unit. Returns the unit's byte offset and the field's shift within it.
+fn place_bit_field(next_bit: u32, width: u32, unit: u32) -> (u32, u32) {
+    let unit_bits = unit.max(1) * 8;
+    let start = if next_bit / unit_bits == (next_bit + width.max(1) - 1) / unit_bits {
+        next_bit
+    } else {
+        next_bit.next_multiple_of(unit_bits)
+    };
+    let offset = start / unit_bits * unit;
+    (offset, start - offset * 8)
+}
+
+fn bit_field(shift: u32, width: u32) -> crate::types::BitField {
+    crate::types::BitField {
+        shift: shift as u8,
+        width: width as u8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place_bit_field;
+
+    #[test]
+    fn bit_fields_share_units_and_never_straddle_one() {
+        // struct { unsigned int a:4, b:8, c:3, d:1, e:16; }: one 4-byte unit.
+        let mut next = 0;
+        let mut placed = Vec::new();
+        for width in [4, 8, 3, 1, 16] {
+            let (offset, shift) = place_bit_field(next, width, 4);
+            next = offset * 8 + shift + width;
+            placed.push((offset, shift));
+        }
+        assert_eq!(placed, [(0, 0), (0, 4), (0, 12), (0, 15), (0, 16)]);
+        // 30 bits used: a 4-bit field goes to the next unit.
+        assert_eq!(place_bit_field(30, 4, 4), (4, 0));
+        // Narrower units: unsigned short a:4, b:8, c:3 then d:9 starts a new short.
+        assert_eq!(place_bit_field(15, 9, 2), (2, 0));
     }
 }

@@ -95,9 +95,10 @@ fn probe(feature: Feature) -> Result<(), String> {
     }
 }
 
-/// Whether the kernel has helper `id` for tracepoint programs (the kind bpfhook trace loads
-/// most), as libbpf probes it: the verifier rejects a call of it either way, since the probe
-/// passes no arguments, but names an unknown helper as such.
+/// Whether tracepoint programs (the kind bpfhook trace loads most) may call helper `id`, as
+/// libbpf probes it: the verifier rejects the call either way, since the probe passes no
+/// arguments, but names an unknown helper, or one this program type may not use (a helper
+/// kernel lockdown withholds, such as probe_write_user), as such.
 pub fn has_helper(id: u32) -> bool {
     static CACHE: std::sync::Mutex<Vec<(u32, bool)>> = std::sync::Mutex::new(Vec::new());
     let mut cache = CACHE
@@ -130,7 +131,9 @@ fn probe_helper(id: u32) -> bool {
         Ok(_fd) => true,
         Err(_) => {
             let log = String::from_utf8_lossy(&log);
-            !log.contains("invalid func") && !log.contains("unknown func")
+            !log.contains("invalid func")
+                && !log.contains("unknown func")
+                && !log.contains("cannot use helper")
         }
     }
 }
@@ -208,6 +211,16 @@ pub fn check_privileges() -> Result<(), MissingPrivilege> {
     } else {
         Err(MissingPrivilege)
     }
+}
+
+/// The kernel lockdown level when it is not `none` (`integrity`, `confidentiality`): it
+/// withholds helpers such as probe_write_user. None when off or unreadable (securityfs not
+/// mounted).
+pub fn lockdown() -> Option<String> {
+    let text = std::fs::read_to_string("/sys/kernel/security/lockdown").ok()?;
+    let level = text.split_whitespace().find(|w| w.starts_with('['))?;
+    let level = level.trim_matches(|c| c == '[' || c == ']');
+    (level != "none").then(|| level.to_owned())
 }
 
 /// Why the kernel refuses a trampoline-based program, as best the errno tells.
