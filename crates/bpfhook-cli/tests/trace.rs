@@ -801,3 +801,18 @@ fn str_of_a_positional_parameter_plus_an_offset_and_an_unset_record_map() {
     );
     assert!(out.contains("@r: { .a = 1, .b = (2, hi) }"), "{out}");
 }
+
+#[test]
+fn tracepoint_enum_fields_print_as_their_enumerator() {
+    // A UDP datagram to a loopback port nobody listens on is dropped: NO_SOCKET.
+    let script = r#"tracepoint:skb:kfree_skb { $r = args.reason; printf("%d %s\n", args.reason, $r); exit(); }"#;
+    let command = "/bin/bash -c 'for i in 1 2 3 4 5; do echo x > /dev/udp/127.0.0.1/9; sleep 0.1; done'";
+    let (out, err, output) = trace(&["-c", command, "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.lines().any(|l| l.split_once(' ').is_some_and(|(n, name)| {
+            n.parse::<u32>().is_ok() && name.starts_with("SKB_DROP_REASON_")
+        })),
+        "{out}"
+    );
+}

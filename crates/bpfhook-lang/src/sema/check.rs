@@ -273,6 +273,23 @@ impl Checker {
         Some(ty)
     }
 
+    /// `args.f` of a tracepoint where `f` is an `enum X`: that enum of the kernel's BTF, when
+    /// it has it (else the field stays an integer).
+    fn tracepoint_enum(&mut self, base: &Expr, field: &str) -> Option<Type> {
+        let ProbeContext::Tracepoint {
+            args, enum_fields, ..
+        } = &self.context
+        else {
+            return None;
+        };
+        if !matches!(self.types.get(&base.id.0), Some(Type::Record(r)) if Rc::ptr_eq(r, args)) {
+            return None;
+        }
+        let (_, name) = enum_fields.iter().find(|(f, _)| f == field)?;
+        let name = name.clone();
+        self.kernel.lookup(&BaseType::Enum(name), false).ok()
+    }
+
     /// A raw tracepoint's context with `args` named and typed from the kernel's BTF (read on
     /// the first use of `args`: `arg0…` need no BTF); None for other probes.
     fn raw_tracepoint_args(&mut self) -> Option<ProbeContext> {
@@ -746,7 +763,8 @@ impl Checker {
                 let base_type = self.expr(base);
                 let base_type = self.through_tracepoint_pointer(base).unwrap_or(base_type);
                 let base_type = self.with_kernel_fields(base, base_type);
-                self.field(&base_type, field)
+                let ty = self.field(&base_type, field);
+                self.tracepoint_enum(base, &field.name).unwrap_or(ty)
             }
             ExprKind::TupleIndex { base, index } => {
                 let base_type = self.expr(base);

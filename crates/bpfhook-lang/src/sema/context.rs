@@ -21,6 +21,9 @@ pub enum ProbeContext {
         /// Fields that point to a struct, by field: the struct's name. They are plain
         /// addresses until a script goes through one (the kernel's BTF then types them).
         struct_pointers: Vec<(String, String)>,
+        /// Fields of an `enum X` type, by field: the enum's name (typed through BTF where
+        /// read, so they print as the enumerator's name).
+        enum_fields: Vec<(String, String)>,
     },
     /// A raw tracepoint: `arg0…` are u64s at the start of the context; `args` names and types
     /// them from the kernel's BTF (`btf_trace_NAME`) when it has them.
@@ -126,6 +129,14 @@ fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
         .iter()
         .filter_map(|f| Some((f.name.clone(), pointed_struct(&f.c_type)?)))
         .collect();
+    let enum_fields = format
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let name = f.c_type.trim().strip_prefix("enum ")?.trim();
+            (!name.contains([' ', '*', '['])).then(|| (f.name.clone(), name.to_owned()))
+        })
+        .collect();
     let fields: Vec<Field> = format
         .fields
         .iter()
@@ -160,6 +171,7 @@ fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
         }),
         data_loc,
         struct_pointers,
+        enum_fields,
     }
 }
 
