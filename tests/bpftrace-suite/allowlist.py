@@ -29,6 +29,8 @@ def kernel_features():
 
 
 FEATURES = kernel_features()
+# Data symbols appear in /proc/kallsyms only with CONFIG_KALLSYMS_ALL; percpu_kaddr needs them.
+KALLSYMS_HAS_DATA = any(line.split()[2:3] == ["runqueues"] for line in open("/proc/kallsyms"))
 
 
 def reason(test):
@@ -44,6 +46,8 @@ def reason(test):
                 "(available_filter_functions) is unreadable here (bpftrace 0.17 lists none either)")
     if "write_user(" in text and "--unsafe" in text and FEATURES.get("probe_write_user") == "no":
         return "needs bpf_probe_write_user, which kernel lockdown withholds here (--info: probe_write_user: no)"
+    if "percpu_kaddr(" in text and not KALLSYMS_HAS_DATA:
+        return "percpu_kaddr needs data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL is off here)"
     if KPROBE.search(text):
         return "needs kprobes: CONFIG_KPROBES is off on this kernel"
     if TRAMPOLINE.search(text):

@@ -806,13 +806,51 @@ fn str_of_a_positional_parameter_plus_an_offset_and_an_unset_record_map() {
 fn tracepoint_enum_fields_print_as_their_enumerator() {
     // A UDP datagram to a loopback port nobody listens on is dropped: NO_SOCKET.
     let script = r#"tracepoint:skb:kfree_skb { $r = args.reason; printf("%d %s\n", args.reason, $r); exit(); }"#;
-    let command = "/bin/bash -c 'for i in 1 2 3 4 5; do echo x > /dev/udp/127.0.0.1/9; sleep 0.1; done'";
+    let command =
+        "/bin/bash -c 'for i in 1 2 3 4 5; do echo x > /dev/udp/127.0.0.1/9; sleep 0.1; done'";
     let (out, err, output) = trace(&["-c", command, "-e", script]);
     assert!(output.status.success(), "{err}");
     assert!(
-        out.lines().any(|l| l.split_once(' ').is_some_and(|(n, name)| {
-            n.parse::<u32>().is_ok() && name.starts_with("SKB_DROP_REASON_")
-        })),
+        out.lines()
+            .any(|l| l.split_once(' ').is_some_and(|(n, name)| {
+                n.parse::<u32>().is_ok() && name.starts_with("SKB_DROP_REASON_")
+            })),
         "{out}"
+    );
+}
+
+#[test]
+fn percpu_kaddr_reads_a_per_cpu_variable_where_kallsyms_lists_it() {
+    let script = r#"begin { $rq = (struct rq *)percpu_kaddr("runqueues", 0); printf("cpu0 %d\n", $rq->cpu); printf("same %d\n", *percpu_kaddr("process_counts") == *percpu_kaddr("process_counts", cpu)); exit(); }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    // The verifier resolves the variable through kallsyms: data symbols are there only with
+    // CONFIG_KALLSYMS_ALL.
+    let kallsyms = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
+    if kallsyms
+        .lines()
+        .any(|l| l.split_whitespace().nth(2) == Some("runqueues"))
+    {
+        assert!(output.status.success(), "{err}");
+        assert!(
+            out.contains("cpu0 0\n") && out.contains("same 1\n"),
+            "{out}"
+        );
+    } else {
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            err.contains("runqueues is not in /proc/kallsyms")
+                && err.contains("CONFIG_KALLSYMS_ALL"),
+            "{err}"
+        );
+    }
+    // A name the kernel's BTF does not have is an error either way.
+    let (_, err, output) = trace(&[
+        "-e",
+        r#"begin { print(percpu_kaddr("no_such_variable")); }"#,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains("no_such_variable is not a variable in the kernel's BTF"),
+        "{err}"
     );
 }

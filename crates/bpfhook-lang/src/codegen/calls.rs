@@ -131,6 +131,7 @@ impl ProgramGen<'_> {
                 }
                 _ => Val::Imm(0),
             },
+            "percpu_kaddr" => self.percpu_address(args, expr),
             "uaddr" => match self.types.user_addresses.get(&expr.id.0) {
                 Some(&address) => Val::Imm(address as i64),
                 None => Val::Imm(0),
@@ -372,6 +373,26 @@ impl ProgramGen<'_> {
             .mov64_imm(R3, size as i32)
             .mov64_imm(R4, 0)
             .call_helper(Helper::RingbufOutput);
+    }
+
+    /// bpf_per_cpu_ptr(&VAR, cpu), or bpf_this_cpu_ptr(&VAR) without a CPU: the kernel puts
+    /// the variable's address in the ld_imm64 from its BTF id.
+    fn percpu_address(&mut self, args: &[Expr], expr: &Expr) -> Val {
+        let Some(&btf_id) = self.types.kernel_variables.get(&expr.id.0) else {
+            return Val::Imm(0);
+        };
+        let cpu = args.get(1).map(|cpu| self.expr(cpu));
+        if let Some(cpu) = cpu {
+            self.load(R2, cpu);
+        }
+        self.b.ld_kernel_variable(R1, btf_id as i32);
+        let helper = if cpu.is_some() {
+            Helper::PerCpuPtr
+        } else {
+            Helper::ThisCpuPtr
+        };
+        self.b.call_helper(helper);
+        self.spill(R0)
     }
 
     /// bpf_probe_write_user(dst, &src, len); its result is the call's value.

@@ -58,6 +58,15 @@ impl KernelTypes {
         })
     }
 
+    /// The BTF id of the kernel variable `name` (a per-CPU variable for `percpu_kaddr`).
+    pub(super) fn variable(&mut self, name: &str) -> Result<u32, String> {
+        let converter = self.converter()?;
+        converter
+            .btf
+            .find_by_name(BtfKind::Var, name)
+            .ok_or_else(|| format!("{name} is not a variable in the kernel's BTF"))
+    }
+
     /// `curtask`: a `struct task_struct *` when the kernel has BTF.
     pub(super) fn task_pointer(&mut self) -> Option<Type> {
         let mut converter = self.converter().ok()?;

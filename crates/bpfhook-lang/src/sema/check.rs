@@ -25,6 +25,7 @@ impl Checker {
         self.callback_depth = 0;
         self.captured.clear();
         self.user_addresses.clear();
+        self.kernel_variables.clear();
         self.untyped.clear();
         self.instance_key = (probe.span.start, instance.name.clone());
         self.instance = Some(instance.clone());
@@ -63,6 +64,7 @@ impl Checker {
             captured: std::mem::take(&mut self.captured),
             context: std::mem::take(&mut self.context),
             user_addresses: std::mem::take(&mut self.user_addresses),
+            kernel_variables: std::mem::take(&mut self.kernel_variables),
         }
     }
 
@@ -196,6 +198,36 @@ impl Checker {
         if !ty.is_scalar() {
             self.error(condition.span, format!("Invalid condition: {ty}"));
         }
+    }
+
+    /// `percpu_kaddr("VAR"[, cpu])`: the address of this CPU's (or that CPU's) copy of a
+    /// per-CPU kernel variable, found in the kernel's BTF; 0 for a CPU that does not exist.
+    fn percpu_address(&mut self, args: &[Expr], span: Span, id: ExprId) -> Type {
+        let Some(ExprKind::String(name)) = args.first().map(|a| &a.kind) else {
+            self.error(
+                span,
+                "percpu_kaddr() expects a variable name as a string literal",
+            );
+            return Type::None;
+        };
+        if let Some(cpu) = args.get(1) {
+            if !self.expr(cpu).is_integer() {
+                self.error(cpu.span, "percpu_kaddr()'s CPU must be an integer");
+            }
+        }
+        match self.kernel.variable(name) {
+            // The verifier finds the variable's address through kallsyms, which lists data
+            // symbols only in kernels built with CONFIG_KALLSYMS_ALL.
+            Ok(_) if !in_kallsyms(name) => self.error(
+                span,
+                format!("percpu_kaddr(\"{name}\"): {name} is not in /proc/kallsyms, so the kernel cannot resolve its address (it was built without CONFIG_KALLSYMS_ALL)"),
+            ),
+            Ok(btf_id) => {
+                self.kernel_variables.insert(id.0, btf_id);
+            }
+            Err(why) => self.error(span, format!("percpu_kaddr(\"{name}\"): {why}")),
+        }
+        Type::U64
     }
 
     /// `uaddr("SYM")`: the address of a global of the uprobe's binary, typed as a pointer to
@@ -1418,6 +1450,7 @@ impl Checker {
                 }
             }
             "uaddr" => self.user_address(args, span, expr_id),
+            "percpu_kaddr" => self.percpu_address(args, span, expr_id),
             "kaddr" => {
                 if !matches!(
                     args.first().map(|a| &a.kind),
@@ -1985,4 +2018,10 @@ pub fn parse_int(text: &str) -> Option<i64> {
     } else {
         value as i64
     })
+}
+
+/// Whether /proc/kallsyms lists `name`.
+fn in_kallsyms(name: &str) -> bool {
+    bpfhook::kernel::kallsyms::Kallsyms::read()
+        .is_ok_and(|all| all.symbols().any(|s| s.name == name && s.module.is_none()))
 }

@@ -229,6 +229,8 @@ pub struct ProbeTypes {
     pub context: ProbeContext,
     /// `uaddr("SYM")` by expression id: the symbol's address in this probe's binary.
     pub user_addresses: HashMap<u32, u64>,
+    /// `percpu_kaddr("VAR")` calls, by expression id: the variable's id in the kernel's BTF.
+    pub kernel_variables: HashMap<u32, u32>,
 }
 
 impl ProbeTypes {
@@ -335,6 +337,7 @@ struct Checker {
     callback_depth: u32,
     captured: BTreeSet<String>,
     user_addresses: HashMap<u32, u64>,
+    kernel_variables: HashMap<u32, u32>,
     /// `let $x;` seen without a type or value in this probe: typed by a later assignment.
     untyped: BTreeSet<String>,
     /// Per probe instance (its probe's position and name), the variables' types of the
@@ -376,6 +379,7 @@ impl Checker {
             callback_depth: 0,
             captured: BTreeSet::new(),
             user_addresses: HashMap::new(),
+            kernel_variables: HashMap::new(),
             untyped: BTreeSet::new(),
             previous_variables: HashMap::new(),
             instance_key: (0, String::new()),

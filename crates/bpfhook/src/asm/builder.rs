@@ -268,6 +268,18 @@ impl Builder {
         })
     }
 
+    /// `dst = &VAR`, a kernel variable by its id in the kernel's BTF (the verifier resolves it;
+    /// per-CPU variables then go through bpf_per_cpu_ptr/bpf_this_cpu_ptr).
+    pub fn ld_kernel_variable(&mut self, dst: Reg, btf_id: i32) -> &mut Self {
+        self.insn(Insn::LdImm64 {
+            dst,
+            value: Imm64::BtfId {
+                id: btf_id,
+                btf_fd: 0,
+            },
+        })
+    }
+
     /// `dst = map NAME`: the loader puts the map's fd here.
     pub fn ld_map_fd(&mut self, dst: Reg, map: &str) -> &mut Self {
         self.ld_symbol(dst, 0, RelocationTarget::Map(map.to_owned()))
