@@ -1,0 +1,106 @@
+//! `bpfhook trace` on uprobes as bpftrace places them: the checks of where a probe goes, the
+//! order probes on one function run in, probes on bare code. Real uprobes on real processes.
+
+mod trace_support;
+
+use bpfhook::discover::ElfBinary;
+use bpfhook_testkit::{test_binary, test_binary_with, TempPath};
+use trace_support::trace;
+
+/// `sh -c 'echo go | BINARY ARGS'`: the target waits for the line, so it runs once attached.
+fn fed(binary: &std::path::Path, args: &str) -> String {
+    format!("/bin/sh -c 'echo go | {} {args}'", binary.display())
+}
+
+#[test]
+fn probes_on_one_function_run_in_script_order() {
+    let target = test_binary("uprobe_target");
+    for kind in ["uprobe", "uretprobe"] {
+        let script = format!(
+            r#"{kind}:{0}:bpfhook_target_fn {{ printf("first"); }} {kind}:{0}:bpfhook_target_fn {{ printf(" second\n"); exit(); }}"#,
+            target.display()
+        );
+        let (out, err, output) = trace(&["-c", &fed(&target, "1"), "-e", &script]);
+        assert!(output.status.success(), "{kind}: {err}");
+        // (The target prints its sum on the same stdout.)
+        assert!(out.lines().any(|l| l == "first second"), "{kind}: {out}");
+    }
+}
+
+#[test]
+fn places_outside_a_function_or_of_unknown_size_are_refused_as_bpftrace_words_it() {
+    let target = test_binary("uprobe_target");
+    let size = ElfBinary::open(target.to_str().expect("utf-8"))
+        .and_then(|elf| elf.functions())
+        .expect("functions")
+        .into_iter()
+        .find(|f| f.name == "bpfhook_target_fn")
+        .expect("bpfhook_target_fn")
+        .size;
+    let path = target.display();
+    let cases = [
+        (
+            format!("uprobe:{path}:bpfhook_target_fn+{size}"),
+            format!("ERROR: Offset outside the function bounds ('bpfhook_target_fn' size is {size})"),
+        ),
+        (
+            format!("uprobe:{path}:0x1"),
+            format!("ERROR: Could not resolve address: {path}:0x1"),
+        ),
+        (
+            format!("uprobe:{path}:_init"),
+            "ERROR: Could not determine boundary for _init (symbol has size 0).\nUse --unsafe to force attachment."
+                .to_owned(),
+        ),
+    ];
+    for (probe, expected) in cases {
+        let (_, err, output) = trace(&["-e", &format!("{probe} {{ exit(); }}")]);
+        assert_eq!(output.status.code(), Some(1), "{probe}: {err}");
+        assert!(err.contains(&expected), "{probe}: {err}");
+    }
+    // --unsafe attaches at the size-0 symbol (the process calls _init at start).
+    let script = format!(r#"uprobe:{path}:_init {{ printf("init\n"); exit(); }}"#);
+    let (out, err, output) = trace(&["--unsafe", "-c", &fed(&target, "1"), "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l == "init"), "{out}");
+}
+
+#[test]
+fn a_uprobe_on_bare_code_goes_at_the_file_offset_with_unsafe() {
+    // The code of bpfhook_target_fn (position independent) copied into a file of its own.
+    let target = test_binary("uprobe_target");
+    let data = std::fs::read(&target).expect("reading the target");
+    let function = ElfBinary::open(target.to_str().expect("utf-8"))
+        .and_then(|elf| elf.functions())
+        .expect("functions")
+        .into_iter()
+        .find(|f| f.name == "bpfhook_target_fn")
+        .expect("bpfhook_target_fn");
+    let start = function.file_offset.expect("in a segment") as usize;
+    let dir = TempPath::dir("bpfhook-flat");
+    let flat = dir.join("code.bin");
+    std::fs::write(&flat, &data[start..start + function.size as usize]).expect("writing");
+    let runner = test_binary_with("flat_exec", &[]);
+    let script = format!(
+        r#"uprobe:{}:0x0 {{ printf("arg %d\n", arg0); exit(); }}"#,
+        flat.display()
+    );
+    let command = format!(
+        "/bin/sh -c 'echo go | {} {}'",
+        runner.display(),
+        flat.display()
+    );
+    let (out, err, output) = trace(&["--unsafe", "-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l == "arg 21"), "{out}");
+    // Without --unsafe the place cannot be checked: refused.
+    let (_, err, output) = trace(&["-e", &script]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains(&format!(
+            "Could not resolve address: {}:0x0",
+            flat.display()
+        )),
+        "{err}"
+    );
+}
