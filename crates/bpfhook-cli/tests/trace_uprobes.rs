@@ -104,3 +104,21 @@ fn a_uprobe_on_bare_code_goes_at_the_file_offset_with_unsafe() {
         "{err}"
     );
 }
+
+#[test]
+fn uaddr_in_a_position_independent_binary_follows_each_process_base() {
+    // Built -pie: every run maps it elsewhere; the address comes from where the probe fired.
+    let binary = test_binary_with("globals_target", &["-fpie", "-pie"]);
+    for kind in ["uprobe", "uretprobe"] {
+        let script = format!(
+            r#"{kind}:{}:bpfhook_globals_fn {{ printf("0x%x 0x%lx\n", *uaddr("bpfhook_global_int"), *uaddr("bpfhook_global_long")); exit(); }}"#,
+            binary.display()
+        );
+        let (out, err, output) = trace(&["-c", &fed(&binary, ""), "-e", &script]);
+        assert!(output.status.success(), "{kind}: {err}");
+        assert!(
+            out.lines().any(|l| l == "0x55555555 0x1122334455667788"),
+            "{kind}: {out}"
+        );
+    }
+}

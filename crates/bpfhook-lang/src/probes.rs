@@ -485,6 +485,14 @@ fn split_offset(target: &str) -> Option<(&str, u64)> {
     }
 }
 
+/// A uprobe target written as an address (`0x1139`, `4409`), not a symbol.
+pub fn parse_address(target: &str) -> Option<u64> {
+    match target.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => target.parse().ok(),
+    }
+}
+
 fn is_pattern(text: &str) -> bool {
     text.contains(['*', '?', '['])
 }

@@ -131,7 +131,19 @@ impl ProgramGen<'_> {
                 _ => Val::Imm(0),
             },
             "uaddr" => match self.types.user_addresses.get(&expr.id.0) {
-                Some(&address) => Val::Imm(address as i64),
+                Some(&crate::sema::UserAddress {
+                    address,
+                    relative_to_probe: Some(probe_address),
+                }) => {
+                    // The load base is where the probe fired less where the file puts it.
+                    self.b
+                        .mov64_reg(R1, R6)
+                        .call_helper(Helper::GetFuncIp)
+                        .ld_imm64(R1, address.wrapping_sub(probe_address))
+                        .alu64_reg(AluOp::Add, R0, R1);
+                    self.spill(R0)
+                }
+                Some(user) => Val::Imm(user.address as i64),
                 None => Val::Imm(0),
             },
             "cgroupid" => match args.first().map(|a| &a.kind) {

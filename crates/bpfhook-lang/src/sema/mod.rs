@@ -228,7 +228,17 @@ pub struct ProbeTypes {
     /// What the probe's program receives (tracepoint fields, fentry arguments from BTF).
     pub context: ProbeContext,
     /// `uaddr("SYM")` by expression id: the symbol's address in this probe's binary.
-    pub user_addresses: HashMap<u32, u64>,
+    pub user_addresses: HashMap<u32, UserAddress>,
+}
+
+/// Where `uaddr("SYM")` points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserAddress {
+    /// The symbol's virtual address in the ELF file.
+    pub address: u64,
+    /// A position-independent binary moves with each process: the probed place's virtual
+    /// address, so that the run-time one (`bpf_get_func_ip`) gives the load base.
+    pub relative_to_probe: Option<u64>,
 }
 
 impl ProbeTypes {
@@ -331,7 +341,7 @@ struct Checker {
     /// known only at run time) enclose the statement being checked.
     callback_depth: u32,
     captured: BTreeSet<String>,
-    user_addresses: HashMap<u32, u64>,
+    user_addresses: HashMap<u32, UserAddress>,
     /// `let $x;` seen without a type or value in this probe: typed by a later assignment.
     untyped: BTreeSet<String>,
     /// Per probe instance (its probe's position and name), the variables' types of the
