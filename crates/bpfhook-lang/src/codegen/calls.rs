@@ -268,6 +268,14 @@ impl ProgramGen<'_> {
                         let value = self.expr(&args[0]);
                         self.strlen(value, size)
                     }
+                    // The frames the stack's value counted (see `stack`).
+                    Some(Type::Ustack(_)) => match self.expr(&args[0]) {
+                        Val::Mem(x) => {
+                            self.b.ldx(Size::W, R0, R9, (x + 4) as i16);
+                            self.spill(R0)
+                        }
+                        _ => Val::Imm(0),
+                    },
                     _ => match map_and_keys(args.first()) {
                         Some((map, keys)) if keys.is_empty() => self.map_len(&map, expr),
                         _ => {

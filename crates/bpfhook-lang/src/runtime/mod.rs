@@ -199,6 +199,11 @@ pub fn run(
         warnings: options.warnings,
     };
     session.decoder.stacks = session.stack_reader();
+    for probe in &attached {
+        if let ProbeKind::Uprobe { binary, .. } = &probe.instance.kind {
+            session.decoder.add_program(binary);
+        }
+    }
     if !options.quiet {
         output.attached(compiled.probes.len() as u64)?;
     }

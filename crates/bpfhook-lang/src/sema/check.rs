@@ -328,7 +328,7 @@ impl Checker {
                 Some(mode) => spec.mode = mode,
                 None => self.error(
                     args[0].span,
-                    format!("Invalid stack mode: {word} (valid: bpftrace, perf, raw)"),
+                    format!("Invalid stack mode: {word} (valid: bpftrace, perf, raw, build_id)"),
                 ),
             }
             rest = &args[1..];
@@ -1442,6 +1442,7 @@ impl Checker {
                     }
                     Some(_) => {
                         let ty = self.expr(&args[0]);
+                        self.counts_stack_frames |= matches!(ty, Type::Ustack(_));
                         if !matches!(ty, Type::Str(_) | Type::Kstack(_) | Type::Ustack(_)) {
                             self.error(
                                 args[0].span,

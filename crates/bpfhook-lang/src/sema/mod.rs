@@ -263,6 +263,8 @@ pub struct Analysis {
     pub options: HashMap<ExprId, OptionValue>,
     /// The options the program reads, with their descriptions (for `--help`).
     pub declared_options: Vec<(String, Option<String>)>,
+    /// `len()` of a user stack somewhere: each `ustack` then counts its frames too.
+    pub counts_stack_frames: bool,
 }
 
 /// A named program option's value.
@@ -317,6 +319,7 @@ pub fn analyze(
         size_constants: checker.size_constants,
         options: checker.options,
         declared_options: checker.declared_options,
+        counts_stack_frames: checker.counts_stack_frames,
     })
 }
 
@@ -354,6 +357,7 @@ struct Checker {
     size_constants: HashMap<ExprId, u64>,
     options: HashMap<ExprId, OptionValue>,
     declared_options: Vec<(String, Option<String>)>,
+    counts_stack_frames: bool,
     /// Problems with the named options, reported without a place (they are on the command
     /// line, not in the program).
     option_errors: Vec<String>,
@@ -389,6 +393,7 @@ impl Checker {
             size_constants: HashMap::new(),
             options: HashMap::new(),
             declared_options: Vec::new(),
+            counts_stack_frames: false,
             option_errors: Vec::new(),
             kernel: btf::KernelTypes::default(),
         };
@@ -515,7 +520,7 @@ impl Checker {
                             Some(mode) => self.settings.stack_mode = mode,
                             None => self.error(
                                 item.span,
-                                format!("Invalid stack mode: {mode} (valid: bpftrace, perf, raw)"),
+                                format!("Invalid stack mode: {mode} (valid: bpftrace, perf, raw, build_id)"),
                             ),
                         }
                     }

@@ -16,7 +16,7 @@ use std::fmt;
 pub use frame_pointers::has_frame_pointers;
 pub use kernel::KernelSymbolizer;
 pub use maps::Mapping;
-pub use user::{CacheStats, UserSymbolizer};
+pub use user::{CacheStats, FileLocation, UserSymbolizer};
 
 /// The function an address falls in.
 #[derive(Clone, Debug, PartialEq, Eq)]
