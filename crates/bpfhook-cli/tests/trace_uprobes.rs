@@ -122,3 +122,41 @@ fn uaddr_in_a_position_independent_binary_follows_each_process_base() {
         );
     }
 }
+
+#[test]
+fn user_stacks_count_their_frames_and_print_build_ids() {
+    let target = test_binary("uprobe_target");
+    let script = format!(
+        r#"uprobe:{}:bpfhook_target_fn {{ $two = ustack(2); @two = len($two); @all = len(ustack); print(ustack(build_id, 2)); exit(); }}"#,
+        target.display()
+    );
+    let (out, err, output) = trace(&["-c", &fed(&target, "1"), "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l == "@two: 2"), "{out}");
+    // The function, main, libc's start and _start at least.
+    let all: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@all: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no @all in {out}"));
+    assert!(all >= 3, "{out}");
+    // Both frames are in the target: its build id (as readelf tells it), offsets in the file.
+    let notes = std::process::Command::new("readelf")
+        .arg("-n")
+        .arg(&target)
+        .output()
+        .expect("running readelf");
+    let notes = String::from_utf8_lossy(&notes.stdout);
+    let build_id = notes
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .expect("the target has a build id");
+    let size = std::fs::metadata(&target).expect("target").len();
+    let frames: Vec<&str> = out.lines().filter(|l| l.starts_with(build_id)).collect();
+    assert_eq!(frames.len(), 2, "{out}");
+    for frame in frames {
+        let offset = frame.split(" 0x").nth(1).expect("offset");
+        let offset = u64::from_str_radix(offset, 16).expect("hex offset");
+        assert!(offset > 0 && offset < size, "{frame}");
+    }
+}
