@@ -160,3 +160,40 @@ fn user_stacks_count_their_frames_and_print_build_ids() {
         assert!(offset > 0 && offset < size, "{frame}");
     }
 }
+
+#[test]
+fn listing_with_a_pid_names_the_functions_of_every_file_it_maps() {
+    let target = test_binary("uprobe_target");
+    // It waits on its stdin: alive while the listing reads its mappings.
+    let mut child = std::process::Command::new(&target)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning the target");
+    let pid = child.id().to_string();
+    let (out, err, output) = trace(&[
+        "-l",
+        "-e",
+        "uretprobe:*:bpfhook_target_* { exit(); }",
+        "--pid",
+        &pid,
+    ]);
+    let listed_libc = trace(&["-l", "-e", "uprobe:*:malloc {}", "--pid", &pid]).0;
+    drop(child.stdin.take());
+    child.wait().expect("the target ends at end of input");
+    assert!(output.status.success(), "{err}");
+    let expected = format!(
+        "uretprobe:{}:bpfhook_target_fn",
+        std::fs::canonicalize(&target).expect("target").display()
+    );
+    assert!(
+        out.lines().any(|l| l == expected),
+        "{expected} not in:\n{out}"
+    );
+    assert!(
+        listed_libc
+            .lines()
+            .any(|l| l.starts_with("uprobe:") && l.contains("libc") && l.ends_with(":malloc")),
+        "{listed_libc}"
+    );
+}
