@@ -205,7 +205,7 @@ fn exited_processes_symbolize_through_fixed_address_programs_only() {
 
 #[test]
 fn file_locations_give_the_build_id_and_offset_of_the_mapped_file() {
-    let address = bpfhook_symbolize_marker as usize as u64;
+    let address = bpfhook_symbolize_marker as *const () as u64;
     let mut symbolizer = UserSymbolizer::new();
     let at = symbolizer
         .file_location(std::process::id(), address)
