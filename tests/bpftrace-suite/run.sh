@@ -54,10 +54,15 @@ tests="$work/peer/tests"
 sed -i 's/@LIBBCC_BPF_CONTAINS_RUNTIME@/0/' "$tests/runtime/engine/cmake_vars.py"
 python3 -m pip install -q --disable-pip-version-check --target "$work/py" looseversion >/dev/null
 
-# The small programs some tests trace (upstream builds them with CMake; plain cc does).
+# The small programs some tests trace, built as upstream's CMake does: each as a fixed-address
+# executable and as NAME-pie; false.bin is main's bare code (no ELF) for a uprobe at a file offset.
+flags=(-g -O0 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer)
 for source in "$tests"/testprogs/*.c; do
-    cc -g -O0 -fno-omit-frame-pointer -o "${source%.c}" "$source" -lpthread 2>/dev/null || true
+    cc "${flags[@]}" -no-pie -o "${source%.c}" "$source" -lpthread 2>/dev/null || true
+    cc "${flags[@]}" -fpie -pie -o "${source%.c}-pie" "$source" -lpthread 2>/dev/null || true
 done
+cc -c -o "$work/false.o" "$tests/testprogs/false.c" &&
+    objcopy -S --only-section=.text --keep-symbol=main -O binary "$work/false.o" "$tests/testprogs/false.bin" || true
 for source in "$tests"/testlibs/*.c; do
     cc -g -O0 -shared -fPIC -o "$(dirname "$source")/lib$(basename "${source%.c}").so" "$source" 2>/dev/null || true
 done

@@ -60,6 +60,7 @@ impl TargetArgs {
             perf_event: self.perf_event,
             sampling: bpfhook::attach::PerfSampling::Frequency(self.frequency),
             first_cpu_only: false,
+            unchecked_uprobes: false,
         });
         if self.programs.is_empty() {
             builder

@@ -236,8 +236,9 @@ fn list(args: &TraceArgs) -> Result<()> {
     };
     match source {
         Some(source) => {
-            for name in
-                bpfhook_lang::probe_names(&source).map_err(|e| anyhow::anyhow!("{}", e.rendered))?
+            let pid = args.pid.as_deref().map(parse_pid).transpose()?;
+            for name in bpfhook_lang::probe_names(&source, pid)
+                .map_err(|e| anyhow::anyhow!("{}", e.rendered))?
             {
                 println!("{name}");
             }

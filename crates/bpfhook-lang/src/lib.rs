@@ -143,7 +143,8 @@ impl MissingProbes {
 }
 
 /// The probes a program attaches to, wildcards expanded (what `-l -e PROGRAM` lists).
-pub fn probe_names(source: &str) -> Result<Vec<String>, CompileError> {
+/// With `pid`, a uprobe whose binary is `*` lists the probes of every file the process maps.
+pub fn probe_names(source: &str, pid: Option<u32>) -> Result<Vec<String>, CompileError> {
     let fail = |diagnostics: Diagnostics| CompileError {
         rendered: diagnostics.render("stdin", source),
         diagnostics,
@@ -151,10 +152,42 @@ pub fn probe_names(source: &str) -> Result<Vec<String>, CompileError> {
     let program = parse(source).map_err(fail)?;
     let mut names = Vec::new();
     for point in program.probes.iter().flat_map(|p| &p.attach_points) {
+        if let Some(points) = pid.and_then(|pid| in_mapped_files(point, pid)) {
+            // Files without a matching function are no error: others of the process have one.
+            for point in points {
+                let found = probes::expand(&point).unwrap_or_default();
+                names.extend(found.into_iter().map(|p| listed_name(&p, &point.raw)));
+            }
+            continue;
+        }
         let found = probes::expand(point).map_err(|e| fail(Diagnostics(vec![e.diagnostic])))?;
         names.extend(found.into_iter().map(|p| listed_name(&p, &point.raw)));
     }
     Ok(names)
+}
+
+/// `uprobe:*:FUNC` in process `pid`: one attach point per executable file it maps.
+fn in_mapped_files(point: &ast::AttachPoint, pid: u32) -> Option<Vec<ast::AttachPoint>> {
+    let (kind, rest) = point.raw.trim().split_once(':')?;
+    let function = rest.strip_prefix("*:")?;
+    if !matches!(kind, "uprobe" | "u" | "uretprobe" | "ur") {
+        return None;
+    }
+    let mut paths: Vec<_> = bpfhook::symbolize::process_mappings(pid)?
+        .into_iter()
+        .map(|m| m.path)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Some(
+        paths
+            .into_iter()
+            .map(|path| ast::AttachPoint {
+                raw: format!("{kind}:{}:{function}", path.display()),
+                span: point.span,
+            })
+            .collect(),
+    )
 }
 
 /// A probe as `-l` lists it: timers and counted events without their count, in the unit

@@ -106,10 +106,12 @@ impl ProbeInstance {
         }
     }
 
-    /// Attach options on top of the command line's (`-p PID` for uprobes).
-    pub fn attach_options(&self, pid: Option<u32>) -> AttachOptions {
+    /// Attach options on top of the command line's (`-p PID` for uprobes; `--unsafe`:
+    /// uprobes at places that cannot be checked).
+    pub fn attach_options(&self, pid: Option<u32>, unsafe_calls: bool) -> AttachOptions {
         let mut options = AttachOptions {
             pid,
+            unchecked_uprobes: unsafe_calls,
             ..AttachOptions::default()
         };
         match &self.kind {
@@ -483,6 +485,14 @@ fn split_offset(target: &str) -> Option<(&str, u64)> {
     }
 }
 
+/// A uprobe target written as an address (`0x1139`, `4409`), not a symbol.
+pub fn parse_address(target: &str) -> Option<u64> {
+    match target.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => target.parse().ok(),
+    }
+}
+
 fn is_pattern(text: &str) -> bool {
     text.contains(['*', '?', '['])
 }
@@ -566,6 +576,23 @@ fn expand_raw_tracepoints(module: Option<&str>, name: &str) -> Result<Vec<ProbeI
 }
 
 fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInstance>, Lookup> {
+    let (symbol, offset) =
+        split_offset(target).ok_or_else(|| format!("bad offset in `{target}`"))?;
+    // An address (`uprobe:BIN:0x1234`) is not a symbol to look up, and the file may be bare
+    // code, not ELF: attaching checks it.
+    if symbol.starts_with(|c: char| c.is_ascii_digit()) {
+        let path = bpfhook::attach::find_binary(binary).map_err(|e| e.to_string())?;
+        let kind = ProbeKind::Uprobe {
+            binary: path,
+            symbol: symbol.to_owned(),
+            offset,
+            ret,
+        };
+        return Ok(vec![ProbeInstance {
+            name: canonical_name(&kind),
+            kind,
+        }]);
+    }
     let elf = ElfBinary::open(binary).map_err(|e| e.to_string())?;
     let path = elf.path().to_path_buf();
     let make = |symbol: &str, offset: u64| {
@@ -580,13 +607,9 @@ fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInst
             kind,
         }
     };
-    let (symbol, offset) =
-        split_offset(target).ok_or_else(|| format!("bad offset in `{target}`"))?;
     let functions = elf.functions().map_err(|e| e.to_string())?;
     if !is_pattern(symbol) {
-        // An address (`uprobe:BIN:0x1234`) is not a symbol to look up.
-        let named = symbol.starts_with(|c: char| !c.is_ascii_digit());
-        if named && !functions.iter().any(|f| f.name == symbol) {
+        if !functions.iter().any(|f| f.name == symbol) {
             return Err(no_matches(format!("uprobe {binary}:{symbol}")));
         }
         return Ok(vec![make(symbol, offset)]);

@@ -15,6 +15,8 @@ pub enum StackMode {
     Perf,
     /// Addresses in hex, one a line.
     Raw,
+    /// User frames as the mapped file's build id and the offset in that file.
+    BuildId,
 }
 
 impl StackMode {
@@ -23,6 +25,7 @@ impl StackMode {
             "bpftrace" => Some(StackMode::Bpftrace),
             "perf" => Some(StackMode::Perf),
             "raw" => Some(StackMode::Raw),
+            "build_id" => Some(StackMode::BuildId),
             _ => None,
         }
     }
@@ -43,6 +46,7 @@ impl fmt::Display for StackSpec {
             StackMode::Bpftrace => Ok(()),
             StackMode::Perf => write!(f, "(perf, {})", self.frames),
             StackMode::Raw => write!(f, "(raw, {})", self.frames),
+            StackMode::BuildId => write!(f, "(build_id, {})", self.frames),
         }
     }
 }

@@ -77,8 +77,8 @@ pub enum Hook {
     },
     Uprobe {
         binary: Option<String>,
-        symbol: Option<String>,
-        offset: u64,
+        /// `None`: the section names no place (`SEC("uprobe")`, the binary given by option).
+        location: Option<UprobeLocation>,
         ret: bool,
         sleepable: bool,
     },
@@ -372,23 +372,44 @@ fn parse_uprobe(section: &str, kind: &str, rest: Option<&str>) -> Result<Hook, H
             None => (None, Some(rest)),
         },
     };
-    let (symbol, offset) = match location.filter(|l| !l.is_empty()) {
-        None => (None, 0),
-        Some(loc) => match parse_number(loc) {
-            Some(address) => (None, address),
+    let location = match location.filter(|l| !l.is_empty()) {
+        None => None,
+        Some(loc) => Some(match parse_number(loc) {
+            Some(address) => UprobeLocation::Address(address),
             None => {
-                let (symbol, offset) = split_offset(section, loc)?;
-                (Some(symbol.to_owned()), offset)
+                let (name, offset) = split_offset(section, loc)?;
+                UprobeLocation::Symbol {
+                    name: name.to_owned(),
+                    offset,
+                }
             }
-        },
+        }),
     };
     Ok(Hook::Uprobe {
         binary,
-        symbol,
-        offset,
+        location,
         ret,
         sleepable,
     })
+}
+
+/// Where in its binary a uprobe goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UprobeLocation {
+    /// A function symbol, `offset` bytes into it.
+    Symbol { name: String, offset: u64 },
+    /// A virtual address of the ELF file (a file offset when the file is not ELF).
+    Address(u64),
+}
+
+impl fmt::Display for UprobeLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UprobeLocation::Symbol { name, offset: 0 } => write!(f, "{name}"),
+            UprobeLocation::Symbol { name, offset } => write!(f, "{name}+{offset:#x}"),
+            UprobeLocation::Address(address) => write!(f, "{address:#x}"),
+        }
+    }
 }
 
 /// bpftrace-like notation for the parts the section names; `attach` prints the resolved target.
@@ -407,19 +428,15 @@ impl fmt::Display for Hook {
             }
             Hook::Kprobe { function, .. } => write!(f, "{kind}:{function}"),
             Hook::Uprobe {
-                binary,
-                symbol,
-                offset,
-                ..
+                binary, location, ..
             } => {
                 write!(f, "{kind}:")?;
                 if let Some(binary) = binary {
                     write!(f, "{binary}:")?;
                 }
-                match (symbol, offset) {
-                    (Some(s), 0) => write!(f, "{s}"),
-                    (Some(s), off) => write!(f, "{s}+{off:#x}"),
-                    (None, off) => write!(f, "{off:#x}"),
+                match location {
+                    Some(location) => write!(f, "{location}"),
+                    None => Ok(()),
                 }
             }
             Hook::Fentry { function, .. } | Hook::Fexit { function, .. } => {
@@ -518,8 +535,13 @@ mod tests {
     fn uprobes() {
         let up = |binary: Option<&str>, symbol: Option<&str>, offset, ret| Hook::Uprobe {
             binary: binary.map(Into::into),
-            symbol: symbol.map(Into::into),
-            offset,
+            location: Some(match symbol {
+                Some(name) => UprobeLocation::Symbol {
+                    name: name.into(),
+                    offset,
+                },
+                None => UprobeLocation::Address(offset),
+            }),
             ret,
             sleepable: false,
         };
@@ -543,7 +565,23 @@ mod tests {
             parse("uprobe//usr/bin/x:0x1130"),
             up(Some("/usr/bin/x"), None, 0x1130, false)
         );
-        assert_eq!(parse("uprobe"), up(None, None, 0, false));
+        assert_eq!(
+            parse("uprobe//tmp/flat.bin:0x0"),
+            up(Some("/tmp/flat.bin"), None, 0, false)
+        );
+        assert_eq!(
+            parse("uprobe"),
+            Hook::Uprobe {
+                binary: None,
+                location: None,
+                ret: false,
+                sleepable: false
+            }
+        );
+        assert_eq!(
+            parse("uprobe//tmp/flat.bin:0x0").to_string(),
+            "uprobe:/tmp/flat.bin:0x0"
+        );
         assert_eq!(
             parse("uprobe//bin/bash:readline").to_string(),
             "uprobe:/bin/bash:readline"

@@ -65,6 +65,7 @@ pub struct ManagerBuilder<'a> {
     defaults: AttachOptions,
     per_program: HashMap<String, AttachOptions>,
     selected: Option<Vec<String>>,
+    attach_order: Vec<String>,
     keep_going: bool,
 }
 
@@ -75,6 +76,7 @@ impl<'a> ManagerBuilder<'a> {
             defaults: AttachOptions::default(),
             per_program: HashMap::new(),
             selected: None,
+            attach_order: Vec::new(),
             keep_going: false,
         }
     }
@@ -94,6 +96,14 @@ impl<'a> ManagerBuilder<'a> {
     /// Load and attach only these programs (default: all).
     pub fn select<I: IntoIterator<Item = S>, S: Into<String>>(mut self, programs: I) -> Self {
         self.selected = Some(programs.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Attach these programs first, in this order; the others follow in the object's order.
+    /// Several programs on one uprobe or kprobe run newest first, so a caller that wants
+    /// them to run in its order attaches them in reverse (bpftrace does).
+    pub fn attach_order<I: IntoIterator<Item = S>, S: Into<String>>(mut self, programs: I) -> Self {
+        self.attach_order = programs.into_iter().map(Into::into).collect();
         self
     }
 
@@ -157,6 +167,15 @@ impl<'a> ManagerBuilder<'a> {
                 state,
             });
         }
+
+        let rank = |index: usize| {
+            let name = &status[index].name;
+            self.attach_order
+                .iter()
+                .position(|n| n == name)
+                .unwrap_or(usize::MAX)
+        };
+        plan.sort_by_key(|(index, _)| rank(*index));
 
         // 2. Create the maps.
         let object = LoadedObject::load(self.object.loader_bytes()).map_err(ManagerError::Load)?;

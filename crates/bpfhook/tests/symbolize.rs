@@ -171,3 +171,63 @@ fn frame_pointers_are_told_from_function_prologues() {
     assert_eq!(has_frame_pointers(&dir.join("without")), Some(false));
     assert_eq!(has_frame_pointers(&dir.join("f.c")), None);
 }
+
+#[test]
+fn exited_processes_symbolize_through_fixed_address_programs_only() {
+    let dir = TempPath::dir("bpfhook-symbolize-programs");
+    std::fs::write(dir.join("prog.c"), PROGRAM).expect("writing the source");
+    let in_dir = |command: &str| sh("sh", &["-c", &format!("cd {} && {command}", dir.as_str())]);
+    in_dir("cc -g -O0 -no-pie -o fixed prog.c && cc -g -O0 -fpie -pie -o pie prog.c");
+    let (fixed, pie) = (dir.join("fixed"), dir.join("pie"));
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("spawning true");
+    let gone = child.id();
+    child.wait().expect("waiting for true");
+
+    let address = marker_address(&fixed);
+    let mut symbolizer = UserSymbolizer::new();
+    assert_eq!(symbolizer.symbolize(gone, address + 1), None);
+    symbolizer.add_program(&fixed);
+    let found = symbolizer.symbolize(gone, address + 1);
+    assert_eq!(
+        found.map(|s| s.to_string()).as_deref(),
+        Some("debuglink_marker+1")
+    );
+    // Outside the program's segments: nothing, even where no symbol would stop the table.
+    assert_eq!(symbolizer.symbolize(gone, 0x7fff_0000_0000), None);
+
+    // A position-independent program's file addresses are not where a process ran it.
+    let mut symbolizer = UserSymbolizer::new();
+    symbolizer.add_program(&pie);
+    assert_eq!(symbolizer.symbolize(gone, marker_address(&pie)), None);
+}
+
+#[test]
+fn file_locations_give_the_build_id_and_offset_of_the_mapped_file() {
+    let address = bpfhook_symbolize_marker as *const () as u64;
+    let mut symbolizer = UserSymbolizer::new();
+    let at = symbolizer
+        .file_location(std::process::id(), address)
+        .expect("this test binary is mapped");
+    let exe = std::fs::read("/proc/self/exe").expect("reading the test binary");
+    let elf = object::File::parse(&*exe).expect("parsing the test binary");
+    let build_id: String = elf
+        .build_id()
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(at.build_id, build_id);
+    assert_eq!(
+        at.path,
+        std::fs::canonicalize("/proc/self/exe").expect("exe")
+    );
+    // The offset holds the function's first bytes.
+    // SAFETY: the marker function's code is mapped and readable for this process's life.
+    let code = unsafe { std::slice::from_raw_parts(address as *const u8, 8) };
+    let offset = at.file_offset as usize;
+    assert_eq!(&exe[offset..offset + 8], code);
+}

@@ -133,7 +133,19 @@ impl ProgramGen<'_> {
             },
             "percpu_kaddr" => self.percpu_address(args, expr),
             "uaddr" => match self.types.user_addresses.get(&expr.id.0) {
-                Some(&address) => Val::Imm(address as i64),
+                Some(&crate::sema::UserAddress {
+                    address,
+                    relative_to_probe: Some(probe_address),
+                }) => {
+                    // The load base is where the probe fired less where the file puts it.
+                    self.b
+                        .mov64_reg(R1, R6)
+                        .call_helper(Helper::GetFuncIp)
+                        .ld_imm64(R1, address.wrapping_sub(probe_address))
+                        .alu64_reg(AluOp::Add, R0, R1);
+                    self.spill(R0)
+                }
+                Some(user) => Val::Imm(user.address as i64),
                 None => Val::Imm(0),
             },
             "cgroupid" => match args.first().map(|a| &a.kind) {
@@ -259,6 +271,14 @@ impl ProgramGen<'_> {
                         let value = self.expr(&args[0]);
                         self.strlen(value, size)
                     }
+                    // The frames the stack's value counted (see `stack`).
+                    Some(Type::Ustack(_)) => match self.expr(&args[0]) {
+                        Val::Mem(x) => {
+                            self.b.ldx(Size::W, R0, R9, (x + 4) as i16);
+                            self.spill(R0)
+                        }
+                        _ => Val::Imm(0),
+                    },
                     _ => match map_and_keys(args.first()) {
                         Some((map, keys)) if keys.is_empty() => self.map_len(&map, expr),
                         _ => {

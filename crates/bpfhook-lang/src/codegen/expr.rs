@@ -1,12 +1,15 @@
 //! Expressions: literals, variables, builtins, operators, casts, field and index access.
 
-use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R6, R9};
+use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R4, R6, R9};
 
 use super::frame::{size_for, ProgramGen, Val};
 use crate::ast::*;
 use crate::probes::ProbeKind;
 use crate::sema::{Builtin, ProbeContext};
 use crate::types::Type;
+
+/// BPF_F_USER_STACK: the stack helpers walk the user stack.
+const USER_STACK: i32 = 1 << 8;
 
 /// Where the bytes of an lvalue-like expression are.
 #[derive(Debug, Clone, Copy)]
@@ -286,23 +289,46 @@ impl ProgramGen<'_> {
     }
 
     /// A stack id from `bpf_get_stackid` (and, for user stacks, the pid beside it).
-    pub(super) fn stack(&mut self, user: bool, _frames: Option<i64>, _expr: &Expr) -> Val {
+    pub(super) fn stack(&mut self, user: bool, _frames: Option<i64>, expr: &Expr) -> Val {
         self.uses_stacks = true;
         self.b
             .mov64_reg(R1, R6)
             .ld_map_fd(R2, super::STACKS_MAP)
-            .mov64_imm(R3, if user { 1 << 8 } else { 0 })
+            .mov64_imm(R3, if user { USER_STACK } else { 0 })
             .call_helper(Helper::GetStackid);
         if !user {
             return self.spill(R0);
         }
+        // A user stack: the id (32 bits), the frames `len()` counts (32 bits), the pid.
         let mem = self.mem(16);
         self.b.stx(Size::DW, R9, R0, mem as i16);
+        if let (true, Type::Ustack(spec)) = (self.analysis.counts_stack_frames, self.ty(expr)) {
+            self.count_user_frames(mem + 4, spec.frames);
+        }
         self.b
             .call_helper(Helper::GetCurrentPidTgid)
             .alu64_imm(AluOp::Rsh, R0, 32);
         self.b.stx(Size::DW, R9, R0, (mem + 8) as i16);
         Val::Mem(mem)
+    }
+
+    /// The user stack's depth, at most `frames`, as a u32 at scratch `dst`: bpf_get_stack
+    /// copies the frames to a scratch buffer and says how many bytes it wrote.
+    fn count_user_frames(&mut self, dst: i32, frames: u32) {
+        let size = frames.max(1) * 8;
+        let buffer = self.mem(size);
+        let done = self.label("frames");
+        self.b.mov64_reg(R1, R6);
+        self.mem_address(R2, buffer);
+        self.b
+            .mov64_imm(R3, size as i32)
+            .mov64_imm(R4, USER_STACK)
+            .call_helper(Helper::GetStack)
+            .jmp_imm(JmpOp::Jsge, R0, 0, &done)
+            .mov64_imm(R0, 0)
+            .label(&done)
+            .alu64_imm(AluOp::Rsh, R0, 3)
+            .stx(Size::W, R9, R0, dst as i16);
     }
 
     /// Where the bytes of `args.f`, `$t.0`, `p->f`, `a[i]` are.

@@ -35,6 +35,12 @@ impl Decoder {
         }
     }
 
+    /// A probed executable: user addresses of processes gone before they were read are
+    /// looked up in it (see [`UserSymbolizer::add_program`]).
+    pub fn add_program(&mut self, path: &std::path::Path) {
+        self.user.add_program(path);
+    }
+
     fn kernel_symbol(&mut self, address: u64) -> Option<String> {
         if self.kernel.is_none() && !self.kernel_failed {
             match KernelSymbolizer::new() {
@@ -160,7 +166,8 @@ impl Decoder {
                 self.stack(id, None, *spec)
             }
             Type::Ustack(spec) => {
-                let id = sign_extend(read_uint(bytes, 8), 64);
+                // The id is 32 bits; the next 32 are the frame count of `len()`.
+                let id = sign_extend(read_uint(bytes, 4), 32);
                 let pid = read_uint(bytes.get(8..).unwrap_or_default(), 8) as u32;
                 self.stack(id, Some(pid), *spec)
             }
@@ -195,6 +202,17 @@ impl Decoder {
         addresses.truncate(spec.frames as usize);
         if spec.mode == StackMode::Raw {
             let lines: String = addresses.iter().map(|a| format!("{a:x}\n")).collect();
+            return Value::Str(format!("\n{lines}"));
+        }
+        // Unindented, one frame a line, as raw mode.
+        if let (StackMode::BuildId, Some(pid)) = (spec.mode, pid) {
+            let lines: String = addresses
+                .into_iter()
+                .map(|address| match self.user.file_location(pid, address) {
+                    Some(at) => format!("{} 0x{:x}\n", at.build_id, at.file_offset),
+                    None => format!("{address:x}\n"),
+                })
+                .collect();
             return Value::Str(format!("\n{lines}"));
         }
         let frames = addresses

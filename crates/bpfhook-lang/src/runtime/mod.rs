@@ -20,7 +20,7 @@ pub use child::PausedChild;
 pub use decode::{format_time, Decoder};
 pub use maps::possible_cpus;
 
-use crate::codegen::{Compiled, EventKind, HEADER_SIZE, STACKS_MAP, START_MAP};
+use crate::codegen::{Compiled, CompiledProbe, EventKind, HEADER_SIZE, STACKS_MAP, START_MAP};
 use crate::output::{Format, Output, Value};
 use crate::probes::ProbeKind;
 use crate::sema::Analysis;
@@ -38,6 +38,9 @@ pub enum RuntimeError {
         #[source]
         error: Box<bpfhook::attach::AttachError>,
     },
+    /// A uprobe's place failed a check; the message names it.
+    #[error("{0}")]
+    Placement(Box<bpfhook::attach::AttachError>),
     #[error("reading events: {0}")]
     Events(#[from] bpfhook::events::EventsError),
     #[error("reading map {map}: {error}")]
@@ -62,6 +65,12 @@ impl From<ManagerError> for RuntimeError {
     /// The program's name in the object means nothing to the script's author; its probe does.
     fn from(error: ManagerError) -> Self {
         match error {
+            // bpftrace's words name the binary and the place already.
+            ManagerError::Program { error, .. }
+                if matches!(*error, bpfhook::attach::AttachError::Placement(_)) =>
+            {
+                RuntimeError::Placement(error)
+            }
             ManagerError::Program { hook, error, .. } => RuntimeError::Probe { probe: hook, error },
             other => RuntimeError::Manager(other),
         }
@@ -86,6 +95,26 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
+/// The order to attach in, so that probes on one hook run in script order: the kernel runs
+/// the programs of a uprobe, kprobe or trampoline newest first, so those attach last to first
+/// (after the others, as bpftrace does).
+fn attach_order(probes: &[&CompiledProbe]) -> Vec<String> {
+    let newest_first = |probe: &&&CompiledProbe| {
+        matches!(
+            probe.instance.kind,
+            ProbeKind::Uprobe { .. }
+                | ProbeKind::Kprobe { ret: false, .. }
+                | ProbeKind::Fentry { .. }
+        )
+    };
+    let in_order = probes.iter().filter(|p| !newest_first(p));
+    let reversed = probes.iter().rev().filter(newest_first);
+    in_order
+        .chain(reversed)
+        .map(|p| p.program.clone())
+        .collect()
+}
+
 /// Loads, attaches and runs until the script ends; returns the exit code (`exit(N)`).
 pub fn run(
     compiled: &Compiled,
@@ -99,11 +128,16 @@ pub fn run(
         .iter()
         .filter(|p| !p.instance.is_run_once())
         .collect();
-    let mut builder =
-        ManagerBuilder::new(&object).select(attached.iter().map(|p| p.program.clone()));
+    let mut builder = ManagerBuilder::new(&object)
+        .select(attached.iter().map(|p| p.program.clone()))
+        .attach_order(attach_order(&attached));
     for probe in &attached {
-        builder =
-            builder.program_options(&probe.program, probe.instance.attach_options(options.pid));
+        builder = builder.program_options(
+            &probe.program,
+            probe
+                .instance
+                .attach_options(options.pid, options.unsafe_calls),
+        );
     }
     let loaded = builder.load()?;
     write_start_time(&loaded);
@@ -165,6 +199,11 @@ pub fn run(
         warnings: options.warnings,
     };
     session.decoder.stacks = session.stack_reader();
+    for probe in &attached {
+        if let ProbeKind::Uprobe { binary, .. } = &probe.instance.kind {
+            session.decoder.add_program(binary);
+        }
+    }
     if !options.quiet {
         output.attached(compiled.probes.len() as u64)?;
     }

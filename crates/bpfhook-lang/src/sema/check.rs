@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{Builtin, Checker, MapInfo, MapValue, OptionValue, ProbeContext, ProbeTypes};
+use super::{
+    Builtin, Checker, MapInfo, MapValue, OptionValue, ProbeContext, ProbeTypes, UserAddress,
+};
 use crate::ast::*;
 use crate::diag::Span;
 use crate::output::printf::Format;
@@ -237,8 +239,13 @@ impl Checker {
             self.error(span, "uaddr() expects a symbol name as a string literal");
             return Type::None;
         };
-        let binary = match self.instance.as_ref().map(|i| &i.kind) {
-            Some(ProbeKind::Uprobe { binary, .. }) => binary.clone(),
+        let (binary, probed, offset) = match self.instance.as_ref().map(|i| &i.kind) {
+            Some(ProbeKind::Uprobe {
+                binary,
+                symbol,
+                offset,
+                ..
+            }) => (binary.clone(), symbol.clone(), *offset),
             _ => {
                 self.error(
                     span,
@@ -247,22 +254,41 @@ impl Checker {
                 return Type::None;
             }
         };
-        let found = bpfhook::discover::ElfBinary::open(&binary.to_string_lossy())
-            .and_then(|elf| Ok((elf.variable(symbol)?, elf.is_position_independent()?)));
+        let found = bpfhook::discover::ElfBinary::open(&binary.to_string_lossy()).and_then(|elf| {
+            let pie = elf.is_position_independent()?;
+            // The probe's place: a function (+offset) or an address as written.
+            let probe_address = match elf.functions()?.iter().find(|f| f.name == probed) {
+                Some(function) => Some(function.address + offset),
+                None => crate::probes::parse_address(&probed).map(|a| a + offset),
+            };
+            Ok((elf.variable(symbol)?, pie, probe_address.filter(|_| pie)))
+        });
         match found {
-            Ok((Some(_), true)) => {
-                self.error(span, format!("uaddr(\"{symbol}\"): {} is position-independent, so the address depends on where each process maps it; that is not supported yet", binary.display()));
+            Ok((Some(_), true, None)) => {
+                self.error(
+                    span,
+                    format!(
+                        "uaddr(\"{symbol}\"): cannot place {probed} in {}",
+                        binary.display()
+                    ),
+                );
                 Type::None
             }
-            Ok((Some((address, size)), false)) => {
-                self.user_addresses.insert(id.0, address);
+            Ok((Some((address, size)), _, relative_to_probe)) => {
+                self.user_addresses.insert(
+                    id.0,
+                    UserAddress {
+                        address,
+                        relative_to_probe,
+                    },
+                );
                 let bits = match size {
                     1 | 2 | 4 => size as u8 * 8,
                     _ => 64,
                 };
                 Type::Pointer(Box::new(Type::int(bits, false)))
             }
-            Ok((None, _)) => {
+            Ok((None, ..)) => {
                 self.error(
                     span,
                     format!("Could not resolve symbol: {}:{symbol}", binary.display()),
@@ -353,7 +379,7 @@ impl Checker {
                 Some(mode) => spec.mode = mode,
                 None => self.error(
                     args[0].span,
-                    format!("Invalid stack mode: {word} (valid: bpftrace, perf, raw)"),
+                    format!("Invalid stack mode: {word} (valid: bpftrace, perf, raw, build_id)"),
                 ),
             }
             rest = &args[1..];
@@ -1542,6 +1568,7 @@ impl Checker {
                     }
                     Some(_) => {
                         let ty = self.expr(&args[0]);
+                        self.counts_stack_frames |= matches!(ty, Type::Ustack(_));
                         if !matches!(ty, Type::Str(_) | Type::Kstack(_) | Type::Ustack(_)) {
                             self.error(
                                 args[0].span,

@@ -228,9 +228,19 @@ pub struct ProbeTypes {
     /// What the probe's program receives (tracepoint fields, fentry arguments from BTF).
     pub context: ProbeContext,
     /// `uaddr("SYM")` by expression id: the symbol's address in this probe's binary.
-    pub user_addresses: HashMap<u32, u64>,
+    pub user_addresses: HashMap<u32, UserAddress>,
     /// `percpu_kaddr("VAR")` calls, by expression id: the variable's id in the kernel's BTF.
     pub kernel_variables: HashMap<u32, u32>,
+}
+
+/// Where `uaddr("SYM")` points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserAddress {
+    /// The symbol's virtual address in the ELF file.
+    pub address: u64,
+    /// A position-independent binary moves with each process: the probed place's virtual
+    /// address, so that the run-time one (`bpf_get_func_ip`) gives the load base.
+    pub relative_to_probe: Option<u64>,
 }
 
 impl ProbeTypes {
@@ -255,6 +265,8 @@ pub struct Analysis {
     pub options: HashMap<ExprId, OptionValue>,
     /// The options the program reads, with their descriptions (for `--help`).
     pub declared_options: Vec<(String, Option<String>)>,
+    /// `len()` of a user stack somewhere: each `ustack` then counts its frames too.
+    pub counts_stack_frames: bool,
 }
 
 /// A named program option's value.
@@ -309,6 +321,7 @@ pub fn analyze(
         size_constants: checker.size_constants,
         options: checker.options,
         declared_options: checker.declared_options,
+        counts_stack_frames: checker.counts_stack_frames,
     })
 }
 
@@ -336,7 +349,7 @@ struct Checker {
     /// known only at run time) enclose the statement being checked.
     callback_depth: u32,
     captured: BTreeSet<String>,
-    user_addresses: HashMap<u32, u64>,
+    user_addresses: HashMap<u32, UserAddress>,
     kernel_variables: HashMap<u32, u32>,
     /// `let $x;` seen without a type or value in this probe: typed by a later assignment.
     untyped: BTreeSet<String>,
@@ -350,6 +363,7 @@ struct Checker {
     size_constants: HashMap<ExprId, u64>,
     options: HashMap<ExprId, OptionValue>,
     declared_options: Vec<(String, Option<String>)>,
+    counts_stack_frames: bool,
     /// Problems with the named options, reported without a place (they are on the command
     /// line, not in the program).
     option_errors: Vec<String>,
@@ -387,6 +401,7 @@ impl Checker {
             size_constants: HashMap::new(),
             options: HashMap::new(),
             declared_options: Vec::new(),
+            counts_stack_frames: false,
             option_errors: Vec::new(),
             kernel: btf::KernelTypes::default(),
         };
@@ -513,7 +528,7 @@ impl Checker {
                             Some(mode) => self.settings.stack_mode = mode,
                             None => self.error(
                                 item.span,
-                                format!("Invalid stack mode: {mode} (valid: bpftrace, perf, raw)"),
+                                format!("Invalid stack mode: {mode} (valid: bpftrace, perf, raw, build_id)"),
                             ),
                         }
                     }

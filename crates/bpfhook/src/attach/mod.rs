@@ -75,6 +75,9 @@ pub struct AttachOptions {
     pub sampling: PerfSampling,
     /// perf_event programs on the first online CPU only (a timer rather than a profiler).
     pub first_cpu_only: bool,
+    /// Uprobes at places that cannot be checked attach anyway (bpftrace's `--unsafe`): a
+    /// function of size 0, an address in no function, a file that is not ELF.
+    pub unchecked_uprobes: bool,
 }
 
 impl Default for AttachOptions {
@@ -91,6 +94,7 @@ impl Default for AttachOptions {
             perf_event: PerfEventKind::default(),
             sampling: PerfSampling::Frequency(99),
             first_cpu_only: false,
+            unchecked_uprobes: false,
         }
     }
 }
@@ -250,6 +254,10 @@ pub enum AttachError {
     },
     #[error("{action}: {error}")]
     Io { action: String, error: io::Error },
+    /// A uprobe's place failed a check (outside its function, of unknown size, in no
+    /// function); the message names the binary and the place, as bpftrace words it.
+    #[error("{0}")]
+    Placement(String),
 }
 
 /// What holds a program on its hook; dropping it detaches.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::perf_link::{open_and_attach, ProbePmu};
 use super::{AttachError, AttachOptions};
-use crate::hook::Hook;
+use crate::hook::{Hook, UprobeLocation};
 use crate::kernel::features::{self, Feature};
 use crate::symbolize::elf::{function_symbols, LoadSegments};
 
@@ -42,8 +42,7 @@ impl fmt::Display for UprobeTarget {
 pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget, AttachError> {
     let Hook::Uprobe {
         binary,
-        symbol,
-        offset,
+        location,
         ret,
         ..
     } = hook
@@ -57,18 +56,20 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
             hook: hook.to_string(),
             option: "a binary: SEC(\"uprobe/PATH:FUNCTION\") or --binary PATH",
         })?;
-    if symbol.is_none() && *offset == 0 {
-        return Err(AttachError::NeedsOption {
-            hook: hook.to_string(),
-            option: "a function: SEC(\"uprobe/FUNCTION\") or SEC(\"uprobe/PATH:FUNCTION\")",
-        });
-    }
+    let location = location.as_ref().ok_or(AttachError::NeedsOption {
+        hook: hook.to_string(),
+        option: "a function: SEC(\"uprobe/FUNCTION\") or SEC(\"uprobe/PATH:FUNCTION\")",
+    })?;
     let path = find_binary(binary)?;
     features::check(Feature::Uprobes)?;
-    let symbol_offset = match symbol {
-        Some(symbol) => symbol_file_offset(&path, symbol)?,
-        None => 0,
-    };
+    let place = place(&path, location, opts.unchecked_uprobes)?;
+    if *ret && place.offset != 0 {
+        return Err(AttachError::Placement(format!(
+            "uretprobes cannot be attached at function offset. (address resolved to: {}+{})",
+            place.symbol.as_deref().unwrap_or("?"),
+            place.offset
+        )));
+    }
     if let Some(pid) = opts.pid {
         if !Path::new(&format!("/proc/{pid}")).exists() {
             return Err(AttachError::Missing {
@@ -80,11 +81,104 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
     }
     Ok(UprobeTarget {
         path,
-        symbol: symbol.clone(),
-        offset: *offset,
-        file_offset: symbol_offset + offset,
+        symbol: place.symbol,
+        offset: place.offset,
+        file_offset: place.file_offset,
         pid: opts.pid,
         ret: *ret,
+    })
+}
+
+/// Where a uprobe goes: the function (when one is known), the bytes into it, the file offset.
+struct Place {
+    symbol: Option<String>,
+    offset: u64,
+    file_offset: u64,
+}
+
+/// The hint bpftrace gives with every check `--unsafe` skips.
+const UNSAFE_HINT: &str = "Use --unsafe to force attachment. WARNING: This option could lead to \
+                           data corruption in the target process.";
+
+/// Resolves the location in the file and checks it as bpftrace does: the function exists, the
+/// offset is inside it, its size is known (else only `unchecked`), an address falls in a
+/// function (else, `unchecked`, it is taken as it is: a file offset of a file that is not ELF).
+fn place(path: &Path, location: &UprobeLocation, unchecked: bool) -> Result<Place, AttachError> {
+    let io = |error| AttachError::Io {
+        action: format!("reading {}", path.display()),
+        error,
+    };
+    let invalid = |why: String| io(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
+    let data = std::fs::read(path).map_err(io)?;
+    let elf = object::File::parse(&*data);
+    let (symbol, offset) = match (location, &elf) {
+        (UprobeLocation::Symbol { name, offset }, Ok(elf)) => {
+            let symbol = function_symbols(elf)
+                .find(|s| s.name == name)
+                .ok_or_else(|| AttachError::Missing {
+                    what: "symbol",
+                    name: name.clone(),
+                    hint: format!(" in {} (see `nm -D {0}`)", path.display()),
+                })?;
+            (symbol, *offset)
+        }
+        (UprobeLocation::Symbol { .. }, Err(e)) => {
+            return Err(invalid(format!("not an ELF file: {e}")))
+        }
+        (UprobeLocation::Address(address), elf) => {
+            let containing = elf.as_ref().ok().and_then(|elf| {
+                function_symbols(elf)
+                    .find(|s| (s.address..s.address.saturating_add(s.size)).contains(address))
+            });
+            match containing {
+                Some(symbol) => (symbol, address - symbol.address),
+                None if unchecked => {
+                    let file_offset = match &elf {
+                        Ok(elf) => LoadSegments::of(elf).file_offset(*address),
+                        Err(_) => Some(*address),
+                    };
+                    return Ok(Place {
+                        symbol: None,
+                        offset: *address,
+                        file_offset: file_offset.ok_or_else(|| {
+                            invalid(format!("{address:#x} is in no loadable segment"))
+                        })?,
+                    });
+                }
+                None => {
+                    return Err(AttachError::Placement(format!(
+                        "Could not resolve address: {}:{address:#x}",
+                        path.display()
+                    )))
+                }
+            }
+        }
+    };
+    if symbol.size == 0 && offset == 0 {
+        if !unchecked {
+            return Err(AttachError::Placement(format!(
+                "Could not determine boundary for {} (symbol has size 0).\n{UNSAFE_HINT}",
+                symbol.name
+            )));
+        }
+    } else if offset >= symbol.size {
+        return Err(AttachError::Placement(format!(
+            "Offset outside the function bounds ('{}' size is {})",
+            symbol.name, symbol.size
+        )));
+    }
+    let address = symbol.address + offset;
+    let elf = elf.map_err(|e| invalid(format!("not an ELF file: {e}")))?;
+    let file_offset = LoadSegments::of(&elf).file_offset(address).ok_or_else(|| {
+        invalid(format!(
+            "`{}` at {address:#x} is in no loadable segment",
+            symbol.name
+        ))
+    })?;
+    Ok(Place {
+        symbol: Some(symbol.name.to_owned()),
+        offset,
+        file_offset,
     })
 }
 
@@ -152,31 +246,6 @@ fn linker_cache_lookup(name: &str) -> Option<PathBuf> {
         .filter(|(soname, _, _)| matches(soname))
         .max_by_key(|(_, flags, _)| flags.contains(arch_tag))
         .map(|(_, _, path)| PathBuf::from(path))
-}
-
-/// Where the symbol's code is in the file: the symbol (from .symtab or .dynsym) must exist,
-/// and its address is mapped to a file offset through the loadable segment that holds it.
-fn symbol_file_offset(path: &Path, symbol: &str) -> Result<u64, AttachError> {
-    let io = |error| AttachError::Io {
-        action: format!("reading {}", path.display()),
-        error,
-    };
-    let invalid = |why: String| io(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
-    let data = std::fs::read(path).map_err(io)?;
-    let elf = object::File::parse(&*data).map_err(|e| invalid(format!("not an ELF file: {e}")))?;
-    let address = function_symbols(&elf)
-        .find(|s| s.name == symbol)
-        .map(|s| s.address)
-        .ok_or_else(|| AttachError::Missing {
-            what: "symbol",
-            name: symbol.to_owned(),
-            hint: format!(" in {} (see `nm -D {0}`)", path.display()),
-        })?;
-    LoadSegments::of(&elf).file_offset(address).ok_or_else(|| {
-        invalid(format!(
-            "`{symbol}` at {address:#x} is in no loadable segment"
-        ))
-    })
 }
 
 pub(super) fn attach(

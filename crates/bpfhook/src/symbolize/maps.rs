@@ -52,12 +52,12 @@ impl Mapping {
 }
 
 /// The executable file mappings of `pid`, sorted by address; `None` when the process is gone
-/// (or its maps unreadable).
+/// (or its maps unreadable, or empty: an exited process not yet reaped shows none).
 pub(crate) fn read(pid: u32) -> Option<Vec<Mapping>> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
     let mut mappings: Vec<Mapping> = text.lines().filter_map(Mapping::parse).collect();
     mappings.sort_unstable_by_key(|m| m.start);
-    Some(mappings)
+    (!mappings.is_empty()).then_some(mappings)
 }
 
 #[cfg(test)]

@@ -16,7 +16,12 @@ use std::fmt;
 pub use frame_pointers::has_frame_pointers;
 pub use kernel::KernelSymbolizer;
 pub use maps::Mapping;
-pub use user::{CacheStats, UserSymbolizer};
+
+/// The executable file mappings of a process, sorted by address; `None` when it is gone.
+pub fn process_mappings(pid: u32) -> Option<Vec<Mapping>> {
+    maps::read(pid)
+}
+pub use user::{CacheStats, FileLocation, UserSymbolizer};
 
 /// The function an address falls in.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use object::Object;
+
 use super::demangle::demangle;
 use super::elf::{function_symbols, has_symtab, LoadSegments};
 use super::maps::{self, Mapping};
@@ -20,6 +22,8 @@ pub struct UserSymbolizer {
     processes: HashMap<u32, Option<Vec<ProcessMapping>>>,
     /// `None`: the file could not be read or parsed; not tried again.
     binaries: HashMap<FileIdentity, Option<Binary>>,
+    /// Read by their own addresses for processes gone before their mappings were read.
+    programs: Vec<PathBuf>,
     stats: CacheStats,
 }
 
@@ -62,6 +66,19 @@ impl FileIdentity {
 struct Binary {
     segments: LoadSegments,
     table: AddressTable,
+    /// `.note.gnu.build-id` in hex; empty when the file has none.
+    build_id: String,
+    /// ET_EXEC: loaded at the addresses the file names, in every process.
+    fixed_address: bool,
+}
+
+/// Where a user address lies: the file mapped there (its build id) and the offset in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileLocation {
+    pub path: PathBuf,
+    /// Hex, as `readelf -n` prints it; empty when the file has none.
+    pub build_id: String,
+    pub file_offset: u64,
 }
 
 impl UserSymbolizer {
@@ -70,13 +87,70 @@ impl UserSymbolizer {
     }
 
     /// The function at `address` in process `pid`, its module the mapped file's path; `None`
-    /// if the process is gone, the address is in no file mapping (heap, JIT, `[vdso]`), or no
-    /// symbol covers it. Mappings are read once per pid: call [`Self::forget`] after the
-    /// process execs or loads libraries.
+    /// if the address is in no file mapping (heap, JIT, `[vdso]`) or no symbol covers it.
+    /// Mappings are read once per pid, when it is first asked about: call [`Self::forget`]
+    /// after the process execs or loads libraries. A process gone before that is read
+    /// through the [programs](Self::add_program) that load where their file says.
     pub fn symbolize(&mut self, pid: u32, address: u64) -> Option<Symbol> {
+        if self.mappings(pid).is_none() {
+            return self.symbolize_in_programs(address);
+        }
+        let (binary, file_offset, module) = self.locate(pid, address)?;
+        let hit = binary.table.lookup(binary.segments.address(file_offset)?)?;
+        Some(Symbol {
+            name: demangle(hit.name).into_owned(),
+            offset: hit.offset,
+            module: Some(module.display().to_string()),
+        })
+    }
+
+    /// The file mapped at `address` in process `pid`, its build id and the offset in it (what
+    /// bpftrace's `ustack(build_id)` prints).
+    pub fn file_location(&mut self, pid: u32, address: u64) -> Option<FileLocation> {
+        let (binary, file_offset, path) = self.locate(pid, address)?;
+        Some(FileLocation {
+            path,
+            build_id: binary.build_id.clone(),
+            file_offset,
+        })
+    }
+
+    /// An executable whose symbols name the addresses of processes that exited before their
+    /// mappings were read (bpftrace's per-program symbol cache): only a fixed-address
+    /// (ET_EXEC) one, whose code is where its file says, and only addresses inside it.
+    pub fn add_program(&mut self, path: &Path) {
+        if !self.programs.iter().any(|p| p == path) {
+            self.programs.push(path.to_path_buf());
+        }
+    }
+
+    fn symbolize_in_programs(&mut self, address: u64) -> Option<Symbol> {
+        for path in self.programs.clone() {
+            let Some(identity) = FileIdentity::of(&path) else {
+                continue;
+            };
+            let Some(binary) = load(&mut self.binaries, &mut self.stats, identity, &path, &path)
+            else {
+                continue;
+            };
+            if !binary.fixed_address || binary.segments.file_offset(address).is_none() {
+                continue;
+            }
+            if let Some(hit) = binary.table.lookup(address) {
+                return Some(Symbol {
+                    name: demangle(hit.name).into_owned(),
+                    offset: hit.offset,
+                    module: Some(path.display().to_string()),
+                });
+            }
+        }
+        None
+    }
+
+    /// The process's mappings, read on first use; `None` if it was gone then.
+    fn mappings(&mut self, pid: u32) -> Option<&mut Vec<ProcessMapping>> {
         let stats = &mut self.stats;
-        let mappings = self
-            .processes
+        self.processes
             .entry(pid)
             .or_insert_with(|| {
                 stats.maps_read += 1;
@@ -89,7 +163,12 @@ impl UserSymbolizer {
                         .collect()
                 })
             })
-            .as_mut()?;
+            .as_mut()
+    }
+
+    /// The binary mapped at `address` in `pid`, the offset in its file, and its path.
+    fn locate(&mut self, pid: u32, address: u64) -> Option<(&Binary, u64, PathBuf)> {
+        let mappings = self.mappings(pid)?;
         let index = mappings
             .partition_point(|m| m.mapping.start <= address)
             .checked_sub(1)?;
@@ -107,12 +186,7 @@ impl UserSymbolizer {
             &source,
             &module,
         )?;
-        let hit = binary.table.lookup(binary.segments.address(file_offset)?)?;
-        Some(Symbol {
-            name: demangle(hit.name).into_owned(),
-            offset: hit.offset,
-            module: Some(module.display().to_string()),
-        })
+        Some((binary, file_offset, module))
     }
 
     /// The function at virtual address `address` of an ELF file (as uprobe offsets and
@@ -194,9 +268,12 @@ impl Binary {
             }
         }
         add(&elf);
+        let build_id = elf.build_id().ok().flatten().unwrap_or_default();
         Some(Self {
             segments: LoadSegments::of(&elf),
             table: builder.build(0),
+            build_id: build_id.iter().map(|b| format!("{b:02x}")).collect(),
+            fixed_address: elf.kind() == object::ObjectKind::Executable,
         })
     }
 }

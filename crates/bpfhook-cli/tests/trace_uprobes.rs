@@ -1,0 +1,199 @@
+//! `bpfhook trace` on uprobes as bpftrace places them: the checks of where a probe goes, the
+//! order probes on one function run in, probes on bare code. Real uprobes on real processes.
+
+mod trace_support;
+
+use bpfhook::discover::ElfBinary;
+use bpfhook_testkit::{test_binary, test_binary_with, TempPath};
+use trace_support::trace;
+
+/// `sh -c 'echo go | BINARY ARGS'`: the target waits for the line, so it runs once attached.
+fn fed(binary: &std::path::Path, args: &str) -> String {
+    format!("/bin/sh -c 'echo go | {} {args}'", binary.display())
+}
+
+#[test]
+fn probes_on_one_function_run_in_script_order() {
+    let target = test_binary("uprobe_target");
+    for kind in ["uprobe", "uretprobe"] {
+        let script = format!(
+            r#"{kind}:{0}:bpfhook_target_fn {{ printf("first"); }} {kind}:{0}:bpfhook_target_fn {{ printf(" second\n"); exit(); }}"#,
+            target.display()
+        );
+        let (out, err, output) = trace(&["-c", &fed(&target, "1"), "-e", &script]);
+        assert!(output.status.success(), "{kind}: {err}");
+        // (The target prints its sum on the same stdout.)
+        assert!(out.lines().any(|l| l == "first second"), "{kind}: {out}");
+    }
+}
+
+#[test]
+fn places_outside_a_function_or_of_unknown_size_are_refused_as_bpftrace_words_it() {
+    let target = test_binary("uprobe_target");
+    let size = ElfBinary::open(target.to_str().expect("utf-8"))
+        .and_then(|elf| elf.functions())
+        .expect("functions")
+        .into_iter()
+        .find(|f| f.name == "bpfhook_target_fn")
+        .expect("bpfhook_target_fn")
+        .size;
+    let path = target.display();
+    let cases = [
+        (
+            format!("uprobe:{path}:bpfhook_target_fn+{size}"),
+            format!("ERROR: Offset outside the function bounds ('bpfhook_target_fn' size is {size})"),
+        ),
+        (
+            format!("uprobe:{path}:0x1"),
+            format!("ERROR: Could not resolve address: {path}:0x1"),
+        ),
+        (
+            format!("uprobe:{path}:_init"),
+            "ERROR: Could not determine boundary for _init (symbol has size 0).\nUse --unsafe to force attachment."
+                .to_owned(),
+        ),
+    ];
+    for (probe, expected) in cases {
+        let (_, err, output) = trace(&["-e", &format!("{probe} {{ exit(); }}")]);
+        assert_eq!(output.status.code(), Some(1), "{probe}: {err}");
+        assert!(err.contains(&expected), "{probe}: {err}");
+    }
+    // --unsafe attaches at the size-0 symbol (the process calls _init at start).
+    let script = format!(r#"uprobe:{path}:_init {{ printf("init\n"); exit(); }}"#);
+    let (out, err, output) = trace(&["--unsafe", "-c", &fed(&target, "1"), "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l == "init"), "{out}");
+}
+
+#[test]
+fn a_uprobe_on_bare_code_goes_at_the_file_offset_with_unsafe() {
+    // The code of bpfhook_target_fn (position independent) copied into a file of its own.
+    let target = test_binary("uprobe_target");
+    let data = std::fs::read(&target).expect("reading the target");
+    let function = ElfBinary::open(target.to_str().expect("utf-8"))
+        .and_then(|elf| elf.functions())
+        .expect("functions")
+        .into_iter()
+        .find(|f| f.name == "bpfhook_target_fn")
+        .expect("bpfhook_target_fn");
+    let start = function.file_offset.expect("in a segment") as usize;
+    let dir = TempPath::dir("bpfhook-flat");
+    let flat = dir.join("code.bin");
+    std::fs::write(&flat, &data[start..start + function.size as usize]).expect("writing");
+    let runner = test_binary_with("flat_exec", &[]);
+    let script = format!(
+        r#"uprobe:{}:0x0 {{ printf("arg %d\n", arg0); exit(); }}"#,
+        flat.display()
+    );
+    let command = format!(
+        "/bin/sh -c 'echo go | {} {}'",
+        runner.display(),
+        flat.display()
+    );
+    let (out, err, output) = trace(&["--unsafe", "-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l == "arg 21"), "{out}");
+    // Without --unsafe the place cannot be checked: refused.
+    let (_, err, output) = trace(&["-e", &script]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains(&format!(
+            "Could not resolve address: {}:0x0",
+            flat.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn uaddr_in_a_position_independent_binary_follows_each_process_base() {
+    // Built -pie: every run maps it elsewhere; the address comes from where the probe fired.
+    let binary = test_binary_with("globals_target", &["-fpie", "-pie"]);
+    for kind in ["uprobe", "uretprobe"] {
+        let script = format!(
+            r#"{kind}:{}:bpfhook_globals_fn {{ printf("0x%x 0x%lx\n", *uaddr("bpfhook_global_int"), *uaddr("bpfhook_global_long")); exit(); }}"#,
+            binary.display()
+        );
+        let (out, err, output) = trace(&["-c", &fed(&binary, ""), "-e", &script]);
+        assert!(output.status.success(), "{kind}: {err}");
+        assert!(
+            out.lines().any(|l| l == "0x55555555 0x1122334455667788"),
+            "{kind}: {out}"
+        );
+    }
+}
+
+#[test]
+fn user_stacks_count_their_frames_and_print_build_ids() {
+    let target = test_binary("uprobe_target");
+    let script = format!(
+        r#"uprobe:{}:bpfhook_target_fn {{ $two = ustack(2); @two = len($two); @all = len(ustack); print(ustack(build_id, 2)); exit(); }}"#,
+        target.display()
+    );
+    let (out, err, output) = trace(&["-c", &fed(&target, "1"), "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.lines().any(|l| l == "@two: 2"), "{out}");
+    // The function, main, libc's start and _start at least.
+    let all: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@all: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no @all in {out}"));
+    assert!(all >= 3, "{out}");
+    // Both frames are in the target: its build id (as readelf tells it), offsets in the file.
+    let notes = std::process::Command::new("readelf")
+        .arg("-n")
+        .arg(&target)
+        .output()
+        .expect("running readelf");
+    let notes = String::from_utf8_lossy(&notes.stdout);
+    let build_id = notes
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: "))
+        .expect("the target has a build id");
+    let size = std::fs::metadata(&target).expect("target").len();
+    let frames: Vec<&str> = out.lines().filter(|l| l.starts_with(build_id)).collect();
+    assert_eq!(frames.len(), 2, "{out}");
+    for frame in frames {
+        let offset = frame.split(" 0x").nth(1).expect("offset");
+        let offset = u64::from_str_radix(offset, 16).expect("hex offset");
+        assert!(offset > 0 && offset < size, "{frame}");
+    }
+}
+
+#[test]
+fn listing_with_a_pid_names_the_functions_of_every_file_it_maps() {
+    let target = test_binary("uprobe_target");
+    // It waits on its stdin: alive while the listing reads its mappings.
+    let mut child = std::process::Command::new(&target)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning the target");
+    let pid = child.id().to_string();
+    let (out, err, output) = trace(&[
+        "-l",
+        "-e",
+        "uretprobe:*:bpfhook_target_* { exit(); }",
+        "--pid",
+        &pid,
+    ]);
+    let listed_libc = trace(&["-l", "-e", "uprobe:*:malloc {}", "--pid", &pid]).0;
+    drop(child.stdin.take());
+    child.wait().expect("the target ends at end of input");
+    assert!(output.status.success(), "{err}");
+    let expected = format!(
+        "uretprobe:{}:bpfhook_target_fn",
+        std::fs::canonicalize(&target).expect("target").display()
+    );
+    assert!(
+        out.lines().any(|l| l == expected),
+        "{expected} not in:\n{out}"
+    );
+    assert!(
+        listed_libc
+            .lines()
+            .any(|l| l.starts_with("uprobe:") && l.contains("libc") && l.ends_with(":malloc")),
+        "{listed_libc}"
+    );
+}
