@@ -1,5 +1,6 @@
 /* A uprobe target: waits for a line on stdin (so a test can attach with --pid first), then
- * calls bpfhook_target_fn N times (N = argv[1], default 3). */
+ * calls bpfhook_target_fn N times (N = argv[1], default 3). With a second argument it stays
+ * until stdin ends, so a tracer still finds its mappings after the calls. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,5 +18,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         sum += bpfhook_target_fn(i);
     printf("%d\n", sum);
+    fflush(stdout);
+    if (argc > 2)
+        while (fgets(line, sizeof line, stdin))
+            ;
     return 0;
 }

@@ -343,7 +343,7 @@ fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String
 }
 
 /// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`),
-/// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STACK_MODE` and
+/// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STR_TRUNC_TRAILER`, `BPFTRACE_STACK_MODE` and
 /// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as bpftrace reads them.
 fn settings_from_environment() -> Settings {
     let mut settings = Settings::default();
@@ -364,6 +364,9 @@ fn settings_from_environment() -> Settings {
         .and_then(|m| bpfhook_lang::types::StackMode::parse(m.trim()))
     {
         settings.stack_mode = mode;
+    }
+    if let Ok(trailer) = std::env::var("BPFTRACE_STR_TRUNC_TRAILER") {
+        settings.str_trunc_trailer = trailer;
     }
     if let Some(n) = number(&["BPFTRACE_MAX_CAT_BYTES"]) {
         settings.max_cat_bytes = n;

@@ -854,3 +854,41 @@ fn percpu_kaddr_reads_a_per_cpu_variable_where_kallsyms_lists_it() {
         "{err}"
     );
 }
+
+#[test]
+fn strings_str_may_have_cut_end_with_the_trailer() {
+    let dir = TempPath::dir("bpfhook-trace");
+    let marker = dir.join("abcdefghij");
+    std::fs::write(&marker, "x").expect("marker");
+    let script = r#"tracepoint:syscalls:sys_enter_openat /pid == cpid/ { $p = str(args.filename); if (strcontains($p, "abcdefg")) { printf("<%s> <%s> <%s>\n", $p, comm, str(args.filename, 4)); exit(); } }"#;
+    let command = format!("/bin/cat {}", marker.display());
+    let whole = marker.display().to_string();
+    // A string of up to BPFTRACE_MAX_STRLEN characters shows whole; a longer one shows that
+    // many and the trailer. comm and strings of explicit length never get one.
+    for (max, trailer, expected) in [
+        (whole.len() + 1, None, whole.clone()),
+        (
+            whole.len() - 3,
+            None,
+            format!("{}..", &whole[..whole.len() - 3]),
+        ),
+        (
+            whole.len() - 3,
+            Some("_cut"),
+            format!("{}_cut", &whole[..whole.len() - 3]),
+        ),
+    ] {
+        let max = max.to_string();
+        let mut env = vec![("BPFTRACE_MAX_STRLEN", max.as_str())];
+        if let Some(t) = trailer {
+            env.push(("BPFTRACE_STR_TRUNC_TRAILER", t));
+        }
+        let (out, err, output) = trace_with_env(&["-c", &command, "-e", script], &env);
+        assert!(output.status.success(), "{err}");
+        let line = format!("<{expected}> <cat> <{}>", &whole[..3]);
+        assert!(
+            out.lines().any(|l| l == line),
+            "expected {line:?} in:\n{out}"
+        );
+    }
+}

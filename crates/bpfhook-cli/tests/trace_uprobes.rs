@@ -130,7 +130,12 @@ fn user_stacks_count_their_frames_and_print_build_ids() {
         r#"uprobe:{}:bpfhook_target_fn {{ $two = ustack(2); @two = len($two); @all = len(ustack); print(ustack(build_id, 2)); exit(); }}"#,
         target.display()
     );
-    let (out, err, output) = trace(&["-c", &fed(&target, "1"), "-e", &script]);
+    // The target stays until its stdin ends, so its mappings are there when the record is read.
+    let lingering = format!(
+        "/bin/sh -c '(echo go; sleep 2) | {} 1 linger'",
+        target.display()
+    );
+    let (out, err, output) = trace(&["-c", &lingering, "-e", &script]);
     assert!(output.status.success(), "{err}");
     assert!(out.lines().any(|l| l == "@two: 2"), "{out}");
     // The function, main, libc's start and _start at least.

@@ -51,6 +51,10 @@ impl fmt::Display for StackSpec {
     }
 }
 
+/// The last byte of a `str()` buffer the string filled (instead of its NUL): the string may
+/// have been cut, and prints with the truncation trailer (`..`), as bpftrace's do.
+pub const TRUNCATED: u8 = 0xff;
+
 /// A value's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Type {

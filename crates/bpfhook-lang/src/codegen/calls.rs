@@ -11,6 +11,7 @@ use super::frame::{ProgramGen, Val};
 use super::{EventKind, FormatCall, PrintMap, EVENTS_MAP, HEADER_SIZE};
 use crate::ast::*;
 use crate::sema::positional_text;
+use crate::types::TRUNCATED;
 use crate::types::{Layout, Type};
 
 impl ProgramGen<'_> {
@@ -484,7 +485,19 @@ impl ProgramGen<'_> {
                 };
                 self.b.call_helper(helper);
             }
-            _ => self.probe_read(mem, size, true),
+            // Without a length, a string that fills the buffer may have been cut: its last
+            // byte (the NUL) becomes the marker the decoder prints as bpftrace's trailer.
+            None => self.probe_read_then(mem, size, true, |g| {
+                let whole = g.label("whole");
+                g.b.jmp_imm(JmpOp::Jne, R0, size as i32, &whole).st(
+                    Size::B,
+                    R9,
+                    (mem + size as i32 - 1) as i16,
+                    i32::from(TRUNCATED),
+                );
+                g.b.label(&whole);
+            }),
+            Some(_) => self.probe_read(mem, size, true),
         }
         Val::Mem(mem)
     }

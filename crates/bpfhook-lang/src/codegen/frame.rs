@@ -393,6 +393,17 @@ impl<'a> ProgramGen<'a> {
 
     /// Calls `bpf_probe_read_{kernel,user}[_str](r9 + dst, size, src)`; `src` in r3 already.
     pub(super) fn probe_read(&mut self, dst: i32, size: u32, string: bool) {
+        self.probe_read_then(dst, size, string, |_| {});
+    }
+
+    /// probe_read, with `after` emitted while r0 still holds the helper's result.
+    pub(super) fn probe_read_then(
+        &mut self,
+        dst: i32,
+        size: u32,
+        string: bool,
+        after: impl FnOnce(&mut Self),
+    ) {
         let user = self.reads_user_memory();
         let helper = match (string, user) {
             (false, false) => Helper::ProbeReadKernel,
@@ -402,6 +413,7 @@ impl<'a> ProgramGen<'a> {
         };
         self.mem_address(R1, dst);
         self.b.mov64_imm(R2, size as i32).call_helper(helper);
+        after(self);
         if self.analysis.settings.helper_errors {
             let name = match (string, user) {
                 (false, false) => "probe_read_kernel",

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use bpfhook::symbolize::{KernelSymbolizer, UserSymbolizer};
 
 use crate::output::Value;
-use crate::types::{StackMode, StackSpec, Type};
+use crate::types::{StackMode, StackSpec, Type, TRUNCATED};
 
 /// Turns bytes into values; holds the symbolizers and the stack map, so stacks and symbols
 /// resolve through one cache for the whole run.
@@ -20,11 +20,14 @@ pub struct Decoder {
     /// CLOCK_REALTIME − CLOCK_MONOTONIC in ns: turns `nsecs` into wall-clock time.
     boot_offset_ns: i128,
     names: HashMap<u64, String>,
+    /// What follows a string that filled its `str()` buffer (`..`).
+    trailer: String,
 }
 
 impl Decoder {
-    pub fn new(strftime_formats: Vec<String>) -> Self {
+    pub fn new(strftime_formats: Vec<String>, trailer: &str) -> Self {
         Self {
+            trailer: trailer.to_owned(),
             kernel: None,
             kernel_failed: false,
             user: UserSymbolizer::new(),
@@ -80,7 +83,7 @@ impl Decoder {
                     None => Value::Int(raw),
                 }
             }
-            Type::Str(n) => Value::Str(c_string(&bytes[..bytes.len().min(*n as usize)])),
+            Type::Str(n) => Value::Str(self.string(&bytes[..bytes.len().min(*n as usize)])),
             Type::Buffer(_) => {
                 let len = bytes.first().copied().unwrap_or(0) as usize;
                 let data = bytes.get(1..1 + len).unwrap_or_default();
@@ -254,6 +257,20 @@ impl Decoder {
     }
 
     /// `strftime` of a monotonic time in ns, in local time.
+    /// A string's bytes up to its NUL. Without one it may have been cut, and gets the trailer:
+    /// after all its bytes (a C array the string filled), or instead of the last one when that
+    /// is `str()`'s marker.
+    fn string(&self, bytes: &[u8]) -> String {
+        if bytes.contains(&0) {
+            return c_string(bytes);
+        }
+        let text = match bytes.split_last() {
+            Some((&TRUNCATED, text)) => text,
+            _ => bytes,
+        };
+        format!("{}{}", String::from_utf8_lossy(text), self.trailer)
+    }
+
     pub fn strftime(&self, format: &str, monotonic_ns: u64) -> String {
         let wall_ns = i128::from(monotonic_ns) + self.boot_offset_ns;
         let seconds = (wall_ns / 1_000_000_000) as libc::time_t;

@@ -186,7 +186,10 @@ pub fn run(
         analysis,
         manager,
         events,
-        decoder: Decoder::new(compiled.events.strftime_formats.clone()),
+        decoder: Decoder::new(
+            compiled.events.strftime_formats.clone(),
+            &analysis.settings.str_trunc_trailer,
+        ),
         formats: compiled
             .events
             .printf

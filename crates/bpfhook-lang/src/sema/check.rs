@@ -1386,7 +1386,7 @@ impl Checker {
                             (n.max(1) as u32).min(self.settings.max_strlen)
                         })
                     }
-                    None => self.settings.max_strlen,
+                    None => self.settings.str_buffer(),
                 };
                 match source_type {
                     Type::Str(n) => Type::Str(n.min(limit.max(1)).max(1)),

@@ -52,6 +52,21 @@ pub struct Settings {
     pub stack_mode: crate::types::StackMode,
     /// `-k`: report failing probe reads and lookups of missing map keys as they happen.
     pub helper_errors: bool,
+    /// Printed after a string `str()` may have cut (`BPFTRACE_STR_TRUNC_TRAILER`).
+    pub str_trunc_trailer: String,
+}
+
+impl Settings {
+    /// The buffer `str(p)` reads into: one byte more than `max_strlen` below 1 KiB, so a string
+    /// of `max_strlen` characters shows whole (and with the trailer, since it may go on), as
+    /// bpftrace sizes it.
+    pub fn str_buffer(&self) -> u32 {
+        if self.max_strlen < 1024 {
+            self.max_strlen + 1
+        } else {
+            self.max_strlen
+        }
+    }
 }
 
 impl Default for Settings {
@@ -69,6 +84,7 @@ impl Default for Settings {
             max_cat_bytes: 10240,
             stack_mode: crate::types::StackMode::Bpftrace,
             helper_errors: false,
+            str_trunc_trailer: "..".to_owned(),
         }
     }
 }
@@ -531,6 +547,12 @@ impl Checker {
                                 format!("Invalid stack mode: {mode} (valid: bpftrace, perf, raw, build_id)"),
                             ),
                         }
+                    }
+                    ConfigValue::Integer(_) => {}
+                },
+                ("str_trunc_trailer", None) => match &item.value {
+                    ConfigValue::String(trailer) | ConfigValue::Ident(trailer) => {
+                        self.settings.str_trunc_trailer = trailer.clone()
                     }
                     ConfigValue::Integer(_) => {}
                 },
