@@ -67,6 +67,12 @@ pub struct BiosnoopArgs {
     /// Only this disk (sda, vda, nvme0n1, …)
     #[arg(short = 'd', long = "disk")]
     disk: Option<String>,
+    /// Include the time queued before issue (a QUE(ms) column)
+    #[arg(short = 'Q', long = "queue")]
+    queued: bool,
+    /// Show each request's pattern: S sequential, R random (a P column)
+    #[arg(short = 'P', long = "pattern")]
+    pattern: bool,
     /// One JSON object per request
     #[arg(long)]
     json: bool,
@@ -341,6 +347,9 @@ pub struct KillsnoopArgs {
     /// Only kills sent by this process
     #[arg(short = 'p', long = "pid")]
     pid: Option<u32>,
+    /// Only kills sent to this process
+    #[arg(short = 'T', long = "tpid")]
+    target: Option<u32>,
     /// Only this signal (number or name: 9, KILL, SIGKILL)
     #[arg(short = 's', long = "signal")]
     signal: Option<String>,
@@ -553,6 +562,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             killsnoop::Options {
                 failed: a.failed,
                 pid: a.pid,
+                target: a.target,
                 signal: a.signal,
                 json: a.json,
             },
@@ -584,6 +594,8 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Biosnoop(a) => biosnoop::run(
             biosnoop::Options {
                 disk: a.disk,
+                queued: a.queued,
+                pattern: a.pattern,
                 json: a.json,
             },
             out,

@@ -275,3 +275,78 @@ fn bad_flag_values_fail_with_a_clear_error() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn biosnoop_queued_time_and_sequential_reads() {
+    // target/ is on a real disk (tmpfs would do no block I/O). A file written, then read
+    // back block by block: the reads follow each other on the disk.
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/biopat-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let file = dir.join("direct.bin").display().to_string();
+    let dd = |args: &[&str]| {
+        let mut child = Command::new("dd")
+            .args(args)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("running dd");
+        let pid = child.id().to_string();
+        assert!(child.wait().expect("dd exits").success());
+        pid
+    };
+    let (of, input) = (format!("of={file}"), format!("if={file}"));
+    dd(&[
+        "if=/dev/zero",
+        &of,
+        "bs=4k",
+        "count=64",
+        "oflag=direct",
+        "conv=fsync",
+    ]);
+    let mut tool = Running::start(&["biosnoop", "-Q", "-P"]);
+    let header = tool.line_where(READY, |l| l.starts_with("TIME(s)"));
+    assert_eq!(
+        columns(&header)[5..],
+        ["SECTOR", "BYTES", "P", "QUE(ms)", "LAT(ms)"]
+    );
+    let reader = dd(&[&input, "of=/dev/null", "bs=4k", "count=64", "iflag=direct"]);
+    let ours = |l: &str| {
+        let c = columns(l);
+        c.get(1) == Some(&"dd") && c.get(2) == Some(&reader.as_str()) && c.get(4) == Some(&"R")
+    };
+    let mut sequential = 0;
+    for _ in 0..64 {
+        let line = tool.line_where(READY, ours);
+        let c = columns(&line);
+        let queued: f64 = c[8].parse().expect("QUE(ms)");
+        assert!(queued >= 0.0 && queued < 1000.0, "{line}");
+        assert!(["S", "R", "?"].contains(&c[7]), "{line}");
+        sequential += usize::from(c[7] == "S");
+    }
+    tool.stop();
+    assert!(sequential >= 48, "{sequential} of 64 reads sequential");
+}
+
+#[test]
+fn killsnoop_only_signals_to_one_target() {
+    let mut first = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let mut second = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let (first_pid, second_pid) = (first.0.id().to_string(), second.0.id().to_string());
+    let mut tool = Running::start(&["killsnoop", "-T", &second_pid]);
+    tool.line_where(READY, |l| l.starts_with("TIME"));
+    let script = format!("kill -TERM {first_pid}; kill -TERM {second_pid}");
+    let status = Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let _ = (first.0.wait(), second.0.wait());
+    let line = tool.line_where(READY, |l| columns(l).get(4) == Some(&second_pid.as_str()));
+    let lines = tool.stop();
+    assert_eq!(columns(&line)[3], "15", "{line}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| columns(l).get(4) == Some(&first_pid.as_str())),
+        "-T let another target through: {lines:?}"
+    );
+}
