@@ -106,6 +106,12 @@ pub struct IrqArgs {
     /// Count events instead of summing time
     #[arg(short = 'C', long = "count")]
     count: bool,
+    /// Nanoseconds instead of microseconds
+    #[arg(short = 'N', long = "nanoseconds")]
+    nanoseconds: bool,
+    /// Only interrupts on this CPU
+    #[arg(short = 'c', long = "cpu")]
+    cpu: Option<u32>,
     /// Print a time line before each table
     #[arg(short = 'T', long = "timestamp")]
     timestamp: bool,
@@ -123,6 +129,8 @@ impl IrqArgs {
         irqs::Options {
             distributions: self.distributions,
             count: self.count,
+            nanoseconds: self.nanoseconds,
+            cpu: self.cpu,
             schedule: Schedule {
                 timestamp: self.timestamp,
                 interval: self.interval,

@@ -318,7 +318,7 @@ fn biosnoop_queued_time_and_sequential_reads() {
         let line = tool.line_where(READY, ours);
         let c = columns(&line);
         let queued: f64 = c[8].parse().expect("QUE(ms)");
-        assert!(queued >= 0.0 && queued < 1000.0, "{line}");
+        assert!((0.0..1000.0).contains(&queued), "{line}");
         assert!(["S", "R", "?"].contains(&c[7]), "{line}");
         sequential += usize::from(c[7] == "S");
     }
@@ -348,5 +348,70 @@ fn killsnoop_only_signals_to_one_target() {
             .iter()
             .any(|l| columns(l).get(4) == Some(&first_pid.as_str())),
         "-T let another target through: {lines:?}"
+    );
+}
+
+/// The block request interrupt with the most counts (`virtio1-req.0`), and the one CPU the
+/// kernel delivers it to.
+fn disk_interrupt() -> (String, u32) {
+    let table = std::fs::read_to_string("/proc/interrupts").expect("/proc/interrupts");
+    let (irq, name, _) = table
+        .lines()
+        .filter_map(|l| {
+            let c = columns(l);
+            let name = c.last()?.to_string();
+            let total: u64 = c.iter().filter_map(|n| n.parse::<u64>().ok()).sum();
+            name.contains("-req")
+                .then(|| (c[0].trim_end_matches(':').to_owned(), name, total))
+        })
+        .max_by_key(|(_, _, total)| *total)
+        .expect("a block request interrupt");
+    let cpus = std::fs::read_to_string(format!("/proc/irq/{irq}/effective_affinity_list"))
+        .expect("the interrupt's affinity");
+    let cpu = cpus.trim().parse().expect("delivered to one CPU");
+    (name, cpu)
+}
+
+#[test]
+fn hardirqs_on_one_cpu_in_nanoseconds() {
+    let (irq, cpu) = disk_interrupt();
+    let other = (cpu + 1) % 2;
+    let (cpu_arg, other_arg) = (cpu.to_string(), other.to_string());
+    let mut there = Running::start(&["hardirqs", "-N", "-c", &cpu_arg, "2", "1"]);
+    let mut elsewhere = Running::start(&["hardirqs", "-c", &other_arg, "2", "1"]);
+    there.line_where(READY, |l| l.starts_with("Tracing hard irq"));
+    elsewhere.line_where(READY, |l| l.starts_with("Tracing hard irq"));
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/irqcpu-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let of = format!("of={}", dir.join("direct.bin").display());
+    let dd = Command::new("dd")
+        .args(["if=/dev/zero", &of, "bs=4k", "count=32", "oflag=direct"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("running dd");
+    assert!(dd.success());
+    let there = there.finish();
+    let header = there
+        .iter()
+        .find(|l| l.starts_with("HARDIRQ"))
+        .expect("a header");
+    assert_eq!(columns(header), ["HARDIRQ", "TOTAL_nsecs"], "{there:?}");
+    let row = |lines: &[String]| {
+        lines
+            .iter()
+            .map(|l| columns(l))
+            .find(|c| c.first() == Some(&irq.as_str()))
+            .map(|c| c[1].parse::<u64>().expect("a total"))
+    };
+    // Each of dd's completions takes well over the microsecond a usecs total would round to.
+    assert!(
+        row(&there).is_some_and(|ns| ns > 1000),
+        "{irq} on CPU {cpu}: {there:?}"
+    );
+    let elsewhere = elsewhere.finish();
+    assert_eq!(
+        row(&elsewhere),
+        None,
+        "{irq} is not handled on CPU {other}: {elsewhere:?}"
     );
 }
