@@ -39,11 +39,11 @@ pub enum ToolCommand {
     /// Trace block I/O: issuer, disk, sector, bytes, latency (like BCC's biosnoop)
     Biosnoop(BiosnoopArgs),
     /// Run queue latency as a log2 histogram (like BCC's runqlat)
-    Runqlat(SchedArgs),
+    Runqlat(RunqlatArgs),
     /// Run queue length sampled at 99 Hz, a linear histogram (like BCC's runqlen)
     Runqlen(RunqlenArgs),
-    /// Time on CPU per run as a log2 histogram (like BCC's cpudist)
-    Cpudist(SchedArgs),
+    /// Time on CPU per run (or off CPU, -O) as a log2 histogram (like BCC's cpudist)
+    Cpudist(CpudistArgs),
     /// Time in soft interrupts per kind: totals, -C counts, -d histograms (like BCC's softirqs)
     Softirqs(IrqArgs),
     /// Time in hard interrupt handlers: totals, -C counts, -d histograms (like BCC's hardirqs)
@@ -67,6 +67,12 @@ pub struct BiosnoopArgs {
     /// Only this disk (sda, vda, nvme0n1, …)
     #[arg(short = 'd', long = "disk")]
     disk: Option<String>,
+    /// Include the time queued before issue (a QUE(ms) column)
+    #[arg(short = 'Q', long = "queue")]
+    queued: bool,
+    /// Show each request's pattern: S sequential, R random (a P column)
+    #[arg(short = 'P', long = "pattern")]
+    pattern: bool,
     /// One JSON object per request
     #[arg(long)]
     json: bool,
@@ -100,6 +106,12 @@ pub struct IrqArgs {
     /// Count events instead of summing time
     #[arg(short = 'C', long = "count")]
     count: bool,
+    /// Nanoseconds instead of microseconds
+    #[arg(short = 'N', long = "nanoseconds")]
+    nanoseconds: bool,
+    /// Only interrupts on this CPU
+    #[arg(short = 'c', long = "cpu")]
+    cpu: Option<u32>,
     /// Print a time line before each table
     #[arg(short = 'T', long = "timestamp")]
     timestamp: bool,
@@ -117,6 +129,8 @@ impl IrqArgs {
         irqs::Options {
             distributions: self.distributions,
             count: self.count,
+            nanoseconds: self.nanoseconds,
+            cpu: self.cpu,
             schedule: Schedule {
                 timestamp: self.timestamp,
                 interval: self.interval,
@@ -212,6 +226,21 @@ pub struct SyscountArgs {
     /// Only this process
     #[arg(short = 'p', long = "pid")]
     pid: Option<u32>,
+    /// Only this thread
+    #[arg(short = 't', long = "tid")]
+    tid: Option<u32>,
+    /// Only children of this process
+    #[arg(short = 'c', long = "ppid")]
+    ppid: Option<u32>,
+    /// Only calls that failed with this errno (number or name: 2, ENOENT)
+    #[arg(short = 'e', long = "errno")]
+    errno: Option<String>,
+    /// Only this syscall (-l lists them)
+    #[arg(long = "syscall")]
+    syscall: Option<String>,
+    /// List the syscalls this architecture has and exit
+    #[arg(short = 'l', long = "list")]
+    list: bool,
     /// Count per process, not per syscall
     #[arg(short = 'P', long = "process")]
     per_process: bool,
@@ -326,6 +355,9 @@ pub struct KillsnoopArgs {
     /// Only kills sent by this process
     #[arg(short = 'p', long = "pid")]
     pid: Option<u32>,
+    /// Only kills sent to this process
+    #[arg(short = 'T', long = "tpid")]
+    target: Option<u32>,
     /// Only this signal (number or name: 9, KILL, SIGKILL)
     #[arg(short = 's', long = "signal")]
     signal: Option<String>,
@@ -427,24 +459,54 @@ pub struct BiolatencyArgs {
     schedule: ScheduleArgs,
 }
 
+/// What runqlat and cpudist share.
 #[derive(Args)]
 pub struct SchedArgs {
     /// One histogram per thread id
     #[arg(short = 'L', long = "tids")]
     per_thread: bool,
+    /// One histogram per process id
+    #[arg(short = 'P', long = "pids")]
+    per_process: bool,
+    /// Only threads of this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
     #[command(flatten)]
     schedule: ScheduleArgs,
 }
 
 impl SchedArgs {
-    fn options(self) -> sched::Options {
-        sched::Options {
+    fn options(self, per_namespace: bool) -> Result<sched::Options, bpfhook_tools::ToolError> {
+        Ok(sched::Options {
             milliseconds: self.schedule.milliseconds,
-            per_thread: self.per_thread,
+            per: sched::Per::pick(self.per_thread, self.per_process, per_namespace)?,
+            pid: self.pid,
             schedule: self.schedule.schedule(),
             json: self.schedule.json,
-        }
+            ..sched::Options::default()
+        })
     }
+}
+
+#[derive(Args)]
+pub struct RunqlatArgs {
+    /// One histogram per PID namespace
+    #[arg(long = "pidnss")]
+    per_namespace: bool,
+    #[command(flatten)]
+    sched: SchedArgs,
+}
+
+#[derive(Args)]
+pub struct CpudistArgs {
+    /// Time off CPU (from leaving a CPU to running again) instead
+    #[arg(short = 'O', long = "offcpu")]
+    offcpu: bool,
+    /// Include the CPUs' idle tasks
+    #[arg(short = 'I', long = "include-idle")]
+    include_idle: bool,
+    #[command(flatten)]
+    sched: SchedArgs,
 }
 
 pub fn run(command: ToolCommand) -> Result<ExitCode> {
@@ -508,6 +570,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             killsnoop::Options {
                 failed: a.failed,
                 pid: a.pid,
+                target: a.target,
                 signal: a.signal,
                 json: a.json,
             },
@@ -539,12 +602,19 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Biosnoop(a) => biosnoop::run(
             biosnoop::Options {
                 disk: a.disk,
+                queued: a.queued,
+                pattern: a.pattern,
                 json: a.json,
             },
             out,
             stop,
         )?,
-        ToolCommand::Runqlat(a) => sched::runqlat(a.options(), out, stop)?,
+        ToolCommand::Runqlat(a) => sched::run(
+            sched::Tool::Runqlat,
+            a.sched.options(a.per_namespace)?,
+            out,
+            stop,
+        )?,
         ToolCommand::Runqlen(a) => runqlen::run(
             runqlen::Options {
                 per_cpu: a.per_cpu,
@@ -559,7 +629,16 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             out,
             stop,
         )?,
-        ToolCommand::Cpudist(a) => sched::cpudist(a.options(), out, stop)?,
+        ToolCommand::Cpudist(a) => sched::run(
+            sched::Tool::Cpudist,
+            sched::Options {
+                offcpu: a.offcpu,
+                include_idle: a.include_idle,
+                ..a.sched.options(false)?
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Softirqs(a) => irqs::run(irqs::Kind::Soft, a.options(), out, stop)?,
         ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,
         ToolCommand::Tcpstates(a) => tcp::run(tcp::Tool::States, a.options(), out, stop)?,
@@ -571,9 +650,18 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Tcpaccept(a) => {
             tcp::run(tcp::Tool::Accept, a.options(tcp::Tool::Accept), out, stop)?
         }
+        ToolCommand::Syscount(a) if a.list => {
+            let mut out = out;
+            syscount::list(&mut out).context("writing the syscall list")?;
+            0
+        }
         ToolCommand::Syscount(a) => syscount::run(
             syscount::Options {
                 pid: a.pid,
+                tid: a.tid,
+                ppid: a.ppid,
+                errno: a.errno,
+                syscall: a.syscall,
                 per_process: a.per_process,
                 latency: a.latency,
                 milliseconds: a.milliseconds,

@@ -2,110 +2,13 @@
 //! file opened, a CPU-bound function sampled, a thread blocking in a named function, direct
 //! block I/O, a child killed, an exit code), and bad options fail with a clear error. Every run is checked to leave no program loaded.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+mod tools_support;
 
-use bpfhook_testkit::{program_loaded, run_program, test_binary, unique_name, TempPath};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const BPFHOOK: &str = env!("CARGO_BIN_EXE_bpfhook");
-/// Long enough for a loaded machine to compile, load and attach.
-const READY: Duration = Duration::from_secs(20);
-
-/// A tool running in the background, its stdout read line by line.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BPFHOOK)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning bpfhook");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first line (after those already seen) that `wanted` accepts, within `within`.
-    fn line_where(&mut self, within: Duration, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if wanted(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no such line; output so far:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    /// Ctrl-C, then the rest of the output; checks the tool exited 0 and detached everything.
-    fn stop(self) -> Vec<String> {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        self.finish()
-    }
-
-    /// Waits for the tool to end by itself.
-    fn finish(mut self) -> Vec<String> {
-        let status = self.child.wait().expect("bpfhook exits");
-        self.seen.extend(self.lines.iter());
-        assert!(
-            status.success(),
-            "{status}; output:\n{}",
-            self.seen.join("\n")
-        );
-        assert!(
-            !program_loaded(&format!("bt{}_0", self.child.id())),
-            "a program stayed loaded"
-        );
-        std::mem::take(&mut self.seen)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A process killed and reaped when the test ends, however it ends.
-struct Guarded(Child);
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn columns(line: &str) -> Vec<&str> {
-    line.split_whitespace().collect()
-}
+use bpfhook_testkit::{run_program, test_binary, unique_name, TempPath};
+use tools_support::{columns, napper, Guarded, Running, BPFHOOK, READY};
 
 #[test]
 fn opensnoop_shows_a_marker_open_and_a_failed_one() {
@@ -291,16 +194,6 @@ fn biolatency_counts_direct_writes() {
         .map(|l| columns(l)[4].parse::<u64>().expect("a count"))
         .sum();
     assert!(counted >= 64, "at least dd's 64 writes: {lines:?}");
-}
-
-/// The test binary blocking in `bpfhook_nap` (2 ms sleeps) for a minute, or until the test ends.
-fn napper() -> Guarded {
-    Guarded(
-        Command::new(test_binary("profile_target"))
-            .args(["60", "nap"])
-            .spawn()
-            .expect("starting the napping target"),
-    )
 }
 
 #[test]

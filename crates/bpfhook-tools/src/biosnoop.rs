@@ -1,6 +1,8 @@
 //! `biosnoop`: one line per block I/O request: issuer, disk, direction, sector, size and
-//! latency, BCC's columns.
+//! latency, BCC's columns; with `-Q` the time queued before issue, with `-P` whether each
+//! request continues the disk's previous one (sequential) or not (random).
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -17,6 +19,11 @@ use crate::report::{Report, ReportOutput, Sink};
 pub struct Options {
     /// `-d`: only this disk (`sda`, `vda`, `nvme0n1`).
     pub disk: Option<String>,
+    /// `-Q`: a QUE(ms) column, the time from the request's start to its issue.
+    pub queued: bool,
+    /// `-P`: a P column, `S` when the request starts where the disk's previous one ended,
+    /// `R` when not, `?` for a disk's first.
+    pub pattern: bool,
     /// `--json`: one object per request.
     pub json: bool,
 }
@@ -34,16 +41,19 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
     );
     let json = options.json;
     let mut output = ReportOutput(Biosnoop {
-        disk: options.disk,
+        options,
         first_ns: None,
+        ends: HashMap::new(),
         sink: Sink::new(out, json),
     });
     launch::run(launch, stop, &mut output)
 }
 
 struct Biosnoop {
-    disk: Option<String>,
+    options: Options,
     first_ns: Option<u64>,
+    /// Per disk, the sector after the last request completed (`-P`).
+    ends: HashMap<u32, u64>,
     sink: Sink,
 }
 
@@ -63,16 +73,23 @@ impl Report for Biosnoop {
         if self.sink.json {
             return Ok(());
         }
-        writeln!(
-            self.sink.out,
-            "{:<11} {:<14} {:<7} {:<9} {:<1} {:<10} {:<7} {:>7}",
-            "TIME(s)", "COMM", "PID", "DISK", "T", "SECTOR", "BYTES", "LAT(ms)"
-        )
+        let mut header = format!(
+            "{:<11} {:<14} {:<7} {:<9} {:<1} {:<10} {:<7} ",
+            "TIME(s)", "COMM", "PID", "DISK", "T", "SECTOR", "BYTES"
+        );
+        if self.options.pattern {
+            header.push_str("P ");
+        }
+        if self.options.queued {
+            header.push_str("QUE(ms) ");
+        }
+        writeln!(self.sink.out, "{header}LAT(ms)")
     }
 
     fn record(&mut self, f: &[Value]) -> io::Result<()> {
-        let disk = disk_name(uint(f, 3) as u32);
-        if self.disk.as_deref().is_some_and(|d| d != disk) {
+        let dev = uint(f, 3) as u32;
+        let disk = disk_name(dev);
+        if self.options.disk.as_deref().is_some_and(|d| d != disk) {
             return Ok(());
         }
         let ns = uint(f, 0);
@@ -80,18 +97,37 @@ impl Report for Biosnoop {
         let seconds = ns.saturating_sub(first) as f64 / 1e9;
         let (pid, comm, rwbs) = (uint(f, 1), text(f, 2), text(f, 4));
         let (sector, bytes, latency_ms) = (uint(f, 5), uint(f, 6), uint(f, 7) as f64 / 1e6);
+        let queued_ms = uint(f, 8) as f64 / 1e6;
+        let pattern = match self.ends.insert(dev, sector + bytes / 512) {
+            Some(end) if end == sector => "S",
+            Some(_) => "R",
+            None => "?",
+        };
         if self.sink.json {
-            return self.sink.json_line(serde_json::json!({
+            let mut object = serde_json::json!({
                 "time": seconds, "comm": comm, "pid": pid, "disk": disk, "rwbs": rwbs,
                 "sector": sector, "bytes": bytes, "latency_ms": latency_ms,
-            }));
+            });
+            if self.options.pattern {
+                object["pattern"] = pattern.into();
+            }
+            if self.options.queued {
+                object["queued_ms"] = queued_ms.into();
+            }
+            return self.sink.json_line(object);
         }
         let comm: String = comm.chars().take(14).collect();
-        writeln!(
-            self.sink.out,
-            "{seconds:<11.6} {comm:<14} {pid:<7} {disk:<9} {:<1} {sector:<10} {bytes:<7} {latency_ms:>7.2}",
+        let mut line = format!(
+            "{seconds:<11.6} {comm:<14} {pid:<7} {disk:<9} {:<1} {sector:<10} {bytes:<7} ",
             direction(&rwbs)
-        )
+        );
+        if self.options.pattern {
+            line.push_str(&format!("{pattern} "));
+        }
+        if self.options.queued {
+            line.push_str(&format!("{queued_ms:>7.2} "));
+        }
+        writeln!(self.sink.out, "{line}{latency_ms:>7.2}")
     }
 }
 

@@ -25,12 +25,12 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "biosnoop",
-        summary: "every block I/O: issuer, disk, direction, sector, bytes, latency (-d DISK)",
+        summary: "every block I/O: issuer, disk, sector, bytes, latency (-d DISK, -Q queued, -P)",
         script: Some(include_str!("../scripts/biosnoop.bt")),
     },
     ToolInfo {
         name: "cpudist",
-        summary: "time threads run per visit to a CPU, as a log2 histogram (per thread -L)",
+        summary: "time on CPU per visit (off CPU -O), a log2 histogram (-p PID, per thread -L, -P)",
         script: Some(include_str!("../scripts/cpudist.bt")),
     },
     ToolInfo {
@@ -75,7 +75,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "runqlat",
-        summary: "run queue latency as a log2 histogram (per thread -L)",
+        summary: "run queue latency as a log2 histogram (-p PID, per thread -L, -P, --pidnss)",
         script: Some(include_str!("../scripts/runqlat.bt")),
     },
     ToolInfo {
@@ -95,7 +95,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "syscount",
-        summary: "system calls counted per syscall or per process (-P), with latency (-L)",
+        summary: "syscalls counted per syscall or process (-P), latency (-L), -e ERRNO, --syscall",
         script: Some(include_str!("../scripts/syscount.bt")),
     },
     ToolInfo {

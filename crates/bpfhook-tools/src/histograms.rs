@@ -23,8 +23,11 @@ pub enum Section {
     Disk,
     /// The block layer's `rwbs` letters, shown as words.
     Flags,
-    /// A thread id.
-    Tid,
+    /// A process or thread id (`pid`, `tid`), with its name from /proc if `comm` (cpudist's
+    /// sections: `pid = 1234 sshd`).
+    Task { label: &'static str, comm: bool },
+    /// A PID namespace's inode number.
+    PidNs,
     /// A soft interrupt vector, shown by name.
     Softirq,
     /// A hard interrupt handler's name.
@@ -36,7 +39,8 @@ impl Section {
         match self {
             Section::Disk => "disk",
             Section::Flags => "flags",
-            Section::Tid => "tid",
+            Section::Task { label, .. } => label,
+            Section::PidNs => "pidns",
             Section::Softirq => "softirq",
             Section::Hardirq => "hardirq",
         }
@@ -46,7 +50,15 @@ impl Section {
         match self {
             Section::Disk => crate::biolatency::disk_name(uint(value, index) as u32),
             Section::Flags => crate::biolatency::flags_name(&text(value, index)),
-            Section::Tid => uint(value, index).to_string(),
+            Section::Task { comm, .. } => {
+                let id = uint(value, index);
+                let name = std::fs::read_to_string(format!("/proc/{id}/comm"));
+                match name {
+                    Ok(name) if comm => format!("{id} {}", name.trim_end()),
+                    _ => id.to_string(),
+                }
+            }
+            Section::PidNs => uint(value, index).to_string(),
             Section::Softirq => crate::irqs::softirq_name(uint(value, index)),
             Section::Hardirq => text(value, index),
         }

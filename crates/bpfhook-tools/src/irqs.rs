@@ -24,6 +24,10 @@ pub struct Options {
     pub distributions: bool,
     /// `-C`: count events instead of summing time.
     pub count: bool,
+    /// `-N`: nanoseconds instead of microseconds.
+    pub nanoseconds: bool,
+    /// `-c`: only interrupts on this CPU.
+    pub cpu: Option<u32>,
     /// `-T`, interval and count of intervals.
     pub schedule: Schedule,
     /// `--json`: one object per row or histogram.
@@ -53,6 +57,14 @@ impl Kind {
         }
     }
 
+    /// The probe where an interrupt starts (the one `-c` filters).
+    fn entry(self) -> &'static str {
+        match self {
+            Kind::Soft => "tracepoint:irq:softirq_entry\n",
+            Kind::Hard => "tracepoint:irq:irq_handler_entry\n",
+        }
+    }
+
     fn section(self) -> Section {
         match self {
             Kind::Soft => Section::Softirq,
@@ -72,6 +84,13 @@ pub fn run(
     if options.distributions && options.count {
         return Err(ToolError::Usage("-d and -C are exclusive".into()));
     }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(cpu) = options.cpu.filter(|&c| c as usize >= cpus) {
+        return Err(ToolError::Usage(format!(
+            "no such CPU: {cpu} (0 to {})",
+            cpus - 1
+        )));
+    }
     let launch = Launch::new(kind.tool(), script(kind, &options));
     let sink = Sink::new(out, options.json);
     let ticks = Ticks::new(options.schedule, Arc::clone(&stop));
@@ -81,10 +100,15 @@ pub fn run(
     };
     let what = if options.count { "count" } else { "time" };
     let banner = format!("Tracing {kind_name} irq event {what}... Hit Ctrl-C to end.");
+    let unit = if options.nanoseconds {
+        "nsecs"
+    } else {
+        "usecs"
+    };
     if options.distributions {
         let mut output = ReportOutput(Histograms {
             banner,
-            unit: "usecs",
+            unit,
             sections: vec![kind.section()],
             ticks,
             sink,
@@ -94,6 +118,7 @@ pub fn run(
     let mut output = ReportOutput(Totals {
         kind,
         counting: options.count,
+        unit,
         banner,
         ticks,
         sink,
@@ -108,8 +133,13 @@ fn script(kind: Kind, options: &Options) -> String {
     if options.count {
         text = edit(&text, &sum, &format!("  @time[{key}] = count();"));
     }
+    if let Some(cpu) = options.cpu {
+        let entry = kind.entry();
+        text = edit(&text, entry, &format!("{entry}/ cpu == {cpu} /\n"));
+    }
     if options.distributions {
-        let hist = format!("  @latency[{key}] = hist((nsecs - @entered[cpu]) / 1000);");
+        let scale = if options.nanoseconds { "" } else { " / 1000" };
+        let hist = format!("  @latency[{key}] = hist((nsecs - @entered[cpu]){scale});");
         text = edit(&text, &sum, &hist);
         text.push_str(&options.schedule.interval_probe());
     } else {
@@ -129,6 +159,8 @@ pub(crate) fn softirq_name(vec: u64) -> String {
 struct Totals {
     kind: Kind,
     counting: bool,
+    /// `usecs` or `nsecs`.
+    unit: &'static str,
     banner: String,
     ticks: Ticks,
     sink: Sink,
@@ -159,6 +191,7 @@ impl Report for Totals {
             .map(|(key, value)| {
                 let total = match value {
                     Aggregate::Count(n) => *n,
+                    Aggregate::Sum(ns) if self.unit == "nsecs" => (*ns).max(0) as u64,
                     Aggregate::Sum(ns) => (*ns).max(0) as u64 / 1000,
                     _ => 0,
                 };
@@ -170,7 +203,7 @@ impl Report for Totals {
             Kind::Soft => ("SOFTIRQ", 16),
             Kind::Hard => ("HARDIRQ", 26),
         };
-        let unit = if self.counting { "count" } else { "usecs" };
+        let unit = if self.counting { "count" } else { self.unit };
         if self.sink.json {
             for (name, total) in rows {
                 let mut object = serde_json::json!({ label.to_lowercase(): name });
@@ -216,6 +249,8 @@ mod tests {
             },
             Options {
                 distributions: true,
+                nanoseconds: true,
+                cpu: Some(0),
                 schedule: Schedule {
                     interval: Some(1),
                     ..Schedule::default()

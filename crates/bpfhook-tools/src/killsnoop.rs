@@ -17,6 +17,8 @@ pub struct Options {
     pub failed: bool,
     /// `-p`: only kills sent by this process.
     pub pid: Option<u32>,
+    /// `-T`: only kills sent to this process.
+    pub target: Option<u32>,
     /// `-s`: only this signal (number or name).
     pub signal: Option<String>,
     /// `--json`: one object per kill.
@@ -25,7 +27,7 @@ pub struct Options {
 
 /// Traces until Ctrl-C (`stop`).
 pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
-    if let Some(pid) = options.pid {
+    for pid in [options.pid, options.target].into_iter().flatten() {
         check_pid(pid)?;
     }
     let signal = match &options.signal {
@@ -43,6 +45,7 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
     let json = options.json;
     let mut output = ReportOutput(Killsnoop {
         failed: options.failed,
+        target: options.target,
         signal,
         sink: Sink::new(out, json),
     });
@@ -51,6 +54,7 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
 
 struct Killsnoop {
     failed: bool,
+    target: Option<u32>,
     signal: Option<i64>,
     sink: Sink,
 }
@@ -70,7 +74,10 @@ impl Report for Killsnoop {
     fn record(&mut self, f: &[Value]) -> io::Result<()> {
         let (pid, comm, signal, target, result) =
             (uint(f, 1), text(f, 2), int(f, 3), int(f, 4), int(f, 5));
-        if (self.failed && result >= 0) || self.signal.is_some_and(|s| s != signal) {
+        if (self.failed && result >= 0)
+            || self.signal.is_some_and(|s| s != signal)
+            || self.target.is_some_and(|t| i64::from(t) != target)
+        {
             return Ok(());
         }
         if self.sink.json {

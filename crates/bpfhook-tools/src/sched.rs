@@ -1,58 +1,122 @@
-//! `runqlat` (run queue latency) and `cpudist` (time on CPU per run): scheduler histograms
-//! from `sched_wakeup`/`sched_switch`, overall or per thread (`-L`).
+//! `runqlat` (run queue latency) and `cpudist` (time on CPU per run, or off CPU with `-O`):
+//! scheduler histograms from `sched_wakeup`/`sched_switch`, overall, per thread (`-L`), per
+//! process (`-P`) or per PID namespace (`--pidnss`), for one process (`-p`) or all.
 
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::histograms::{Histograms, Schedule, Section, Ticks};
-use crate::launch::{self, edit, Launch, ToolError};
+use crate::launch::{self, check_pid, edit, Launch, ToolError};
 use crate::report::{ReportOutput, Sink};
+
+/// What one histogram covers, when not everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    /// `-L`: a thread.
+    Thread,
+    /// `-P`: a process.
+    Process,
+    /// `--pidnss` (runqlat): a PID namespace.
+    PidNamespace,
+}
+
+impl Per {
+    /// The script's key, read from `$task`, the thread the time belongs to.
+    fn key(self) -> &'static str {
+        match self {
+            Per::Thread => "$task->pid",
+            Per::Process => "$task->tgid",
+            Per::PidNamespace => "$task->nsproxy->pid_ns_for_children->ns.inum",
+        }
+    }
+
+    /// BCC's section line; cpudist names the process (`pid = 1234 sshd`), runqlat does not.
+    fn section(self, comm: bool) -> Section {
+        match self {
+            Per::Thread => Section::Task { label: "tid", comm },
+            Per::Process => Section::Task { label: "pid", comm },
+            Per::PidNamespace => Section::PidNs,
+        }
+    }
+
+    /// The one of `-L`, `-P`, `--pidnss` given, if any; more than one is an error.
+    pub fn pick(
+        threads: bool,
+        processes: bool,
+        namespaces: bool,
+    ) -> Result<Option<Per>, ToolError> {
+        let given: Vec<Per> = [
+            (threads, Per::Thread),
+            (processes, Per::Process),
+            (namespaces, Per::PidNamespace),
+        ]
+        .into_iter()
+        .filter_map(|(on, per)| on.then_some(per))
+        .collect();
+        match given[..] {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => Err(ToolError::Usage(
+                "one of -L (per thread), -P (per process), --pidnss (per PID namespace)".into(),
+            )),
+        }
+    }
+}
 
 /// The options both tools take.
 #[derive(Debug, Default, Clone)]
 pub struct Options {
     /// `-m`: milliseconds instead of microseconds.
     pub milliseconds: bool,
-    /// `-L`: one histogram per thread id.
-    pub per_thread: bool,
+    /// `-L`, `-P`, `--pidnss`: one histogram per thread, process or PID namespace.
+    pub per: Option<Per>,
+    /// `-p`: only threads of this process.
+    pub pid: Option<u32>,
+    /// `-O` (cpudist): time off CPU, from leaving a CPU to running again.
+    pub offcpu: bool,
+    /// `-I` (cpudist): the idle tasks too.
+    pub include_idle: bool,
     /// `-T`, interval and count.
     pub schedule: Schedule,
     /// `--json`: one object per histogram.
     pub json: bool,
 }
 
-/// `runqlat`: until Ctrl-C or `count` intervals.
-pub fn runqlat(
-    options: Options,
-    out: Box<dyn Write>,
-    stop: Arc<AtomicBool>,
-) -> Result<i32, ToolError> {
-    let banner = "Tracing run queue latency... Hit Ctrl-C to end.";
-    run("runqlat", "args->next_pid", banner, options, out, stop)
+/// The two tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Runqlat,
+    Cpudist,
 }
 
-/// `cpudist`: until Ctrl-C or `count` intervals.
-pub fn cpudist(
-    options: Options,
-    out: Box<dyn Write>,
-    stop: Arc<AtomicBool>,
-) -> Result<i32, ToolError> {
-    let banner = "Tracing on-CPU time... Hit Ctrl-C to end.";
-    run("cpudist", "args->prev_pid", banner, options, out, stop)
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::Runqlat => "runqlat",
+            Tool::Cpudist => "cpudist",
+        }
+    }
 }
 
-/// `thread` is the script's expression for the thread the measured time belongs to.
-fn run(
-    tool: &str,
-    thread: &str,
-    banner: &str,
+/// Traces until Ctrl-C or `count` intervals.
+pub fn run(
+    tool: Tool,
     options: Options,
     out: Box<dyn Write>,
     stop: Arc<AtomicBool>,
 ) -> Result<i32, ToolError> {
     options.schedule.check()?;
-    let launch = Launch::new(tool, script(tool, thread, &options));
+    if let Some(pid) = options.pid {
+        check_pid(pid)?;
+    }
+    let banner = match tool {
+        Tool::Runqlat => "Tracing run queue latency... Hit Ctrl-C to end.",
+        Tool::Cpudist if options.offcpu => "Tracing off-CPU time... Hit Ctrl-C to end.",
+        Tool::Cpudist => "Tracing on-CPU time... Hit Ctrl-C to end.",
+    };
+    let mut launch = Launch::new(tool.name(), script(tool, &options)?);
+    launch.params = vec![options.pid.unwrap_or(0).to_string()];
     let mut output = ReportOutput(Histograms {
         banner: banner.into(),
         unit: if options.milliseconds {
@@ -60,31 +124,48 @@ fn run(
         } else {
             "usecs"
         },
-        sections: if options.per_thread {
-            vec![Section::Tid]
-        } else {
-            Vec::new()
-        },
+        sections: options
+            .per
+            .map(|per| per.section(tool == Tool::Cpudist))
+            .into_iter()
+            .collect(),
         ticks: Ticks::new(options.schedule, Arc::clone(&stop)),
         sink: Sink::new(out, options.json),
     });
     launch::run(launch, stop, &mut output)
 }
 
-fn script(tool: &str, thread: &str, options: &Options) -> String {
-    let mut text = crate::script(tool).unwrap_or_default().to_owned();
+fn script(tool: Tool, options: &Options) -> Result<String, ToolError> {
+    let mut text = crate::script(tool.name()).unwrap_or_default().to_owned();
+    if tool == Tool::Runqlat && (options.offcpu || options.include_idle) {
+        return Err(ToolError::Usage("-O and -I are cpudist's options".into()));
+    }
+    if tool == Tool::Cpudist && options.per == Some(Per::PidNamespace) {
+        return Err(ToolError::Usage("--pidnss is runqlat's option".into()));
+    }
     if options.milliseconds {
         text = edit(&text, "/ 1000)", "/ 1000000)");
     }
-    if options.per_thread {
+    if let Some(per) = options.per {
         text = edit(
             &text,
             "@latency = hist(",
-            &format!("@latency[{thread}] = hist("),
+            &format!("@latency[{}] = hist(", per.key()),
         );
     }
+    if options.offcpu {
+        // Off-CPU time ends for the thread arriving and begins for the one leaving.
+        text = edit(
+            &text,
+            "$task = (struct task_struct *)arg1;\n  $starting = (struct task_struct *)arg2;",
+            "$task = (struct task_struct *)arg2;\n  $starting = (struct task_struct *)arg1;",
+        );
+    }
+    if options.include_idle {
+        text = edit(&text, "if ($starting->pid != 0) {", "if (1) {");
+    }
     text.push_str(&options.schedule.interval_probe());
-    text
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -93,22 +174,58 @@ mod tests {
 
     #[test]
     fn every_option_edits_a_script_that_compiles() {
-        let all = Options {
-            milliseconds: true,
-            per_thread: true,
-            schedule: Schedule {
-                interval: Some(2),
-                ..Schedule::default()
-            },
-            json: false,
+        let schedule = Schedule {
+            interval: Some(2),
+            ..Schedule::default()
         };
-        for (tool, thread) in [("runqlat", "args->next_pid"), ("cpudist", "args->prev_pid")] {
-            for options in [Options::default(), all.clone()] {
-                let source = script(tool, thread, &options);
-                if let Err(e) = bpfhook_lang::compile(tool, &source, Default::default()) {
-                    panic!("{}\n{source}", e.rendered);
-                }
+        let mut variants = vec![(Tool::Runqlat, Options::default())];
+        for per in [Per::Thread, Per::Process, Per::PidNamespace] {
+            variants.push((
+                Tool::Runqlat,
+                Options {
+                    milliseconds: true,
+                    per: Some(per),
+                    pid: Some(1),
+                    schedule,
+                    ..Options::default()
+                },
+            ));
+        }
+        variants.push((Tool::Cpudist, Options::default()));
+        for per in [Per::Thread, Per::Process] {
+            variants.push((
+                Tool::Cpudist,
+                Options {
+                    milliseconds: true,
+                    per: Some(per),
+                    offcpu: true,
+                    include_idle: true,
+                    schedule,
+                    ..Options::default()
+                },
+            ));
+        }
+        for (tool, options) in variants {
+            let source = script(tool, &options).expect("options that fit the tool");
+            if let Err(e) = bpfhook_lang::compile(tool.name(), &source, Default::default()) {
+                panic!("{}\n{source}", e.rendered);
             }
         }
+    }
+
+    #[test]
+    fn options_of_the_other_tool_are_refused() {
+        let offcpu = Options {
+            offcpu: true,
+            ..Options::default()
+        };
+        assert!(script(Tool::Runqlat, &offcpu).is_err());
+        let namespaces = Options {
+            per: Some(Per::PidNamespace),
+            ..Options::default()
+        };
+        assert!(script(Tool::Cpudist, &namespaces).is_err());
+        assert!(Per::pick(true, true, false).is_err());
+        assert_eq!(Per::pick(false, true, false).unwrap(), Some(Per::Process));
     }
 }

@@ -1,5 +1,7 @@
 //! `syscount`: system calls counted per syscall (or per process with `-P`), with their total
-//! latency (`-L`), the top ones printed at Ctrl-C, after the duration or every interval.
+//! latency (`-L`), the top ones printed at Ctrl-C, after the duration or every interval; for
+//! one process (`-p`), thread (`-t`), the children of one (`-c`), one syscall (`--syscall`),
+//! failed calls (`-x`) or those failing with one errno (`-e`).
 
 use std::io::{self, Write};
 use std::sync::atomic::AtomicBool;
@@ -18,6 +20,14 @@ use crate::report::{Report, ReportOutput, Sink};
 pub struct Options {
     /// `-p`: only this process.
     pub pid: Option<u32>,
+    /// `-t`: only this thread.
+    pub tid: Option<u32>,
+    /// `-c`: only children of this process.
+    pub ppid: Option<u32>,
+    /// `-e`: only calls that failed with this errno (a number, or a name: `ENOENT`).
+    pub errno: Option<String>,
+    /// `--syscall`: only this syscall (by name: `openat`).
+    pub syscall: Option<String>,
     /// `-P`: count per process, not per syscall.
     pub per_process: bool,
     /// `-L`: also the total time spent in the calls.
@@ -40,6 +50,10 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             pid: None,
+            tid: None,
+            ppid: None,
+            errno: None,
+            syscall: None,
             per_process: false,
             latency: false,
             milliseconds: false,
@@ -54,19 +68,29 @@ impl Default for Options {
 
 /// Counts until Ctrl-C (`stop`) or the duration.
 pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
-    if let Some(pid) = options.pid {
+    for pid in [options.pid, options.tid, options.ppid]
+        .into_iter()
+        .flatten()
+    {
         check_pid(pid)?;
     }
+    let errno = options.errno.as_deref().map(parse_errno).transpose()?;
+    let syscall = options.syscall.as_deref().map(parse_syscall).transpose()?;
     if options.interval == Some(0) {
         return Err(ToolError::Usage(
             "invalid interval: 0 (seconds, at least 1)".into(),
         ));
     }
-    let mut launch = Launch::new("syscount", script(&options));
-    launch.params = vec![
-        options.pid.unwrap_or(0).to_string(),
-        u8::from(options.failed).to_string(),
-    ];
+    let mut launch = Launch::new("syscount", script(&options, syscall));
+    launch.params = [
+        options.pid,
+        Some(u32::from(options.failed)),
+        options.tid,
+        errno,
+        options.ppid,
+    ]
+    .map(|p| p.unwrap_or(0).to_string())
+    .into();
     launch.duration = options.duration;
     let json = options.json;
     let mut output = ReportOutput(Syscount {
@@ -77,9 +101,14 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
     launch::run(launch, stop, &mut output)
 }
 
-/// The script with the options that change its shape applied.
-fn script(options: &Options) -> String {
+/// The script with the options that change its shape applied; `syscall`: only this number.
+fn script(options: &Options, syscall: Option<usize>) -> String {
     let mut text = crate::script("syscount").unwrap_or_default().to_owned();
+    if let Some(number) = syscall {
+        // Syscall 0 is a syscall (read): a number, not a parameter where 0 means "any".
+        let probe = "tracepoint:raw_syscalls:sys_exit\n/ ";
+        text = edit(&text, probe, &format!("{probe}args->id == {number} && "));
+    }
     let key = if options.per_process {
         "[pid, comm]"
     } else {
@@ -88,7 +117,7 @@ fn script(options: &Options) -> String {
     let mut count = format!("  @calls{key} = count();\n");
     if options.latency {
         text = format!(
-            "tracepoint:raw_syscalls:sys_enter\n/ $1 == 0 || pid == $1 /\n{{\n  @start[tid] = nsecs;\n}}\n\n{text}\
+            "tracepoint:raw_syscalls:sys_enter\n/ ($1 == 0 || pid == $1) && ($3 == 0 || tid == $3) /\n{{\n  @start[tid] = nsecs;\n}}\n\n{text}\
              \nEND\n{{\n  clear(@start);\n}}\n"
         );
         count.push_str(&format!(
@@ -210,12 +239,18 @@ impl Report for Syscount {
         if self.sink.json {
             return Ok(());
         }
-        writeln!(
-            self.sink.out,
-            "Tracing {}syscalls, printing top {}... Ctrl+C to quit.",
-            if self.options.failed { "failed " } else { "" },
-            self.options.top
-        )
+        let failed = if self.options.failed { "failed " } else { "" };
+        match &self.options.syscall {
+            Some(name) => writeln!(
+                self.sink.out,
+                "Tracing {failed}syscall '{name}'... Ctrl+C to quit."
+            ),
+            None => writeln!(
+                self.sink.out,
+                "Tracing {failed}syscalls, printing top {}... Ctrl+C to quit.",
+                self.options.top
+            ),
+        }
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {
@@ -242,6 +277,38 @@ fn syscall_name(id: u64) -> String {
         .unwrap_or_else(|| format!("[unknown: {id}]"))
 }
 
+/// `-e`: an errno by number (`2`, `-2`) or name (`ENOENT`).
+fn parse_errno(text: &str) -> Result<u32, ToolError> {
+    let number = match text.parse::<i64>() {
+        Ok(n) => Some(n.unsigned_abs()),
+        Err(_) => (1..4096u64).find(|&n| {
+            syscalls::Errno::new(n as i32).name() == Some(text.to_ascii_uppercase().as_str())
+        }),
+    };
+    number
+        .filter(|n| (1..4096).contains(n))
+        .map(|n| n as u32)
+        .ok_or_else(|| ToolError::Usage(format!("couldn't map {text} to an errno")))
+}
+
+/// `--syscall`: a syscall's number on this architecture, by name.
+fn parse_syscall(name: &str) -> Result<usize, ToolError> {
+    name.parse::<syscalls::Sysno>()
+        .map(|s| s.id() as usize)
+        .map_err(|_| ToolError::Usage(format!("syscall '{name}' not found (-l lists them)")))
+}
+
+/// `-l`: every syscall name this architecture has, sorted, four to a line as BCC lists them.
+pub fn list(out: &mut dyn Write) -> io::Result<()> {
+    let mut names: Vec<&str> = syscalls::Sysno::iter().map(|s| s.name()).collect();
+    names.sort_unstable();
+    for row in names.chunks(4) {
+        let cells: Vec<String> = row.iter().map(|n| format!("{n:<22}")).collect();
+        writeln!(out, "{}", cells.join("   "))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,12 +321,28 @@ mod tests {
             interval: Some(1),
             ..Options::default()
         };
-        for options in [Options::default(), all] {
-            let source = script(&options);
+        for (options, syscall) in [(Options::default(), None), (all, Some(0))] {
+            let source = script(&options, syscall);
             if let Err(e) = bpfhook_lang::compile("syscount", &source, Default::default()) {
                 panic!("{}\n{source}", e.rendered);
             }
         }
+    }
+
+    #[test]
+    fn errnos_and_syscalls_by_name() {
+        assert_eq!(parse_errno("ENOENT").unwrap(), 2);
+        assert_eq!(parse_errno("eperm").unwrap(), 1);
+        assert_eq!(parse_errno("-13").unwrap(), 13);
+        assert!(parse_errno("ENOPE").is_err());
+        assert!(parse_errno("0").is_err());
+        assert_eq!(parse_syscall("openat").unwrap(), libc::SYS_openat as usize);
+        assert!(parse_syscall("nosuchcall").is_err());
+        let mut listed = Vec::new();
+        list(&mut listed).unwrap();
+        let listed = String::from_utf8(listed).unwrap();
+        assert!(listed.lines().all(|l| l.split_whitespace().count() <= 4));
+        assert!(listed.split_whitespace().any(|n| n == "openat"));
     }
 
     #[test]

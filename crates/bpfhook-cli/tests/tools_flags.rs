@@ -1,0 +1,417 @@
+//! BCC's filter, grouping and column flags of the ready-made tools, each on the real kernel:
+//! the activity the test makes shows where the flag lets it through and is gone where it
+//! must not be (another process, another thread, a successful call, another syscall).
+
+mod tools_support;
+
+use std::process::{Command, Stdio};
+
+use bpfhook_testkit::{run_program, unique_name, TempPath};
+use tools_support::{columns, napper, Guarded, Running, BPFHOOK, READY};
+
+/// The JSON objects of a run's lines.
+fn objects(lines: &[String]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A histogram object's counts at and above `low` (its buckets' lower bounds), and in all.
+fn counts_from(histogram: &serde_json::Value, low: u64) -> (u64, u64) {
+    let buckets = histogram["buckets"].as_array().cloned().unwrap_or_default();
+    let count = |b: &serde_json::Value| b["count"].as_u64().expect("a count");
+    let above = buckets
+        .iter()
+        .filter(|b| b["low"].as_u64().expect("a bound") >= low)
+        .map(count)
+        .sum();
+    (above, buckets.iter().map(count).sum())
+}
+
+#[test]
+fn runqlat_one_process_per_process_histograms() {
+    let target = napper();
+    let pid = target.0.id().to_string();
+    let lines = Running::start(&["runqlat", "-p", &pid, "-P", "--json", "2", "1"]).finish();
+    let histograms = objects(&lines);
+    assert_eq!(histograms.len(), 1, "only the napper's process: {lines:?}");
+    assert_eq!(histograms[0]["pid"], pid.as_str(), "{lines:?}");
+    let (_, total) = counts_from(&histograms[0], 0);
+    assert!(total > 10, "a wakeup every 2 ms: {lines:?}");
+}
+
+#[test]
+fn runqlat_per_pid_namespace() {
+    // A process in a PID namespace of its own, waking every 10 ms; killed with unshare.
+    let mut unshare = Guarded(
+        Command::new("unshare")
+            .args([
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "sh",
+                "-c",
+                "while :; do sleep 0.01; done",
+            ])
+            .spawn()
+            .expect("unshare"),
+    );
+    let host = namespace("self");
+    let child = loop {
+        let children = format!("/proc/{0}/task/{0}/children", unshare.0.id());
+        let text = std::fs::read_to_string(children).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            break pid.to_owned();
+        }
+        assert!(
+            unshare.0.try_wait().expect("unshare").is_none(),
+            "unshare ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let inner = namespace(&child);
+    assert_ne!(inner, host);
+    let lines = Running::start(&["runqlat", "--pidnss", "2", "1"]).finish();
+    let section = |inode: &str| {
+        let at = lines
+            .iter()
+            .position(|l| l.trim() == format!("pidns = {inode}"))
+            .unwrap_or_else(|| panic!("no pidns = {inode}:\n{}", lines.join("\n")));
+        lines[at + 2..]
+            .iter()
+            .take_while(|l| l.contains(" -> "))
+            .map(|l| columns(l)[4].parse::<u64>().expect("a count"))
+            .sum::<u64>()
+    };
+    assert!(section(&inner) > 10, "the namespaced loop wakes: {lines:?}");
+    assert!(section(&host) > 0, "{lines:?}");
+}
+
+/// The inode of a process's PID namespace.
+fn namespace(pid: &str) -> String {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/pid")).expect("a pid namespace");
+    let text = link.to_str().expect("text").to_owned();
+    text.trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .to_owned()
+}
+
+#[test]
+fn cpudist_off_cpu_time_of_one_process() {
+    // The napper runs for microseconds, then sleeps 2 ms: on CPU its spans are short, off CPU
+    // they are about 2 ms.
+    let target = napper();
+    let pid = target.0.id().to_string();
+    let off = Running::start(&["cpudist", "-O", "-p", &pid, "-P", "--json", "2", "1"]);
+    let on = Running::start(&["cpudist", "-p", &pid, "--json", "2", "1"]);
+    let off = objects(&off.finish());
+    assert_eq!(off.len(), 1, "only the napper: {off:?}");
+    let label = off[0]["pid"].as_str().expect("a pid section");
+    // The test binary runs as a copy whose name starts so.
+    assert!(
+        label.starts_with(&format!("{pid} profile_target")),
+        "{off:?}"
+    );
+    let (long, total) = counts_from(&off[0], 1024);
+    assert!(total > 10 && long * 10 >= total * 9, "2 ms asleep: {off:?}");
+    let on = objects(&on.finish());
+    let (long, total) = counts_from(&on[0], 1024);
+    assert!(total > 10 && long * 10 <= total, "short runs: {on:?}");
+}
+
+#[test]
+fn cpudist_includes_the_idle_tasks_only_with_dash_i() {
+    let with = Running::start(&["cpudist", "-I", "-P", "--json", "1", "1"]);
+    let without = Running::start(&["cpudist", "-P", "--json", "1", "1"]);
+    let idle = |h: &serde_json::Value| h["pid"] == "0";
+    let with = objects(&with.finish());
+    assert!(with.iter().any(idle), "{with:?}");
+    let without = objects(&without.finish());
+    assert!(
+        !without.is_empty() && !without.iter().any(idle),
+        "{without:?}"
+    );
+}
+
+/// The syscall rows of a syscount `--json` run: name → count.
+fn syscall_rows(lines: &[String]) -> std::collections::BTreeMap<String, u64> {
+    objects(lines)
+        .iter()
+        .map(|row| {
+            let name = row["syscall"].as_str().expect("a syscall").to_owned();
+            (name, row["count"].as_u64().expect("a count"))
+        })
+        .collect()
+}
+
+#[test]
+fn syscount_children_of_a_process_failing_with_one_errno() {
+    let dir = TempPath::dir("syscount");
+    let missing = dir.join(&unique_name("missing-"));
+    let script = format!(
+        "while :; do cat {} 2>/dev/null; sleep 0.01; done",
+        missing.display()
+    );
+    let shell = Guarded(
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the open loop"),
+    );
+    let ppid = shell.0.id().to_string();
+    let failed = Running::start(&["syscount", "-c", &ppid, "-e", "ENOENT", "--json", "-d", "2"]);
+    let all = Running::start(&["syscount", "-c", &ppid, "--json", "-d", "2"]);
+    let failed = syscall_rows(&failed.finish());
+    let all = syscall_rows(&all.finish());
+    assert!(
+        failed.get("openat").is_some_and(|&n| n > 10),
+        "cat's open: {failed:?}"
+    );
+    // Children map their libraries and close files: calls that succeed, gone with -e.
+    for call in ["mmap", "close"] {
+        assert!(all.contains_key(call), "{all:?}");
+        assert!(
+            !failed.contains_key(call),
+            "{call} did not fail: {failed:?}"
+        );
+    }
+}
+
+#[test]
+fn syscount_one_thread_and_one_syscall() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // A thread of this test that only sleeps and asks for its parent's pid.
+    let done = Arc::new(AtomicBool::new(false));
+    let (send, tid) = std::sync::mpsc::channel();
+    let worker = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            // SAFETY: gettid and getppid have no preconditions.
+            send.send(unsafe { libc::gettid() }).expect("tid sent");
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                unsafe { libc::getppid() };
+            }
+        })
+    };
+    let tid = tid.recv().expect("the thread's id").to_string();
+    let pid = std::process::id().to_string();
+    let thread = Running::start(&["syscount", "-t", &tid, "--json", "-d", "2"]);
+    let one = Running::start(&[
+        "syscount",
+        "-t",
+        &tid,
+        "--syscall",
+        "getppid",
+        "--json",
+        "-d",
+        "2",
+    ]);
+    let process = Running::start(&["syscount", "-p", &pid, "--json", "-d", "2"]);
+    let (thread, one, process) = (
+        syscall_rows(&thread.finish()),
+        syscall_rows(&one.finish()),
+        syscall_rows(&process.finish()),
+    );
+    done.store(true, Ordering::Relaxed);
+    worker.join().expect("the worker");
+    let names: Vec<&str> = thread.keys().map(String::as_str).collect();
+    assert_eq!(names, ["clock_nanosleep", "getppid"], "{thread:?}");
+    assert!(thread["getppid"] > 100, "{thread:?}");
+    assert_eq!(one.keys().collect::<Vec<_>>(), ["getppid"], "{one:?}");
+    assert!(one["getppid"] > 100, "{one:?}");
+    // The process's other threads read the tools' output.
+    assert!(process.contains_key("read"), "{process:?}");
+}
+
+#[test]
+fn syscount_lists_syscalls() {
+    let (out, err, ok) = run_program(BPFHOOK, &["syscount", "-l"]);
+    assert!(ok, "{err}");
+    assert!(out.split_whitespace().any(|n| n == "openat"), "{out}");
+    assert!(out.lines().all(|l| columns(l).len() <= 4), "{out}");
+}
+
+#[test]
+fn bad_flag_values_fail_with_a_clear_error() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["runqlat", "-p", "999999999"],
+            "No such process: 999999999",
+        ),
+        (
+            &["cpudist", "-p", "999999999"],
+            "No such process: 999999999",
+        ),
+        (
+            &["cpudist", "-L", "-P"],
+            "one of -L (per thread), -P (per process)",
+        ),
+        (&["runqlat", "-P", "--pidnss"], "one of -L (per thread)"),
+        (
+            &["syscount", "-e", "EBOGUS"],
+            "couldn't map EBOGUS to an errno",
+        ),
+        (
+            &["syscount", "--syscall", "nosuch"],
+            "syscall 'nosuch' not found",
+        ),
+        (
+            &["syscount", "-t", "999999999"],
+            "No such process: 999999999",
+        ),
+        (
+            &["syscount", "-c", "999999999"],
+            "No such process: 999999999",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(BPFHOOK).args(*args).output().expect("runs");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn biosnoop_queued_time_and_sequential_reads() {
+    // target/ is on a real disk (tmpfs would do no block I/O). A file written, then read
+    // back block by block: the reads follow each other on the disk.
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/biopat-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let file = dir.join("direct.bin").display().to_string();
+    let dd = |args: &[&str]| {
+        let mut child = Command::new("dd")
+            .args(args)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("running dd");
+        let pid = child.id().to_string();
+        assert!(child.wait().expect("dd exits").success());
+        pid
+    };
+    let (of, input) = (format!("of={file}"), format!("if={file}"));
+    dd(&[
+        "if=/dev/zero",
+        &of,
+        "bs=4k",
+        "count=64",
+        "oflag=direct",
+        "conv=fsync",
+    ]);
+    let mut tool = Running::start(&["biosnoop", "-Q", "-P"]);
+    let header = tool.line_where(READY, |l| l.starts_with("TIME(s)"));
+    assert_eq!(
+        columns(&header)[5..],
+        ["SECTOR", "BYTES", "P", "QUE(ms)", "LAT(ms)"]
+    );
+    let reader = dd(&[&input, "of=/dev/null", "bs=4k", "count=64", "iflag=direct"]);
+    let ours = |l: &str| {
+        let c = columns(l);
+        c.get(1) == Some(&"dd") && c.get(2) == Some(&reader.as_str()) && c.get(4) == Some(&"R")
+    };
+    let mut sequential = 0;
+    for _ in 0..64 {
+        let line = tool.line_where(READY, ours);
+        let c = columns(&line);
+        let queued: f64 = c[8].parse().expect("QUE(ms)");
+        assert!((0.0..1000.0).contains(&queued), "{line}");
+        assert!(["S", "R", "?"].contains(&c[7]), "{line}");
+        sequential += usize::from(c[7] == "S");
+    }
+    tool.stop();
+    assert!(sequential >= 48, "{sequential} of 64 reads sequential");
+}
+
+#[test]
+fn killsnoop_only_signals_to_one_target() {
+    let mut first = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let mut second = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let (first_pid, second_pid) = (first.0.id().to_string(), second.0.id().to_string());
+    let mut tool = Running::start(&["killsnoop", "-T", &second_pid]);
+    tool.line_where(READY, |l| l.starts_with("TIME"));
+    let script = format!("kill -TERM {first_pid}; kill -TERM {second_pid}");
+    let status = Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let _ = (first.0.wait(), second.0.wait());
+    let line = tool.line_where(READY, |l| columns(l).get(4) == Some(&second_pid.as_str()));
+    let lines = tool.stop();
+    assert_eq!(columns(&line)[3], "15", "{line}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| columns(l).get(4) == Some(&first_pid.as_str())),
+        "-T let another target through: {lines:?}"
+    );
+}
+
+/// The block request interrupt with the most counts (`virtio1-req.0`), and the one CPU the
+/// kernel delivers it to.
+fn disk_interrupt() -> (String, u32) {
+    let table = std::fs::read_to_string("/proc/interrupts").expect("/proc/interrupts");
+    let (irq, name, _) = table
+        .lines()
+        .filter_map(|l| {
+            let c = columns(l);
+            let name = c.last()?.to_string();
+            let total: u64 = c.iter().filter_map(|n| n.parse::<u64>().ok()).sum();
+            name.contains("-req")
+                .then(|| (c[0].trim_end_matches(':').to_owned(), name, total))
+        })
+        .max_by_key(|(_, _, total)| *total)
+        .expect("a block request interrupt");
+    let cpus = std::fs::read_to_string(format!("/proc/irq/{irq}/effective_affinity_list"))
+        .expect("the interrupt's affinity");
+    let cpu = cpus.trim().parse().expect("delivered to one CPU");
+    (name, cpu)
+}
+
+#[test]
+fn hardirqs_on_one_cpu_in_nanoseconds() {
+    let (irq, cpu) = disk_interrupt();
+    let other = (cpu + 1) % 2;
+    let (cpu_arg, other_arg) = (cpu.to_string(), other.to_string());
+    let mut there = Running::start(&["hardirqs", "-N", "-c", &cpu_arg, "2", "1"]);
+    let mut elsewhere = Running::start(&["hardirqs", "-c", &other_arg, "2", "1"]);
+    there.line_where(READY, |l| l.starts_with("Tracing hard irq"));
+    elsewhere.line_where(READY, |l| l.starts_with("Tracing hard irq"));
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/irqcpu-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let of = format!("of={}", dir.join("direct.bin").display());
+    let dd = Command::new("dd")
+        .args(["if=/dev/zero", &of, "bs=4k", "count=32", "oflag=direct"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("running dd");
+    assert!(dd.success());
+    let there = there.finish();
+    let header = there
+        .iter()
+        .find(|l| l.starts_with("HARDIRQ"))
+        .expect("a header");
+    assert_eq!(columns(header), ["HARDIRQ", "TOTAL_nsecs"], "{there:?}");
+    let row = |lines: &[String]| {
+        lines
+            .iter()
+            .map(|l| columns(l))
+            .find(|c| c.first() == Some(&irq.as_str()))
+            .map(|c| c[1].parse::<u64>().expect("a total"))
+    };
+    // Each of dd's completions takes well over the microsecond a usecs total would round to.
+    assert!(
+        row(&there).is_some_and(|ns| ns > 1000),
+        "{irq} on CPU {cpu}: {there:?}"
+    );
+    let elsewhere = elsewhere.finish();
+    assert_eq!(
+        row(&elsewhere),
+        None,
+        "{irq} is not handled on CPU {other}: {elsewhere:?}"
+    );
+}
