@@ -636,6 +636,13 @@ fn raw_tracepoint_args_are_named_and_typed_from_btf() {
     let (out, err, output) = trace(&["-c", "/bin/sleep 0.2", "-e", script]);
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("sleep 1 1\n"), "{out}");
+
+    // sched_wakeup belongs to a class (sched_wakeup_template): its arguments are named by the
+    // event's probe stub. The sleeper is woken when its time is up.
+    let script = r#"rawtracepoint:sched_wakeup /args.p->pid == cpid && args.p->comm == "sleep"/ { printf("woke %s\n", args.p->comm); exit(); }"#;
+    let (out, err, output) = trace(&["-c", "/bin/sleep 0.2", "-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("woke sleep\n"), "{out}");
 }
 
 #[test]

@@ -122,8 +122,37 @@ impl KernelTypes {
     /// (the function the tracepoint calls programs through, its parameters named), without
     /// the leading `void *__data`.
     pub(super) fn raw_tracepoint(&mut self, name: &str) -> Result<Vec<(String, Type)>, String> {
-        let (params, _) = self.function(&format!("__bpf_trace_{name}"))?;
-        Ok(params.into_iter().skip(1).collect())
+        // The function the tracepoint calls programs through is named after the event, or for
+        // an event of a class (sched_wakeup of sched_wakeup_template) after the class; then the
+        // event's probe stub (Linux 6.4) still has its parameters, named.
+        for function in [format!("__bpf_trace_{name}"), format!("__probestub_{name}")] {
+            if let Ok((params, _)) = self.function(&function) {
+                return Ok(params.into_iter().skip(1).collect());
+            }
+        }
+        // Else `btf_trace_NAME`'s prototype, its parameters unnamed: arg0, arg1…
+        let mut converter = self.converter()?;
+        let btf = converter.btf;
+        let proto = btf
+            .find_by_name(BtfKind::Typedef, &format!("btf_trace_{name}"))
+            .and_then(|id| match &btf.type_by_id(id)?.kind {
+                TypeKind::Typedef(to) => match &btf.type_by_id(*to)?.kind {
+                    TypeKind::Ptr(to) => match &btf.type_by_id(*to)?.kind {
+                        TypeKind::FuncProto(proto) => Some(proto),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            })
+            .ok_or_else(|| format!("{name} is not a raw tracepoint in the kernel's BTF"))?;
+        Ok(proto
+            .params
+            .iter()
+            .skip(1)
+            .enumerate()
+            .map(|(i, p)| (format!("arg{i}"), converter.value(p.type_id, 0)))
+            .collect())
     }
 
     fn converter(&mut self) -> Result<Converter<'_>, String> {
