@@ -46,6 +46,9 @@ if [ ! -x "$bin" ]; then
     (cd "$root" && cargo build --release -q -p bpfhook-cli)
 fi
 
+# debugf() tests read the global trace buffer through debugfs, as bpftrace's CI has it.
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug || true
+
 work=$(mktemp -d /tmp/bpfhook-suite.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r "$peer" "$work/peer"

@@ -899,3 +899,37 @@ fn strings_str_may_have_cut_end_with_the_trailer() {
         );
     }
 }
+
+#[test]
+fn debugf_writes_to_the_global_trace_buffer() {
+    let marker = format!("bpfhook-debugf-{}", std::process::id());
+    let script = format!(
+        r#"begin {{ debugf("{marker} %s %d %x", "a", 1, 16); debugf("{marker} many %d %d %d %d %s", 1, 2, 3, 4, comm); exit(); }}"#
+    );
+    let (out, err, output) = trace(&["-e", &script]);
+    assert!(output.status.success(), "{err}");
+    // bpfhook trace prints nothing of it: it goes where trace_printk goes (bpfhook mounted
+    // tracefs to run the probes).
+    assert!(!out.contains(&marker), "{out}");
+    let buffer = std::fs::read_to_string("/sys/kernel/tracing/trace").expect("the trace buffer");
+    for line in [
+        format!("{marker} a 1 10"),
+        format!("{marker} many 1 2 3 4 bpfhook"),
+    ] {
+        assert!(
+            buffer
+                .lines()
+                .any(|l| l.contains("bpf_trace_printk: ") && l.ends_with(&line)),
+            "no {line:?} in the trace buffer"
+        );
+    }
+    // bpf_trace_vprintk takes 12 arguments at most.
+    let program = format!(
+        r#"begin {{ debugf("{}", {}); }}"#,
+        ["%d"; 13].join(" "),
+        ["1"; 13].join(", ")
+    );
+    let (_, err, output) = trace(&["-e", &program]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("debugf() takes at most 12 arguments"), "{err}");
+}

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use bpfhook::asm::{
-    AluOp, ByteOrder, Helper, JmpOp, Size, SwapBits, R0, R1, R10, R2, R3, R4, R6, R7, R9,
+    AluOp, ByteOrder, Helper, JmpOp, Size, SwapBits, R0, R1, R10, R2, R3, R4, R5, R6, R7, R9,
 };
 
 use super::frame::{ProgramGen, Val};
@@ -27,6 +27,10 @@ impl ProgramGen<'_> {
                     _ => EventKind::Warnf,
                 };
                 self.format_event(kind, args, expr.span);
+                Val::Imm(0)
+            }
+            "debugf" => {
+                self.debugf(args);
                 Val::Imm(0)
             }
             "print" => {
@@ -394,6 +398,48 @@ impl ProgramGen<'_> {
             .mov64_imm(R3, size as i32)
             .mov64_imm(R4, 0)
             .call_helper(Helper::RingbufOutput);
+    }
+
+    /// debugf(FMT, args…): the kernel's trace_printk (trace_vprintk past three arguments) into
+    /// the global trace buffer, strings passed by address. bpfhook does not read it back.
+    fn debugf(&mut self, args: &[Expr]) {
+        let Some(ExprKind::String(format)) = args.first().map(|a| &a.kind) else {
+            return;
+        };
+        let mut text = format.clone().into_bytes();
+        text.push(0);
+        let format_size = text.len() as u32;
+        let format_mem = self.mem(format_size);
+        self.write_string(format_mem, &text, format_size);
+        let values: Vec<(Val, bool)> = args[1..]
+            .iter()
+            .map(|a| (self.expr(a), self.ty(a).is_scalar()))
+            .collect();
+        let words = self.mem(8 * values.len().max(1) as u32);
+        for (i, (value, scalar)) in values.into_iter().enumerate() {
+            let slot = words + 8 * i as i32;
+            match (value, scalar) {
+                (Val::Mem(string), false) => {
+                    self.mem_address(R0, string);
+                    self.b.stx(Size::DW, R9, R0, slot as i16);
+                }
+                (value, _) => self.store(slot, value, &Type::U64),
+            }
+        }
+        let count = args.len() - 1;
+        self.mem_address(R1, format_mem);
+        self.b.mov64_imm(R2, format_size as i32);
+        if count <= 3 {
+            for (i, reg) in [R3, R4, R5].into_iter().take(count).enumerate() {
+                self.b.ldx(Size::DW, reg, R9, (words + 8 * i as i32) as i16);
+            }
+            self.b.call_helper(Helper::TracePrintk);
+        } else {
+            self.mem_address(R3, words);
+            self.b
+                .mov64_imm(R4, 8 * count as i32)
+                .call_helper(Helper::TraceVprintk);
+        }
     }
 
     /// bpf_per_cpu_ptr(&VAR, cpu), or bpf_this_cpu_ptr(&VAR) without a CPU: the kernel puts

@@ -1307,12 +1307,15 @@ impl Checker {
             }
         };
         match name {
-            "printf" | "errorf" | "warnf" | "system" | "cat" => {
+            "printf" | "errorf" | "warnf" | "system" | "cat" | "debugf" => {
                 if name == "system" {
                     self.require_unsafe(name, span);
                 }
                 let types: Vec<Type> = args.iter().skip(1).map(|a| self.expr(a)).collect();
                 self.check_format(name, args.first(), &args[1.min(args.len())..], &types, span);
+                if name == "debugf" {
+                    self.check_debugf(&args[1.min(args.len())..], &types);
+                }
                 Type::None
             }
             "print" => {
@@ -1816,6 +1819,26 @@ impl Checker {
         }
     }
 
+    /// debugf() hands its arguments to the kernel's printk as 64-bit words: numbers and strings
+    /// (by address) only, at most 12 (bpf_trace_vprintk's limit).
+    fn check_debugf(&mut self, args: &[Expr], types: &[Type]) {
+        if args.len() > DEBUGF_MAX_ARGS {
+            let span = args[DEBUGF_MAX_ARGS].span;
+            self.error(
+                span,
+                format!("debugf() takes at most {DEBUGF_MAX_ARGS} arguments after its format"),
+            );
+        }
+        for (arg, ty) in args.iter().zip(types) {
+            if !(ty.is_scalar() || matches!(ty, Type::Str(_))) {
+                self.error(
+                    arg.span,
+                    format!("debugf() prints numbers and strings, not {ty}"),
+                );
+            }
+        }
+    }
+
     fn check_format(
         &mut self,
         name: &str,
@@ -2052,3 +2075,6 @@ fn in_kallsyms(name: &str) -> bool {
     bpfhook::kernel::kallsyms::Kallsyms::read()
         .is_ok_and(|all| all.symbols().any(|s| s.name == name && s.module.is_none()))
 }
+
+/// Arguments bpf_trace_vprintk takes after the format.
+pub const DEBUGF_MAX_ARGS: usize = 12;
