@@ -343,7 +343,8 @@ fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String
 
 /// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`),
 /// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STACK_MODE` and
-/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as bpftrace reads them.
+/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES` and `BPFTRACE_DUMMY_TS_MAP`, as
+/// bpftrace reads them.
 fn settings_from_environment() -> Settings {
     let mut settings = Settings::default();
     let number = |names: &[&str]| {
@@ -370,6 +371,7 @@ fn settings_from_environment() -> Settings {
     if let Some(n) = number(&["BPFTRACE_MAX_STACK_FRAMES", "BPFTRACE_STACK_MAX_FRAMES"]) {
         settings.max_stack_frames = n.clamp(1, 127) as u32;
     }
+    settings.dummy_ts_map = std::env::var("BPFTRACE_DUMMY_TS_MAP").ok();
     settings
 }
 

@@ -8,6 +8,7 @@ mod json;
 mod map;
 pub mod printf;
 mod text;
+mod tseries;
 pub mod value;
 
 use std::io::{self, Write};

@@ -15,6 +15,9 @@ pub(crate) fn map_text(m: &MapDump, top: usize, div: u64) -> String {
             Some((_, Shown::Value(v))) => {
                 out.push_str(&format!("{}: {}\n", m.name, v.to_text()));
             }
+            Some((_, Shown::Series(series))) => {
+                out.push_str(&format!("{}:\n{}\n", m.name, series.text()));
+            }
             None => {}
         }
         return out;
@@ -25,6 +28,9 @@ pub(crate) fn map_text(m: &MapDump, top: usize, div: u64) -> String {
             // A histogram starts on the next line and ends with an empty one.
             Shown::Hist(rows) => out.push_str(&format!("{}[{key}]:\n{}\n", m.name, rows.text())),
             Shown::Value(v) => out.push_str(&format!("{}[{key}]: {}\n", m.name, v.to_text())),
+            Shown::Series(series) => {
+                out.push_str(&format!("{}[{key}]:\n{}\n", m.name, series.text()))
+            }
         }
     }
     out

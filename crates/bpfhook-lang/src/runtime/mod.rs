@@ -195,6 +195,9 @@ pub fn run(
         }
     }
     session.drain(output)?;
+    // As bpftrace: nothing fires once the script is over; end probes and the maps see the
+    // state it ended with.
+    session.manager.detach();
     session.in_end = true;
     run(&ProbeKind::End)?;
     session.drain(output)?;
@@ -417,7 +420,8 @@ impl Session<'_> {
             })?;
         // A scalar map printed before anything set it shows its zero value, as in bpftrace.
         if dump.entries.is_empty() && info.key.is_none() {
-            dump.entries.push((Vec::new(), maps::zero(&info.value)));
+            dump.entries
+                .extend(maps::zero(&info.value).map(|zero| (Vec::new(), zero)));
         }
         output.map(&dump, top, div.max(1))?;
         Ok(())

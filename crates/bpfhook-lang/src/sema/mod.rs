@@ -22,7 +22,7 @@ use crate::types::{EnumType, Layout, Record, Type};
 
 pub use builtins::Builtin;
 pub(crate) use check::parse_ip;
-pub use check::{constant_value, map_target, parse_int, positional_int};
+pub use check::{constant_value, is_aggregate, map_target, parse_int, positional_int};
 pub use context::ProbeContext;
 
 /// Settings that shape types (from `config = {…}`, the environment and the command line).
@@ -52,6 +52,9 @@ pub struct Settings {
     pub stack_mode: crate::types::StackMode,
     /// `-k`: report failing probe reads and lookups of missing map keys as they happen.
     pub helper_errors: bool,
+    /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its timestamp from this scalar map
+    /// instead of the clock (how tests drive time series through known intervals).
+    pub dummy_ts_map: Option<String>,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             max_cat_bytes: 10240,
             stack_mode: crate::types::StackMode::Bpftrace,
             helper_errors: false,
+            dummy_ts_map: None,
         }
     }
 }
@@ -117,12 +121,53 @@ pub enum MapValue {
         max: i64,
         step: i64,
     },
+    /// `tseries(n, interval, num_intervals[, agg])`: per key a ring of `num_intervals`
+    /// buckets (the bucket index after the user key, as histograms), each holding a value, a
+    /// meta word (what `agg` needs) and the epoch (`timestamp / interval_ns`) it belongs to.
+    Tseries {
+        interval_ns: u64,
+        num_intervals: u64,
+        agg: TseriesAgg,
+        signed: bool,
+    },
+}
+
+/// How a `tseries` bucket combines the values written in its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TseriesAgg {
+    /// The last value written wins (meta: its timestamp).
+    Last,
+    Avg,
+    Sum,
+    Min,
+    Max,
+}
+
+impl TseriesAgg {
+    /// The optional fourth argument of `tseries()`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "avg" => Some(Self::Avg),
+            "sum" => Some(Self::Sum),
+            "min" => Some(Self::Min),
+            "max" => Some(Self::Max),
+            _ => None,
+        }
+    }
 }
 
 impl MapValue {
     /// Aggregates live in per-CPU maps, summed when read.
     pub fn is_aggregate(&self) -> bool {
         !matches!(self, MapValue::Plain(_))
+    }
+
+    /// Stored as one entry per (key, bucket): `hist`, `lhist`, `tseries`.
+    pub fn is_bucketed(&self) -> bool {
+        matches!(
+            self,
+            MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Tseries { .. }
+        )
     }
 
     /// The type of `@m` when read in an expression.
@@ -134,7 +179,7 @@ impl MapValue {
                 Type::int(64, *signed)
             }
             MapValue::Avg { signed } | MapValue::Stats { signed } => Type::int(64, *signed),
-            MapValue::Hist { .. } | MapValue::Lhist { .. } => Type::None,
+            MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Tseries { .. } => Type::None,
         }
     }
 
@@ -149,6 +194,8 @@ impl MapValue {
             | MapValue::Max { .. }
             | MapValue::Avg { .. }
             | MapValue::Stats { .. } => 16,
+            // value, meta, epoch.
+            MapValue::Tseries { .. } => 24,
         }
     }
 
@@ -163,6 +210,7 @@ impl MapValue {
             MapValue::Stats { .. } => "stats",
             MapValue::Hist { .. } => "hist",
             MapValue::Lhist { .. } => "lhist",
+            MapValue::Tseries { .. } => "tseries",
         }
     }
 }
@@ -205,12 +253,12 @@ impl MapInfo {
         ]))))
     }
 
-    /// The key as stored: the user key, then for histograms the bucket index.
+    /// The key as stored: the user key, then for histograms and time series the bucket index.
     pub fn key_size(&self) -> u32 {
         let user = self.key.as_ref().map_or(8, |k| k.size().max(1));
-        match self.value {
-            MapValue::Hist { .. } | MapValue::Lhist { .. } => user.next_multiple_of(8) + 8,
-            _ => user,
+        match self.value.is_bucketed() {
+            true => user.next_multiple_of(8) + 8,
+            false => user,
         }
     }
 }
