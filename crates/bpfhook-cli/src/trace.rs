@@ -114,6 +114,13 @@ pub struct TraceArgs {
     /// Do not print warnings
     #[arg(long = "no-warnings")]
     no_warnings: bool,
+    /// `bench`: run every bench: probe many times and report its time per run, instead of
+    /// attaching probes (begin and end still run)
+    #[arg(long = "mode", value_name = "MODE")]
+    mode: Option<String>,
+    /// Same as --mode bench
+    #[arg(long = "bench", conflicts_with = "mode")]
+    bench: bool,
     /// FILE (or the -l glob), then the positional parameters $1, $2, …; after `--`, named
     /// options for getopt() (`--name=value`)
     rest: Vec<String>,
@@ -185,7 +192,13 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
+    let bench = match args.mode.as_deref() {
+        None => args.bench,
+        Some("bench") => true,
+        Some(other) => bail!("--mode {other} is not supported: bpfhook trace runs `bench`"),
+    };
     let options = RunOptions {
+        bench,
         pid,
         quiet: args.quiet,
         warnings: !args.no_warnings,

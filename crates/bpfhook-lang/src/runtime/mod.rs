@@ -2,6 +2,7 @@
 //! the rest, turn event records into output until `exit()`, a signal or the `-c` command's
 //! end, then run `end` probes, print the maps and detach everything (by dropping the Manager).
 
+mod bench;
 mod child;
 mod decode;
 mod maps;
@@ -52,6 +53,8 @@ pub enum RuntimeError {
     },
     #[error("{0}")]
     Child(String),
+    #[error("{0}")]
+    NoProbes(&'static str),
     #[error("installing the SIGUSR1 handler of self:signal probes: {0}")]
     Signal(std::io::Error),
     #[error("writing output: {0}")]
@@ -84,6 +87,9 @@ pub struct RunOptions {
     pub warnings: bool,
     /// `-q`: no `Attached N probes`.
     pub quiet: bool,
+    /// `--mode bench`: run the `bench:` probes (between begin and end) instead of attaching
+    /// anything.
+    pub bench: bool,
 }
 
 /// Loads, attaches and runs until the script ends; returns the exit code (`exit(N)`).
@@ -99,8 +105,20 @@ pub fn run(
         .iter()
         .filter(|p| !p.instance.is_run_once())
         .collect();
-    let mut builder =
-        ManagerBuilder::new(&object).select(attached.iter().map(|p| p.program.clone()));
+    if !options.bench
+        && attached.is_empty()
+        && compiled
+            .probes
+            .iter()
+            .all(|p| matches!(p.instance.kind, ProbeKind::Bench { .. }))
+    {
+        return Err(RuntimeError::NoProbes(
+            "No probes attached; use --mode bench to run benchmark probes.",
+        ));
+    }
+    // A benchmark run attaches nothing.
+    let selected = attached.iter().filter(|_| !options.bench);
+    let mut builder = ManagerBuilder::new(&object).select(selected.map(|p| p.program.clone()));
     for probe in &attached {
         builder =
             builder.program_options(&probe.program, probe.instance.attach_options(options.pid));
@@ -165,7 +183,7 @@ pub fn run(
         warnings: options.warnings,
     };
     session.decoder.stacks = session.stack_reader();
-    if !options.quiet {
+    if !options.quiet && !options.bench {
         output.attached(compiled.probes.len() as u64)?;
     }
     if options.notify_attached {
@@ -180,8 +198,19 @@ pub fn run(
         child.release().map_err(RuntimeError::Child)?;
     }
     // A program of only begin/end probes ends by itself; one waiting for a signal does not.
-    let only_run_once = attached.is_empty() && !run_once.iter().any(|(k, ..)| *k == usr1);
+    let only_run_once =
+        options.bench || attached.is_empty() && !run_once.iter().any(|(k, ..)| *k == usr1);
     session.drain(output)?;
+    if options.bench {
+        let benches: Vec<(String, std::os::fd::BorrowedFd<'_>)> = run_once
+            .iter()
+            .filter_map(|(kind, _, fd)| match kind {
+                ProbeKind::Bench { name } => Some((name.clone(), fd.as_fd())),
+                _ => None,
+            })
+            .collect();
+        session.run_benchmarks(&benches, output)?;
+    }
     while session.exit_code.is_none() && !only_run_once && !options.stop.load(Ordering::Relaxed) {
         if signalled.swap(false, Ordering::Relaxed) {
             run(&usr1)?;
