@@ -226,14 +226,15 @@ mod tests {
     #[test]
     fn benchmark_table() {
         let names = vec!["a".to_owned(), "b".repeat(45)];
+        // The longest name and a space.
         let first = benchmark_row(&names, 0, 12, 100000);
         let lines: Vec<&str> = first.lines().collect();
         assert_eq!(
             lines[0],
-            format!("{:47}{:15}Iterations", "Benchmark", "Time(ns)")
+            format!("{:46}{:15}Iterations", "Benchmark", "Time(ns)")
         );
-        assert_eq!(lines[1], "-".repeat(47 + 15 + 10));
-        assert_eq!(lines[2], format!("{:47}{:15}100000", "a", 12));
+        assert_eq!(lines[1], "-".repeat(46 + 15 + 10));
+        assert_eq!(lines[2], format!("{:46}{:<15}100000", "a", 12));
         let second = benchmark_row(&names, 1, 7, 2);
         assert_eq!(second, format!("{} 7              2\n", "b".repeat(45)));
     }

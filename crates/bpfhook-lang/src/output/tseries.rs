@@ -276,14 +276,16 @@ mod tests {
             &[(5, Value::UInt(9)), (6, Value::UInt(9))],
             (5, 6),
         );
-        let expected = "\
-             8                                                  10
-hh:mm:ss.ms  |___________________________________________________|
-%H:00:00.500 |                         *                         | 9
-%H:00:00.600 |                         *                         | 9
-             v___________________________________________________v
-             8                                                  10
-";
+        let expected = [
+            "             8                                                  10",
+            "hh:mm:ss.ms  |___________________________________________________|",
+            "%H:00:00.500 |                         *                         | 9",
+            "%H:00:00.600 |                         *                         | 9",
+            "             v___________________________________________________v",
+            "             8                                                  10",
+        ]
+        .map(|l| l.to_owned() + "\n")
+        .concat();
         assert_eq!(without_hours(&flat.text()), expected);
         let zigzag = Series::new(
             100_000_000,
@@ -307,7 +309,7 @@ hh:mm:ss.ms  |___________________________________________________|
         let s = Series::new(1_000_000_000, &[(1, Value::UInt(0))], (1, 2));
         let text = without_hours(&s.text());
         assert!(
-            text.starts_with(&format!("{:9}{:<21}{:>32}\nhh:mm:ss  |", "", 0, 1)),
+            text.starts_with(&format!("{:9}{:<21}{:>32}\nhh:mm:ss |", "", 0, 1)),
             "{text}"
         );
         assert!(text.contains("%H:00:01 *"), "{text}");

@@ -737,3 +737,79 @@ impl Checker {
         Some(ty)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MapValue, Settings, TseriesAgg};
+
+    /// The rendered errors of a program that must not compile.
+    fn errors(source: &str) -> String {
+        match crate::compile("stdin", source, Settings::default()) {
+            Ok(_) => panic!("compiled: {source}"),
+            Err(e) => e.rendered,
+        }
+    }
+
+    #[test]
+    fn tseries_shapes_its_map() {
+        let script = crate::compile(
+            "stdin",
+            r#"begin { @a[1] = tseries(-3, 100ms, 5, "min"); @b = tseries(2, 1s, 3); }"#,
+            Settings::default(),
+        )
+        .expect("compiles");
+        let a = &script.analysis.maps["@a"];
+        assert_eq!(
+            a.value,
+            MapValue::Tseries {
+                interval_ns: 100_000_000,
+                num_intervals: 5,
+                agg: TseriesAgg::Min,
+                signed: true,
+            }
+        );
+        // The user key, then the bucket: 8 + 8.
+        assert_eq!((a.key_size(), a.value.value_size()), (16, 24));
+        let b = &script.analysis.maps["@b"];
+        assert!(matches!(b.value, MapValue::Tseries { agg: TseriesAgg::Last, interval_ns: 1_000_000_000, .. }));
+    }
+
+    #[test]
+    fn tseries_arguments_are_checked_where_written() {
+        let e = errors(r#"begin { @a = tseries(1, 1s, 5, "median"); }"#);
+        assert!(e.starts_with("stdin:1:32-40: ERROR: tseries() expects one of the following aggregation functions: avg, max, min, sum (\"median\" provided)"), "{e}");
+        let e = errors("begin { @a = tseries(1, 0, 5); }");
+        assert!(e.starts_with("stdin:1:25-26: ERROR: tseries() interval_ns must be >= 1 (0 provided)"), "{e}");
+        let e = errors("begin { @a = tseries(1, 1s, 0); }");
+        assert!(e.starts_with("stdin:1:29-30: ERROR: tseries() num_intervals must be >= 1 (0 provided)"), "{e}");
+        let e = errors("begin { @a = tseries(1, 1s, 2000000); }");
+        assert!(e.contains("num_intervals must be < 1000000 (2000000 provided)"), "{e}");
+        let e = errors("begin { $x = 1; @a = tseries(1, $x, 2); }");
+        assert!(e.contains("tseries(): invalid interval_ns value (must be non-negative literal)"), "{e}");
+        let e = errors("begin { @a = tseries(1, 1s); }");
+        assert!(e.starts_with("stdin:1:14-28: ERROR: tseries() takes 3 arguments"), "{e}");
+        let e = errors(r#"begin { @a = tseries("x", 1s, 1); }"#);
+        assert!(e.contains("tseries() expects an integer, got string[2]"), "{e}");
+        let e = errors("begin { tseries(1, 1s, 1); }");
+        assert!(e.contains("tseries() should be directly assigned to a map"), "{e}");
+        let e = errors("begin { @a = tseries(1, 1s, 1); @b = @a + 1; }");
+        assert!(e.contains("ERROR"), "{e}");
+    }
+
+    #[test]
+    fn the_dummy_timestamp_map_must_be_a_scalar_integer() {
+        let settings = Settings {
+            dummy_ts_map: Some("@ts".to_owned()),
+            ..Settings::default()
+        };
+        let source = r#"begin { @ts["k"] = 1; @a = tseries(1, 1s, 2); }"#;
+        let e = crate::compile("stdin", source, settings).err().expect("an error").rendered;
+        assert!(e.starts_with("stdin:1:36-37: ERROR: BPFTRACE_DUMMY_TS_MAP: @ts must be a scalar map of integers"), "{e}");
+    }
+
+    #[test]
+    fn bench_names_are_unique() {
+        let e = errors("bench:a { @x = 1; } bench:a { @y = 1; }");
+        assert!(e.starts_with("stdin:1:21-28: ERROR: \"a\" was used as the name for more than one BENCH probe"), "{e}");
+    }
+}
