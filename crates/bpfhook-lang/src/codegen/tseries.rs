@@ -135,3 +135,82 @@ impl ProgramGen<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sema::Settings;
+    use crate::testutil::run_json;
+
+    /// Runs `body` in a begin probe with `@ts` as the clock, returning the JSON of `@m`.
+    fn series_of(body: &str) -> serde_json::Value {
+        let settings = Settings {
+            dummy_ts_map: Some("@ts".to_owned()),
+            ..Settings::default()
+        };
+        let source = format!("begin {{ @ts = (uint64)0; {body} clear(@ts); }}");
+        let (code, out) = run_json(&source, settings, false);
+        assert_eq!(code, 0, "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains("\"@m\""))
+            .unwrap_or_else(|| panic!("no @m in {out}"));
+        let record: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(record["type"], "tseries", "{line}");
+        record["data"]["@m"].clone()
+    }
+
+    /// (interval start, value) of each point.
+    fn points(series: &serde_json::Value) -> Vec<(String, i64)> {
+        series
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|p| {
+                let start = p["interval_start"].as_str().expect("a time");
+                (
+                    start[17..].to_owned(),
+                    p["value"].as_i64().expect("a number"),
+                )
+            })
+            .collect()
+    }
+
+    fn at(seconds: &str, value: i64) -> (String, i64) {
+        (format!("{seconds}.000000000"), value)
+    }
+
+    #[test]
+    fn each_aggregation_combines_an_interval_and_resets_a_stale_bucket() {
+        // Two buckets, 1s each: epochs 1 and 2, then epoch 3 reuses epoch 1's bucket.
+        let steps = |agg: &str| {
+            let call = |v: i64| format!("@m = tseries({v}, 1s, 2{agg});");
+            format!(
+                "@ts = 1000000000; {} {} @ts = 2000000000; {} @ts = 3000000000; {} {}",
+                call(3),
+                call(-4),
+                call(10),
+                call(7),
+                call(1)
+            )
+        };
+        let cases = [
+            ("", [10, 1]),
+            (r#", "sum""#, [10, 8]),
+            (r#", "min""#, [10, 1]),
+            (r#", "max""#, [10, 7]),
+            (r#", "avg""#, [10, 4]),
+        ];
+        for (agg, [second, third]) in cases {
+            let got = points(&series_of(&steps(agg)));
+            assert_eq!(got, [at("02", second), at("03", third)], "tseries(…{agg})");
+        }
+    }
+
+    #[test]
+    fn keys_have_rings_of_their_own_and_unsigned_values_stay_unsigned() {
+        let body = r#"@ts = 5000000000; @m["a"] = tseries((uint64)1, 1s, 3); @ts = 7000000000; @m["b"] = tseries((uint64)2, 1s, 3);"#;
+        let series = series_of(body);
+        assert_eq!(points(&series["a"]), [at("05", 1)]);
+        assert_eq!(points(&series["b"]), [at("07", 2)]);
+    }
+}

@@ -771,7 +771,14 @@ mod tests {
         // The user key, then the bucket: 8 + 8.
         assert_eq!((a.key_size(), a.value.value_size()), (16, 24));
         let b = &script.analysis.maps["@b"];
-        assert!(matches!(b.value, MapValue::Tseries { agg: TseriesAgg::Last, interval_ns: 1_000_000_000, .. }));
+        assert!(matches!(
+            b.value,
+            MapValue::Tseries {
+                agg: TseriesAgg::Last,
+                interval_ns: 1_000_000_000,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -779,19 +786,42 @@ mod tests {
         let e = errors(r#"begin { @a = tseries(1, 1s, 5, "median"); }"#);
         assert!(e.starts_with("stdin:1:32-40: ERROR: tseries() expects one of the following aggregation functions: avg, max, min, sum (\"median\" provided)"), "{e}");
         let e = errors("begin { @a = tseries(1, 0, 5); }");
-        assert!(e.starts_with("stdin:1:25-26: ERROR: tseries() interval_ns must be >= 1 (0 provided)"), "{e}");
+        assert!(
+            e.starts_with("stdin:1:25-26: ERROR: tseries() interval_ns must be >= 1 (0 provided)"),
+            "{e}"
+        );
         let e = errors("begin { @a = tseries(1, 1s, 0); }");
-        assert!(e.starts_with("stdin:1:29-30: ERROR: tseries() num_intervals must be >= 1 (0 provided)"), "{e}");
+        assert!(
+            e.starts_with(
+                "stdin:1:29-30: ERROR: tseries() num_intervals must be >= 1 (0 provided)"
+            ),
+            "{e}"
+        );
         let e = errors("begin { @a = tseries(1, 1s, 2000000); }");
-        assert!(e.contains("num_intervals must be < 1000000 (2000000 provided)"), "{e}");
+        assert!(
+            e.contains("num_intervals must be < 1000000 (2000000 provided)"),
+            "{e}"
+        );
         let e = errors("begin { $x = 1; @a = tseries(1, $x, 2); }");
-        assert!(e.contains("tseries(): invalid interval_ns value (must be non-negative literal)"), "{e}");
+        assert!(
+            e.contains("tseries(): invalid interval_ns value (must be non-negative literal)"),
+            "{e}"
+        );
         let e = errors("begin { @a = tseries(1, 1s); }");
-        assert!(e.starts_with("stdin:1:14-28: ERROR: tseries() takes 3 arguments"), "{e}");
+        assert!(
+            e.starts_with("stdin:1:14-28: ERROR: tseries() takes 3 arguments"),
+            "{e}"
+        );
         let e = errors(r#"begin { @a = tseries("x", 1s, 1); }"#);
-        assert!(e.contains("tseries() expects an integer, got string[2]"), "{e}");
+        assert!(
+            e.contains("tseries() expects an integer, got string[2]"),
+            "{e}"
+        );
         let e = errors("begin { tseries(1, 1s, 1); }");
-        assert!(e.contains("tseries() should be directly assigned to a map"), "{e}");
+        assert!(
+            e.contains("tseries() should be directly assigned to a map"),
+            "{e}"
+        );
         let e = errors("begin { @a = tseries(1, 1s, 1); @b = @a + 1; }");
         assert!(e.contains("ERROR"), "{e}");
     }
@@ -803,13 +833,26 @@ mod tests {
             ..Settings::default()
         };
         let source = r#"begin { @ts["k"] = 1; @a = tseries(1, 1s, 2); }"#;
-        let e = crate::compile("stdin", source, settings).err().expect("an error").rendered;
-        assert!(e.starts_with("stdin:1:36-37: ERROR: BPFTRACE_DUMMY_TS_MAP: @ts must be a scalar map of integers"), "{e}");
+        let e = crate::compile("stdin", source, settings)
+            .err()
+            .expect("an error")
+            .rendered;
+        assert!(
+            e.starts_with(
+                "stdin:1:36-37: ERROR: BPFTRACE_DUMMY_TS_MAP: @ts must be a scalar map of integers"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn bench_names_are_unique() {
         let e = errors("bench:a { @x = 1; } bench:a { @y = 1; }");
-        assert!(e.starts_with("stdin:1:21-28: ERROR: \"a\" was used as the name for more than one BENCH probe"), "{e}");
+        assert!(
+            e.starts_with(
+                "stdin:1:21-28: ERROR: \"a\" was used as the name for more than one BENCH probe"
+            ),
+            "{e}"
+        );
     }
 }
