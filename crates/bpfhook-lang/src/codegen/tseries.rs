@@ -14,6 +14,9 @@ const VALUE: i16 = 0;
 const META: i16 = 8;
 const EPOCH: i16 = 16;
 
+/// The longest ring `delete()` walks bucket by bucket within the verifier's budget.
+const MAX_DELETED_BUCKETS: u64 = 4096;
+
 impl ProgramGen<'_> {
     /// `key` is the user key in scratch (room left for the bucket); `argument` the value.
     pub(super) fn tseries(
@@ -123,6 +126,34 @@ impl ProgramGen<'_> {
         self.b.label(&done);
     }
 
+    /// `delete(@m[k])`: every bucket of the key's ring (a loop the verifier walks through,
+    /// so rings are bounded here).
+    pub(super) fn tseries_delete(&mut self, info: &MapInfo, object: &str, key: i32, span: Span) {
+        let MapValue::Tseries { num_intervals, .. } = info.value else {
+            return;
+        };
+        if num_intervals > MAX_DELETED_BUCKETS {
+            let message = format!("delete() of a tseries() needs at most {MAX_DELETED_BUCKETS} intervals ({num_intervals} here); clear() empties any");
+            return self.error(span, message);
+        }
+        let bucket = self.slot();
+        let (top, end) = (self.label("ts_del"), self.label("ts_deleted"));
+        self.b
+            .st(Size::DW, R10, bucket, 0)
+            .label(&top)
+            .ldx(Size::DW, R0, R10, bucket)
+            .jmp_imm(JmpOp::Jge, R0, num_intervals as i32, &end)
+            .stx(Size::DW, R9, R0, (key + bucket_offset(info)) as i16);
+        self.map_args(object, key);
+        self.b
+            .call_helper(Helper::MapDeleteElem)
+            .ldx(Size::DW, R0, R10, bucket)
+            .alu64_imm(AluOp::Add, R0, 1)
+            .stx(Size::DW, R10, R0, bucket)
+            .ja(&top)
+            .label(&end);
+    }
+
     /// The timestamp a bucket is chosen by: TAI nanoseconds (wall-clock time, as bpftrace
     /// prints the intervals), or the value of the `BPFTRACE_DUMMY_TS_MAP` map.
     fn tseries_now(&mut self, span: Span) -> Val {
@@ -212,5 +243,13 @@ mod tests {
         let series = series_of(body);
         assert_eq!(points(&series["a"]), [at("05", 1)]);
         assert_eq!(points(&series["b"]), [at("07", 2)]);
+    }
+
+    #[test]
+    fn delete_removes_every_bucket_of_the_key() {
+        let body = r#"@ts = 1000000000; @m["a"] = tseries(1, 1s, 3); @ts = 2000000000; @m["a"] = tseries(2, 1s, 3); @m["b"] = tseries(3, 1s, 3); delete(@m["a"]);"#;
+        let series = series_of(body);
+        assert_eq!(series.as_object().map(|o| o.len()), Some(1), "{series}");
+        assert_eq!(points(&series["b"]), [at("02", 3)]);
     }
 }
