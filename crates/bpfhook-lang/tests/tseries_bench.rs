@@ -157,7 +157,6 @@ fn bench_probes_alone_need_bench_mode() {
         options(false),
         output.as_mut(),
     )
-    .err()
-    .expect("an error");
+    .expect_err("an error");
     assert!(error.to_string().contains("use --mode bench"), "{error}");
 }
