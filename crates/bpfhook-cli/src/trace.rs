@@ -144,6 +144,11 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     if args.list {
         return list(&args).map(|()| ExitCode::SUCCESS);
     }
+    let bench = match args.mode.as_deref() {
+        None => args.bench,
+        Some("bench") => true,
+        Some(other) => bail!("--mode {other} is not supported: bpfhook trace runs `bench`"),
+    };
     let (source_name, source, params) = read_script(&args)?;
     let mut settings = settings_from_environment();
     (settings.positional, settings.named) = split_params(params);
@@ -192,11 +197,6 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
-    let bench = match args.mode.as_deref() {
-        None => args.bench,
-        Some("bench") => true,
-        Some(other) => bail!("--mode {other} is not supported: bpfhook trace runs `bench`"),
-    };
     let options = RunOptions {
         bench,
         pid,

@@ -705,3 +705,25 @@ fn named_tuples_are_records_in_text_and_json() {
         "{out}"
     );
 }
+
+#[test]
+fn mode_bench_runs_bench_probes_and_reports_them() {
+    let (out, err, output) = trace(&["--mode", "bench", "-e", "bench:a { @n = count(); }"]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("Benchmark "), "{out}");
+    assert!(
+        out.lines().nth(2).is_some_and(|l| l.starts_with("a ")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("@n: ")), "{out}");
+    assert!(!err.contains("Attached"), "{err}");
+    let (out, err, output) = trace(&["-f", "json", "--bench", "-e", "bench:b { }"]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.starts_with(r#"{"type": "benchmark_result", "data": {"b": {"average": "#),
+        "{out}"
+    );
+    let (_, err, output) = trace(&["--mode", "test", "-e", "bench:a { }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("--mode test is not supported"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Running a compiled script: load the object through the Manager, run `begin` probes, attach
 //! the rest, turn event records into output until `exit()`, a signal or the `-c` command's
-//! end, then run `end` probes, print the maps and detach everything (by dropping the Manager).
+//! end, then detach the probes, run `end` probes, print the maps and unload everything (by
+//! dropping the Manager). `--mode bench` runs the `bench:` probes instead of attaching any.
 
 mod bench;
 mod child;
@@ -184,7 +185,10 @@ pub fn run(
     };
     session.decoder.stacks = session.stack_reader();
     if !options.quiet && !options.bench {
-        output.attached(compiled.probes.len() as u64)?;
+        // Bench probes run only in bench mode.
+        let probes = compiled.probes.iter();
+        let counted = probes.filter(|p| !matches!(p.instance.kind, ProbeKind::Bench { .. }));
+        output.attached(counted.count() as u64)?;
     }
     if options.notify_attached {
         // Raw on stdout, whatever the format: the test runners wait for this line.
