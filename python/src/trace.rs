@@ -62,6 +62,7 @@ pub fn trace(
             unsafe_calls: false,
             warnings: true,
             quiet: true,
+            bench: false,
         };
         let mut output = new_output(
             OutputFormat::Text,

@@ -114,6 +114,13 @@ pub struct TraceArgs {
     /// Do not print warnings
     #[arg(long = "no-warnings")]
     no_warnings: bool,
+    /// `bench`: run every bench: probe many times and report its time per run, instead of
+    /// attaching probes (begin and end still run)
+    #[arg(long = "mode", value_name = "MODE")]
+    mode: Option<String>,
+    /// Same as --mode bench
+    #[arg(long = "bench", conflicts_with = "mode")]
+    bench: bool,
     /// FILE (or the -l glob), then the positional parameters $1, $2, …; after `--`, named
     /// options for getopt() (`--name=value`)
     rest: Vec<String>,
@@ -137,6 +144,11 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     if args.list {
         return list(&args).map(|()| ExitCode::SUCCESS);
     }
+    let bench = match args.mode.as_deref() {
+        None => args.bench,
+        Some("bench") => true,
+        Some(other) => bail!("--mode {other} is not supported: bpfhook trace runs `bench`"),
+    };
     let (source_name, source, params) = read_script(&args)?;
     let mut settings = settings_from_environment();
     (settings.positional, settings.named) = split_params(params);
@@ -186,6 +198,7 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
             .context("installing signal handlers")?;
     }
     let options = RunOptions {
+        bench,
         pid,
         quiet: args.quiet,
         warnings: !args.no_warnings,
@@ -343,8 +356,9 @@ fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String
 }
 
 /// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`),
-/// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STR_TRUNC_TRAILER`, `BPFTRACE_STACK_MODE` and
-/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, as bpftrace reads them.
+/// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STR_TRUNC_TRAILER`, `BPFTRACE_STACK_MODE`,
+/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES` and `BPFTRACE_DUMMY_TS_MAP`, as
+/// bpftrace reads them.
 fn settings_from_environment() -> Settings {
     let mut settings = Settings::default();
     let number = |names: &[&str]| {
@@ -374,6 +388,7 @@ fn settings_from_environment() -> Settings {
     if let Some(n) = number(&["BPFTRACE_MAX_STACK_FRAMES", "BPFTRACE_STACK_MAX_FRAMES"]) {
         settings.max_stack_frames = n.clamp(1, 127) as u32;
     }
+    settings.dummy_ts_map = std::env::var("BPFTRACE_DUMMY_TS_MAP").ok();
     settings
 }
 

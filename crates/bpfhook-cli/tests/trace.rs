@@ -866,7 +866,8 @@ fn percpu_kaddr_reads_a_per_cpu_variable_where_kallsyms_lists_it() {
 fn strings_str_may_have_cut_end_with_the_trailer() {
     let dir = TempPath::dir("bpfhook-trace");
     let marker = dir.join("abcdefghij");
-    std::fs::write(&marker, "x").expect("marker");
+    // cat prints it, on a line of its own.
+    std::fs::write(&marker, "x\n").expect("marker");
     let script = r#"tracepoint:syscalls:sys_enter_openat /pid == cpid/ { $p = str(args.filename); if (strcontains($p, "abcdefg")) { printf("<%s> <%s> <%s>\n", $p, comm, str(args.filename, 4)); exit(); } }"#;
     let command = format!("/bin/cat {}", marker.display());
     let whole = marker.display().to_string();
@@ -932,4 +933,26 @@ fn debugf_writes_to_the_global_trace_buffer() {
     let (_, err, output) = trace(&["-e", &program]);
     assert_eq!(output.status.code(), Some(1));
     assert!(err.contains("debugf() takes at most 12 arguments"), "{err}");
+}
+
+#[test]
+fn mode_bench_runs_bench_probes_and_reports_them() {
+    let (out, err, output) = trace(&["--mode", "bench", "-e", "bench:a { @n = count(); }"]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("Benchmark "), "{out}");
+    assert!(
+        out.lines().nth(2).is_some_and(|l| l.starts_with("a ")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("@n: ")), "{out}");
+    assert!(!err.contains("Attached"), "{err}");
+    let (out, err, output) = trace(&["-f", "json", "--bench", "-e", "bench:b { }"]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.starts_with(r#"{"type": "benchmark_result", "data": {"b": {"average": "#),
+        "{out}"
+    );
+    let (_, err, output) = trace(&["--mode", "test", "-e", "bench:a { }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("--mode test is not supported"), "{err}");
 }

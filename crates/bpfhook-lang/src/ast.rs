@@ -120,6 +120,7 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     /// An integer literal; `suffix` keeps what followed the digits (`u8`, `ns`, …) if anything.
+    /// A time unit scales `value` to nanoseconds (`100ms` is 100000000), as in bpftrace.
     Integer {
         value: u64,
         suffix: Option<String>,
@@ -364,4 +365,18 @@ pub struct Macro {
     pub params: Vec<Ident>,
     pub body: Block,
     pub span: Span,
+}
+
+/// Nanoseconds in one of a duration literal's units (`ns us ms s m h d`).
+pub fn time_unit_ns(suffix: &str) -> Option<u64> {
+    Some(match suffix {
+        "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ => return None,
+    })
 }

@@ -56,12 +56,21 @@ pub fn compile(
     let mut errors = Diagnostics::default();
     let mut skipped = Diagnostics::default();
     let mut instances = Vec::new();
+    let mut bench_names = std::collections::HashSet::new();
     for probe in &mut program.probes {
         let mut expanded = Vec::new();
         for point in &mut probe.attach_points {
             point.raw = substitute_positional(&point.raw, &settings.positional);
             match probes::expand(point) {
                 Ok(found) => expanded.extend(found.into_iter().filter(|p| {
+                    if let probes::ProbeKind::Bench { name } = &p.kind {
+                        if !bench_names.insert(name.clone()) {
+                            let message = format!(
+                                "\"{name}\" was used as the name for more than one BENCH probe"
+                            );
+                            errors.push(Diagnostic::error(point.span, message));
+                        }
+                    }
                     p.is_run_once()
                         || settings
                             .probe_filter

@@ -951,7 +951,16 @@ impl Parser<'_> {
     fn primary(&mut self) -> Result<Expr> {
         let token = self.next()?;
         let kind = match token.kind {
-            TokenKind::Integer { value, suffix } => ExprKind::Integer { value, suffix },
+            TokenKind::Integer { value, suffix } => {
+                let scale = suffix.as_deref().and_then(time_unit_ns).unwrap_or(1);
+                let Some(value) = value.checked_mul(scale) else {
+                    return Err(Diagnostic::error(
+                        token.span,
+                        "this duration does not fit in 64 bits of nanoseconds",
+                    ));
+                };
+                ExprKind::Integer { value, suffix }
+            }
             TokenKind::String(s) => ExprKind::String(s),
             TokenKind::Variable(v) => ExprKind::Variable(v),
             TokenKind::Positional(n) => ExprKind::Positional(n),

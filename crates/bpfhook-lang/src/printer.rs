@@ -232,7 +232,10 @@ fn list(items: &[Expr]) -> String {
 fn expr_text(e: &Expr) -> (String, u8) {
     let text = match &e.kind {
         ExprKind::Integer { value, suffix } => {
-            format!("{value}{}", suffix.as_deref().unwrap_or_default())
+            let suffix = suffix.as_deref().unwrap_or_default();
+            // Duration literals were scaled to nanoseconds: written back in their unit.
+            let value = value / time_unit_ns(suffix).unwrap_or(1);
+            format!("{value}{suffix}")
         }
         ExprKind::String(s) => quoted(s),
         ExprKind::Bool(b) => b.to_string(),

@@ -54,6 +54,12 @@ pub enum ProbeKind {
     Signal {
         signal: i32,
     },
+    /// `bench:NAME`: with `--mode bench`, run many times over (BPF_PROG_TEST_RUN's repeat)
+    /// and timed; never attached. An XDP program, as in bpftrace: raw tracepoint test runs
+    /// take no repeat count.
+    Bench {
+        name: String,
+    },
 }
 
 /// One probe after expansion: what `probe` prints and what to attach.
@@ -72,6 +78,7 @@ impl ProbeInstance {
             ProbeKind::Begin | ProbeKind::End | ProbeKind::Signal { .. } => {
                 "raw_tp/bpfhook_run_once".to_owned()
             }
+            ProbeKind::Bench { .. } => "xdp".to_owned(),
             ProbeKind::Interval { .. }
             | ProbeKind::Profile { .. }
             | ProbeKind::PerfCounter { .. } => "perf_event".to_owned(),
@@ -137,7 +144,7 @@ impl ProbeInstance {
     pub fn is_run_once(&self) -> bool {
         matches!(
             self.kind,
-            ProbeKind::Begin | ProbeKind::End | ProbeKind::Signal { .. }
+            ProbeKind::Begin | ProbeKind::End | ProbeKind::Signal { .. } | ProbeKind::Bench { .. }
         )
     }
 }
@@ -316,6 +323,12 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
                 "`{raw}`: the only self probe is self:signal:SIGUSR1"
             ))),
         },
+        "bench" => match parts.get(1..) {
+            Some([name]) if !name.is_empty() => one(ProbeKind::Bench {
+                name: (*name).to_owned(),
+            }),
+            _ => Err(error("bench probes must have a name".to_owned())),
+        },
         "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "test" => {
             Err(error(format!(
                 "`{kind}` probes are not supported by bpfhook trace yet"
@@ -376,6 +389,7 @@ fn canonical_name(kind: &ProbeKind) -> String {
         ProbeKind::Begin => "begin".to_owned(),
         ProbeKind::Signal { .. } => "self:signal:SIGUSR1".to_owned(),
         ProbeKind::End => "end".to_owned(),
+        ProbeKind::Bench { name } => format!("bench:{name}"),
         ProbeKind::Interval { period_ns } => format!("interval:{}", human_period(*period_ns)),
         ProbeKind::Profile { sampling } => match sampling {
             PerfSampling::Frequency(hz) => format!("profile:hz:{hz}"),
@@ -682,6 +696,22 @@ mod tests {
         );
         assert!(expand_one("i:parsecs:1").is_err());
         assert!(expand_one("i:ms:0").is_err());
+    }
+
+    #[test]
+    fn bench_probes_are_named_xdp_programs() {
+        let bench = expand_one("bench:a").unwrap();
+        assert_eq!(bench.kind, ProbeKind::Bench { name: "a".into() });
+        assert_eq!(
+            (bench.name.as_str(), bench.section()),
+            ("bench:a", "xdp".into())
+        );
+        assert!(bench.is_run_once());
+        assert_eq!(
+            expand_one("bench:").unwrap_err(),
+            "bench probes must have a name"
+        );
+        assert!(expand_one("bench").is_err());
     }
 
     #[test]

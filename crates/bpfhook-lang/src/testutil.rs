@@ -100,3 +100,23 @@ pub fn peer_programs() -> Vec<PeerProgram> {
     }
     programs
 }
+
+/// Compiles and runs `source` on the real kernel (root), JSON output collected: the exit
+/// code and the lines written.
+pub fn run_json(source: &str, settings: crate::sema::Settings, bench: bool) -> (i32, String) {
+    let script = crate::compile("stdin", source, settings).unwrap_or_else(|e| panic!("{e}"));
+    let mut output = crate::output::JsonOutput { out: Vec::new() };
+    let options = crate::runtime::RunOptions {
+        pid: None,
+        child: None,
+        notify_attached: false,
+        stop: Default::default(),
+        unsafe_calls: false,
+        warnings: true,
+        quiet: true,
+        bench,
+    };
+    let code = crate::runtime::run(&script.compiled, &script.analysis, options, &mut output)
+        .unwrap_or_else(|e| panic!("running {source}: {e}"));
+    (code, String::from_utf8(output.out).expect("UTF-8 output"))
+}

@@ -90,6 +90,7 @@ pub fn run(
         unsafe_calls: false,
         warnings: false,
         quiet: false,
+        bench: false,
     };
     Ok(runtime::run(
         &script.compiled,

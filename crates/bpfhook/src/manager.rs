@@ -296,6 +296,12 @@ impl Manager {
         self.object.map_mut(name)
     }
 
+    /// Detaches every program (links, perf events, sockets, filters), keeping programs and
+    /// maps: what ran can still be read, and run on demand.
+    pub fn detach(&mut self) {
+        self.attachments.clear();
+    }
+
     /// The fd of a program that was loaded and attached.
     pub fn program(&self, name: &str) -> Option<BorrowedFd<'_>> {
         self.programs.get(name).map(AsFd::as_fd)

@@ -298,8 +298,12 @@ impl ProgramGen<'_> {
                     keys.extend(args.iter().skip(1).cloned());
                     if let Some((info, object)) = self.map_info(&map) {
                         let key = self.map_key(&info, &keys);
-                        self.map_args(&object, key);
-                        self.b.call_helper(Helper::MapDeleteElem);
+                        if let crate::sema::MapValue::Tseries { .. } = info.value {
+                            self.tseries_delete(&info, &object, key, expr.span);
+                        } else {
+                            self.map_args(&object, key);
+                            self.b.call_helper(Helper::MapDeleteElem);
+                        }
                     }
                 }
                 Val::Imm(0)

@@ -17,6 +17,7 @@ mod calls;
 mod expr;
 mod frame;
 mod stmt;
+mod tseries;
 
 use std::collections::BTreeMap;
 

@@ -249,10 +249,7 @@ impl ProgramGen<'_> {
             return;
         }
         if let (ExprKind::Call { function, args }, None) = (&value.kind, op) {
-            if matches!(
-                function.name.as_str(),
-                "count" | "sum" | "avg" | "min" | "max" | "stats" | "hist" | "lhist"
-            ) {
+            if crate::sema::is_aggregate(&function.name) {
                 if let Some((map, keys)) = crate::sema::map_target(target) {
                     self.aggregate(&map.name, keys, &function.name, args, target.span);
                 }
@@ -440,19 +437,19 @@ impl ProgramGen<'_> {
             _ => None,
         };
         let key = self.map_key(&info, keys);
+        if let MapValue::Tseries { .. } = info.value {
+            let argument = argument.unwrap_or(Val::Imm(0));
+            return self.tseries(&info, &object, key, argument, span);
+        }
         if let MapValue::Hist { .. } | MapValue::Lhist { .. } = info.value {
-            let user = info
-                .key
-                .as_ref()
-                .map_or(8, |k| k.size().max(1))
-                .next_multiple_of(8);
             self.load(R1, argument.unwrap_or(Val::Imm(0)));
             match info.value {
                 MapValue::Hist { bits } => self.log2_bucket(bits),
                 MapValue::Lhist { min, max, step } => self.linear_bucket(min, max, step),
                 _ => unreachable!(),
             }
-            self.b.stx(Size::DW, R9, R0, (key + user as i32) as i16);
+            self.b
+                .stx(Size::DW, R9, R0, (key + bucket_offset(&info)) as i16);
         }
         self.map_args(&object, key);
         self.b.call_helper(Helper::MapLookupElem);
@@ -504,7 +501,7 @@ impl ProgramGen<'_> {
                     .st(Size::DW, R0, 8, 1)
                     .label(&keep);
             }
-            MapValue::Plain(_) => {}
+            MapValue::Plain(_) | MapValue::Tseries { .. } => {}
         }
         self.b.ja(&done).label(&create);
         // A new entry with the first value.
@@ -528,7 +525,7 @@ impl ProgramGen<'_> {
                     .stx(Size::DW, R9, R1, value as i16)
                     .st(Size::DW, R9, (value + 8) as i16, 1);
             }
-            MapValue::Plain(_) => {}
+            MapValue::Plain(_) | MapValue::Tseries { .. } => {}
         }
         self.update_map(&object, key, value, span);
         self.b.label(&done);
@@ -611,4 +608,13 @@ impl ProgramGen<'_> {
             .ld_imm64(R0, (buckets + 1) as u64)
             .label(&done);
     }
+}
+
+/// Where a bucketed map's key (histograms, time series) holds the bucket index: after the
+/// user key, 8-aligned (a scalar map's zero key counts as 8 bytes).
+pub(super) fn bucket_offset(info: &MapInfo) -> i32 {
+    info.key
+        .as_ref()
+        .map_or(8, |k| k.size().max(1))
+        .next_multiple_of(8) as i32
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::hist::{Label, Rows};
 use super::map::{prepare, Family, Shown};
+use super::tseries::{utc_time, Series};
 use super::value::{key_text, stack_text, MapDump, Value};
 
 /// A JSON string literal.
@@ -83,10 +84,27 @@ fn hist(rows: &Rows) -> String {
     format!("[{}]", joined(rows.bounds(), ",", bucket))
 }
 
+/// A time series: `{"interval_start": …, "value": …}` per interval that has a value.
+fn series(series: &Series) -> String {
+    let point = |(ns, v): &(u64, Option<Value>)| {
+        let v = v.as_ref()?;
+        let start = string(&utc_time(*ns));
+        Some(format!(
+            r#"{{"interval_start":{start},"value":{}}}"#,
+            value(v)
+        ))
+    };
+    format!(
+        "[{}]",
+        joined(series.rows.iter().filter_map(point), ",", |p| p)
+    )
+}
+
 fn shown(s: &Shown) -> String {
     match s {
         Shown::Value(v) => value(v),
         Shown::Hist(rows) => hist(rows),
+        Shown::Series(s) => series(s),
     }
 }
 
@@ -103,6 +121,7 @@ pub(crate) fn map(m: &MapDump, top: usize, div: u64) -> Option<String> {
         Family::Plain => "map",
         Family::Stats => "stats",
         Family::Hist => "hist",
+        Family::Tseries => "tseries",
     };
     let data = if m.keyed {
         if prepared.entries.is_empty() && prepared.family != Family::Stats {

@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use super::hist::{self, Rows};
+use super::tseries::{epoch_range, Series};
 use super::value::{Aggregate, MapDump, Value};
 
 /// One entry's value as printed.
@@ -11,6 +12,7 @@ use super::value::{Aggregate, MapDump, Value};
 pub(crate) enum Shown {
     Value(Value),
     Hist(Rows),
+    Series(Series),
 }
 
 /// What family the map's values belong to (JSON names its record after it).
@@ -21,6 +23,7 @@ pub(crate) enum Family {
     Stats,
     /// `hist` and `lhist`.
     Hist,
+    Tseries,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,7 @@ fn family(a: &Aggregate) -> Family {
     match a {
         Aggregate::Avg { .. } | Aggregate::Stats { .. } => Family::Stats,
         Aggregate::Hist { .. } | Aggregate::Lhist { .. } => Family::Hist,
+        Aggregate::Tseries { .. } => Family::Tseries,
         _ => Family::Plain,
     }
 }
@@ -60,7 +64,7 @@ fn sort_value(a: &Aggregate) -> Option<i128> {
         Aggregate::Value(v @ (Value::Int(_) | Value::UInt(_) | Value::Symbol { .. })) => {
             v.as_integer()
         }
-        Aggregate::Value(_) => None,
+        Aggregate::Value(_) | Aggregate::Tseries { .. } => None,
     }
 }
 
@@ -89,7 +93,8 @@ fn divide(v: &Value, div: u64) -> Value {
     }
 }
 
-fn shown(a: &Aggregate, div: u64) -> Shown {
+/// `range`: the epochs a time series shows (the same for every key of the map).
+fn shown(a: &Aggregate, div: u64, range: Option<(u64, u64)>) -> Shown {
     let idiv = div.min(i64::MAX as u64) as i64;
     let value = match a {
         Aggregate::Value(v) => divide(v, div),
@@ -115,6 +120,14 @@ fn shown(a: &Aggregate, div: u64) -> Shown {
             step,
             buckets,
         } => return Shown::Hist(hist::linear_rows(buckets, *min, *max, *step)),
+        Aggregate::Tseries {
+            interval_ns,
+            points,
+            ..
+        } => {
+            let range = range.unwrap_or_default();
+            return Shown::Series(Series::new(*interval_ns, points, range));
+        }
     };
     Shown::Value(value)
 }
@@ -124,6 +137,7 @@ pub(crate) fn prepare(m: &MapDump, top: usize, div: u64) -> Prepared {
     let div = div.max(1);
     let family = m.entries.first().map_or(Family::Plain, |(_, a)| family(a));
     let mut order: Vec<&(Vec<Value>, Aggregate)> = m.entries.iter().collect();
+    let range = epoch_range(m.entries.iter().map(|(_, a)| a));
     let by_value = m.entries.iter().all(|(_, a)| sort_value(a).is_some());
     if by_value {
         order.sort_by_key(|(_, a)| sort_value(a));
@@ -137,7 +151,7 @@ pub(crate) fn prepare(m: &MapDump, top: usize, div: u64) -> Prepared {
         family,
         entries: order
             .into_iter()
-            .map(|(key, a)| (key.clone(), shown(a, div)))
+            .map(|(key, a)| (key.clone(), shown(a, div, range)))
             .collect(),
     }
 }

@@ -8,6 +8,7 @@ mod json;
 mod map;
 pub mod printf;
 mod text;
+mod tseries;
 pub mod value;
 
 use std::io::{self, Write};
@@ -38,6 +39,18 @@ pub trait Output {
     fn lost(&mut self, events: u64) -> io::Result<()>;
     /// The probes are detached; the exit dump of the maps follows.
     fn end(&mut self) -> io::Result<()>;
+    /// `--mode bench`: the result of benchmark `index` of `names` (text prints the table's
+    /// header before the first). Sinks that never run benchmarks need not show them.
+    fn benchmark(
+        &mut self,
+        names: &[String],
+        index: usize,
+        average_ns: u64,
+        iterations: u64,
+    ) -> io::Result<()> {
+        let _ = (names, index, average_ns, iterations);
+        Ok(())
+    }
     /// `-k`: a helper failed where the program says; as bpftrace warns, on stderr.
     fn helper_error(&mut self, error: &HelperError) -> io::Result<()> {
         eprintln!("{}", error.text());
@@ -148,6 +161,17 @@ impl<W: Write, E: Write> Output for TextOutput<W, E> {
         writeln!(self.err, "Lost {events} events")
     }
 
+    fn benchmark(
+        &mut self,
+        names: &[String],
+        index: usize,
+        average_ns: u64,
+        iterations: u64,
+    ) -> io::Result<()> {
+        self.out
+            .write_all(text::benchmark_row(names, index, average_ns, iterations).as_bytes())
+    }
+
     fn end(&mut self) -> io::Result<()> {
         // Two empty lines separate the run's output from the maps printed at exit.
         self.out.write_all(b"\n\n")
@@ -222,6 +246,18 @@ impl<W: Write> Output for JsonOutput<W> {
             self.out,
             r#"{{"type": "lost_events", "count": {events}, "data": {{"events": {events}}}}}"#
         )
+    }
+
+    fn benchmark(
+        &mut self,
+        names: &[String],
+        index: usize,
+        average_ns: u64,
+        iterations: u64,
+    ) -> io::Result<()> {
+        let name = json::string(names.get(index).map_or("", String::as_str));
+        let data = format!(r#"{{{name}: {{"average": {average_ns}, "iters": {iterations}}}}}"#);
+        writeln!(self.out, "{}", json::record("benchmark_result", &data))
     }
 
     fn end(&mut self) -> io::Result<()> {

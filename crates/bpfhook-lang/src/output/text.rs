@@ -15,6 +15,9 @@ pub(crate) fn map_text(m: &MapDump, top: usize, div: u64) -> String {
             Some((_, Shown::Value(v))) => {
                 out.push_str(&format!("{}: {}\n", m.name, v.to_text()));
             }
+            Some((_, Shown::Series(series))) => {
+                out.push_str(&format!("{}:\n{}\n", m.name, series.text()));
+            }
             None => {}
         }
         return out;
@@ -25,8 +28,34 @@ pub(crate) fn map_text(m: &MapDump, top: usize, div: u64) -> String {
             // A histogram starts on the next line and ends with an empty one.
             Shown::Hist(rows) => out.push_str(&format!("{}[{key}]:\n{}\n", m.name, rows.text())),
             Shown::Value(v) => out.push_str(&format!("{}[{key}]: {}\n", m.name, v.to_text())),
+            Shown::Series(series) => {
+                out.push_str(&format!("{}[{key}]:\n{}\n", m.name, series.text()))
+            }
         }
     }
+    out
+}
+
+/// A row of `--mode bench`'s table, after its header for the first: names in a column at
+/// least 40 wide, the average time in 15.
+pub(crate) fn benchmark_row(names: &[String], index: usize, average_ns: u64, iters: u64) -> String {
+    const HEADER: &str = "Benchmark";
+    const ITERATIONS: &str = "Iterations";
+    let name_width = names.iter().map(String::len).fold(40, usize::max) + 1;
+    let time_width = 15;
+    let mut out = String::new();
+    if index == 0 {
+        out.push_str(&format!(
+            "{HEADER:<name_width$}{:<time_width$}{ITERATIONS}\n",
+            "Time(ns)"
+        ));
+        out.push_str(&"-".repeat(name_width + time_width + ITERATIONS.len()));
+        out.push('\n');
+    }
+    let name = names.get(index).map_or("", String::as_str);
+    out.push_str(&format!(
+        "{name:<name_width$}{average_ns:<time_width$}{iters}\n"
+    ));
     out
 }
 
@@ -192,5 +221,21 @@ mod tests {
             },
         );
         assert_eq!(map_text(&zero, 0, 0), "@h:\n\n");
+    }
+
+    #[test]
+    fn benchmark_table() {
+        let names = vec!["a".to_owned(), "b".repeat(45)];
+        // The longest name and a space.
+        let first = benchmark_row(&names, 0, 12, 100000);
+        let lines: Vec<&str> = first.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("{:46}{:15}Iterations", "Benchmark", "Time(ns)")
+        );
+        assert_eq!(lines[1], "-".repeat(46 + 15 + 10));
+        assert_eq!(lines[2], format!("{:46}{:<15}100000", "a", 12));
+        let second = benchmark_row(&names, 1, 7, 2);
+        assert_eq!(second, format!("{} 7              2\n", "b".repeat(45)));
     }
 }

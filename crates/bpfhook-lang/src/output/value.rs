@@ -192,6 +192,14 @@ pub enum Aggregate {
         step: i64,
         buckets: Vec<u64>,
     },
+    /// `tseries(n, interval, num_intervals)`: each interval the key's buckets hold (its
+    /// epoch, `timestamp / interval_ns`) and the value it ended with; epoch 0 stands for
+    /// buckets never written (bpftrace shows them as the interval starting at 0).
+    Tseries {
+        interval_ns: u64,
+        num_intervals: u64,
+        points: Vec<(u64, Value)>,
+    },
 }
 
 /// A map as `print(@m)` or the exit dump shows it.

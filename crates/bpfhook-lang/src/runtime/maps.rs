@@ -8,7 +8,7 @@ use bpfhook::sys;
 
 use super::decode::{read_uint, sign_extend, Decoder};
 use crate::output::{Aggregate, MapDump, Value};
-use crate::sema::{MapInfo, MapValue};
+use crate::sema::{MapInfo, MapValue, TseriesAgg};
 
 /// Every entry of a map, decoded.
 pub fn dump(
@@ -22,9 +22,10 @@ pub fn dump(
     let slot = bpfhook::maps::value_slot(info.value.value_size() as usize, per_cpu);
     let mut value = vec![0u8; slot * cpus];
     let user_key_size = info.key.as_ref().map_or(0, |k| k.size() as usize);
-    let bucketed = matches!(info.value, MapValue::Hist { .. } | MapValue::Lhist { .. });
-    // Histogram entries are (key, bucket) pairs: gather the buckets per key.
+    let bucketed = info.value.is_bucketed();
+    // Histogram and time series entries are (key, bucket) pairs: gather the buckets per key.
     let mut histograms: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
+    let mut series: BTreeMap<Vec<u8>, BTreeMap<u64, Value>> = BTreeMap::new();
     let mut entries = Vec::new();
     for key in bpfhook::maps::keys(fd, key_size)? {
         if !sys::map_lookup(fd, &key, &mut value)? {
@@ -35,9 +36,19 @@ pub fn dump(
             let bucket_at = user_key_size
                 .next_multiple_of(8)
                 .max(if info.key.is_some() { 0 } else { 8 });
+            let user_key = key[..user_key_size].to_vec();
+            if let MapValue::Tseries { agg, signed, .. } = info.value {
+                let (epoch, value) = latest_interval(&shares, agg, signed);
+                // The first bucket seen for an epoch stands (only never-written ones share 0).
+                series
+                    .entry(user_key)
+                    .or_default()
+                    .entry(epoch)
+                    .or_insert(value);
+                continue;
+            }
             let bucket = read_uint(key.get(bucket_at..).unwrap_or_default(), 8) as usize;
             let count: u64 = shares.iter().map(|s| read_uint(s, 8)).sum();
-            let user_key = key[..user_key_size].to_vec();
             let buckets = histograms.entry(user_key).or_default();
             if buckets.len() <= bucket {
                 buckets.resize(bucket + 1, 0);
@@ -69,6 +80,21 @@ pub fn dump(
             _ => Aggregate::Hist { bits: 0, buckets },
         };
         entries.push((key_values, aggregate));
+    }
+    if let MapValue::Tseries {
+        interval_ns,
+        num_intervals,
+        ..
+    } = info.value
+    {
+        for (key, points) in series {
+            let aggregate = Aggregate::Tseries {
+                interval_ns,
+                num_intervals,
+                points: points.into_iter().collect(),
+            };
+            entries.push((decode_key(&key, info, decoder), aggregate));
+        }
     }
     Ok(MapDump {
         name: info.name.clone(),
@@ -117,17 +143,64 @@ fn combine(value: &MapValue, shares: &[&[u8]], decoder: &mut Decoder) -> Aggrega
                 Aggregate::Stats { count, total }
             }
         }
-        MapValue::Hist { .. } | MapValue::Lhist { .. } => Aggregate::Hist {
-            bits: 0,
-            buckets: Vec::new(),
-        },
+        MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Tseries { .. } => {
+            Aggregate::Hist {
+                bits: 0,
+                buckets: Vec::new(),
+            }
+        }
     }
 }
 
+/// One time series bucket over every CPU, as bpftrace reduces it: only the CPUs' shares of
+/// the latest epoch count, combined as the aggregation combines values (the last written
+/// wins by its timestamp); `(0, 0)` when no CPU ever wrote the bucket.
+fn latest_interval(shares: &[&[u8]], agg: TseriesAgg, signed: bool) -> (u64, Value) {
+    let word = |share: &[u8], at: usize| read_uint(share.get(at..).unwrap_or_default(), 8);
+    let latest = shares.iter().map(|s| word(s, 16)).max().unwrap_or(0);
+    let of_latest = shares
+        .iter()
+        .filter(|s| latest != 0 && word(s, 16) == latest);
+    let mut combined: Option<(u64, u64)> = None;
+    for share in of_latest {
+        let (value, meta) = (word(share, 0), word(share, 8));
+        let Some((v, m)) = combined.as_mut() else {
+            combined = Some((value, meta));
+            continue;
+        };
+        let less = |a: u64, b: u64| match signed {
+            true => (a as i64) < (b as i64),
+            false => a < b,
+        };
+        match agg {
+            TseriesAgg::Last if meta > *m => (*v, *m) = (value, meta),
+            TseriesAgg::Last => {}
+            TseriesAgg::Avg => (*v, *m) = (v.wrapping_add(value), m.wrapping_add(meta)),
+            TseriesAgg::Sum => *v = v.wrapping_add(value),
+            TseriesAgg::Min if less(value, *v) => *v = value,
+            TseriesAgg::Max if less(*v, value) => *v = value,
+            TseriesAgg::Min | TseriesAgg::Max => {}
+        }
+    }
+    let (mut value, meta) = combined.unwrap_or((0, 0));
+    if agg == TseriesAgg::Avg && meta != 0 {
+        value = match signed {
+            true => (value as i64).wrapping_div(meta as i64) as u64,
+            false => value / meta,
+        };
+    }
+    let value = match signed {
+        true => Value::Int(value as i64),
+        false => Value::UInt(value),
+    };
+    (if combined.is_some() { latest } else { 0 }, value)
+}
+
 /// What an entry holds before anything was added to it: a plain value is its type's zero
-/// bytes (`0`, an empty string, `{ .a = 0, .b = (0, ) }`).
-pub fn zero(value: &MapValue, decoder: &mut Decoder) -> Aggregate {
-    match value {
+/// bytes (`0`, an empty string, `{ .a = 0, .b = (0, ) }`); `None` for a time series, which
+/// shows nothing until written (as in bpftrace).
+pub fn zero(value: &MapValue, decoder: &mut Decoder) -> Option<Aggregate> {
+    Some(match value {
         MapValue::Plain(ty) => Aggregate::Value(decoder.value(&vec![0; ty.size() as usize], ty)),
         MapValue::Count => Aggregate::Count(0),
         MapValue::Sum { .. } => Aggregate::Sum(0),
@@ -145,7 +218,8 @@ pub fn zero(value: &MapValue, decoder: &mut Decoder) -> Aggregate {
             step: *step,
             buckets: Vec::new(),
         },
-    }
+        MapValue::Tseries { .. } => return None,
+    })
 }
 
 /// Per-CPU lookups return one value per possible CPU.

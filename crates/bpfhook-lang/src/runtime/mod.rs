@@ -1,7 +1,9 @@
 //! Running a compiled script: load the object through the Manager, run `begin` probes, attach
 //! the rest, turn event records into output until `exit()`, a signal or the `-c` command's
-//! end, then run `end` probes, print the maps and detach everything (by dropping the Manager).
+//! end, then detach the probes, run `end` probes, print the maps and unload everything (by
+//! dropping the Manager). `--mode bench` runs the `bench:` probes instead of attaching any.
 
+mod bench;
 mod child;
 mod decode;
 mod maps;
@@ -55,6 +57,8 @@ pub enum RuntimeError {
     },
     #[error("{0}")]
     Child(String),
+    #[error("{0}")]
+    NoProbes(&'static str),
     #[error("installing the SIGUSR1 handler of self:signal probes: {0}")]
     Signal(std::io::Error),
     #[error("writing output: {0}")]
@@ -93,6 +97,9 @@ pub struct RunOptions {
     pub warnings: bool,
     /// `-q`: no `Attached N probes`.
     pub quiet: bool,
+    /// `--mode bench`: run the `bench:` probes (between begin and end) instead of attaching
+    /// anything.
+    pub bench: bool,
 }
 
 /// The order to attach in, so that probes on one hook run in script order: the kernel runs
@@ -128,8 +135,21 @@ pub fn run(
         .iter()
         .filter(|p| !p.instance.is_run_once())
         .collect();
+    if !options.bench
+        && attached.is_empty()
+        && compiled
+            .probes
+            .iter()
+            .all(|p| matches!(p.instance.kind, ProbeKind::Bench { .. }))
+    {
+        return Err(RuntimeError::NoProbes(
+            "No probes attached; use --mode bench to run benchmark probes.",
+        ));
+    }
+    // A benchmark run attaches nothing.
+    let selected = attached.iter().filter(|_| !options.bench);
     let mut builder = ManagerBuilder::new(&object)
-        .select(attached.iter().map(|p| p.program.clone()))
+        .select(selected.map(|p| p.program.clone()))
         .attach_order(attach_order(&attached));
     for probe in &attached {
         builder = builder.program_options(
@@ -207,8 +227,11 @@ pub fn run(
             session.decoder.add_program(binary);
         }
     }
-    if !options.quiet {
-        output.attached(compiled.probes.len() as u64)?;
+    if !options.quiet && !options.bench {
+        // Bench probes run only in bench mode.
+        let probes = compiled.probes.iter();
+        let counted = probes.filter(|p| !matches!(p.instance.kind, ProbeKind::Bench { .. }));
+        output.attached(counted.count() as u64)?;
     }
     if options.notify_attached {
         // Raw on stdout, whatever the format: the test runners wait for this line.
@@ -222,8 +245,19 @@ pub fn run(
         child.release().map_err(RuntimeError::Child)?;
     }
     // A program of only begin/end probes ends by itself; one waiting for a signal does not.
-    let only_run_once = attached.is_empty() && !run_once.iter().any(|(k, ..)| *k == usr1);
+    let only_run_once =
+        options.bench || attached.is_empty() && !run_once.iter().any(|(k, ..)| *k == usr1);
     session.drain(output)?;
+    if options.bench {
+        let benches: Vec<(String, std::os::fd::BorrowedFd<'_>)> = run_once
+            .iter()
+            .filter_map(|(kind, _, fd)| match kind {
+                ProbeKind::Bench { name } => Some((name.clone(), fd.as_fd())),
+                _ => None,
+            })
+            .collect();
+        session.run_benchmarks(&benches, output)?;
+    }
     while session.exit_code.is_none() && !only_run_once && !options.stop.load(Ordering::Relaxed) {
         if signalled.swap(false, Ordering::Relaxed) {
             run(&usr1)?;
@@ -237,6 +271,9 @@ pub fn run(
         }
     }
     session.drain(output)?;
+    // As bpftrace: nothing fires once the script is over; end probes and the maps see the
+    // state it ended with.
+    session.manager.detach();
     session.in_end = true;
     run(&ProbeKind::End)?;
     session.drain(output)?;
@@ -460,7 +497,7 @@ impl Session<'_> {
         // A scalar map printed before anything set it shows its zero value, as in bpftrace.
         if dump.entries.is_empty() && info.key.is_none() {
             dump.entries
-                .push((Vec::new(), maps::zero(&info.value, &mut self.decoder)));
+                .extend(maps::zero(&info.value, &mut self.decoder).map(|zero| (Vec::new(), zero)));
         }
         output.map(&dump, top, div.max(1))?;
         Ok(())

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{
-    Builtin, Checker, MapInfo, MapValue, OptionValue, ProbeContext, ProbeTypes, UserAddress,
+    Builtin, Checker, MapInfo, MapValue, OptionValue, ProbeContext, ProbeTypes, TseriesAgg,
+    UserAddress,
 };
 use crate::ast::*;
 use crate::diag::Span;
@@ -16,8 +17,13 @@ use bpfhook::kernel::features;
 
 /// Functions whose result only makes sense stored in a map.
 const AGGREGATES: &[&str] = &[
-    "count", "sum", "avg", "min", "max", "stats", "hist", "lhist",
+    "count", "sum", "avg", "min", "max", "stats", "hist", "lhist", "tseries",
 ];
+
+/// Whether `name()` is an aggregate (its value only makes sense stored in a map).
+pub fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.contains(&name)
+}
 
 impl Checker {
     pub(super) fn check_probe(&mut self, probe: &Probe, instance: &ProbeInstance) -> ProbeTypes {
@@ -535,10 +541,12 @@ impl Checker {
             "count" => 0,
             "hist" => 1,
             "lhist" => 4,
+            "tseries" => 3,
             _ => 1,
         };
         let ok_count = match name {
             "hist" => (1..=2).contains(&args.len()),
+            "tseries" => (3..=4).contains(&args.len()),
             _ => args.len() == wants,
         };
         if !ok_count {
@@ -596,8 +604,76 @@ impl Checker {
                 }
                 MapValue::Lhist { min, max, step }
             }
+            "tseries" => self.tseries(args, signed)?,
             _ => unreachable!("not an aggregate: {name}"),
         })
+    }
+
+    /// `tseries(n, interval_ns, num_intervals[, "avg"|"min"|"max"|"sum"])`: constant
+    /// interval and count, a known aggregation; the dummy timestamp map, if set, usable.
+    fn tseries(&mut self, args: &[Expr], signed: bool) -> Option<MapValue> {
+        let interval_ns = match self.constant(&args[1]) {
+            Some(ns) if ns >= 1 => ns as u64,
+            Some(ns) => {
+                let message = format!("tseries() interval_ns must be >= 1 ({ns} provided)");
+                return self.error_none(args[1].span, message);
+            }
+            None => {
+                let message = "tseries(): invalid interval_ns value (must be non-negative literal)";
+                return self.error_none(args[1].span, message);
+            }
+        };
+        let num_intervals = match self.constant(&args[2]) {
+            Some(n @ 1..=1_000_000) => n as u64,
+            Some(n) => {
+                let message = match n < 1 {
+                    true => format!("tseries() num_intervals must be >= 1 ({n} provided)"),
+                    false => format!("tseries() num_intervals must be < 1000000 ({n} provided)"),
+                };
+                return self.error_none(args[2].span, message);
+            }
+            None => {
+                let message =
+                    "tseries(): invalid num_intervals value (must be non-negative literal)";
+                return self.error_none(args[2].span, message);
+            }
+        };
+        let agg = match args.get(3).map(|a| (a, &a.kind)) {
+            None => TseriesAgg::Last,
+            Some((_, ExprKind::String(name))) if TseriesAgg::parse(name).is_some() => {
+                TseriesAgg::parse(name)?
+            }
+            Some((arg, kind)) => {
+                let given = match kind {
+                    ExprKind::String(name) => format!("\"{name}\""),
+                    _ => "not a string literal".to_owned(),
+                };
+                let message = format!("tseries() expects one of the following aggregation functions: avg, max, min, sum ({given} provided)");
+                return self.error_none(arg.span, message);
+            }
+        };
+        if let Some(name) = self.settings.dummy_ts_map.clone() {
+            let usable = self
+                .maps
+                .get(&name)
+                .is_none_or(|m| m.key.is_none() && m.value.read_type().is_integer());
+            if !usable {
+                let message =
+                    format!("BPFTRACE_DUMMY_TS_MAP: {name} must be a scalar map of integers");
+                return self.error_none(args[0].span, message);
+            }
+        }
+        Some(MapValue::Tseries {
+            interval_ns,
+            num_intervals,
+            agg,
+            signed,
+        })
+    }
+
+    fn error_none<T>(&mut self, span: Span, message: impl Into<String>) -> Option<T> {
+        self.error(span, message);
+        None
     }
 
     fn define_map(&mut self, map: &Ident, keys: &[Expr], value: MapValue, span: Span) {
@@ -944,6 +1020,13 @@ impl Checker {
             }
             ExprKind::Binary { op, left, right } => {
                 let (a, b) = (self.expr(left), self.expr(right));
+                // A literal takes the unsigned type of the other side (`$u % 10` stays
+                // unsigned), as in bpftrace.
+                let adapt = |literal: &Expr, ty: Type, other: &Type| match (&literal.kind, other) {
+                    (ExprKind::Integer { .. }, Type::Int(int)) if !int.signed => Type::U64,
+                    _ => ty,
+                };
+                let (a, b) = (adapt(left, a.clone(), &b), adapt(right, b.clone(), &a));
                 self.binary(*op, &a, &b, expr.span)
             }
             ExprKind::Ternary {

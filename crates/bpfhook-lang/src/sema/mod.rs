@@ -22,7 +22,9 @@ use crate::types::{EnumType, Layout, Record, Type};
 
 pub use builtins::Builtin;
 pub(crate) use check::parse_ip;
-pub use check::{constant_value, map_target, parse_int, positional_int, positional_text};
+pub use check::{
+    constant_value, is_aggregate, map_target, parse_int, positional_int, positional_text,
+};
 pub use context::ProbeContext;
 
 /// Settings that shape types (from `config = {…}`, the environment and the command line).
@@ -54,6 +56,9 @@ pub struct Settings {
     pub helper_errors: bool,
     /// Printed after a string `str()` may have cut (`BPFTRACE_STR_TRUNC_TRAILER`).
     pub str_trunc_trailer: String,
+    /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its timestamp from this scalar map
+    /// instead of the clock (how tests drive time series through known intervals).
+    pub dummy_ts_map: Option<String>,
 }
 
 impl Settings {
@@ -85,6 +90,7 @@ impl Default for Settings {
             stack_mode: crate::types::StackMode::Bpftrace,
             helper_errors: false,
             str_trunc_trailer: "..".to_owned(),
+            dummy_ts_map: None,
         }
     }
 }
@@ -133,12 +139,53 @@ pub enum MapValue {
         max: i64,
         step: i64,
     },
+    /// `tseries(n, interval, num_intervals[, agg])`: per key a ring of `num_intervals`
+    /// buckets (the bucket index after the user key, as histograms), each holding a value, a
+    /// meta word (what `agg` needs) and the epoch (`timestamp / interval_ns`) it belongs to.
+    Tseries {
+        interval_ns: u64,
+        num_intervals: u64,
+        agg: TseriesAgg,
+        signed: bool,
+    },
+}
+
+/// How a `tseries` bucket combines the values written in its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TseriesAgg {
+    /// The last value written wins (meta: its timestamp).
+    Last,
+    Avg,
+    Sum,
+    Min,
+    Max,
+}
+
+impl TseriesAgg {
+    /// The optional fourth argument of `tseries()`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "avg" => Some(Self::Avg),
+            "sum" => Some(Self::Sum),
+            "min" => Some(Self::Min),
+            "max" => Some(Self::Max),
+            _ => None,
+        }
+    }
 }
 
 impl MapValue {
     /// Aggregates live in per-CPU maps, summed when read.
     pub fn is_aggregate(&self) -> bool {
         !matches!(self, MapValue::Plain(_))
+    }
+
+    /// Stored as one entry per (key, bucket): `hist`, `lhist`, `tseries`.
+    pub fn is_bucketed(&self) -> bool {
+        matches!(
+            self,
+            MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Tseries { .. }
+        )
     }
 
     /// The type of `@m` when read in an expression.
@@ -150,7 +197,7 @@ impl MapValue {
                 Type::int(64, *signed)
             }
             MapValue::Avg { signed } | MapValue::Stats { signed } => Type::int(64, *signed),
-            MapValue::Hist { .. } | MapValue::Lhist { .. } => Type::None,
+            MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Tseries { .. } => Type::None,
         }
     }
 
@@ -165,6 +212,8 @@ impl MapValue {
             | MapValue::Max { .. }
             | MapValue::Avg { .. }
             | MapValue::Stats { .. } => 16,
+            // value, meta, epoch.
+            MapValue::Tseries { .. } => 24,
         }
     }
 
@@ -179,6 +228,7 @@ impl MapValue {
             MapValue::Stats { .. } => "stats",
             MapValue::Hist { .. } => "hist",
             MapValue::Lhist { .. } => "lhist",
+            MapValue::Tseries { .. } => "tseries",
         }
     }
 }
@@ -221,12 +271,12 @@ impl MapInfo {
         ]))))
     }
 
-    /// The key as stored: the user key, then for histograms the bucket index.
+    /// The key as stored: the user key, then for histograms and time series the bucket index.
     pub fn key_size(&self) -> u32 {
         let user = self.key.as_ref().map_or(8, |k| k.size().max(1));
-        match self.value {
-            MapValue::Hist { .. } | MapValue::Lhist { .. } => user.next_multiple_of(8) + 8,
-            _ => user,
+        match self.value.is_bucketed() {
+            true => user.next_multiple_of(8) + 8,
+            false => user,
         }
     }
 }
@@ -784,7 +834,7 @@ fn bit_field(shift: u32, width: u32) -> crate::types::BitField {
 
 #[cfg(test)]
 mod tests {
-    use super::place_bit_field;
+    use super::{place_bit_field, MapValue, Settings, TseriesAgg};
 
     #[test]
     fn bit_fields_share_units_and_never_straddle_one() {
@@ -801,5 +851,119 @@ mod tests {
         assert_eq!(place_bit_field(30, 4, 4), (4, 0));
         // Narrower units: unsigned short a:4, b:8, c:3 then d:9 starts a new short.
         assert_eq!(place_bit_field(15, 9, 2), (2, 0));
+    }
+
+    /// The rendered errors of a program that must not compile.
+    fn errors(source: &str) -> String {
+        match crate::compile("stdin", source, Settings::default()) {
+            Ok(_) => panic!("compiled: {source}"),
+            Err(e) => e.rendered,
+        }
+    }
+
+    #[test]
+    fn tseries_shapes_its_map() {
+        let script = crate::compile(
+            "stdin",
+            r#"begin { @a[1] = tseries(-3, 100ms, 5, "min"); @b = tseries(2, 1s, 3); }"#,
+            Settings::default(),
+        )
+        .expect("compiles");
+        let a = &script.analysis.maps["@a"];
+        assert_eq!(
+            a.value,
+            MapValue::Tseries {
+                interval_ns: 100_000_000,
+                num_intervals: 5,
+                agg: TseriesAgg::Min,
+                signed: true,
+            }
+        );
+        // The user key, then the bucket: 8 + 8.
+        assert_eq!((a.key_size(), a.value.value_size()), (16, 24));
+        let b = &script.analysis.maps["@b"];
+        assert!(matches!(
+            b.value,
+            MapValue::Tseries {
+                agg: TseriesAgg::Last,
+                interval_ns: 1_000_000_000,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tseries_arguments_are_checked_where_written() {
+        let e = errors(r#"begin { @a = tseries(1, 1s, 5, "median"); }"#);
+        assert!(e.starts_with("stdin:1:32-40: ERROR: tseries() expects one of the following aggregation functions: avg, max, min, sum (\"median\" provided)"), "{e}");
+        let e = errors("begin { @a = tseries(1, 0, 5); }");
+        assert!(
+            e.starts_with("stdin:1:25-26: ERROR: tseries() interval_ns must be >= 1 (0 provided)"),
+            "{e}"
+        );
+        let e = errors("begin { @a = tseries(1, 1s, 0); }");
+        assert!(
+            e.starts_with(
+                "stdin:1:29-30: ERROR: tseries() num_intervals must be >= 1 (0 provided)"
+            ),
+            "{e}"
+        );
+        let e = errors("begin { @a = tseries(1, 1s, 2000000); }");
+        assert!(
+            e.contains("num_intervals must be < 1000000 (2000000 provided)"),
+            "{e}"
+        );
+        let e = errors("begin { $x = 1; @a = tseries(1, $x, 2); }");
+        assert!(
+            e.contains("tseries(): invalid interval_ns value (must be non-negative literal)"),
+            "{e}"
+        );
+        let e = errors("begin { @a = tseries(1, 1s); }");
+        assert!(
+            e.starts_with("stdin:1:14-28: ERROR: tseries() takes 3 arguments"),
+            "{e}"
+        );
+        let e = errors(r#"begin { @a = tseries("x", 1s, 1); }"#);
+        assert!(
+            e.contains("tseries() expects an integer, got string[2]"),
+            "{e}"
+        );
+        let e = errors("begin { tseries(1, 1s, 1); }");
+        assert!(
+            e.contains("tseries() should be directly assigned to a map"),
+            "{e}"
+        );
+        let e = errors("begin { @a = tseries(1, 1s, 1); @b = @a + 1; }");
+        assert!(e.contains("ERROR"), "{e}");
+    }
+
+    #[test]
+    fn the_dummy_timestamp_map_must_be_a_scalar_integer() {
+        let settings = Settings {
+            dummy_ts_map: Some("@ts".to_owned()),
+            ..Settings::default()
+        };
+        let source = r#"begin { @ts["k"] = 1; @a = tseries(1, 1s, 2); }"#;
+        let e = crate::compile("stdin", source, settings)
+            .err()
+            .expect("an error")
+            .rendered;
+        assert!(
+            e.starts_with(
+                "stdin:1:36-37: ERROR: BPFTRACE_DUMMY_TS_MAP: @ts must be a scalar map of integers"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bench_names_are_unique() {
+        let e = errors("bench:a { @x = 1; } bench:a { @y = 1; }");
+        assert!(
+            e.starts_with(
+                "stdin:1:21-28: ERROR: \"a\" was used as the name for more than one BENCH probe"
+            ),
+            "{e}"
+        );
     }
 }

@@ -161,15 +161,39 @@ pub fn obj_get(path: &Path) -> Result<OwnedFd, SyscallError> {
 
 /// `BPF_PROG_TEST_RUN` once on `data`; returns the program's return value.
 pub fn prog_test_run(program: BorrowedFd<'_>, data: &[u8]) -> Result<u32, SyscallError> {
+    prog_test_run_repeat(program, data, 1).map(|run| run.retval)
+}
+
+/// What a repeated test run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestRun {
+    /// The last run's return value.
+    pub retval: u32,
+    /// Average nanoseconds per run, as the kernel measured it.
+    pub duration_ns: u32,
+}
+
+/// `BPF_PROG_TEST_RUN` `repeat` times on `data` (program types that take a packet: XDP,
+/// socket filters, TC).
+pub fn prog_test_run_repeat(
+    program: BorrowedFd<'_>,
+    data: &[u8],
+    repeat: u32,
+) -> Result<TestRun, SyscallError> {
     let mut attr = zeroed_attr();
     // `data` outlives the call.
     attr.test.prog_fd = program.as_raw_fd() as u32;
     attr.test.data_in = data.as_ptr() as u64;
     attr.test.data_size_in = data.len() as u32;
-    attr.test.repeat = 1;
+    attr.test.repeat = repeat;
     bpf(bpf_cmd::BPF_PROG_TEST_RUN, &mut attr, "BPF_PROG_TEST_RUN")?;
-    // SAFETY: the kernel filled in retval.
-    Ok(unsafe { attr.test.retval })
+    // SAFETY: the kernel filled in retval and duration.
+    Ok(unsafe {
+        TestRun {
+            retval: attr.test.retval,
+            duration_ns: attr.test.duration,
+        }
+    })
 }
 
 /// `BPF_PROG_TEST_RUN` of a raw tracepoint program with an empty context: runs it once, now,
