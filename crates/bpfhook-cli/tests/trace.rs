@@ -956,3 +956,44 @@ fn mode_bench_runs_bench_probes_and_reports_them() {
     assert_eq!(output.status.code(), Some(1));
     assert!(err.contains("--mode test is not supported"), "{err}");
 }
+
+#[test]
+fn sigint_ends_a_run_whose_probes_flood_it_with_commands_and_end_probes_still_run() {
+    use std::io::{BufRead, BufReader, Read};
+    // Every context switch asks for a command, and each command makes more switches.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(["trace", "--unsafe", "-e"])
+        .arg(r#"tracepoint:sched:sched_switch { system("true"); } end { printf("end\n"); }"#)
+        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("bpfhook runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("__BPFTRACE_NOTIFY_PROBES_ATTACHED") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).expect("reading") > 0,
+            "no notice"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("reading");
+    let status = child.wait().expect("bpfhook ends");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?} after SIGINT",
+        started.elapsed()
+    );
+    assert!(rest.lines().any(|l| l == "end"), "{rest}");
+    assert!(!bpfhook_testkit::program_loaded(&format!(
+        "bt{}_0",
+        child.id()
+    )));
+}

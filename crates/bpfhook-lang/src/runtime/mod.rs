@@ -220,6 +220,7 @@ pub fn run(
         in_end: false,
         unsafe_calls: options.unsafe_calls,
         warnings: options.warnings,
+        stop: Arc::clone(&options.stop),
     };
     session.decoder.stacks = session.stack_reader();
     for probe in &attached {
@@ -270,10 +271,17 @@ pub fn run(
             }
         }
     }
-    session.drain(output)?;
     // As bpftrace: nothing fires once the script is over; end probes and the maps see the
     // state it ended with.
     session.manager.detach();
+    // What the probes wrote before they stopped still prints, unless a signal stopped the run:
+    // then it may be a flood (a probe calling system() on every context switch) that would
+    // keep the run from ever ending.
+    if options.stop.load(Ordering::Relaxed) {
+        session.discard_pending()?;
+    } else {
+        session.drain(output)?;
+    }
     session.in_end = true;
     run(&ProbeKind::End)?;
     session.drain(output)?;
@@ -313,6 +321,8 @@ struct Session<'a> {
     in_end: bool,
     unsafe_calls: bool,
     warnings: bool,
+    /// The run's stop flag (a signal): records still queued then are dropped.
+    stop: Arc<AtomicBool>,
 }
 
 impl Session<'_> {
@@ -324,8 +334,17 @@ impl Session<'_> {
             }
         })?;
         for record in records {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
             self.handle(&record, output)?;
         }
+        Ok(())
+    }
+
+    /// Reads what is queued without acting on it.
+    fn discard_pending(&mut self) -> Result<(), RuntimeError> {
+        self.events.drain_all(|_| {})?;
         Ok(())
     }
 
