@@ -997,3 +997,12 @@ fn sigint_ends_a_run_whose_probes_flood_it_with_commands_and_end_probes_still_ru
         child.id()
     )));
 }
+
+#[test]
+fn begin_runs_before_the_other_probes_attach() {
+    // The interval's first tick comes 100 ms after it attaches, so at least 100 ms after begin.
+    let script = "begin { @start = nsecs; } i:ms:100 { printf(\"late enough %d\\n\", nsecs - @start >= 100000000); exit(); }";
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("late enough 1\n"), "{out}");
+}

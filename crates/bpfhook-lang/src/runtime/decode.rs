@@ -257,18 +257,16 @@ impl Decoder {
     }
 
     /// `strftime` of a monotonic time in ns, in local time.
-    /// A string's bytes up to its NUL. Without one it may have been cut, and gets the trailer:
-    /// after all its bytes (a C array the string filled), or instead of the last one when that
-    /// is `str()`'s marker.
+    /// A string's bytes up to its NUL. One that filled its `str()` buffer ends in the marker
+    /// instead, and may have been cut: the trailer goes in its place. (A C array the string
+    /// fills, `char s[5]` holding "hello", is whole: it prints as it is.)
     fn string(&self, bytes: &[u8]) -> String {
-        if bytes.contains(&0) {
-            return c_string(bytes);
+        match bytes.split_last() {
+            Some((&TRUNCATED, text)) if !text.contains(&0) => {
+                format!("{}{}", String::from_utf8_lossy(text), self.trailer)
+            }
+            _ => c_string(bytes),
         }
-        let text = match bytes.split_last() {
-            Some((&TRUNCATED, text)) => text,
-            _ => bytes,
-        };
-        format!("{}{}", String::from_utf8_lossy(text), self.trailer)
     }
 
     pub fn strftime(&self, format: &str, monotonic_ns: u64) -> String {

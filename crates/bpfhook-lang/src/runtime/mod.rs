@@ -200,6 +200,9 @@ pub fn run(
         signal_hook::flag::register(libc::SIGUSR1, Arc::clone(&signalled))
             .map_err(RuntimeError::Signal)?;
     }
+    // As bpftrace: begin probes run before the others attach, so those see what begin set
+    // (`@start = nsecs`); what begin prints waits in the ring buffer until the run reads it.
+    run(&ProbeKind::Begin)?;
     let manager = loaded.attach()?;
     let mut session = Session {
         compiled,
@@ -240,7 +243,6 @@ pub fn run(
         writeln!(stdout, "__BPFTRACE_NOTIFY_PROBES_ATTACHED")?;
         stdout.flush()?;
     }
-    run(&ProbeKind::Begin)?;
     let mut child = options.child.take();
     if let Some(child) = child.as_mut() {
         child.release().map_err(RuntimeError::Child)?;
