@@ -3,13 +3,15 @@
 //! `kprobe:vfs_read+16`) is read as one raw word where the parser expects a probe.
 //!
 //! Trivia: `//` and `/* */` comments, whitespace, a `#!` first line, and `#include` lines
-//! (skipped; headers are not read). `#define NAME VALUE` makes NAME stand for VALUE's tokens;
-//! any other preprocessor directive (`#ifdef`, a function-like `#define`…) is an error:
-//! ignoring it would leave its names silently undefined.
+//! (with [`Lexer::with_headers`] the header is read for its constants, see [`crate::headers`];
+//! otherwise skipped). `#define NAME VALUE` makes NAME stand for VALUE's tokens, and so does a
+//! constant of a header included so far; any other preprocessor directive (`#ifdef`, a
+//! function-like `#define`…) is an error: ignoring it would leave its names silently undefined.
 
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
+use crate::headers::{self, Headers};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
@@ -122,6 +124,23 @@ puncts! {
     Bang => "!",
 }
 
+/// A header's constant as tokens: the integer, a negative one as `(-N)`.
+fn constant_tokens(value: i128) -> Vec<TokenKind> {
+    let integer = TokenKind::Integer {
+        value: value.unsigned_abs() as u64,
+        suffix: None,
+    };
+    if value >= 0 {
+        return vec![integer];
+    }
+    vec![
+        TokenKind::Punct(Punct::LParen),
+        TokenKind::Punct(Punct::Minus),
+        integer,
+        TokenKind::Punct(Punct::RParen),
+    ]
+}
+
 /// Integer suffixes we keep: C's width/sign markers and bpftrace's time units.
 const INTEGER_SUFFIXES: &[&str] = &[
     "u", "l", "ul", "lu", "ll", "ull", "llu", "U", "L", "UL", "LU", "LL", "ULL", "LLU", "ns", "us",
@@ -138,6 +157,11 @@ pub struct Lexer<'a> {
     defines: HashMap<String, Vec<TokenKind>>,
     /// The rest of a define being expanded, last token first.
     expansion: Vec<Token>,
+    /// Where `#include` reads headers (none: includes are skipped).
+    headers: Option<&'a Headers>,
+    /// `#include` and `#define` lines so far: bpftrace hands them to clang as the lines of
+    /// `definitions.h`, after one line of its own, and clang's errors count them so.
+    c_statements: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -147,6 +171,17 @@ impl<'a> Lexer<'a> {
             pos: 0,
             defines: HashMap::new(),
             expansion: Vec::new(),
+            headers: None,
+            c_statements: 0,
+        }
+    }
+
+    /// A lexer whose `#include` lines read headers into `headers`, their constants usable
+    /// after the line as `#define`d names are.
+    pub fn with_headers(src: &'a str, headers: &'a Headers) -> Self {
+        Self {
+            headers: Some(headers),
+            ..Self::new(src)
         }
     }
 
@@ -219,9 +254,14 @@ impl<'a> Lexer<'a> {
             .unwrap_or(directive.len());
         let word = &directive[..word_len];
         let shebang = self.pos == 0 && line.starts_with("#!");
+        if word == "define" || word == "include" {
+            self.c_statements += 1;
+        }
         if word == "define" {
             self.define(line, directive[word_len..].trim())?;
-        } else if !shebang && word != "include" {
+        } else if word == "include" {
+            self.include(line)?;
+        } else if !shebang {
             let start = self.pos;
             let end = start + line.trim_end().len();
             return Err(Diagnostic::error(
@@ -231,6 +271,35 @@ impl<'a> Lexer<'a> {
         }
         self.pos += line.len();
         Ok(())
+    }
+
+    /// `#include <x>` or `"x"`: the header's constants, or bpftrace's error (clang's line
+    /// about `definitions.h`) when it exists nowhere.
+    fn include(&mut self, line: &str) -> Result<()> {
+        let Some(headers) = self.headers else {
+            return Ok(());
+        };
+        let after_word = line.find("include").map_or(0, |i| i + "include".len());
+        let target = line[after_word..].trim_start();
+        let column = line.len() - target.len();
+        let start = self.pos + column;
+        let Some((name, quoted)) = headers::include_target(target.trim_end()) else {
+            return Err(Diagnostic::error(
+                Span::new(start, self.pos + line.trim_end().len()),
+                "#include expects \"FILENAME\" or <FILENAME>",
+            ));
+        };
+        headers
+            .include_from_script(name, quoted)
+            .map_err(|missing| {
+                let span = Span::new(start, start + name.len() + 2);
+                let clang = format!(
+                    "definitions.h:{}:{}: fatal error: {missing}",
+                    self.c_statements + 1,
+                    line[..column].chars().count() + 1
+                );
+                Diagnostic::error(span, missing.to_string()).with_preamble(clang)
+            })
     }
 
     /// `#define NAME VALUE` (object-like, as scripts use it for constants): NAME stands for
@@ -252,6 +321,7 @@ impl<'a> Lexer<'a> {
         }
         let mut inner = Lexer::new(value);
         inner.defines = self.defines.clone();
+        inner.headers = self.headers;
         let mut tokens = Vec::new();
         loop {
             let token = inner
@@ -320,12 +390,19 @@ impl<'a> Lexer<'a> {
         let token = self.read_token()?;
         // A defined name is its value's tokens, each placed where the name is.
         if let TokenKind::Ident(word) = &token.kind {
-            if let Some(value) = self.defines.get(word) {
+            let value = match self.defines.get(word) {
+                Some(value) => Some(value.clone()),
+                None => self
+                    .headers
+                    .and_then(|h| h.constant(word))
+                    .map(constant_tokens),
+            };
+            if let Some(value) = value {
                 self.expansion = value
-                    .iter()
+                    .into_iter()
                     .rev()
                     .map(|kind| Token {
-                        kind: kind.clone(),
+                        kind,
                         span: token.span,
                     })
                     .collect();

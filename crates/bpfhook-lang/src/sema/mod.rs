@@ -52,6 +52,8 @@ pub struct Settings {
     pub stack_mode: crate::types::StackMode,
     /// `-k`: report failing probe reads and lookups of missing map keys as they happen.
     pub helper_errors: bool,
+    /// `-I`, `--include` and the script's directory: where `#include` finds headers.
+    pub includes: crate::headers::IncludeOptions,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             max_cat_bytes: 10240,
             stack_mode: crate::types::StackMode::Bpftrace,
             helper_errors: false,
+            includes: Default::default(),
         }
     }
 }
