@@ -778,3 +778,246 @@ fn apply(op: &str, l: Int, r: Int) -> Option<Int> {
     };
     Some(Int::of(value, long, unsigned))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    /// Headers searched in `dir` (as `-I dir`), the script in `dir` too.
+    fn headers_in(dir: &TempDir) -> Headers {
+        Headers::new(&IncludeOptions {
+            dirs: vec![dir.0.clone()],
+            files: Vec::new(),
+            script_dir: Some(dir.0.clone()),
+        })
+    }
+
+    #[test]
+    fn constants_are_c_constant_expressions_typed_as_c_types_them() {
+        let dir = TempDir::new();
+        dir.write(
+            "consts.h",
+            "#define A 1\n\
+             #define B (A << 3) /* a comment */\n\
+             #define C B + 1\n\
+             #define D (C * 2)\n\
+             #define EAGAIN 11\n\
+             #define EWOULDBLOCK EAGAIN\n\
+             #define LONG_ONE \\\n    0x10UL\n\
+             #define ALL32 (~0U)\n\
+             #define ALL64 (~0UL)\n\
+             #define MINUS (-100)\n\
+             #define BIG 0x80000000\n\
+             #define NEG_BIG (-0x80000000)\n\
+             #define CHAR 'A'\n\
+             #define OCTAL 0755\n\
+             #define PICK (A ? 7 : 8)\n",
+        );
+        let headers = headers_in(&dir);
+        headers
+            .include_from_script("consts.h", false)
+            .expect("found");
+        let value = |name| headers.constant(name);
+        assert_eq!(value("A"), Some(1));
+        assert_eq!(value("B"), Some(8));
+        // Textual expansion, as the preprocessor's: D is (B + 1 * 2).
+        assert_eq!(value("D"), Some(10));
+        assert_eq!(value("EWOULDBLOCK"), Some(11));
+        assert_eq!(value("LONG_ONE"), Some(16));
+        assert_eq!(value("ALL32"), Some(u32::MAX as i128));
+        assert_eq!(value("ALL64"), Some(u64::MAX as i128));
+        assert_eq!(value("MINUS"), Some(-100));
+        // A hex literal too big for int is unsigned int, and stays so when negated.
+        assert_eq!(value("BIG"), Some(0x8000_0000));
+        assert_eq!(value("NEG_BIG"), Some(0x8000_0000));
+        assert_eq!(value("CHAR"), Some(65));
+        assert_eq!(value("OCTAL"), Some(0o755));
+        assert_eq!(value("PICK"), Some(7));
+        assert_eq!(value("NOT_DEFINED"), None);
+    }
+
+    #[test]
+    fn other_macros_are_no_constants() {
+        let dir = TempDir::new();
+        dir.write(
+            "other.h",
+            "#define NULL ((void *)0)\n\
+             #define NAME \"text\"\n\
+             #define F(x) ((x) + 1)\n\
+             #define USES_F F(1)\n\
+             #define USES_UNKNOWN (UNKNOWN + 1)\n\
+             #define SELF SELF\n\
+             #define DIV0 (1 / 0)\n\
+             #define CAST ((int)5)\n\
+             #define FLOAT 1.5\n\
+             #define EMPTY\n\
+             int f(void);\n\
+             struct s { int x; };\n",
+        );
+        let headers = headers_in(&dir);
+        headers
+            .include_from_script("other.h", false)
+            .expect("found");
+        for name in [
+            "NULL",
+            "NAME",
+            "F",
+            "USES_F",
+            "USES_UNKNOWN",
+            "SELF",
+            "DIV0",
+            "CAST",
+            "FLOAT",
+            "EMPTY",
+        ] {
+            assert_eq!(headers.constant(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn nested_includes_are_followed_once_and_missing_ones_skipped() {
+        let dir = TempDir::new();
+        dir.write(
+            "top.h",
+            "#include \"sub/mid.h\"\n#include <nowhere/at_all.h>\n#include \"top.h\"\n#define TOP (MID + 1)\n",
+        );
+        // Quoted: beside the including file first; angle brackets: the search path.
+        dir.write(
+            "sub/mid.h",
+            "#include \"leaf.h\"\n#include <base.h>\n#define MID (LEAF + BASE)\n",
+        );
+        dir.write("sub/leaf.h", "#define LEAF 10\n");
+        dir.write("leaf.h", "#define LEAF 1000\n");
+        dir.write("base.h", "#define BASE 100\n#include \"top.h\"\n");
+        let headers = headers_in(&dir);
+        headers.include_from_script("top.h", false).expect("found");
+        assert_eq!(headers.constant("TOP"), Some(111));
+        assert_eq!(headers.state.borrow().read.len(), 4, "each file read once");
+    }
+
+    #[test]
+    fn includes_deeper_than_the_bound_are_skipped() {
+        let dir = TempDir::new();
+        for level in 0..=MAX_DEPTH + 1 {
+            let next = level + 1;
+            dir.write(
+                &format!("h{level}.h"),
+                &format!("#define LEVEL{level} {level}\n#include \"h{next}.h\"\n"),
+            );
+        }
+        let headers = headers_in(&dir);
+        headers.include_from_script("h0.h", false).expect("found");
+        assert_eq!(
+            headers.constant(&format!("LEVEL{MAX_DEPTH}")),
+            Some(MAX_DEPTH as i128)
+        );
+        assert_eq!(headers.constant(&format!("LEVEL{}", MAX_DEPTH + 1)), None);
+    }
+
+    #[test]
+    fn conditionals_follow_what_is_defined_so_far_and_take_no_branch_when_unknown() {
+        let dir = TempDir::new();
+        dir.write(
+            "cond.h",
+            "#define ON 1\n\
+             #define F(x) x\n\
+             #ifdef ON\n#define IFDEF_TAKEN 1\n#else\n#define IFDEF_ELSE 1\n#endif\n\
+             #ifndef ON\n#define IFNDEF_TAKEN 1\n#endif\n\
+             #if defined(ON) && ON > 0 && !defined OFF\n#define IF_TAKEN 1\n#endif\n\
+             #if OFF\n#define ZERO_TAKEN 1\n#elif ON == 2\n#define ELIF_WRONG 1\n#elif ON == 1\n#define ELIF_TAKEN 1\n#else\n#define ELSE_WRONG 1\n#endif\n\
+             #if F(1)\n#define UNKNOWN_IF 1\n#elif 1\n#define UNKNOWN_ELIF 1\n#else\n#define UNKNOWN_ELSE 1\n#endif\n\
+             #if 0 && F(1)\n#define SHORT_CIRCUIT_WRONG 1\n#else\n#define SHORT_CIRCUIT_ELSE 1\n#endif\n\
+             #if 0\n#if 1\n#define NESTED_IN_SKIPPED 1\n#else\n#define NESTED_ELSE_IN_SKIPPED 1\n#endif\n#endif\n\
+             #if __linux__ && __SIZEOF_LONG__ == 8\n#define PREDEFINED_SEEN 1\n#endif\n\
+             #define GONE 1\n#undef GONE\n\
+             #ifdef GONE\n#define UNDEF_WRONG 1\n#endif\n",
+        );
+        let headers = headers_in(&dir);
+        headers.include_from_script("cond.h", false).expect("found");
+        let defined = |name| headers.constant(name).is_some();
+        for name in [
+            "IFDEF_TAKEN",
+            "IF_TAKEN",
+            "ELIF_TAKEN",
+            "SHORT_CIRCUIT_ELSE",
+            "PREDEFINED_SEEN",
+        ] {
+            assert!(defined(name), "{name} is defined");
+        }
+        for name in [
+            "IFDEF_ELSE",
+            "IFNDEF_TAKEN",
+            "ZERO_TAKEN",
+            "ELIF_WRONG",
+            "ELSE_WRONG",
+            "UNKNOWN_IF",
+            "UNKNOWN_ELIF",
+            "UNKNOWN_ELSE",
+            "SHORT_CIRCUIT_WRONG",
+            "NESTED_IN_SKIPPED",
+            "NESTED_ELSE_IN_SKIPPED",
+            "GONE",
+            "UNDEF_WRONG",
+        ] {
+            assert!(!defined(name), "{name} is not defined");
+        }
+    }
+
+    #[test]
+    fn quoted_script_includes_look_in_the_script_directory_first() {
+        let scripts = TempDir::new();
+        let system = TempDir::new();
+        scripts.write("local.h", "#define WHERE 1\n");
+        system.write("local.h", "#define WHERE 2\n");
+        let headers = |script_dir: &TempDir| {
+            Headers::new(&IncludeOptions {
+                dirs: vec![system.0.clone()],
+                files: Vec::new(),
+                script_dir: Some(script_dir.0.clone()),
+            })
+        };
+        let quoted = headers(&scripts);
+        quoted.include_from_script("local.h", true).expect("found");
+        assert_eq!(quoted.constant("WHERE"), Some(1));
+        let angle = headers(&scripts);
+        angle.include_from_script("local.h", false).expect("found");
+        assert_eq!(angle.constant("WHERE"), Some(2));
+        // Not beside the script: the search path still has it.
+        let elsewhere = headers(&TempDir::new());
+        elsewhere
+            .include_from_script("local.h", true)
+            .expect("found");
+        assert_eq!(elsewhere.constant("WHERE"), Some(2));
+    }
+
+    #[test]
+    fn a_header_that_exists_nowhere_is_an_error() {
+        let headers = Headers::new(&IncludeOptions::default());
+        let missing = headers
+            .include_from_script("lol/no.h", false)
+            .expect_err("no such header");
+        assert_eq!(missing.to_string(), "'lol/no.h' file not found");
+        let missing = headers
+            .include_command_line(&["errno.h".to_owned(), "nope/x.h".to_owned()])
+            .expect_err("no such header");
+        assert_eq!(missing, NotFound("nope/x.h".to_owned()));
+    }
+
+    /// The system's own headers (libc6-dev, linux-libc-dev), as scripts include them.
+    #[test]
+    fn system_headers_give_the_constants_libc_has() {
+        let headers = Headers::new(&IncludeOptions::default());
+        for header in ["errno.h", "syscall.h", "linux/sched.h", "sys/socket.h"] {
+            headers.include_from_script(header, false).expect(header);
+        }
+        let value = |name| headers.constant(name);
+        assert_eq!(value("EPERM"), Some(libc::EPERM as i128));
+        assert_eq!(value("EWOULDBLOCK"), Some(libc::EAGAIN as i128));
+        assert_eq!(value("__NR_getppid"), Some(libc::SYS_getppid as i128));
+        assert_eq!(value("__NR_nanosleep"), Some(libc::SYS_nanosleep as i128));
+        assert_eq!(value("SYS_openat"), Some(libc::SYS_openat as i128));
+        assert_eq!(value("CLONE_NEWNS"), Some(libc::CLONE_NEWNS as i128));
+        assert_eq!(value("AF_INET6"), Some(libc::AF_INET6 as i128));
+    }
+}

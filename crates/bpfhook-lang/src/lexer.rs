@@ -662,7 +662,10 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<TokenKind> {
-        let mut lexer = Lexer::new(src);
+        kinds_of(Lexer::new(src))
+    }
+
+    fn kinds_of(mut lexer: Lexer) -> Vec<TokenKind> {
         let mut out = Vec::new();
         loop {
             let token = lexer.next_token().expect("lexes");
@@ -681,7 +684,10 @@ mod tests {
     }
 
     fn error(src: &str) -> Diagnostic {
-        let mut lexer = Lexer::new(src);
+        error_of(Lexer::new(src), src)
+    }
+
+    fn error_of(mut lexer: Lexer, src: &str) -> Diagnostic {
         loop {
             match lexer.next_token() {
                 Err(e) => return e,
@@ -824,6 +830,68 @@ mod tests {
         assert!(error("#define F(x) x\n").message.contains("function-like"));
         assert_eq!(error("/* open").message, "unterminated comment");
         assert_eq!(error("a ` b").message, "invalid character '`'");
+    }
+
+    fn headers_with(name: &str, text: &str) -> (crate::testutil::TempDir, Headers) {
+        let dir = crate::testutil::TempDir::new();
+        dir.write(name, text);
+        let headers = Headers::new(&headers::IncludeOptions {
+            dirs: vec![dir.0.clone()],
+            ..Default::default()
+        });
+        (dir, headers)
+    }
+
+    #[test]
+    fn header_constants_stand_for_their_values_after_the_include() {
+        let (_dir, headers) = headers_with("c.h", "#define POS (1 << 4)\n#define NEG (-3)\n");
+        let source = "POS\n#include <c.h>\n#define BOTH (POS + NEG)\nPOS NEG BOTH";
+        let ident = |s: &str| TokenKind::Ident(s.into());
+        let punct = TokenKind::Punct;
+        assert_eq!(
+            kinds_of(Lexer::with_headers(source, &headers)),
+            [
+                ident("POS"),
+                int(16),
+                punct(Punct::LParen),
+                punct(Punct::Minus),
+                int(3),
+                punct(Punct::RParen),
+                punct(Punct::LParen),
+                int(16),
+                punct(Punct::Plus),
+                punct(Punct::LParen),
+                punct(Punct::Minus),
+                int(3),
+                punct(Punct::RParen),
+                punct(Punct::RParen),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_header_is_clangs_error_about_definitions_h_and_ours_at_the_line() {
+        let (_dir, headers) = headers_with("c.h", "#define X 1\n");
+        let source = "#define A 1\n#include <c.h>\n  #include   <lol/no.h>\nbegin {}";
+        let e = error_of(Lexer::with_headers(source, &headers), source);
+        assert_eq!(e.message, "'lol/no.h' file not found");
+        assert_eq!(
+            &source[e.span.start as usize..e.span.end as usize],
+            "<lol/no.h>"
+        );
+        // bpftrace's definitions.h: one line of its own, then each directive on its line.
+        assert_eq!(
+            e.preamble.as_deref(),
+            Some("definitions.h:4:12: fatal error: 'lol/no.h' file not found")
+        );
+        let source = "#include lol.h\n";
+        let e = error_of(Lexer::with_headers(source, &headers), source);
+        assert_eq!(e.message, "#include expects \"FILENAME\" or <FILENAME>");
+        // Without headers (`-l`), includes are skipped as before.
+        assert_eq!(
+            kinds("#include <lol/no.h>\nx"),
+            [TokenKind::Ident("x".into())]
+        );
     }
 
     fn attach_points(src: &str) -> Vec<String> {
