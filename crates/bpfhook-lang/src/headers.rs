@@ -782,21 +782,23 @@ fn apply(op: &str, l: Int, r: Int) -> Option<Int> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use crate::testutil::write_file;
+    use bpfhook_testkit::TempPath;
 
     /// Headers searched in `dir` (as `-I dir`), the script in `dir` too.
-    fn headers_in(dir: &TempDir) -> Headers {
+    fn headers_in(dir: &TempPath) -> Headers {
         Headers::new(&IncludeOptions {
-            dirs: vec![dir.0.clone()],
+            dirs: vec![dir.path().to_owned()],
             files: Vec::new(),
-            script_dir: Some(dir.0.clone()),
+            script_dir: Some(dir.path().to_owned()),
         })
     }
 
     #[test]
     fn constants_are_c_constant_expressions_typed_as_c_types_them() {
-        let dir = TempDir::new();
-        dir.write(
+        let dir = TempPath::dir("bpfhook-headers");
+        write_file(
+            &dir,
             "consts.h",
             "#define A 1\n\
              #define B (A << 3) /* a comment */\n\
@@ -839,8 +841,9 @@ mod tests {
 
     #[test]
     fn other_macros_are_no_constants() {
-        let dir = TempDir::new();
-        dir.write(
+        let dir = TempPath::dir("bpfhook-headers");
+        write_file(
+            &dir,
             "other.h",
             "#define NULL ((void *)0)\n\
              #define NAME \"text\"\n\
@@ -877,19 +880,20 @@ mod tests {
 
     #[test]
     fn nested_includes_are_followed_once_and_missing_ones_skipped() {
-        let dir = TempDir::new();
-        dir.write(
+        let dir = TempPath::dir("bpfhook-headers");
+        write_file(&dir,
             "top.h",
             "#include \"sub/mid.h\"\n#include <nowhere/at_all.h>\n#include \"top.h\"\n#define TOP (MID + 1)\n",
         );
         // Quoted: beside the including file first; angle brackets: the search path.
-        dir.write(
+        write_file(
+            &dir,
             "sub/mid.h",
             "#include \"leaf.h\"\n#include <base.h>\n#define MID (LEAF + BASE)\n",
         );
-        dir.write("sub/leaf.h", "#define LEAF 10\n");
-        dir.write("leaf.h", "#define LEAF 1000\n");
-        dir.write("base.h", "#define BASE 100\n#include \"top.h\"\n");
+        write_file(&dir, "sub/leaf.h", "#define LEAF 10\n");
+        write_file(&dir, "leaf.h", "#define LEAF 1000\n");
+        write_file(&dir, "base.h", "#define BASE 100\n#include \"top.h\"\n");
         let headers = headers_in(&dir);
         headers.include_from_script("top.h", false).expect("found");
         assert_eq!(headers.constant("TOP"), Some(111));
@@ -898,10 +902,11 @@ mod tests {
 
     #[test]
     fn includes_deeper_than_the_bound_are_skipped() {
-        let dir = TempDir::new();
+        let dir = TempPath::dir("bpfhook-headers");
         for level in 0..=MAX_DEPTH + 1 {
             let next = level + 1;
-            dir.write(
+            write_file(
+                &dir,
                 &format!("h{level}.h"),
                 &format!("#define LEVEL{level} {level}\n#include \"h{next}.h\"\n"),
             );
@@ -917,8 +922,8 @@ mod tests {
 
     #[test]
     fn conditionals_follow_what_is_defined_so_far_and_take_no_branch_when_unknown() {
-        let dir = TempDir::new();
-        dir.write(
+        let dir = TempPath::dir("bpfhook-headers");
+        write_file(&dir,
             "cond.h",
             "#define ON 1\n\
              #define F(x) x\n\
@@ -966,15 +971,15 @@ mod tests {
 
     #[test]
     fn quoted_script_includes_look_in_the_script_directory_first() {
-        let scripts = TempDir::new();
-        let system = TempDir::new();
-        scripts.write("local.h", "#define WHERE 1\n");
-        system.write("local.h", "#define WHERE 2\n");
-        let headers = |script_dir: &TempDir| {
+        let scripts = TempPath::dir("bpfhook-headers");
+        let system = TempPath::dir("bpfhook-headers");
+        write_file(&scripts, "local.h", "#define WHERE 1\n");
+        write_file(&system, "local.h", "#define WHERE 2\n");
+        let headers = |script_dir: &TempPath| {
             Headers::new(&IncludeOptions {
-                dirs: vec![system.0.clone()],
+                dirs: vec![system.path().to_owned()],
                 files: Vec::new(),
-                script_dir: Some(script_dir.0.clone()),
+                script_dir: Some(script_dir.path().to_owned()),
             })
         };
         let quoted = headers(&scripts);
@@ -984,7 +989,7 @@ mod tests {
         angle.include_from_script("local.h", false).expect("found");
         assert_eq!(angle.constant("WHERE"), Some(2));
         // Not beside the script: the search path still has it.
-        let elsewhere = headers(&TempDir::new());
+        let elsewhere = headers(&TempPath::dir("bpfhook-headers"));
         elsewhere
             .include_from_script("local.h", true)
             .expect("found");

@@ -832,11 +832,11 @@ mod tests {
         assert_eq!(error("a ` b").message, "invalid character '`'");
     }
 
-    fn headers_with(name: &str, text: &str) -> (crate::testutil::TempDir, Headers) {
-        let dir = crate::testutil::TempDir::new();
-        dir.write(name, text);
+    fn headers_with(name: &str, text: &str) -> (bpfhook_testkit::TempPath, Headers) {
+        let dir = bpfhook_testkit::TempPath::dir("bpfhook-headers");
+        crate::testutil::write_file(&dir, name, text);
         let headers = Headers::new(&headers::IncludeOptions {
-            dirs: vec![dir.0.clone()],
+            dirs: vec![dir.path().to_owned()],
             ..Default::default()
         });
         (dir, headers)

@@ -101,31 +101,11 @@ pub fn peer_programs() -> Vec<PeerProgram> {
     programs
 }
 
-/// A directory of files for one test, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// Unique per process and call, so tests running in parallel never share one.
-    pub fn new() -> Self {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("bpfhook-lang-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("creating a temporary directory");
-        TempDir(dir)
-    }
-
-    /// Writes `text` to `name` (a relative path; its directories are made).
-    pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::create_dir_all(path.parent().expect("a file in the directory"))
-            .expect("creating directories");
-        std::fs::write(&path, text).expect("writing a file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `text` to `name` (a relative path; its directories are made) in `dir`.
+pub fn write_file(dir: &bpfhook_testkit::TempPath, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("a file in the directory"))
+        .expect("creating directories");
+    std::fs::write(&path, text).expect("writing a file");
+    path
 }
