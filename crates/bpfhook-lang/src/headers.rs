@@ -32,6 +32,13 @@ pub const MAX_DEPTH: usize = 40;
 /// Expansion of one name through more macros than this is no constant (a cycle).
 const MAX_EXPANSION: usize = 64;
 
+/// An expansion longer than this is no constant (macros doubling at each level).
+const MAX_TOKENS: usize = 10_000;
+
+/// Parentheses and unary operators nested deeper than this make no constant (the stack; C
+/// asks compilers for 63).
+const MAX_NESTING: usize = 64;
+
 /// The compiler's predefined macros that headers test, as clang defines them for this target.
 pub const PREDEFINED: &[(&str, &str)] = &[
     ("__linux__", "1"),
@@ -356,7 +363,7 @@ impl State {
             }
             match self.macros.get(name) {
                 Some(Macro::Object(body)) if !active.contains(name) => {
-                    if active.len() >= MAX_EXPANSION {
+                    if active.len() >= MAX_EXPANSION || out.len() > MAX_TOKENS {
                         return None;
                     }
                     active.push(name.clone());
@@ -615,7 +622,11 @@ impl Int {
 
 /// The value of a whole constant expression; `None` when it is none.
 fn evaluate(tokens: &[Tok]) -> Option<Int> {
-    let mut parser = ExprParser { tokens, pos: 0 };
+    let mut parser = ExprParser {
+        tokens,
+        pos: 0,
+        nesting: 0,
+    };
     let value = parser.conditional().ok()?;
     (parser.pos == tokens.len()).then_some(value)?
 }
@@ -625,6 +636,8 @@ fn evaluate(tokens: &[Tok]) -> Option<Int> {
 struct ExprParser<'t> {
     tokens: &'t [Tok],
     pos: usize,
+    /// Parentheses and unary operators open around the current token.
+    nesting: usize,
 }
 
 type Parsed = Result<Option<Int>, ()>;
@@ -699,7 +712,7 @@ impl ExprParser<'_> {
     fn unary(&mut self) -> Parsed {
         for op in ["-", "+", "~", "!"] {
             if self.punct(op) {
-                let operand = self.unary()?;
+                let operand = self.nested(Self::unary)?;
                 return Ok(operand.map(|v| match op {
                     "-" => Int::of(-v.value, v.long, v.unsigned),
                     "~" => Int::of(!v.value, v.long, v.unsigned),
@@ -711,6 +724,17 @@ impl ExprParser<'_> {
         self.primary()
     }
 
+    /// `parse` one level deeper; too deep is no expression.
+    fn nested(&mut self, parse: fn(&mut Self) -> Parsed) -> Parsed {
+        if self.nesting >= MAX_NESTING {
+            return Err(());
+        }
+        self.nesting += 1;
+        let parsed = parse(self);
+        self.nesting -= 1;
+        parsed
+    }
+
     fn primary(&mut self) -> Parsed {
         let token = self.tokens.get(self.pos).ok_or(())?;
         self.pos += 1;
@@ -718,7 +742,7 @@ impl ExprParser<'_> {
             Tok::Num(n) => Ok(Some(*n)),
             Tok::Unknown => Ok(None),
             Tok::Punct("(") => {
-                let inner = self.conditional()?;
+                let inner = self.nested(Self::conditional)?;
                 if self.punct(")") {
                     Ok(inner)
                 } else {
@@ -842,9 +866,7 @@ mod tests {
     #[test]
     fn other_macros_are_no_constants() {
         let dir = TempPath::dir("bpfhook-headers");
-        write_file(
-            &dir,
-            "other.h",
+        let mut text = String::from(
             "#define NULL ((void *)0)\n\
              #define NAME \"text\"\n\
              #define F(x) ((x) + 1)\n\
@@ -858,6 +880,15 @@ mod tests {
              int f(void);\n\
              struct s { int x; };\n",
         );
+        // Nested past any stack, and doubling at each of 40 levels: no constant, no crash.
+        let deep = 100_000;
+        text += &format!("#define DEEP {}1{}\n", "(".repeat(deep), ")".repeat(deep));
+        text += &format!("#define MINUSES {}1\n", "-".repeat(deep));
+        text += "#define X0 1\n";
+        for level in 1..40 {
+            text += &format!("#define X{level} X{0} + X{0}\n", level - 1);
+        }
+        write_file(&dir, "other.h", &text);
         let headers = headers_in(&dir);
         headers
             .include_from_script("other.h", false)
@@ -873,6 +904,9 @@ mod tests {
             "CAST",
             "FLOAT",
             "EMPTY",
+            "DEEP",
+            "MINUSES",
+            "X39",
         ] {
             assert_eq!(headers.constant(name), None, "{name}");
         }
