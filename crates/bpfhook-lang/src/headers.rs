@@ -374,7 +374,7 @@ impl State {
                     i = skip_parenthesized(tokens, i);
                     out.push(Tok::Unknown);
                 }
-                _ if mode == Mode::Condition => out.push(Tok::Num(Int::int(0))),
+                _ if mode == Mode::Condition => out.push(Tok::Num(Int::signed_int(0))),
                 _ => out.push(Tok::Unknown),
             }
         }
@@ -511,7 +511,7 @@ struct Int {
 }
 
 impl Int {
-    fn int(value: i128) -> Self {
+    fn signed_int(value: i128) -> Self {
         Int {
             value,
             long: false,
@@ -520,7 +520,7 @@ impl Int {
     }
 
     fn bool(b: bool) -> Self {
-        Int::int(b as i128)
+        Int::signed_int(b as i128)
     }
 
     fn value(self) -> i128 {
@@ -548,9 +548,7 @@ impl Int {
     /// `12`, `0x1fUL`, `0755`, `0b101`: C's type for the literal (the first of int, unsigned
     /// int (not decimal), long, unsigned long that holds it, within what the suffix allows).
     fn literal(text: &str) -> Option<Self> {
-        let digits_end = text
-            .find(|c: char| matches!(c, 'u' | 'U' | 'l' | 'L'))
-            .unwrap_or(text.len());
+        let digits_end = text.find(['u', 'U', 'l', 'L']).unwrap_or(text.len());
         let (digits, suffix) = text.split_at(digits_end);
         let suffix = suffix.to_ascii_lowercase();
         let (unsigned, longs) = match suffix.as_str() {
@@ -616,7 +614,7 @@ impl Int {
             },
         };
         // A plain char is signed here: '\xff' is -1.
-        Some(Int::int(value as u8 as i8 as i128))
+        Some(Int::signed_int(value as u8 as i8 as i128))
     }
 }
 
@@ -675,19 +673,21 @@ impl ExprParser<'_> {
             return Err(());
         }
         let otherwise = self.conditional()?;
-        Ok(match condition {
-            Some(c) => {
-                let (a, b) = (then, otherwise);
-                let chosen = if c.value != 0 { a } else { b };
-                match (a, b) {
-                    (Some(a), Some(b)) => {
-                        let (long, unsigned) = common(a, b);
-                        chosen.map(|v| v.to(long, unsigned))
-                    }
-                    _ => chosen,
-                }
+        let Some(condition) = condition else {
+            return Ok(None);
+        };
+        let chosen = if condition.value != 0 {
+            then
+        } else {
+            otherwise
+        };
+        // The result has the type both branches convert to, when both are known.
+        Ok(match (then, otherwise) {
+            (Some(a), Some(b)) => {
+                let (long, unsigned) = common(a, b);
+                chosen.map(|v| v.to(long, unsigned))
             }
-            None => None,
+            _ => chosen,
         })
     }
 
@@ -698,12 +698,10 @@ impl ExprParser<'_> {
         let mut left = self.binary(level + 1)?;
         while let Some(op) = operators.iter().copied().find(|op| self.punct(op)) {
             let right = self.binary(level + 1)?;
-            left = match (op, left, right) {
-                ("&&", Some(l), _) if l.value == 0 => Some(Int::bool(false)),
-                ("||", Some(l), _) if l.value != 0 => Some(Int::bool(true)),
-                ("&&" | "||", _, Some(r)) if left.is_some() => Some(Int::bool(r.value != 0)),
-                (_, Some(l), Some(r)) => apply(op, l, r),
-                _ => None,
+            left = match op {
+                "&&" => logical(left, right, false),
+                "||" => logical(left, right, true),
+                _ => left.zip(right).and_then(|(l, r)| apply(op, l, r)),
             };
         }
         Ok(left)
@@ -751,6 +749,18 @@ impl ExprParser<'_> {
             }
             _ => Err(()),
         }
+    }
+}
+
+/// `&&` (`decisive` false) or `||` (true): one side equal to `decisive` decides, even when
+/// the other is unknown.
+fn logical(left: Option<Int>, right: Option<Int>, decisive: bool) -> Option<Int> {
+    let truth = |v: Option<Int>| v.map(|v| v.value != 0);
+    match (truth(left), truth(right)) {
+        (Some(l), _) if l == decisive => Some(Int::bool(decisive)),
+        (_, Some(r)) if r == decisive => Some(Int::bool(decisive)),
+        (Some(_), Some(_)) => Some(Int::bool(!decisive)),
+        _ => None,
     }
 }
 
@@ -967,6 +977,7 @@ mod tests {
              #if OFF\n#define ZERO_TAKEN 1\n#elif ON == 2\n#define ELIF_WRONG 1\n#elif ON == 1\n#define ELIF_TAKEN 1\n#else\n#define ELSE_WRONG 1\n#endif\n\
              #if F(1)\n#define UNKNOWN_IF 1\n#elif 1\n#define UNKNOWN_ELIF 1\n#else\n#define UNKNOWN_ELSE 1\n#endif\n\
              #if 0 && F(1)\n#define SHORT_CIRCUIT_WRONG 1\n#else\n#define SHORT_CIRCUIT_ELSE 1\n#endif\n\
+             #if F(1) || 1\n#define EITHER_SIDE_DECIDES 1\n#endif\n\
              #if 0\n#if 1\n#define NESTED_IN_SKIPPED 1\n#else\n#define NESTED_ELSE_IN_SKIPPED 1\n#endif\n#endif\n\
              #if __linux__ && __SIZEOF_LONG__ == 8\n#define PREDEFINED_SEEN 1\n#endif\n\
              #define GONE 1\n#undef GONE\n\
@@ -980,6 +991,7 @@ mod tests {
             "IF_TAKEN",
             "ELIF_TAKEN",
             "SHORT_CIRCUIT_ELSE",
+            "EITHER_SIDE_DECIDES",
             "PREDEFINED_SEEN",
         ] {
             assert!(defined(name), "{name} is defined");
