@@ -121,6 +121,12 @@ pub struct TraceArgs {
     /// Same as --mode bench
     #[arg(long = "bench", conflicts_with = "mode")]
     bench: bool,
+    /// Look for `#include` headers in DIR too (before the system directories)
+    #[arg(short = 'I', long = "include-dir", value_name = "DIR")]
+    include_dirs: Vec<std::path::PathBuf>,
+    /// Read FILE's constants before the program's own includes (as `#include "FILE"`)
+    #[arg(long = "include", value_name = "FILE")]
+    include_files: Vec<String>,
     /// FILE (or the -l glob), then the positional parameters $1, $2, …; after `--`, named
     /// options for getopt() (`--name=value`)
     rest: Vec<String>,
@@ -154,6 +160,11 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
     (settings.positional, settings.named) = split_params(params);
     settings.unsafe_calls = args.unsafe_calls;
     settings.helper_errors = args.helper_errors;
+    settings.includes = bpfhook_lang::headers::IncludeOptions {
+        dirs: args.include_dirs.clone(),
+        files: args.include_files.clone(),
+        script_dir: script_dir(&args),
+    };
     settings.probe_filter = args
         .probe_filter
         .as_deref()
@@ -319,6 +330,14 @@ fn read_script(args: &TraceArgs) -> Result<(String, String, Vec<String>)> {
         file.clone()
     };
     Ok((name, text, params(rest)))
+}
+
+/// The directory of the script FILE, where its `#include "x"` looks first (none for `-e`
+/// and standard input: the current directory).
+fn script_dir(args: &TraceArgs) -> Option<std::path::PathBuf> {
+    let file = args.rest.first().filter(|_| args.program.is_none())?;
+    let parent = std::path::Path::new(file).parent()?;
+    (!parent.as_os_str().is_empty()).then(|| parent.to_owned())
 }
 
 /// `tools/NAME.bt` when no such file exists: the script of the ready-made tool NAME.

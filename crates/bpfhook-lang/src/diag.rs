@@ -42,6 +42,9 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub span: Span,
     pub message: String,
+    /// A line printed before the diagnostic: what bpftrace prints there from another tool
+    /// (clang's `definitions.h:2:10: fatal error: …`).
+    pub preamble: Option<String>,
 }
 
 impl Diagnostic {
@@ -50,6 +53,7 @@ impl Diagnostic {
             severity: Severity::Error,
             span,
             message: message.into(),
+            preamble: None,
         }
     }
 
@@ -60,6 +64,7 @@ impl Diagnostic {
             severity: Severity::Plain,
             span: Span::default(),
             message: message.into(),
+            preamble: None,
         }
     }
 
@@ -68,11 +73,28 @@ impl Diagnostic {
             severity: Severity::Warning,
             span,
             message: message.into(),
+            preamble: None,
         }
     }
 
-    /// `NAME:LINE:COL-COL: ERROR: message`, the line, and an underline (bpftrace's layout).
+    /// The same, `line` printed before it.
+    pub fn with_preamble(self, line: String) -> Self {
+        Self {
+            preamble: Some(line),
+            ..self
+        }
+    }
+
+    /// `NAME:LINE:COL-COL: ERROR: message`, the line, and an underline (bpftrace's layout),
+    /// after the preamble if any.
     pub fn render(&self, source_name: &str, source: &str) -> String {
+        match &self.preamble {
+            Some(line) => format!("{line}\n{}", self.render_own(source_name, source)),
+            None => self.render_own(source_name, source),
+        }
+    }
+
+    fn render_own(&self, source_name: &str, source: &str) -> String {
         let at = Position::of(self.span, source);
         let label = match self.severity {
             Severity::Error => "ERROR",

@@ -3,13 +3,15 @@
 //! `kprobe:vfs_read+16`) is read as one raw word where the parser expects a probe.
 //!
 //! Trivia: `//` and `/* */` comments, whitespace, a `#!` first line, and `#include` lines
-//! (skipped; headers are not read). `#define NAME VALUE` makes NAME stand for VALUE's tokens;
-//! any other preprocessor directive (`#ifdef`, a function-like `#define`…) is an error:
-//! ignoring it would leave its names silently undefined.
+//! (with [`Lexer::with_headers`] the header is read for its constants, see [`crate::headers`];
+//! otherwise skipped). `#define NAME VALUE` makes NAME stand for VALUE's tokens, and so does a
+//! constant of a header included so far; any other preprocessor directive (`#ifdef`, a
+//! function-like `#define`…) is an error: ignoring it would leave its names silently undefined.
 
 use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
+use crate::headers::{self, Headers};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Token {
@@ -122,6 +124,23 @@ puncts! {
     Bang => "!",
 }
 
+/// A header's constant as tokens: the integer, a negative one as `(-N)`.
+fn constant_tokens(value: i128) -> Vec<TokenKind> {
+    let integer = TokenKind::Integer {
+        value: value.unsigned_abs() as u64,
+        suffix: None,
+    };
+    if value >= 0 {
+        return vec![integer];
+    }
+    vec![
+        TokenKind::Punct(Punct::LParen),
+        TokenKind::Punct(Punct::Minus),
+        integer,
+        TokenKind::Punct(Punct::RParen),
+    ]
+}
+
 /// Integer suffixes we keep: C's width/sign markers and bpftrace's time units.
 const INTEGER_SUFFIXES: &[&str] = &[
     "u", "l", "ul", "lu", "ll", "ull", "llu", "U", "L", "UL", "LU", "LL", "ULL", "LLU", "ns", "us",
@@ -138,6 +157,11 @@ pub struct Lexer<'a> {
     defines: HashMap<String, Vec<TokenKind>>,
     /// The rest of a define being expanded, last token first.
     expansion: Vec<Token>,
+    /// Where `#include` reads headers (none: includes are skipped).
+    headers: Option<&'a Headers>,
+    /// `#include` and `#define` lines so far: bpftrace hands them to clang as the lines of
+    /// `definitions.h`, after one line of its own, and clang's errors count them so.
+    c_statements: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -147,6 +171,17 @@ impl<'a> Lexer<'a> {
             pos: 0,
             defines: HashMap::new(),
             expansion: Vec::new(),
+            headers: None,
+            c_statements: 0,
+        }
+    }
+
+    /// A lexer whose `#include` lines read headers into `headers`, their constants usable
+    /// after the line as `#define`d names are.
+    pub fn with_headers(src: &'a str, headers: &'a Headers) -> Self {
+        Self {
+            headers: Some(headers),
+            ..Self::new(src)
         }
     }
 
@@ -219,9 +254,14 @@ impl<'a> Lexer<'a> {
             .unwrap_or(directive.len());
         let word = &directive[..word_len];
         let shebang = self.pos == 0 && line.starts_with("#!");
+        if word == "define" || word == "include" {
+            self.c_statements += 1;
+        }
         if word == "define" {
             self.define(line, directive[word_len..].trim())?;
-        } else if !shebang && word != "include" {
+        } else if word == "include" {
+            self.include(line)?;
+        } else if !shebang {
             let start = self.pos;
             let end = start + line.trim_end().len();
             return Err(Diagnostic::error(
@@ -231,6 +271,35 @@ impl<'a> Lexer<'a> {
         }
         self.pos += line.len();
         Ok(())
+    }
+
+    /// `#include <x>` or `"x"`: the header's constants, or bpftrace's error (clang's line
+    /// about `definitions.h`) when it exists nowhere.
+    fn include(&mut self, line: &str) -> Result<()> {
+        let Some(headers) = self.headers else {
+            return Ok(());
+        };
+        let after_word = line.find("include").map_or(0, |i| i + "include".len());
+        let target = line[after_word..].trim_start();
+        let column = line.len() - target.len();
+        let start = self.pos + column;
+        let Some((name, quoted)) = headers::include_target(target.trim_end()) else {
+            return Err(Diagnostic::error(
+                Span::new(start, self.pos + line.trim_end().len()),
+                "#include expects \"FILENAME\" or <FILENAME>",
+            ));
+        };
+        headers
+            .include_from_script(name, quoted)
+            .map_err(|missing| {
+                let span = Span::new(start, start + name.len() + 2);
+                let clang = format!(
+                    "definitions.h:{}:{}: fatal error: {missing}",
+                    self.c_statements + 1,
+                    line[..column].chars().count() + 1
+                );
+                Diagnostic::error(span, missing.to_string()).with_preamble(clang)
+            })
     }
 
     /// `#define NAME VALUE` (object-like, as scripts use it for constants): NAME stands for
@@ -252,6 +321,7 @@ impl<'a> Lexer<'a> {
         }
         let mut inner = Lexer::new(value);
         inner.defines = self.defines.clone();
+        inner.headers = self.headers;
         let mut tokens = Vec::new();
         loop {
             let token = inner
@@ -320,12 +390,19 @@ impl<'a> Lexer<'a> {
         let token = self.read_token()?;
         // A defined name is its value's tokens, each placed where the name is.
         if let TokenKind::Ident(word) = &token.kind {
-            if let Some(value) = self.defines.get(word) {
+            let value = match self.defines.get(word) {
+                Some(value) => Some(value.clone()),
+                None => self
+                    .headers
+                    .and_then(|h| h.constant(word))
+                    .map(constant_tokens),
+            };
+            if let Some(value) = value {
                 self.expansion = value
-                    .iter()
+                    .into_iter()
                     .rev()
                     .map(|kind| Token {
-                        kind: kind.clone(),
+                        kind,
                         span: token.span,
                     })
                     .collect();
@@ -585,7 +662,10 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<TokenKind> {
-        let mut lexer = Lexer::new(src);
+        kinds_of(Lexer::new(src))
+    }
+
+    fn kinds_of(mut lexer: Lexer) -> Vec<TokenKind> {
         let mut out = Vec::new();
         loop {
             let token = lexer.next_token().expect("lexes");
@@ -604,7 +684,10 @@ mod tests {
     }
 
     fn error(src: &str) -> Diagnostic {
-        let mut lexer = Lexer::new(src);
+        error_of(Lexer::new(src), src)
+    }
+
+    fn error_of(mut lexer: Lexer, src: &str) -> Diagnostic {
         loop {
             match lexer.next_token() {
                 Err(e) => return e,
@@ -747,6 +830,68 @@ mod tests {
         assert!(error("#define F(x) x\n").message.contains("function-like"));
         assert_eq!(error("/* open").message, "unterminated comment");
         assert_eq!(error("a ` b").message, "invalid character '`'");
+    }
+
+    fn headers_with(name: &str, text: &str) -> (bpfhook_testkit::TempPath, Headers) {
+        let dir = bpfhook_testkit::TempPath::dir("bpfhook-headers");
+        crate::testutil::write_file(&dir, name, text);
+        let headers = Headers::new(&headers::IncludeOptions {
+            dirs: vec![dir.path().to_owned()],
+            ..Default::default()
+        });
+        (dir, headers)
+    }
+
+    #[test]
+    fn header_constants_stand_for_their_values_after_the_include() {
+        let (_dir, headers) = headers_with("c.h", "#define POS (1 << 4)\n#define NEG (-3)\n");
+        let source = "POS\n#include <c.h>\n#define BOTH (POS + NEG)\nPOS NEG BOTH";
+        let ident = |s: &str| TokenKind::Ident(s.into());
+        let punct = TokenKind::Punct;
+        assert_eq!(
+            kinds_of(Lexer::with_headers(source, &headers)),
+            [
+                ident("POS"),
+                int(16),
+                punct(Punct::LParen),
+                punct(Punct::Minus),
+                int(3),
+                punct(Punct::RParen),
+                punct(Punct::LParen),
+                int(16),
+                punct(Punct::Plus),
+                punct(Punct::LParen),
+                punct(Punct::Minus),
+                int(3),
+                punct(Punct::RParen),
+                punct(Punct::RParen),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_header_is_clangs_error_about_definitions_h_and_ours_at_the_line() {
+        let (_dir, headers) = headers_with("c.h", "#define X 1\n");
+        let source = "#define A 1\n#include <c.h>\n  #include   <lol/no.h>\nbegin {}";
+        let e = error_of(Lexer::with_headers(source, &headers), source);
+        assert_eq!(e.message, "'lol/no.h' file not found");
+        assert_eq!(
+            &source[e.span.start as usize..e.span.end as usize],
+            "<lol/no.h>"
+        );
+        // bpftrace's definitions.h: one line of its own, then each directive on its line.
+        assert_eq!(
+            e.preamble.as_deref(),
+            Some("definitions.h:4:12: fatal error: 'lol/no.h' file not found")
+        );
+        let source = "#include lol.h\n";
+        let e = error_of(Lexer::with_headers(source, &headers), source);
+        assert_eq!(e.message, "#include expects \"FILENAME\" or <FILENAME>");
+        // Without headers (`-l`), includes are skipped as before.
+        assert_eq!(
+            kinds("#include <lol/no.h>\nx"),
+            [TokenKind::Ident("x".into())]
+        );
     }
 
     fn attach_points(src: &str) -> Vec<String> {

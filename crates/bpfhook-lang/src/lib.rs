@@ -1,6 +1,6 @@
 //! bpfhook-lang: the bpftrace language compiled by our own code, without LLVM.
 //!
-//! text → [`lexer`] → [`parser`] ([`ast`], spans in [`diag`]; [`printer`] writes a tree back)
+//! text → [`lexer`] (constants of C headers through [`headers`]) → [`parser`] ([`ast`], spans in [`diag`]; [`printer`] writes a tree back)
 //! → [`probes`] (attach points expanded) → [`sema`] (types, map shapes, probe contexts) →
 //! [`codegen`] (one program per probe, onto `bpfhook::asm`) → [`runtime`] (the Manager loads
 //! and attaches; records become lines and maps print as bpftrace prints them, through
@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod codegen;
 pub mod diag;
+pub mod headers;
 pub mod lexer;
 pub mod output;
 pub mod parser;
@@ -51,7 +52,16 @@ pub fn compile(
         rendered: diagnostics.render(source_name, source),
         diagnostics,
     };
-    let mut program = parse(source).map_err(fail)?;
+    let headers = headers::Headers::new(&settings.includes);
+    headers
+        .include_command_line(&settings.includes.files)
+        .map_err(|missing| {
+            let file = &missing.0;
+            fail(Diagnostics(vec![Diagnostic::plain(format!(
+                "--include {file}: {missing}"
+            ))]))
+        })?;
+    let mut program = parser::parse_with_headers(source, &headers).map_err(fail)?;
     let missing_probes = MissingProbes::of(&program.config);
     let mut errors = Diagnostics::default();
     let mut skipped = Diagnostics::default();

@@ -22,10 +22,23 @@ const RESERVED: &[&str] = &[
     "if", "else", "while", "for", "unroll", "return", "break", "continue", "let", "macro",
 ];
 
-/// Parses a whole script.
+/// Parses a whole script (its `#include` lines skipped).
 pub fn parse(source: &str) -> std::result::Result<Program, Diagnostics> {
+    parse_from(Lexer::new(source))
+}
+
+/// Parses a whole script whose `#include` lines read headers into `headers` (their constants
+/// stand in for the names after the line).
+pub fn parse_with_headers(
+    source: &str,
+    headers: &crate::headers::Headers,
+) -> std::result::Result<Program, Diagnostics> {
+    parse_from(Lexer::with_headers(source, headers))
+}
+
+fn parse_from(lexer: Lexer<'_>) -> std::result::Result<Program, Diagnostics> {
     let mut parser = Parser {
-        lexer: Lexer::new(source),
+        lexer,
         peeked: None,
         last_end: 0,
         program: Program::default(),

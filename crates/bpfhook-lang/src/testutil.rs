@@ -120,3 +120,12 @@ pub fn run_json(source: &str, settings: crate::sema::Settings, bench: bool) -> (
         .unwrap_or_else(|e| panic!("running {source}: {e}"));
     (code, String::from_utf8(output.out).expect("UTF-8 output"))
 }
+
+/// Writes `text` to `name` (a relative path; its directories are made) in `dir`.
+pub fn write_file(dir: &bpfhook_testkit::TempPath, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("a file in the directory"))
+        .expect("creating directories");
+    std::fs::write(&path, text).expect("writing a file");
+    path
+}

@@ -59,6 +59,8 @@ pub struct Settings {
     /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its timestamp from this scalar map
     /// instead of the clock (how tests drive time series through known intervals).
     pub dummy_ts_map: Option<String>,
+    /// `-I`, `--include` and the script's directory: where `#include` finds headers.
+    pub includes: crate::headers::IncludeOptions,
 }
 
 impl Settings {
@@ -91,6 +93,7 @@ impl Default for Settings {
             helper_errors: false,
             str_trunc_trailer: "..".to_owned(),
             dummy_ts_map: None,
+            includes: Default::default(),
         }
     }
 }
