@@ -49,7 +49,8 @@ fi
 # debugf() tests read the global trace buffer through debugfs, as bpftrace's CI has it.
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug || true
 
-work=$(mktemp -d /tmp/bpfhook-suite.XXXXXX)
+# No `-` or `.` in the path: tests match source paths of the test programs with [\w/]+.
+work=$(mktemp -d /tmp/bpfhook_suite_XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r "$peer" "$work/peer"
 chmod -R u+w "$work/peer"

@@ -1006,3 +1006,38 @@ fn begin_runs_before_the_other_probes_attach() {
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("late enough 1\n"), "{out}");
 }
+
+#[test]
+fn user_stack_frames_name_their_source_line_from_dwarf() {
+    // Built with -g: the frame gets @file:line in bpftrace's stack mode, unless configured off.
+    let target = test_binary("uprobe_target");
+    let lingering = format!(
+        "/bin/sh -c '(echo go; sleep 1) | {} 1 linger'",
+        target.display()
+    );
+    for (config, with_line) in [("", true), ("config = { show_debug_info = 0 }", false)] {
+        let script = format!(
+            r#"{config} uprobe:{}:bpfhook_target_fn {{ printf("<%s>\n", ustack(1)); exit(); }}"#,
+            target.display()
+        );
+        let (out, err, output) = trace(&["-c", &lingering, "-e", &script]);
+        assert!(output.status.success(), "{err}");
+        let frame = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("bpfhook_target_fn+"))
+            .unwrap_or_else(|| panic!("no frame in {out}"));
+        match frame.split_once('@') {
+            Some((_, at)) => {
+                assert!(with_line, "{out}");
+                let (file, line) = at.rsplit_once(':').expect("file:line");
+                assert!(file.ends_with("tests/bin/uprobe_target.c"), "{out}");
+                // The function starts on line 6 of the target's source.
+                assert!(
+                    (6..=8).contains(&line.parse::<u32>().expect("a line")),
+                    "{out}"
+                );
+            }
+            None => assert!(!with_line, "{out}"),
+        }
+    }
+}

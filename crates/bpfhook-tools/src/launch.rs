@@ -67,6 +67,8 @@ pub fn run(
     let settings = Settings {
         positional: launch.params,
         max_strlen: launch.max_strlen,
+        // BCC's stacks name functions only.
+        show_debug_info: false,
         ..Settings::default()
     };
     let script = bpfhook_lang::compile(&launch.name, &launch.source, settings).map_err(|e| {

@@ -22,12 +22,15 @@ pub struct Decoder {
     names: HashMap<u64, String>,
     /// What follows a string that filled its `str()` buffer (`..`).
     trailer: String,
+    /// User frames end in `@file:line` where DWARF has it.
+    source_lines: bool,
 }
 
 impl Decoder {
-    pub fn new(strftime_formats: Vec<String>, trailer: &str) -> Self {
+    pub fn new(strftime_formats: Vec<String>, settings: &crate::sema::Settings) -> Self {
         Self {
-            trailer: trailer.to_owned(),
+            trailer: settings.str_trunc_trailer.clone(),
+            source_lines: settings.show_debug_info,
             kernel: None,
             kernel_failed: false,
             user: UserSymbolizer::new(),
@@ -223,7 +226,17 @@ impl Decoder {
             .map(|address| {
                 let (text, module) = match pid {
                     Some(pid) => match self.user.symbolize(pid, address) {
-                        Some(symbol) => (Some(symbol.to_string()), symbol.module),
+                        Some(symbol) => {
+                            let mut text = symbol.to_string();
+                            // bpftrace's mode names the source line too (perf's never does).
+                            let line = (self.source_lines && spec.mode == StackMode::Bpftrace)
+                                .then(|| self.user.source_line(pid, address))
+                                .flatten();
+                            if let Some(line) = line {
+                                text = format!("{text}@{}:{}", line.file, line.line);
+                            }
+                            (Some(text), symbol.module)
+                        }
                         None => (None, None),
                     },
                     None => (

@@ -209,10 +209,7 @@ pub fn run(
         analysis,
         manager,
         events,
-        decoder: Decoder::new(
-            compiled.events.strftime_formats.clone(),
-            &analysis.settings.str_trunc_trailer,
-        ),
+        decoder: Decoder::new(compiled.events.strftime_formats.clone(), &analysis.settings),
         formats: compiled
             .events
             .printf

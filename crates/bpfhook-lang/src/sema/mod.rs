@@ -56,6 +56,9 @@ pub struct Settings {
     pub helper_errors: bool,
     /// Printed after a string `str()` may have cut (`BPFTRACE_STR_TRUNC_TRAILER`).
     pub str_trunc_trailer: String,
+    /// User stack frames name their source file and line where DWARF has them
+    /// (`config = { show_debug_info = 0 }` turns it off).
+    pub show_debug_info: bool,
     /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its timestamp from this scalar map
     /// instead of the clock (how tests drive time series through known intervals).
     pub dummy_ts_map: Option<String>,
@@ -92,6 +95,7 @@ impl Default for Settings {
             stack_mode: crate::types::StackMode::Bpftrace,
             helper_errors: false,
             str_trunc_trailer: "..".to_owned(),
+            show_debug_info: true,
             dummy_ts_map: None,
             includes: Default::default(),
         }
@@ -591,6 +595,7 @@ impl Checker {
                     self.settings.max_stack_frames = n.clamp(1, 127) as u32
                 }
                 ("max_cat_bytes", Some(n)) => self.settings.max_cat_bytes = n,
+                ("show_debug_info", Some(n)) => self.settings.show_debug_info = n != 0,
                 ("stack_mode", None) => match &item.value {
                     ConfigValue::String(mode) | ConfigValue::Ident(mode) => {
                         match crate::types::StackMode::parse(mode) {
@@ -626,8 +631,7 @@ impl Checker {
                 },
                 // Accepted, with no effect on what we generate.
                 (
-                    "show_debug_info"
-                    | "log_size"
+                    "log_size"
                     | "max_bpf_progs"
                     | "max_probes"
                     | "perf_rb_pages"

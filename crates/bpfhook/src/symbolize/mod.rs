@@ -7,6 +7,7 @@ mod demangle;
 pub mod elf;
 mod frame_pointers;
 mod kernel;
+mod lines;
 mod maps;
 mod table;
 mod user;
@@ -15,6 +16,7 @@ use std::fmt;
 
 pub use frame_pointers::has_frame_pointers;
 pub use kernel::KernelSymbolizer;
+pub use lines::SourceLine;
 pub use maps::Mapping;
 
 /// The executable file mappings of a process, sorted by address; `None` when it is gone.

@@ -9,6 +9,7 @@ use object::Object;
 
 use super::demangle::demangle;
 use super::elf::{function_symbols, has_symtab, LoadSegments};
+use super::lines::{SourceLine, SourceLines};
 use super::maps::{self, Mapping};
 use super::table::{AddressTable, TableBuilder};
 use super::{debuginfo, Symbol};
@@ -24,6 +25,8 @@ pub struct UserSymbolizer {
     binaries: HashMap<FileIdentity, Option<Binary>>,
     /// Read by their own addresses for processes gone before their mappings were read.
     programs: Vec<PathBuf>,
+    /// DWARF line tables, read the first time a line is asked for; `None`: the file has none.
+    lines: HashMap<FileIdentity, Option<SourceLines>>,
     stats: CacheStats,
 }
 
@@ -34,6 +37,15 @@ pub struct CacheStats {
     pub binaries_parsed: u64,
     /// /proc/PID/maps reads.
     pub maps_read: u64,
+}
+
+/// A file a process maps: how to open it (`source`), its identity, the offset an address
+/// falls at, and the path the process knows it by.
+struct MappedFile {
+    source: PathBuf,
+    identity: FileIdentity,
+    file_offset: u64,
+    module: PathBuf,
 }
 
 #[derive(Debug)]
@@ -166,8 +178,24 @@ impl UserSymbolizer {
             .as_mut()
     }
 
-    /// The binary mapped at `address` in `pid`, the offset in its file, and its path.
-    fn locate(&mut self, pid: u32, address: u64) -> Option<(&Binary, u64, PathBuf)> {
+    /// The source file and line of the code at `address` in process `pid`, from the mapped
+    /// binary's DWARF; `None` without debug info.
+    pub fn source_line(&mut self, pid: u32, address: u64) -> Option<SourceLine> {
+        let at = self.mapped_file(pid, address)?;
+        let virtual_address = self
+            .locate(pid, address)?
+            .0
+            .segments
+            .address(at.file_offset)?;
+        self.lines
+            .entry(at.identity)
+            .or_insert_with(|| SourceLines::read(&at.source, &at.module))
+            .as_ref()?
+            .find(virtual_address)
+    }
+
+    /// The file mapped at `address` in `pid` and the offset in it.
+    fn mapped_file(&mut self, pid: u32, address: u64) -> Option<MappedFile> {
         let mappings = self.mappings(pid)?;
         let index = mappings
             .partition_point(|m| m.mapping.start <= address)
@@ -178,7 +206,22 @@ impl UserSymbolizer {
             .file
             .get_or_insert_with(|| open_mapped(pid, &entry.mapping))
             .clone()?;
-        let module = entry.mapping.path.clone();
+        Some(MappedFile {
+            source,
+            identity,
+            file_offset,
+            module: entry.mapping.path.clone(),
+        })
+    }
+
+    /// The binary mapped at `address` in `pid`, the offset in its file, and its path.
+    fn locate(&mut self, pid: u32, address: u64) -> Option<(&Binary, u64, PathBuf)> {
+        let MappedFile {
+            source,
+            identity,
+            file_offset,
+            module,
+        } = self.mapped_file(pid, address)?;
         let binary = load(
             &mut self.binaries,
             &mut self.stats,
