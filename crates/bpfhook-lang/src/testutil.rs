@@ -107,14 +107,10 @@ pub fn run_json(source: &str, settings: crate::sema::Settings, bench: bool) -> (
     let script = crate::compile("stdin", source, settings).unwrap_or_else(|e| panic!("{e}"));
     let mut output = crate::output::JsonOutput { out: Vec::new() };
     let options = crate::runtime::RunOptions {
-        pid: None,
-        child: None,
-        notify_attached: false,
-        stop: Default::default(),
-        unsafe_calls: false,
         warnings: true,
         quiet: true,
         bench,
+        ..Default::default()
     };
     let code = crate::runtime::run(&script.compiled, &script.analysis, options, &mut output)
         .unwrap_or_else(|e| panic!("running {source}: {e}"));

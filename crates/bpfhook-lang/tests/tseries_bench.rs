@@ -26,14 +26,10 @@ impl Write for Shared {
 /// Quiet, no command, `bench` as given.
 fn options(bench: bool) -> RunOptions {
     RunOptions {
-        pid: None,
-        child: None,
-        notify_attached: false,
-        stop: Default::default(),
-        unsafe_calls: false,
         warnings: true,
         quiet: true,
         bench,
+        ..RunOptions::default()
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod asm;
 pub mod attach;
 pub mod btf;
+pub mod clock;
 pub mod compile;
 pub mod decode;
 pub mod discover;

@@ -202,23 +202,15 @@ impl TimeUnit {
 
 /// `1970-01-01 00:00:00.500000000`: an interval's start as JSON gives it (UTC).
 pub(crate) fn utc_time(ns: u64) -> String {
-    let seconds = ns / 1_000_000_000;
-    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
-    // Days since 1970-01-01 → year, month, day (Howard Hinnant's civil_from_days).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = bpfhook::clock::utc(ns / 1_000_000_000);
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:09}",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:09}",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
         ns % 1_000_000_000
     )
 }

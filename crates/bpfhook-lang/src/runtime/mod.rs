@@ -82,6 +82,7 @@ impl From<ManagerError> for RuntimeError {
 }
 
 /// How to run.
+#[derive(Default)]
 pub struct RunOptions {
     /// `-p PID`: uprobes and perf events only in this process.
     pub pid: Option<u32>,
