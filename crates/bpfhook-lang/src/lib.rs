@@ -1,7 +1,7 @@
 //! bpfhook-lang: the bpftrace language compiled by our own code, without LLVM.
 //!
 //! text → [`lexer`] → [`parser`] ([`ast`], spans in [`diag`]; [`printer`] writes a tree back)
-//! → [`probes`] (attach points expanded) → [`sema`] (types, map shapes, probe contexts) →
+//! → [`macros`] (calls of macros replaced by their bodies) → [`probes`] (attach points expanded) → [`sema`] (types, map shapes, probe contexts) →
 //! [`codegen`] (one program per probe, onto `bpfhook::asm`) → [`runtime`] (the Manager loads
 //! and attaches; records become lines and maps print as bpftrace prints them, through
 //! [`output`]).
@@ -10,6 +10,7 @@ pub mod ast;
 pub mod codegen;
 pub mod diag;
 pub mod lexer;
+pub mod macros;
 pub mod output;
 pub mod parser;
 pub mod printer;
@@ -52,6 +53,9 @@ pub fn compile(
         diagnostics,
     };
     let mut program = parse(source).map_err(fail)?;
+    macros::expand(&mut program).map_err(|d| fail(macros::explain(d, &program.expansions)))?;
+    let expansions = std::mem::take(&mut program.expansions);
+    let fail = |diagnostics: Diagnostics| fail(macros::explain(diagnostics, &expansions));
     let missing_probes = MissingProbes::of(&program.config);
     let mut errors = Diagnostics::default();
     let mut skipped = Diagnostics::default();
@@ -101,19 +105,27 @@ pub fn compile(
     let lines = diag::LineIndex::new(source);
     for call in &mut compiled.events.printf {
         call.location = lines.location(source_name, call.span);
+        let label = match call.kind {
+            codegen::EventKind::Errorf => "ERROR",
+            _ => "WARNING",
+        };
+        let notes = macros::expanded_from(call.span, &expansions);
+        call.expanded_from = diag::render_notes(source_name, source, &notes, label);
     }
     for site in &mut compiled.events.helper_sites {
         site.file = source_name.to_owned();
         site.location = lines.location(source_name, site.span);
         (site.line, site.column, _) = lines.line_and_columns(site.span);
         let rendered = Diagnostic::warning(site.span, "").render(source_name, source);
+        let notes = macros::expanded_from(site.span, &expansions);
         site.excerpt = rendered
             .split_once('\n')
             .map_or("", |(_, rest)| rest)
-            .to_owned();
+            .to_owned()
+            + &diag::render_notes(source_name, source, &notes, "WARNING");
     }
-    let warnings =
-        skipped.render(source_name, source) + &analysis.warnings.render(source_name, source);
+    let warnings = skipped.render(source_name, source)
+        + &macros::explain(analysis.warnings.clone(), &expansions).render(source_name, source);
     Ok(Script {
         compiled,
         analysis,

@@ -461,6 +461,7 @@ impl Parser<'_> {
     fn macro_decl(&mut self) -> Result<()> {
         let keyword = self.expect_word("macro")?;
         let name = self.ident()?.name;
+        let span = self.span_from(keyword.span);
         self.expect(Punct::LParen)?;
         let params = self.list(Punct::RParen, |p| {
             let token = p.next()?;
@@ -475,12 +476,27 @@ impl Parser<'_> {
                 span: token.span,
             })
         })?;
-        let body = self.block()?;
+        let open = self.expect(Punct::LBrace)?;
+        let (mut statements, open_ended) = self.statements()?;
+        let value = match statements.pop() {
+            Some(Statement {
+                kind: StatementKind::Expr(value),
+                ..
+            }) if open_ended => Some(value),
+            last => {
+                statements.extend(last);
+                None
+            }
+        };
         self.program.macros.push(Macro {
             name,
             params,
-            body,
-            span: self.span_from(keyword.span),
+            body: Block {
+                statements,
+                span: self.span_from(open.span),
+            },
+            value,
+            span,
         });
         Ok(())
     }
