@@ -8,7 +8,8 @@
 //!   runs once per use); a variable or map given for it is wrapped in a block, read-only;
 //! - the variables the body assigns or declares get hidden names (hygiene), one set per
 //!   expansion;
-//! - macros may call macros defined anywhere in the script, but not themselves.
+//! - macros may call macros defined anywhere in the script, but not themselves;
+//! - `NAME()` and `__builtin_NAME` are the builtin `NAME` (bpftrace's standard macros).
 //!
 //! Every span copied from a body names its expansion (`Span::expansion`), so messages about
 //! it can add where the macro was called ([`explain`]).
@@ -408,9 +409,11 @@ impl<'m> Expander<'m> {
         let kinds: Vec<Kind> = args.iter().map(Kind::of_arg).collect();
         let m = match self.registry.lookup(name, &kinds) {
             Lookup::Exact(m) => m,
-            Lookup::Unknown => return None,
             // A builtin of the same name stays what it is (bpftrace's standard macros).
-            Lookup::Closest(_) if Builtin::from_name(name).is_some() => return None,
+            Lookup::Unknown => return builtin_wrapper(expr),
+            Lookup::Closest(_) if Builtin::from_name(name).is_some() => {
+                return builtin_wrapper(expr);
+            }
             Lookup::Closest(m) => {
                 self.mismatch(expr.span, m, args);
                 return None;
@@ -655,6 +658,20 @@ impl Instantiation<'_> {
         }
         name.to_owned()
     }
+}
+
+/// bpftrace's standard library wraps each builtin variable in macros: `NAME()` and
+/// `__builtin_NAME` are `NAME`. Rewritten in place; never an expansion.
+fn builtin_wrapper(expr: &mut Expr) -> Option<(Block, Option<Expr>)> {
+    let name = match &expr.kind {
+        ExprKind::Call { function, args } if args.is_empty() => function.name.as_str(),
+        ExprKind::Identifier(name) => name.strip_prefix("__builtin_")?,
+        _ => return None,
+    };
+    if Builtin::from_name(name).is_some() {
+        expr.kind = ExprKind::Identifier(name.to_owned());
+    }
+    None
 }
 
 fn fresh_id(next: &mut u32) -> ExprId {
