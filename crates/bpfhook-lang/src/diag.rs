@@ -120,7 +120,12 @@ impl Diagnostic {
 pub fn render_notes(source_name: &str, source: &str, notes: &[Note], label: &str) -> String {
     notes
         .iter()
-        .map(|n| format!("\n{}", render_place(source_name, source, n.span, label, &n.message)))
+        .map(|n| {
+            format!(
+                "\n{}",
+                render_place(source_name, source, n.span, label, &n.message)
+            )
+        })
         .collect()
 }
 

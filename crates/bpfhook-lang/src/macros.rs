@@ -525,10 +525,10 @@ impl<'m> Expander<'m> {
                 param.name,
                 got.described()
             );
-            self.error(
-                Diagnostic::error(arg.span, message)
-                    .with_note(param.span, "This is the argument in the closest definition."),
-            );
+            self.error(Diagnostic::error(arg.span, message).with_note(
+                param.span,
+                "This is the argument in the closest definition.",
+            ));
         }
     }
 
@@ -592,14 +592,10 @@ impl Visit for Instantiation<'_> {
             }
             StatementKind::Let { variable, .. } => {
                 if self.variables.contains_key(&variable.name) {
-                    let message = format!(
-                        "Variable declaration shadows macro arg ${}",
-                        variable.name
-                    );
-                    self.errors.push(Diagnostic::error(
-                        self.expanded(statement.span),
-                        message,
-                    ));
+                    let message =
+                        format!("Variable declaration shadows macro arg ${}", variable.name);
+                    self.errors
+                        .push(Diagnostic::error(self.expanded(statement.span), message));
                 } else {
                     self.renamed.insert(variable.name.clone());
                     variable.name = self.variable(&variable.name);
@@ -686,5 +682,196 @@ impl Visit for Renumber<'_> {
     fn expr(&mut self, expr: &mut Expr) {
         expr.id = fresh_id(self.0);
         walk_expr(self, expr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::printer::print;
+
+    /// The program after expansion, printed.
+    fn expanded(source: &str) -> String {
+        let mut program = crate::parse(source).expect("parses");
+        if let Err(e) = expand(&mut program) {
+            panic!("{}", e.render("stdin", source));
+        }
+        assert!(program.macros.is_empty(), "definitions consumed");
+        print(&program)
+    }
+
+    /// The errors of expansion, rendered with the calls they were expanded from.
+    fn errors(source: &str) -> String {
+        let mut program = crate::parse(source).expect("parses");
+        let errors = expand(&mut program).expect_err("expansion fails");
+        explain(errors, &program.expansions).render("stdin", source)
+    }
+
+    /// One line, single spaces: the printer's layout does not matter here.
+    fn flat(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn variable_parameters_are_the_callers_variables() {
+        let out = flat(&expanded(
+            "macro inc($x) { $x += 1; } begin { $a = 1; inc($a); print($a); }",
+        ));
+        assert!(out.contains("$a = 1; { $a += 1; } print($a);"), "{out}");
+    }
+
+    #[test]
+    fn a_value_makes_a_block_expression() {
+        let out = flat(&expanded(
+            "macro inc($x) { $x += 1; $x } begin { $a = 1; $b = inc($a); }",
+        ));
+        assert!(out.contains("$b = { $a += 1; $a };"), "{out}");
+    }
+
+    #[test]
+    fn expression_parameters_are_copied_to_each_use_and_variables_read_only() {
+        let out = flat(&expanded(
+            "macro twice(x) { x + x } begin { $a = 1; @m = 2; print(twice($a)); print(twice(@m + 1)); }",
+        ));
+        assert!(out.contains("print({ { $a } + { $a } });"), "{out}");
+        // The tree keeps the grouping the text would need parentheses for.
+        assert!(out.contains("print({ @m + 1 + (@m + 1) });"), "{out}");
+    }
+
+    #[test]
+    fn maps_are_renamed_and_other_maps_refused() {
+        let out = flat(&expanded(
+            "macro set(@x) { @x[1] = 2; for ($kv : @x) { print($kv); } } begin { set(@a); }",
+        ));
+        assert!(out.contains("@a[1] = 2; for ($$set_1_kv : @a)"), "{out}");
+        assert!(out.contains("print($$set_1_kv)"), "{out}");
+        assert_eq!(
+            errors("macro set() { @x = 1; } begin { set(); }"),
+            "stdin:1:15-17: ERROR: Unhygienic access to map: @x. Maps must be passed into the macro as arguments.\n\
+             macro set() { @x = 1; } begin { set(); }\n              ~~\n\
+             stdin:1:33-38: ERROR: expanded from\n\
+             macro set() { @x = 1; } begin { set(); }\n                                ~~~~~"
+        );
+    }
+
+    #[test]
+    fn the_bodys_own_variables_are_hidden_per_expansion() {
+        let out = flat(&expanded(
+            "macro inc(x) { let $y = x + 1; $y } begin { $y = 2; $z = inc(5) + inc(6); print($y); }",
+        ));
+        assert!(out.contains("$y = 2;"), "{out}");
+        assert!(
+            out.contains("{ let $$inc_1_y = 5 + 1; $$inc_1_y }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("{ let $$inc_2_y = 6 + 1; $$inc_2_y }"),
+            "{out}"
+        );
+        assert!(out.contains("print($y);"), "{out}");
+    }
+
+    #[test]
+    fn macros_call_macros_in_any_order_and_parameters_shadow_macros() {
+        let out = flat(&expanded(
+            "macro add2(x) { x + add1(x) } macro add1(x) { x + 1 } macro one() { 1 } macro id(one) { one } begin { print(add2(1)); print(id(2)); print(one); }",
+        ));
+        assert!(out.contains("print({ 1 + { 1 + 1 } });"), "{out}");
+        assert!(out.contains("print({ 2 });"), "{out}");
+        assert!(out.contains("print({ 1 });"), "{out}");
+    }
+
+    #[test]
+    fn builtins_through_their_wrappers() {
+        let out = flat(&expanded(
+            "macro cpu(x) { x } begin { print((cpu(), __builtin_pid, cpu(3), exit())); }",
+        ));
+        assert!(out.contains("print((cpu, pid, { 3 }, exit()));"), "{out}");
+    }
+
+    #[test]
+    fn every_expression_keeps_an_id_of_its_own() {
+        let mut program = crate::parse("macro f(x) { $t = x; x + $t } begin { $a = f(f(1) + 2); }")
+            .expect("parses");
+        expand(&mut program).expect("expands");
+        struct Ids(Vec<u32>);
+        impl Visit for Ids {
+            fn expr(&mut self, expr: &mut Expr) {
+                self.0.push(expr.id.0);
+                walk_expr(self, expr);
+            }
+        }
+        let mut ids = Ids(Vec::new());
+        walk_block(&mut ids, &mut program.probes[0].body);
+        let count = ids.0.len();
+        ids.0.sort_unstable();
+        ids.0.dedup();
+        assert_eq!(ids.0.len(), count, "ids repeat");
+        assert!(ids.0.iter().all(|&id| id < program.expr_count));
+    }
+
+    #[test]
+    fn recursion_is_refused_with_the_chain() {
+        let out = errors("macro a(x) { b(x) } macro b(x) { a(x) } begin { a(1); }");
+        assert!(
+            out.starts_with(
+                "stdin:1:34-38: ERROR: Recursive macro call detected. Call chain: a > b > a\n"
+            ),
+            "{out}"
+        );
+        // The inner call sits in b's body, expanded in a's body, expanded in the probe.
+        assert_eq!(out.matches("ERROR: expanded from").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn arguments_of_the_wrong_kind() {
+        assert_eq!(
+            errors("macro m(@x, $y) { 1 } begin { m(@a, 2); }"),
+            "stdin:1:31-39: ERROR: Call to m() has arguments that do not match any definition.\n\
+             macro m(@x, $y) { 1 } begin { m(@a, 2); }\n                              ~~~~~~~~\n\
+             stdin:1:37-38: ERROR: Mismatched arg. m() expects a variable for arg $y but got an expression.\n\
+             macro m(@x, $y) { 1 } begin { m(@a, 2); }\n                                    ~\n\
+             stdin:1:13-15: ERROR: This is the argument in the closest definition.\n\
+             macro m(@x, $y) { 1 } begin { m(@a, 2); }\n            ~~"
+        );
+        let out = errors("macro m($x) { 1 } begin { $v = m; }");
+        assert!(
+            out.contains("ERROR: Call to m() has arguments that do not match any definition."),
+            "{out}"
+        );
+        assert!(out.contains("stdin:1:1-8: ERROR: The closest definition of m() has a different number of arguments. Expected: 1 but got 0"), "{out}");
+    }
+
+    #[test]
+    fn bad_definitions() {
+        let out = errors("macro m(x) { 1 } macro m(y) { 2 } begin { m(1); }");
+        assert!(
+            out.starts_with("stdin:1:18-25: ERROR: Redefinition of macro: m\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("stdin:1:1-8: ERROR: This is the original definition."),
+            "{out}"
+        );
+        // Different parameters tell overloads apart.
+        let out = flat(&expanded(
+            "macro m($x) { 1 } macro m(@x) { 2 } macro m(x) { 3 } begin { $a = 0; print((m($a), m(@b), m(4))); }",
+        ));
+        assert!(out.contains("print(({ 1 }, { 2 }, { 3 }));"), "{out}");
+        assert!(errors("macro m($x, $x) { 1 } begin { }")
+            .contains("ERROR: Variable for macro argument has already been used: $x"));
+        assert!(errors("macro m(pid) { 1 } begin { }")
+            .contains("ERROR: syntax: builtin 'pid' can't be used as a macro argument"));
+        assert!(errors("macro m($x) { let $x; 1 } begin { $y = 1; m($y); }")
+            .contains("ERROR: Variable declaration shadows macro arg $x"));
+    }
+
+    #[test]
+    fn a_macro_without_a_value_in_an_expression() {
+        let out = errors("macro m() { exit(); } begin { $x = m(); }");
+        assert!(
+            out.starts_with("stdin:1:36-39: ERROR: Macro m() has no value"),
+            "{out}"
+        );
     }
 }
