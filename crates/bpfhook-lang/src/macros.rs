@@ -585,10 +585,8 @@ impl Visit for Instantiation<'_> {
                         ..
                     },
                 ..
-            } => {
-                if !self.variables.contains_key(name) {
-                    self.renamed.insert(name.clone());
-                }
+            } if !self.variables.contains_key(name) => {
+                self.renamed.insert(name.clone());
             }
             StatementKind::Let { variable, .. } => {
                 if self.variables.contains_key(&variable.name) {
