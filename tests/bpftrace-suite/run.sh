@@ -8,7 +8,7 @@
 #
 # --fast      only tests that need no traffic (no BEFORE/AFTER/SETUP commands)
 # --check F   exit 1 if a test named in F (one `suite.name` per line) did not pass
-# SUITE…      default: basic variable map call json-output tuples precedence other builtin probe for
+# SUITE…      default: basic variable map call json-output tuples precedence other builtin probe for macro
 #
 # BPFHOOK_BIN picks the binary (default target/release/bpfhook, built if missing); the report
 # (per-suite counts, then every test that did not pass) goes to stdout and to
@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#suites[@]} -gt 0 ] || suites=(basic variable map call json-output tuples precedence other builtin probe for)
+[ ${#suites[@]} -gt 0 ] || suites=(basic variable map call json-output tuples precedence other builtin probe for macro)
 [ -n "$peer" ] && [ -d "$peer/tests/runtime" ] || { echo "bpftrace's suite is neither beside this checkout (../shared/peer/bpftrace-runtime) nor in /work/shared/peer: set BPFHOOK_PEER" >&2; exit 1; }
 
 bin=${BPFHOOK_BIN:-$root/target/release/bpfhook}

@@ -13,11 +13,14 @@ pub struct Program {
     pub map_decls: Vec<MapDecl>,
     /// `config = { max_strlen = 128 }`.
     pub config: Vec<ConfigItem>,
-    /// `macro name($a, b) { … }`, expanded by the semantic pass.
+    /// `macro name($a, b) { … }`, expanded into the probes by `macros::expand`.
     pub macros: Vec<Macro>,
     pub probes: Vec<Probe>,
     /// How many expression ids were handed out (side tables can be `Vec`s of this length).
     pub expr_count: u32,
+    /// The macro calls expanded, by `Span::expansion` (1 is the first): where each call was
+    /// (its own span names the expansion it sits in, if any).
+    pub expansions: Vec<Span>,
 }
 
 /// `probe_a, probe_b /predicate/ { body }`.
@@ -357,13 +360,16 @@ pub enum ConfigValue {
     Ident(String),
 }
 
-/// `macro name(params) { body }`: each param keeps its sigil in `name` (`$x` a value, `@m` a
-/// map, `x` a bare name).
+/// `macro name(params) { body }`: each param keeps its sigil in `name` (`$x` a variable, `@m`
+/// a map, `x` an expression).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Macro {
     pub name: String,
     pub params: Vec<Ident>,
     pub body: Block,
+    /// The body's last expression when no `;` follows it: what a call is worth.
+    pub value: Option<Expr>,
+    /// `macro name`, where messages about the definition point.
     pub span: Span,
 }
 

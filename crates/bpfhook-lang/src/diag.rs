@@ -4,11 +4,13 @@
 
 use std::fmt;
 
-/// A byte range `[start, end)` in the program text.
+/// A byte range `[start, end)` in the program text, and the macro expansion it was copied
+/// into (0: written in place; n: `Program::expansions[n - 1]`, the call it expanded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
     pub start: u32,
     pub end: u32,
+    pub expansion: u32,
 }
 
 impl Span {
@@ -16,14 +18,16 @@ impl Span {
         Self {
             start: start as u32,
             end: end as u32,
+            expansion: 0,
         }
     }
 
-    /// The smallest span covering both.
+    /// The smallest span covering both (in the expansion of `self`).
     pub fn to(self, other: Span) -> Span {
         Span {
             start: self.start.min(other.start),
             end: self.end.max(other.end),
+            expansion: self.expansion,
         }
     }
 }
@@ -45,6 +49,16 @@ pub struct Diagnostic {
     /// A line printed before the diagnostic: what bpftrace prints there from another tool
     /// (clang's `definitions.h:2:10: fatal error: …`).
     pub preamble: Option<String>,
+    /// Further places that explain it (a definition, the macro call it was expanded from),
+    /// each printed after it with the same label.
+    pub notes: Vec<Note>,
+}
+
+/// A place a diagnostic points at besides its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub span: Span,
+    pub message: String,
 }
 
 impl Diagnostic {
@@ -54,6 +68,7 @@ impl Diagnostic {
             span,
             message: message.into(),
             preamble: None,
+            notes: Vec::new(),
         }
     }
 
@@ -65,6 +80,7 @@ impl Diagnostic {
             span: Span::default(),
             message: message.into(),
             preamble: None,
+            notes: Vec::new(),
         }
     }
 
@@ -74,6 +90,7 @@ impl Diagnostic {
             span,
             message: message.into(),
             preamble: None,
+            notes: Vec::new(),
         }
     }
 
@@ -83,6 +100,15 @@ impl Diagnostic {
             preamble: Some(line),
             ..self
         }
+    }
+
+    /// The same, with a note at `span` printed after it.
+    pub fn with_note(mut self, span: Span, message: impl Into<String>) -> Self {
+        self.notes.push(Note {
+            span,
+            message: message.into(),
+        });
+        self
     }
 
     /// `NAME:LINE:COL-COL: ERROR: message`, the line, and an underline (bpftrace's layout),
@@ -95,7 +121,6 @@ impl Diagnostic {
     }
 
     fn render_own(&self, source_name: &str, source: &str) -> String {
-        let at = Position::of(self.span, source);
         let label = match self.severity {
             Severity::Error => "ERROR",
             Severity::Warning => "WARNING",
@@ -106,18 +131,38 @@ impl Diagnostic {
                 };
             }
         };
-        let line = &source[at.line_start..at.line_end];
-        let pad: String = source[at.line_start..at.start]
-            .chars()
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        let underline = "~".repeat(at.end_column - at.column);
-        format!(
-            "{}: {label}: {}\n{line}\n{pad}{underline}",
-            at.label(source_name),
-            self.message
-        )
+        let mut out = render_place(source_name, source, self.span, label, &self.message);
+        out.push_str(&render_notes(source_name, source, &self.notes, label));
+        out
     }
+}
+
+/// Notes as they follow a message (each on its own lines, with a leading line break).
+pub fn render_notes(source_name: &str, source: &str, notes: &[Note], label: &str) -> String {
+    notes
+        .iter()
+        .map(|n| {
+            format!(
+                "\n{}",
+                render_place(source_name, source, n.span, label, &n.message)
+            )
+        })
+        .collect()
+}
+
+/// `NAME:LINE:COL-COL: LABEL: message`, the source line, the span underlined.
+fn render_place(source_name: &str, source: &str, span: Span, label: &str, message: &str) -> String {
+    let at = Position::of(span, source);
+    let line = &source[at.line_start..at.line_end];
+    let pad: String = source[at.line_start..at.start]
+        .chars()
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let underline = "~".repeat(at.end_column - at.column);
+    format!(
+        "{}: {label}: {message}\n{line}\n{pad}{underline}",
+        at.label(source_name)
+    )
 }
 
 /// Where each line starts, to name many places in one text without rescanning it.

@@ -1,7 +1,7 @@
 //! bpfhook-lang: the bpftrace language compiled by our own code, without LLVM.
 //!
 //! text → [`lexer`] (constants of C headers through [`headers`]) → [`parser`] ([`ast`], spans in [`diag`]; [`printer`] writes a tree back)
-//! → [`probes`] (attach points expanded) → [`sema`] (types, map shapes, probe contexts) →
+//! → [`macros`] (calls of macros replaced by their bodies) → [`probes`] (attach points expanded) → [`sema`] (types, map shapes, probe contexts) →
 //! [`codegen`] (one program per probe, onto `bpfhook::asm`) → [`runtime`] (the Manager loads
 //! and attaches; records become lines and maps print as bpftrace prints them, through
 //! [`output`]).
@@ -11,6 +11,7 @@ pub mod codegen;
 pub mod diag;
 pub mod headers;
 pub mod lexer;
+pub mod macros;
 pub mod output;
 pub mod parser;
 pub mod printer;
@@ -62,6 +63,9 @@ pub fn compile(
             ))]))
         })?;
     let mut program = parser::parse_with_headers(source, &headers).map_err(fail)?;
+    macros::expand(&mut program).map_err(|d| fail(macros::explain(d, &program.expansions)))?;
+    let expansions = std::mem::take(&mut program.expansions);
+    let fail = |diagnostics: Diagnostics| fail(macros::explain(diagnostics, &expansions));
     let missing_probes = MissingProbes::of(&program.config);
     let mut errors = Diagnostics::default();
     let mut skipped = Diagnostics::default();
@@ -111,19 +115,27 @@ pub fn compile(
     let lines = diag::LineIndex::new(source);
     for call in &mut compiled.events.printf {
         call.location = lines.location(source_name, call.span);
+        let label = match call.kind {
+            codegen::EventKind::Errorf => "ERROR",
+            _ => "WARNING",
+        };
+        let notes = macros::expanded_from(call.span, &expansions);
+        call.expanded_from = diag::render_notes(source_name, source, &notes, label);
     }
     for site in &mut compiled.events.helper_sites {
         site.file = source_name.to_owned();
         site.location = lines.location(source_name, site.span);
         (site.line, site.column, _) = lines.line_and_columns(site.span);
         let rendered = Diagnostic::warning(site.span, "").render(source_name, source);
+        let notes = macros::expanded_from(site.span, &expansions);
         site.excerpt = rendered
             .split_once('\n')
             .map_or("", |(_, rest)| rest)
-            .to_owned();
+            .to_owned()
+            + &diag::render_notes(source_name, source, &notes, "WARNING");
     }
-    let warnings =
-        skipped.render(source_name, source) + &analysis.warnings.render(source_name, source);
+    let warnings = skipped.render(source_name, source)
+        + &macros::explain(analysis.warnings.clone(), &expansions).render(source_name, source);
     Ok(Script {
         compiled,
         analysis,

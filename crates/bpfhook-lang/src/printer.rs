@@ -42,7 +42,7 @@ pub fn print(program: &Program) -> String {
     for m in &program.macros {
         let params: Vec<&str> = m.params.iter().map(|i| i.name.as_str()).collect();
         p.start_line(&format!("macro {}({}) ", m.name, params.join(", ")));
-        p.block(&m.body);
+        p.block_with_value(&m.body, m.value.as_ref());
     }
     for probe in &program.probes {
         let points: Vec<&str> = probe.attach_points.iter().map(|a| a.raw.as_str()).collect();
@@ -112,10 +112,18 @@ impl Printer {
 
     /// Prints `{ … }` from the current column, ending the line.
     fn block(&mut self, block: &Block) {
+        self.block_with_value(block, None);
+    }
+
+    /// `{ …; value }`: a block whose last expression, without `;`, is its value.
+    fn block_with_value(&mut self, block: &Block, value: Option<&Expr>) {
         self.out.push_str("{\n");
         self.indent += 1;
         for statement in &block.statements {
             self.statement(statement);
+        }
+        if let Some(value) = value {
+            self.line(&expr(value, TERNARY));
         }
         self.indent -= 1;
         self.line("}");

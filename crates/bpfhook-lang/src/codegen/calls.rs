@@ -372,7 +372,9 @@ impl ProgramGen<'_> {
             format: format.clone(),
             args: layout,
             span,
+            kind,
             location: String::new(),
+            expanded_from: String::new(),
         });
         self.send(kind, index, &values);
     }

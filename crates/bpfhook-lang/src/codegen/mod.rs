@@ -92,8 +92,11 @@ pub struct FormatCall {
     pub format: String,
     pub args: Layout,
     pub span: Span,
+    pub kind: EventKind,
     /// `stdin:1:9-62`, filled in by [`crate::compile`]: where `errorf`/`warnf` say they are.
     pub location: String,
+    /// The macro calls it was expanded from, rendered (each line led by a line break).
+    pub expanded_from: String,
 }
 
 /// Where a helper that can fail is called (`-k`): its name and the expression, with what

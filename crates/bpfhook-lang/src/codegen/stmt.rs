@@ -367,7 +367,9 @@ impl ProgramGen<'_> {
             format: "Map full; can't update element".to_owned(),
             args: crate::types::Layout::default(),
             span,
+            kind: super::EventKind::Warnf,
             location: String::new(),
+            expanded_from: String::new(),
         });
         self.send(super::EventKind::Warnf, index, &[]);
         self.b.label(&stored);

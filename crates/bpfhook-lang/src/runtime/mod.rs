@@ -401,8 +401,12 @@ impl Session<'_> {
                     Some(EventKind::Cat) => {
                         cat(&text, self.analysis.settings.max_cat_bytes, output)?
                     }
-                    Some(EventKind::Errorf) => eprintln!("{}: ERROR: {text}", call.location),
-                    Some(_) if self.warnings => eprintln!("{}: WARNING: {text}", call.location),
+                    Some(EventKind::Errorf) => {
+                        eprintln!("{}: ERROR: {text}{}", call.location, call.expanded_from)
+                    }
+                    Some(_) if self.warnings => {
+                        eprintln!("{}: WARNING: {text}{}", call.location, call.expanded_from)
+                    }
                     Some(_) | None => {}
                 }
             }

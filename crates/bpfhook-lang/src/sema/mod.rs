@@ -7,7 +7,7 @@
 //! changing; only the last round reports errors.
 
 mod btf;
-mod builtins;
+pub(crate) mod builtins;
 mod check;
 mod context;
 pub mod registers;
