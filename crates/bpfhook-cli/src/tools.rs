@@ -55,9 +55,9 @@ pub enum ToolCommand {
     /// Trace active TCP connections (like BCC's tcpconnect)
     Tcpconnect(TcpconnectArgs),
     /// Trace TCP connections processes accept (like BCC's tcpaccept)
-    Tcpaccept(TcpconnectArgs),
+    Tcpaccept(TcpacceptArgs),
     /// Trace TCP retransmissions (like BCC's tcpretrans)
-    Tcpretrans(TcpArgs),
+    Tcpretrans(TcpretransArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
     Syscount(SyscountArgs),
 }
@@ -141,20 +141,9 @@ impl IrqArgs {
     }
 }
 
+/// What every TCP tool takes: the address family and the output format.
 #[derive(Args)]
-pub struct TcpArgs {
-    /// Include a TIME column
-    #[arg(short = 'T', long = "time")]
-    timestamp: bool,
-    /// Only this process (tcplife)
-    #[arg(short = 'p', long = "pid")]
-    pid: Option<u32>,
-    /// Only this local port
-    #[arg(short = 'L', long = "localport")]
-    local_port: Option<u16>,
-    /// Only this remote port
-    #[arg(short = 'D', long = "remoteport")]
-    remote_port: Option<u16>,
+pub struct FamilyArgs {
     /// IPv4 only
     #[arg(short = '4', long = "ipv4")]
     ipv4: bool,
@@ -166,59 +155,140 @@ pub struct TcpArgs {
     json: bool,
 }
 
-impl TcpArgs {
+impl FamilyArgs {
     fn options(self) -> tcp::Options {
         tcp::Options {
-            timestamp: self.timestamp,
-            pid: self.pid,
-            local_port: self.local_port,
-            remote_port: self.remote_port,
             ipv4: self.ipv4,
             ipv6: self.ipv6,
             json: self.json,
+            ..tcp::Options::default()
+        }
+    }
+}
+
+/// Port filters of tcpstates, tcplife and tcpretrans.
+#[derive(Args)]
+pub struct PortArgs {
+    /// Only these local ports (comma-separated)
+    #[arg(short = 'L', long = "localport", value_delimiter = ',')]
+    local_ports: Vec<u16>,
+    /// Only these remote ports (comma-separated)
+    #[arg(short = 'D', long = "remoteport", value_delimiter = ',')]
+    remote_ports: Vec<u16>,
+}
+
+#[derive(Args)]
+pub struct TcpArgs {
+    /// Include a TIME column (HH:MM:SS)
+    #[arg(short = 'T', long = "time")]
+    clock: bool,
+    /// Include a TIME(s) column: seconds since the first event
+    #[arg(short = 't', long = "timestamp")]
+    seconds: bool,
+    /// Wide columns (room for IPv6 addresses)
+    #[arg(short = 'w', long = "wide", conflicts_with = "csv")]
+    wide: bool,
+    /// Comma-separated values
+    #[arg(short = 's', long = "csv")]
+    csv: bool,
+    /// Only this process (tcplife)
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    #[command(flatten)]
+    ports: PortArgs,
+    #[command(flatten)]
+    family: FamilyArgs,
+}
+
+impl TcpArgs {
+    fn options(self) -> tcp::Options {
+        let layout = match (self.wide, self.csv) {
+            (true, _) => tcp::Layout::Wide,
+            (_, true) => tcp::Layout::Csv,
+            _ => tcp::Layout::Narrow,
+        };
+        tcp::Options {
+            clock: self.clock,
+            seconds: self.seconds,
+            layout,
+            pid: self.pid,
+            local_ports: self.ports.local_ports,
+            remote_ports: self.ports.remote_ports,
+            ..self.family.options()
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct TcpretransArgs {
+    /// Count retransmits per flow, printed at the end
+    #[arg(short = 'c', long = "count")]
+    count: bool,
+    #[command(flatten)]
+    ports: PortArgs,
+    #[command(flatten)]
+    family: FamilyArgs,
+}
+
+/// What tcpconnect and tcpaccept share.
+#[derive(Args)]
+pub struct TcpOpenArgs {
+    /// Include a TIME(s) column
+    #[arg(short = 't', long = "timestamp")]
+    seconds: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only these ports, comma-separated (tcpconnect: the destination's; tcpaccept: the local
+    /// one)
+    #[arg(short = 'P', long = "port", value_delimiter = ',')]
+    ports: Vec<u16>,
+    #[command(flatten)]
+    family: FamilyArgs,
+}
+
+impl TcpOpenArgs {
+    /// `-P` filters the far end's port of a connect, the local port of an accept.
+    fn options(self, tool: tcp::Tool) -> tcp::Options {
+        let (local_ports, remote_ports) = match tool {
+            tcp::Tool::Accept => (self.ports, Vec::new()),
+            _ => (Vec::new(), self.ports),
+        };
+        tcp::Options {
+            seconds: self.seconds,
+            pid: self.pid,
+            local_ports,
+            remote_ports,
+            ..self.family.options()
         }
     }
 }
 
 #[derive(Args)]
 pub struct TcpconnectArgs {
-    /// Include a TIME(s) column
-    #[arg(short = 't', long = "timestamp")]
-    timestamp: bool,
-    /// Only this process
-    #[arg(short = 'p', long = "pid")]
-    pid: Option<u32>,
-    /// Only this port (tcpconnect: the destination's; tcpaccept: the local one), as BCC's -P
-    #[arg(short = 'P', long = "port")]
-    port: Option<u16>,
-    /// IPv4 only
-    #[arg(short = '4', long = "ipv4")]
-    ipv4: bool,
-    /// IPv6 only
-    #[arg(short = '6', long = "ipv6")]
-    ipv6: bool,
-    /// One JSON object per connection
-    #[arg(long)]
-    json: bool,
+    /// Include a UID column
+    #[arg(short = 'U', long = "print-uid")]
+    print_uid: bool,
+    /// Only connects by this user id
+    #[arg(short = 'u', long = "uid")]
+    uid: Option<u32>,
+    /// Include an LPORT column (each line then waits for the connect's answer or failure)
+    #[arg(short = 'L', long = "lport")]
+    print_local_port: bool,
+    /// Count connects per source, destination and port, printed at the end
+    #[arg(short = 'c', long = "count")]
+    count: bool,
+    #[command(flatten)]
+    open: TcpOpenArgs,
 }
 
-impl TcpconnectArgs {
-    /// `-P` filters the far end's port of a connect, the local port of an accept.
-    fn options(self, tool: tcp::Tool) -> tcp::Options {
-        let (local_port, remote_port) = match tool {
-            tcp::Tool::Accept => (self.port, None),
-            _ => (None, self.port),
-        };
-        tcp::Options {
-            timestamp: self.timestamp,
-            pid: self.pid,
-            local_port,
-            remote_port,
-            ipv4: self.ipv4,
-            ipv6: self.ipv6,
-            json: self.json,
-        }
-    }
+#[derive(Args)]
+pub struct TcpacceptArgs {
+    /// Include a TIME column (HH:MM:SS)
+    #[arg(short = 'T', long = "time")]
+    clock: bool,
+    #[command(flatten)]
+    open: TcpOpenArgs,
 }
 
 #[derive(Args)]
@@ -643,13 +713,38 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,
         ToolCommand::Tcpstates(a) => tcp::run(tcp::Tool::States, a.options(), out, stop)?,
         ToolCommand::Tcplife(a) => tcp::run(tcp::Tool::Life, a.options(), out, stop)?,
-        ToolCommand::Tcpretrans(a) => tcp::run(tcp::Tool::Retrans, a.options(), out, stop)?,
-        ToolCommand::Tcpconnect(a) => {
-            tcp::run(tcp::Tool::Connect, a.options(tcp::Tool::Connect), out, stop)?
-        }
-        ToolCommand::Tcpaccept(a) => {
-            tcp::run(tcp::Tool::Accept, a.options(tcp::Tool::Accept), out, stop)?
-        }
+        ToolCommand::Tcpretrans(a) => tcp::run(
+            tcp::Tool::Retrans,
+            tcp::Options {
+                count: a.count,
+                local_ports: a.ports.local_ports,
+                remote_ports: a.ports.remote_ports,
+                ..a.family.options()
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Tcpconnect(a) => tcp::run(
+            tcp::Tool::Connect,
+            tcp::Options {
+                print_uid: a.print_uid,
+                uid: a.uid,
+                print_local_port: a.print_local_port,
+                count: a.count,
+                ..a.open.options(tcp::Tool::Connect)
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Tcpaccept(a) => tcp::run(
+            tcp::Tool::Accept,
+            tcp::Options {
+                clock: a.clock,
+                ..a.open.options(tcp::Tool::Accept)
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Syscount(a) if a.list => {
             let mut out = out;
             syscount::list(&mut out).context("writing the syscall list")?;

@@ -5,9 +5,10 @@
 mod tools_support;
 
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use bpfhook_testkit::{run_program, unique_name, TempPath};
-use tools_support::{columns, napper, Guarded, Running, BPFHOOK, READY};
+use tools_support::{columns, napper, silent_peer, Guarded, Running, BPFHOOK, READY};
 
 /// The JSON objects of a run's lines.
 fn objects(lines: &[String]) -> Vec<serde_json::Value> {
@@ -267,6 +268,12 @@ fn bad_flag_values_fail_with_a_clear_error() {
             &["syscount", "-c", "999999999"],
             "No such process: 999999999",
         ),
+        (&["tcplife", "-w", "--json"], "-w and -s print text"),
+        (&["tcpstates", "-s", "--json"], "-w and -s print text"),
+        (
+            &["tcpconnect", "-p", "999999999"],
+            "No such process: 999999999",
+        ),
     ];
     for (args, expected) in cases {
         let output = Command::new(BPFHOOK).args(*args).output().expect("runs");
@@ -414,4 +421,217 @@ fn hardirqs_on_one_cpu_in_nanoseconds() {
         None,
         "{irq} is not handled on CPU {other}: {elsewhere:?}"
     );
+}
+
+/// A loopback connection from this process: connected, a few bytes each way, closed by the
+/// client first. Gives (the server's port, the client's port).
+fn loopback_connection() -> (String, String) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
+    let port = listener.local_addr().expect("bound").port();
+    let server = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().expect("accepting");
+        let mut byte = [0u8; 1];
+        peer.read_exact(&mut byte).expect("receiving");
+        peer.write_all(&byte).expect("replying");
+        assert_eq!(peer.read(&mut byte).expect("reading the end"), 0);
+    });
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+    let client_port = client.local_addr().expect("bound").port().to_string();
+    client.write_all(b"x").expect("sending");
+    client.read_exact(&mut [0u8; 1]).expect("the reply");
+    drop(client);
+    server.join().expect("the server thread");
+    (port.to_string(), client_port)
+}
+
+/// A port nothing listens on (a connect to it is refused at once).
+fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding");
+    listener.local_addr().expect("bound").port().to_string()
+}
+
+/// Connects to 127.0.0.1:`port` (refused or not), as `uid` if given, from a child shell.
+fn connect_from_shell(port: &str, uid: Option<u32>) {
+    use std::os::unix::process::CommandExt;
+    let mut shell = Command::new("bash");
+    shell
+        .args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+        .stderr(Stdio::null());
+    if let Some(uid) = uid {
+        shell.uid(uid);
+    }
+    shell.status().expect("bash");
+}
+
+#[test]
+fn tcplife_csv_and_wide_layouts_with_time_columns() {
+    let mut csv = Running::start(&["tcplife", "-s", "-t"]);
+    let mut wide = Running::start(&["tcplife", "-w", "-T"]);
+    let csv_header = csv.line_where(READY, |l| l.starts_with("TIME(s),"));
+    assert_eq!(
+        csv_header,
+        "TIME(s),PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS"
+    );
+    let wide_header = wide.line_where(READY, |l| l.starts_with("TIME"));
+    assert_eq!(
+        columns(&wide_header),
+        ["TIME", "PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS"]
+    );
+    let (port, client_port) = loopback_connection();
+    let me = std::process::id().to_string();
+    let csv_row = csv.line_where(READY, |l| l.split(',').nth(5) == Some(&client_port));
+    let fields: Vec<&str> = csv_row.split(',').collect();
+    assert_eq!(fields.len(), 11, "{csv_row}");
+    assert!(
+        fields[0].parse::<f64>().is_ok_and(|s| s >= 0.0),
+        "{csv_row}"
+    );
+    assert_eq!(fields[1], me, "{csv_row}");
+    assert_eq!(
+        fields[3..8],
+        ["4", "127.0.0.1", &client_port, "127.0.0.1", &port]
+    );
+    let wide_row = wide.line_where(READY, |l| columns(l).get(5) == Some(&client_port.as_str()));
+    let c = columns(&wide_row);
+    assert!(
+        c[0].len() == 8 && c[0].split(':').all(|n| n.parse::<u8>().is_ok()),
+        "HH:MM:SS: {wide_row}"
+    );
+    assert_eq!(c[1..2], [me.as_str()], "{wide_row}");
+    assert_eq!(
+        c[3..7],
+        ["4", "127.0.0.1", &client_port, "127.0.0.1"],
+        "{wide_row}"
+    );
+    // The wide layout keeps 39 columns for each address.
+    let laddr = wide_row.find("127.0.0.1").expect("the local address");
+    assert_eq!(wide_row[laddr..].find(&client_port), Some(40), "{wide_row}");
+    csv.stop();
+    wide.stop();
+}
+
+#[test]
+fn tcpstates_seconds_since_the_first_change_in_csv() {
+    let mut tool = Running::start(&["tcpstates", "-t", "-s"]);
+    let header = tool.line_where(READY, |l| l.starts_with("TIME(s),"));
+    assert_eq!(
+        header,
+        "TIME(s),SKADDR,C-PID,C-COMM,IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS"
+    );
+    let (_, client_port) = loopback_connection();
+    let ours = |from: &'static str, to: &'static str| {
+        let client_port = client_port.clone();
+        move |l: &str| {
+            let f: Vec<&str> = l.split(',').collect();
+            f.len() == 12 && f[6] == client_port && f[9] == from && f[10] == to
+        }
+    };
+    let open = tool.line_where(READY, ours("SYN_SENT", "ESTABLISHED"));
+    let close = tool.line_where(READY, ours("ESTABLISHED", "FIN_WAIT1"));
+    tool.stop();
+    let seconds = |l: &str| {
+        l.split(',')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .expect("TIME(s)")
+    };
+    assert!(seconds(&open) <= seconds(&close), "{open}\n{close}");
+    assert_eq!(open.split(',').nth(4), Some("4"), "{open}");
+}
+
+#[test]
+fn tcpaccept_clock_column() {
+    let mut tool = Running::start(&["tcpaccept", "-T"]);
+    let header = tool.line_where(READY, |l| l.starts_with("TIME"));
+    assert_eq!(columns(&header)[..3], ["TIME", "PID", "COMM"]);
+    let (port, _) = loopback_connection();
+    let row = tool.line_where(READY, |l| columns(l).last() == Some(&port.as_str()));
+    tool.stop();
+    let c = columns(&row);
+    assert!(c[0].len() == 8 && c[0].matches(':').count() == 2, "{row}");
+    assert_eq!(c[1], std::process::id().to_string(), "{row}");
+}
+
+#[test]
+fn tcpconnect_uid_column_uid_filter_and_local_port() {
+    // Only connects by nobody: this root process connects first, then a shell as nobody.
+    let mut tool = Running::start(&["tcpconnect", "-U", "-L", "-u", "65534"]);
+    let header = tool.line_where(READY, |l| l.starts_with("UID"));
+    assert_eq!(
+        columns(&header),
+        ["UID", "PID", "COMM", "IP", "SADDR", "LPORT", "DADDR", "DPORT"]
+    );
+    let (root_port, _) = loopback_connection();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
+    let port = listener.local_addr().expect("bound").port().to_string();
+    connect_from_shell(&port, Some(65534));
+    let (peer, from) = listener.accept().expect("accepting");
+    drop(peer);
+    let row = tool.line_where(READY, |l| columns(l).last() == Some(&port.as_str()));
+    let lines = tool.stop();
+    let c = columns(&row);
+    assert_eq!(c[0], "65534", "{row}");
+    assert_eq!(c[2], "bash", "{row}");
+    assert_eq!(c[5], from.port().to_string(), "LPORT: {row}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| columns(l).last() == Some(&root_port.as_str())),
+        "root's connect passed -u: {lines:?}"
+    );
+}
+
+#[test]
+fn tcpconnect_counts_connects_per_destination_port() {
+    let (busy, quiet, other) = (closed_port(), closed_port(), closed_port());
+    let mut tool = Running::start(&["tcpconnect", "-c", "-P", &format!("{busy},{quiet}")]);
+    tool.line_where(READY, |l| l.starts_with("Tracing connect"));
+    for port in [&busy, &busy, &busy, &quiet, &other] {
+        connect_from_shell(port, None);
+    }
+    // The runtime drains the ring buffer after Ctrl-C: every connect is counted.
+    let lines = tool.stop();
+    let header = lines
+        .iter()
+        .position(|l| columns(l) == ["LADDR", "RADDR", "RPORT", "CONNECTS"])
+        .unwrap_or_else(|| panic!("no count table: {lines:?}"));
+    let rows: Vec<Vec<&str>> = lines[header + 1..].iter().map(|l| columns(l)).collect();
+    assert_eq!(
+        rows,
+        [
+            ["127.0.0.1", "127.0.0.1", busy.as_str(), "3"],
+            ["127.0.0.1", "127.0.0.1", quiet.as_str(), "1"],
+        ],
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn tcpretrans_counts_retransmits_per_flow() {
+    let pair = silent_peer();
+    let mut tool = Running::start(&["tcpretrans", "-c"]);
+    tool.line_where(READY, |l| l.starts_with("Tracing retransmits"));
+    let peer: std::net::IpAddr = pair.peer_ip.parse().expect("an address");
+    let _ = std::net::TcpStream::connect_timeout(&(peer, 9).into(), Duration::from_secs(3));
+    let lines = tool.stop();
+    let header = lines
+        .iter()
+        .position(|l| columns(l) == ["LADDR:LPORT", "RADDR:RPORT", "RETRANSMITS"])
+        .unwrap_or_else(|| panic!("no count table: {lines:?}"));
+    let remote = format!("[{}]#9", pair.peer_ip);
+    let row = lines[header + 1..]
+        .iter()
+        .map(|l| columns(l))
+        .find(|c| c.get(2) == Some(&remote.as_str()))
+        .unwrap_or_else(|| panic!("no flow to the peer: {lines:?}"));
+    assert!(
+        row[0].starts_with(&format!("[{}]#", pair.host_ip)),
+        "{row:?}"
+    );
+    assert_eq!(row[1], "<->", "{row:?}");
+    // The SYN is sent again after 1 s, then 2 s later: one or two in 3 s.
+    let n: u64 = row[3].parse().expect("a count");
+    assert!((1..=2).contains(&n), "{row:?}");
 }

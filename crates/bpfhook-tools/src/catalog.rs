@@ -100,27 +100,29 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "tcpaccept",
-        summary: "every TCP connection a process accepts: pid, comm, both ends (-P PORT, -4/-6)",
+        summary:
+            "every TCP connection a process accepts: pid, comm, both ends (-T, -t, -P PORTS, -4/-6)",
         script: Some(include_str!("../scripts/tcpaccept.bt")),
     },
     ToolInfo {
         name: "tcpconnect",
-        summary: "every active TCP connect: pid, comm, addresses, port (-P PORT, -4/-6)",
+        summary:
+            "every active TCP connect: pid, comm, addresses, port (-U, -u UID, -L, -c, -P PORTS)",
         script: Some(include_str!("../scripts/tcpconnect.bt")),
     },
     ToolInfo {
         name: "tcplife",
-        summary: "one line per closed TCP connection: ends, KB each way, lifespan",
+        summary: "one line per closed TCP connection: ends, KB each way, lifespan (-T, -t, -w, -s)",
         script: Some(include_str!("../scripts/tcplife.bt")),
     },
     ToolInfo {
         name: "tcpretrans",
-        summary: "every TCP retransmission: ends and state",
+        summary: "every TCP retransmission: ends and state (-c: counts per flow)",
         script: Some(include_str!("../scripts/tcpretrans.bt")),
     },
     ToolInfo {
         name: "tcpstates",
-        summary: "every TCP state change, with the time spent in the old state",
+        summary: "every TCP state change, with the time spent in the old state (-T, -t, -w, -s)",
         script: Some(include_str!("../scripts/tcpstates.bt")),
     },
 ];
