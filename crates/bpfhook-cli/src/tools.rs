@@ -525,6 +525,12 @@ pub struct BiolatencyArgs {
     /// One histogram per set of I/O flags
     #[arg(short = 'F', long = "flags")]
     flags: bool,
+    /// Only this disk (sda, vda, nvme0n1, …)
+    #[arg(short = 'd', long = "disk")]
+    disk: Option<String>,
+    /// Print the average, total and count after each report
+    #[arg(short = 'e', long = "extension")]
+    extension: bool,
     #[command(flatten)]
     schedule: ScheduleArgs,
 }
@@ -575,6 +581,9 @@ pub struct CpudistArgs {
     /// Include the CPUs' idle tasks
     #[arg(short = 'I', long = "include-idle")]
     include_idle: bool,
+    /// Print the average, total and count after each report
+    #[arg(short = 'e', long = "extension")]
+    extension: bool,
     #[command(flatten)]
     sched: SchedArgs,
 }
@@ -663,6 +672,8 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 milliseconds: a.schedule.milliseconds,
                 disks: a.disks,
                 flags: a.flags,
+                disk: a.disk,
+                extension: a.extension,
                 schedule: a.schedule.schedule(),
                 json: a.schedule.json,
             },
@@ -704,6 +715,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             sched::Options {
                 offcpu: a.offcpu,
                 include_idle: a.include_idle,
+                extension: a.extension,
                 ..a.sched.options(false)?
             },
             out,

@@ -268,6 +268,8 @@ fn bad_flag_values_fail_with_a_clear_error() {
             &["syscount", "-c", "999999999"],
             "No such process: 999999999",
         ),
+        (&["biolatency", "-d", "nodisk0"], "no such disk: nodisk0"),
+        (&["biolatency", "-d", "../vda"], "no such disk: ../vda"),
         (&["tcplife", "-w", "--json"], "-w and -s print text"),
         (&["tcpstates", "-s", "--json"], "-w and -s print text"),
         (
@@ -388,15 +390,7 @@ fn hardirqs_on_one_cpu_in_nanoseconds() {
     let mut elsewhere = Running::start(&["hardirqs", "-c", &other_arg, "2", "1"]);
     there.line_where(READY, |l| l.starts_with("Tracing hard irq"));
     elsewhere.line_where(READY, |l| l.starts_with("Tracing hard irq"));
-    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/irqcpu-")));
-    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
-    let of = format!("of={}", dir.join("direct.bin").display());
-    let dd = Command::new("dd")
-        .args(["if=/dev/zero", &of, "bs=4k", "count=32", "oflag=direct"])
-        .stderr(Stdio::null())
-        .status()
-        .expect("running dd");
-    assert!(dd.success());
+    direct_writes(32);
     let there = there.finish();
     let header = there
         .iter()
@@ -634,4 +628,113 @@ fn tcpretrans_counts_retransmits_per_flow() {
     // The SYN is sent again after 1 s, then 2 s later: one or two in 3 s.
     let n: u64 = row[3].parse().expect("a count");
     assert!((1..=2).contains(&n), "{row:?}");
+}
+
+/// `blocks` direct 4 KiB writes to a file under target/ (on the real disk: tmpfs would do no
+/// block I/O), the file removed after.
+fn direct_writes(blocks: u32) {
+    let dir = TempPath::claim(bpfhook_testkit::repo_root().join(unique_name("target/direct-")));
+    std::fs::create_dir_all(dir.path()).expect("creating the I/O directory");
+    let of = format!("of={}", dir.join("direct.bin").display());
+    let count = format!("count={blocks}");
+    let dd = Command::new("dd")
+        .args(["if=/dev/zero", &of, "bs=4k", &count, "oflag=direct"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("running dd");
+    assert!(dd.success());
+}
+
+/// The disk target/ is on (`vda`), and another block device (idle: a loop or zram device).
+fn disks() -> (String, String) {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(bpfhook_testkit::repo_root().join("target"))
+        .expect("target/")
+        .dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let uevent = std::fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/uevent"))
+        .expect("the disk's uevent");
+    let ours = uevent
+        .lines()
+        .find_map(|l| l.strip_prefix("DEVNAME="))
+        .expect("a device name")
+        .to_owned();
+    let other = std::fs::read_dir("/sys/class/block")
+        .expect("block devices")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|name| name.starts_with("loop") || name.starts_with("zram"))
+        .expect("an idle block device");
+    (ours, other)
+}
+
+/// The numbers of an `-e` line: `avg = A usecs, total: T usecs, count: C`.
+fn extension_line(lines: &[String]) -> [u64; 3] {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("avg = "))
+        .unwrap_or_else(|| panic!("no -e line: {lines:?}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [avg, total, count] = numbers[..] else {
+        panic!("{line}");
+    };
+    assert_eq!(avg, total / count, "{line}");
+    [avg, total, count]
+}
+
+/// The counts of a text histogram's rows, summed.
+fn histogram_total(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .filter(|l| l.contains(" -> "))
+        .map(|l| columns(l)[4].parse::<u64>().expect("a count"))
+        .sum()
+}
+
+#[test]
+fn biolatency_one_disk_with_the_extension_summary() {
+    let (disk, other) = disks();
+    let elsewhere = Running::start(&["biolatency", "-d", &other, "--json", "3", "1"]);
+    let mut ours = Running::start(&["biolatency", "-d", &disk, "-D", "-e", "3", "1"]);
+    ours.line_where(READY, |l| l.starts_with("Tracing block device I/O"));
+    direct_writes(32);
+    let lines = ours.finish();
+    let sections: Vec<&String> = lines.iter().filter(|l| l.contains(" = ")).collect();
+    assert_eq!(
+        sections.first().map(|l| l.as_str()),
+        Some(format!("disk = {disk}").as_str()),
+        "{lines:?}"
+    );
+    assert!(
+        sections[1..].iter().all(|l| l.starts_with("avg = ")),
+        "-d {disk}: {lines:?}"
+    );
+    let total = histogram_total(&lines);
+    assert!(total >= 32, "dd's writes: {lines:?}");
+    let [_, _, count] = extension_line(&lines);
+    assert_eq!(
+        count, total,
+        "-e counts what the histogram counts: {lines:?}"
+    );
+    // The interval prints the empty histogram: no buckets.
+    let elsewhere = elsewhere.finish();
+    let counted: u64 = objects(&elsewhere)
+        .iter()
+        .map(|h| counts_from(h, 0).1)
+        .sum();
+    assert_eq!(counted, 0, "-d {other} saw {disk}'s I/O: {elsewhere:?}");
+}
+
+#[test]
+fn cpudist_extension_line_averages_the_naps() {
+    // Off CPU the napper sleeps 2 ms a time: the average is about 2000 usecs.
+    let target = napper();
+    let pid = target.0.id().to_string();
+    let lines = Running::start(&["cpudist", "-O", "-e", "-p", &pid, "2", "1"]).finish();
+    let [avg, _, count] = extension_line(&lines);
+    assert!(count > 10, "{lines:?}");
+    assert!((1500..20_000).contains(&avg), "2 ms naps: {lines:?}");
+    assert_eq!(histogram_total(&lines), count, "{lines:?}");
 }

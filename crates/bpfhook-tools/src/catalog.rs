@@ -20,7 +20,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "biolatency",
-        summary: "block I/O latency as a log2 histogram (per disk -D, per flags -F, queued -Q)",
+        summary: "block I/O latency as a log2 histogram (-D, -F, -Q, -d DISK, -e: avg/total/count)",
         script: Some(include_str!("../scripts/biolatency.bt")),
     },
     ToolInfo {
@@ -30,7 +30,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "cpudist",
-        summary: "time on CPU per visit (off CPU -O), a log2 histogram (-p PID, per thread -L, -P)",
+        summary: "time on CPU per visit (off CPU -O), a log2 histogram (-p PID, -L, -P, -e)",
         script: Some(include_str!("../scripts/cpudist.bt")),
     },
     ToolInfo {
@@ -100,8 +100,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "tcpaccept",
-        summary:
-            "every TCP connection a process accepts: pid, comm, both ends (-T, -t, -P PORTS, -4/-6)",
+        summary: "every TCP connection a process accepts: pid, comm, both ends (-T, -t, -P PORTS)",
         script: Some(include_str!("../scripts/tcpaccept.bt")),
     },
     ToolInfo {

@@ -112,6 +112,7 @@ pub fn run(
             sections: vec![kind.section()],
             ticks,
             sink,
+            summary_due: false,
         });
         return launch::run(launch, stop, &mut output);
     }
@@ -141,9 +142,9 @@ fn script(kind: Kind, options: &Options) -> String {
         let scale = if options.nanoseconds { "" } else { " / 1000" };
         let hist = format!("  @latency[{key}] = hist((nsecs - @entered[cpu]){scale});");
         text = edit(&text, &sum, &hist);
-        text.push_str(&options.schedule.interval_probe());
+        text.push_str(&options.schedule.interval_probe(false));
     } else {
-        text.push_str(&options.schedule.interval_probe_of("@time"));
+        text.push_str(&options.schedule.interval_probe_of(&["@time"]));
     }
     text
 }
