@@ -33,7 +33,7 @@ pub enum ToolCommand {
     /// Sample on-CPU stacks at -F Hz; --folded lines or a --flamegraph SVG (like BCC's profile)
     Profile(ProfileArgs),
     /// Blocked time per stack; --folded lines or a --flamegraph SVG (like BCC's offcputime)
-    Offcputime(StackArgs),
+    Offcputime(OffcputimeArgs),
     /// Block I/O latency as a log2 histogram (like BCC's biolatency)
     Biolatency(BiolatencyArgs),
     /// Trace block I/O: issuer, disk, sector, bytes, latency (like BCC's biosnoop)
@@ -438,15 +438,18 @@ pub struct KillsnoopArgs {
 
 #[derive(Args)]
 pub struct StackArgs {
-    /// Only this process
-    #[arg(short = 'p', long = "pid")]
-    pid: Option<u32>,
+    /// Only these processes (comma-separated)
+    #[arg(short = 'p', long = "pid", value_delimiter = ',')]
+    pids: Vec<u32>,
     /// User stacks only
     #[arg(short = 'U', long = "user-stacks-only")]
     user_only: bool,
     /// Kernel stacks only
     #[arg(short = 'K', long = "kernel-stacks-only")]
     kernel_only: bool,
+    /// A delimiter between the kernel and the user stack (`--`; `-` in folded lines)
+    #[arg(short = 'd', long = "delimited")]
+    delimited: bool,
     /// Folded output (comm;root;…;leaf count), for flame graph tools
     #[arg(short = 'f', long = "folded")]
     folded: bool,
@@ -461,9 +464,12 @@ pub struct StackArgs {
 }
 
 impl StackArgs {
-    fn options(self) -> stacks::StackOptions {
+    /// The options, with the thread list the tool names its own way (-L, -t).
+    fn options(self, tids: Vec<u32>) -> stacks::StackOptions {
         stacks::StackOptions {
-            pid: self.pid,
+            pids: self.pids,
+            tids,
+            delimited: self.delimited,
             user_only: self.user_only,
             kernel_only: self.kernel_only,
             duration: self.duration.map(Duration::from_secs),
@@ -476,12 +482,67 @@ impl StackArgs {
 
 #[derive(Args)]
 pub struct ProfileArgs {
-    /// Samples per second on each CPU
-    #[arg(short = 'F', long = "frequency", default_value_t = profile::DEFAULT_HZ)]
-    frequency: u32,
+    /// Samples per second on each CPU (default 49)
+    #[arg(short = 'F', long = "frequency")]
+    frequency: Option<u32>,
+    /// A sample every COUNT cpu-clock events (nanoseconds on a CPU) instead
+    #[arg(
+        short = 'c',
+        long = "count",
+        value_name = "COUNT",
+        conflicts_with = "frequency"
+    )]
+    period: Option<u64>,
+    /// Only these threads (comma-separated)
+    #[arg(
+        short = 'L',
+        long = "tid",
+        value_delimiter = ',',
+        conflicts_with = "pids"
+    )]
+    tids: Vec<u32>,
+    /// Only samples on this CPU
+    #[arg(short = 'C', long = "cpu")]
+    cpu: Option<u32>,
+    /// Kernel frames of folded lines end in _[k]
+    #[arg(short = 'a', long = "annotations")]
+    annotations: bool,
     /// Include the idle task (pid 0)
     #[arg(short = 'I', long = "include-idle")]
     include_idle: bool,
+    #[command(flatten)]
+    stacks: StackArgs,
+}
+
+#[derive(Args)]
+pub struct OffcputimeArgs {
+    /// Only these threads (comma-separated)
+    #[arg(
+        short = 't',
+        long = "tid",
+        value_delimiter = ',',
+        conflicts_with = "pids"
+    )]
+    tids: Vec<u32>,
+    /// User threads only
+    #[arg(short = 'u', long = "user-threads-only")]
+    user_threads: bool,
+    /// Kernel threads only
+    #[arg(
+        short = 'k',
+        long = "kernel-threads-only",
+        conflicts_with = "user_threads"
+    )]
+    kernel_threads: bool,
+    /// Only blocks of at least this many microseconds
+    #[arg(short = 'm', long = "min-block-time", default_value_t = 1)]
+    min_us: u64,
+    /// Only blocks of at most this many microseconds
+    #[arg(short = 'M', long = "max-block-time")]
+    max_us: Option<u64>,
+    /// Only threads leaving in this state: 0 preempted, else state bits (2: uninterruptible)
+    #[arg(long = "state")]
+    state: Option<u64>,
     #[command(flatten)]
     stacks: StackArgs,
 }
@@ -658,14 +719,28 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         )?,
         ToolCommand::Profile(a) => profile::run(
             profile::Options {
-                frequency: a.frequency,
+                frequency: a.frequency.unwrap_or(profile::DEFAULT_HZ),
+                period: a.period,
+                cpu: a.cpu,
+                annotations: a.annotations,
                 include_idle: a.include_idle,
-                stacks: a.stacks.options(),
+                stacks: a.stacks.options(a.tids),
             },
             out,
             stop,
         )?,
-        ToolCommand::Offcputime(a) => offcputime::run(a.options(), out, stop)?,
+        ToolCommand::Offcputime(a) => offcputime::run(
+            offcputime::Options {
+                user_threads: a.user_threads,
+                kernel_threads: a.kernel_threads,
+                min_us: a.min_us,
+                max_us: a.max_us,
+                state: a.state,
+                stacks: a.stacks.options(a.tids),
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Biolatency(a) => biolatency::run(
             biolatency::Options {
                 queued: a.queued,

@@ -7,7 +7,7 @@ mod tools_support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bpfhook_testkit::{run_program, unique_name, TempPath};
+use bpfhook_testkit::{run_program, test_binary, unique_name, TempPath};
 use tools_support::{columns, napper, silent_peer, Guarded, Running, BPFHOOK, READY};
 
 /// The JSON objects of a run's lines.
@@ -270,6 +270,17 @@ fn bad_flag_values_fail_with_a_clear_error() {
         ),
         (&["biolatency", "-d", "nodisk0"], "no such disk: nodisk0"),
         (&["biolatency", "-d", "../vda"], "no such disk: ../vda"),
+        (&["profile", "-C", "64"], "no such CPU: 64"),
+        (&["profile", "-c", "0"], "invalid count 0"),
+        (
+            &["profile", "-p", "1,999999999"],
+            "No such process: 999999999",
+        ),
+        (&["offcputime", "-u", "-p", "1"], "one of -p, -t, -u"),
+        (
+            &["offcputime", "-m", "10", "-M", "5"],
+            "-M 5 is below -m 10",
+        ),
         (&["tcplife", "-w", "--json"], "-w and -s print text"),
         (&["tcpstates", "-s", "--json"], "-w and -s print text"),
         (
@@ -737,4 +748,156 @@ fn cpudist_extension_line_averages_the_naps() {
     assert!(count > 10, "{lines:?}");
     assert!((1500..20_000).contains(&avg), "2 ms naps: {lines:?}");
     assert_eq!(histogram_total(&lines), count, "{lines:?}");
+}
+
+/// `command` pinned to one CPU.
+fn pinned(cpu: u32, command: &[&str]) -> Guarded {
+    Guarded(
+        Command::new("taskset")
+            .args(["-c", &cpu.to_string()])
+            .args(command)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("taskset"),
+    )
+}
+
+/// The comm and count of each folded line.
+fn folded_counts(lines: &[String]) -> Vec<(String, u64)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let (stack, count) = l.rsplit_once(' ')?;
+            let comm = stack.split(';').next()?.to_owned();
+            Some((comm, count.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn profile_process_list_one_cpu_one_thread_and_a_sample_period() {
+    // A spinner in user space on CPU 0; dd, mostly in the kernel (its reads and writes), on
+    // CPU 1.
+    let spinner_binary = test_binary("profile_target");
+    let spinner = pinned(0, &[spinner_binary.to_str().unwrap(), "60"]);
+    let dd = pinned(1, &["dd", "if=/dev/zero", "of=/dev/null", "bs=1M"]);
+    // taskset execs in place: the pids are the programs'.
+    let (spinner_pid, dd_pid) = (spinner.0.id().to_string(), dd.0.id().to_string());
+    let both = format!("{spinner_pid},{dd_pid}");
+    let marked = Running::start(&["profile", "-p", &both, "-f", "-a", "-d", "-F", "199", "2"]);
+    let cpu1 = Running::start(&["profile", "-p", &both, "-C", "1", "-f", "-F", "199", "2"]);
+    let every_ms = Running::start(&["profile", "-L", &dd_pid, "-c", "1000000", "-f", "2"]);
+    let at_49_hz = Running::start(&["profile", "-L", &dd_pid, "-f", "2"]);
+    let marked = marked.finish();
+    // The test binary runs as a copy whose name starts so.
+    let comms: std::collections::BTreeSet<String> = folded_counts(&marked)
+        .into_iter()
+        .map(|(c, _)| {
+            if c.starts_with("profile_target") {
+                "profile_target".into()
+            } else {
+                c
+            }
+        })
+        .collect();
+    assert_eq!(
+        comms.into_iter().collect::<Vec<_>>(),
+        ["dd", "profile_target"],
+        "-p with two processes: {marked:?}"
+    );
+    // dd's stacks cross from its own frames into the kernel's: a `-`, then marked frames.
+    let crossing = marked
+        .iter()
+        .find(|l| l.starts_with("dd;") && l.contains(";-;"))
+        .unwrap_or_else(|| panic!("no delimited dd stack: {marked:?}"));
+    let kernel = crossing.split(";-;").nth(1).expect("kernel frames");
+    let (kernel, _) = kernel.rsplit_once(' ').expect("a count");
+    assert!(kernel.split(';').all(|f| f.ends_with("_[k]")), "{crossing}");
+    let cpu1 = folded_counts(&cpu1.finish());
+    assert!(
+        !cpu1.is_empty() && cpu1.iter().all(|(comm, _)| comm == "dd"),
+        "-C 1: only dd runs there: {cpu1:?}"
+    );
+    // A sample each millisecond dd runs on its CPU, against 49 a second of it: whatever
+    // share of the CPU dd gets, about 20 times as many.
+    let total = |run: Running| {
+        let stacks = folded_counts(&run.finish());
+        assert!(
+            stacks.iter().all(|(comm, _)| comm == "dd"),
+            "-L: {stacks:?}"
+        );
+        stacks.iter().map(|(_, n)| n).sum::<u64>()
+    };
+    let (every_ms, at_49_hz) = (total(every_ms), total(at_49_hz));
+    assert!(
+        at_49_hz > 0 && every_ms > 5 * at_49_hz,
+        "-c 1000000: {every_ms} samples, -F 49: {at_49_hz}"
+    );
+}
+
+/// The JSON stacks of an offcputime run: (comm, pid, microseconds).
+fn offcpu_stacks(args: &[&str]) -> Running {
+    let mut all = vec!["offcputime", "--json"];
+    all.extend_from_slice(args);
+    all.push("2");
+    Running::start(&all)
+}
+
+fn offcpu_totals(run: Running) -> Vec<(String, u64, u64)> {
+    objects(&run.finish())
+        .iter()
+        .map(|o| {
+            let comm = o["comm"].as_str().expect("a comm").to_owned();
+            let pid = o["pid"].as_u64().expect("a pid");
+            (comm, pid, o["count"].as_u64().expect("a count"))
+        })
+        .collect()
+}
+
+#[test]
+fn offcputime_threads_states_and_block_times() {
+    // The napper sleeps 2 ms at a time, interruptibly (TASK_INTERRUPTIBLE, state bit 1).
+    let target = napper();
+    let pid = target.0.id().to_string();
+    let napping = |stacks: &[(String, u64, u64)]| {
+        stacks
+            .iter()
+            .filter(|(_, p, _)| p.to_string() == pid)
+            .map(|(_, _, us)| us)
+            .sum::<u64>()
+    };
+    let by_tid = offcpu_stacks(&["-t", &pid]);
+    let interruptible = offcpu_stacks(&["-p", &pid, "--state", "1"]);
+    let uninterruptible = offcpu_stacks(&["-p", &pid, "--state", "2"]);
+    let in_range = offcpu_stacks(&["-p", &pid, "-m", "1000", "-M", "5000"]);
+    let too_short = offcpu_stacks(&["-p", &pid, "-M", "1000"]);
+    let user = offcpu_stacks(&["-u"]);
+    let kernel = offcpu_stacks(&["-k"]);
+    let by_tid = offcpu_totals(by_tid);
+    assert!(
+        by_tid.iter().all(|(_, p, _)| p.to_string() == pid) && napping(&by_tid) > 100_000,
+        "-t {pid}: {by_tid:?}"
+    );
+    assert!(napping(&offcpu_totals(interruptible)) > 100_000);
+    assert_eq!(napping(&offcpu_totals(uninterruptible)), 0, "--state 2");
+    let in_range = napping(&offcpu_totals(in_range));
+    assert!(in_range > 100_000, "-m 1000 -M 5000");
+    // Only the odd short block (a nap cut short, a preemption) is under 1 ms.
+    let too_short = napping(&offcpu_totals(too_short));
+    assert!(
+        too_short * 10 < in_range,
+        "-M 1000: {too_short} us of {in_range}"
+    );
+    assert!(napping(&offcpu_totals(user)) > 100_000, "-u");
+    let kernel = offcpu_totals(kernel);
+    assert_eq!(napping(&kernel), 0, "-k: {kernel:?}");
+    // Kernel threads have no executable.
+    assert!(
+        !kernel.is_empty()
+            && kernel
+                .iter()
+                .all(|(_, p, _)| std::fs::read_link(format!("/proc/{p}/exe")).is_err()),
+        "-k: {kernel:?}"
+    );
 }

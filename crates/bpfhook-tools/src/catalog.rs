@@ -60,7 +60,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "offcputime",
-        summary: "blocked time per kernel + user stack; --folded lines and --flamegraph SVG",
+        summary: "blocked time per stack (-p, -t, -u/-k, -m/-M, --state); --folded, --flamegraph",
         script: Some(include_str!("../scripts/offcputime.bt")),
     },
     ToolInfo {
@@ -70,7 +70,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "profile",
-        summary: "on-CPU stacks sampled at -F Hz; --folded lines and --flamegraph SVG",
+        summary: "on-CPU stacks at -F Hz or -c events (-p, -L, -C, -a, -d); --folded, --flamegraph",
         script: Some(include_str!("../scripts/profile.bt")),
     },
     ToolInfo {
