@@ -23,9 +23,9 @@ pub enum ToolCommand {
     /// Trace the stat family: PID COMM RET ERR PATH (like BCC's statsnoop)
     Statsnoop(StatsnoopArgs),
     /// Trace mount and umount calls (like BCC's mountsnoop)
-    Mountsnoop(JsonArgs),
+    Mountsnoop(MountsnoopArgs),
     /// Print the command lines interactive bash shells read (like BCC's bashreadline)
-    Bashreadline(JsonArgs),
+    Bashreadline(BashreadlineArgs),
     /// Trace process exits: parent, age, exit code or signal (like BCC's exitsnoop)
     Exitsnoop(ExitsnoopArgs),
     /// Trace kill(2): sender, signal, target, result (like BCC's killsnoop)
@@ -385,14 +385,35 @@ pub struct StatsnoopArgs {
     /// Only this process
     #[arg(short = 'p', long = "pid")]
     pid: Option<u32>,
+    /// Include a SYSCALL column
+    #[arg(short = 's', long = "sysname")]
+    syscall_name: bool,
     /// One JSON object per call
     #[arg(long)]
     json: bool,
 }
 
-/// Tools whose only option is the output format.
 #[derive(Args)]
-pub struct JsonArgs {
+pub struct MountsnoopArgs {
+    /// Include the parent's PCOMM and PPID columns
+    #[arg(short = 'P', long = "parent_process")]
+    parent: bool,
+    /// One JSON object per call
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct BashreadlineArgs {
+    /// The readline library bash is linked with (default with -s: /lib/libreadline.so)
+    #[arg(
+        short = 's',
+        long = "shared",
+        value_name = "LIBRARY",
+        num_args = 0..=1,
+        default_missing_value = "/lib/libreadline.so"
+    )]
+    shared: Option<PathBuf>,
     /// One JSON object per line
     #[arg(long)]
     json: bool,
@@ -428,9 +449,9 @@ pub struct KillsnoopArgs {
     /// Only kills sent to this process
     #[arg(short = 'T', long = "tpid")]
     target: Option<u32>,
-    /// Only this signal (number or name: 9, KILL, SIGKILL)
-    #[arg(short = 's', long = "signal")]
-    signal: Option<String>,
+    /// Only these signals, comma-separated (numbers or names: 9,TERM,SIGUSR1)
+    #[arg(short = 's', long = "signal", value_delimiter = ',')]
+    signals: Vec<String>,
     /// One JSON object per kill
     #[arg(long)]
     json: bool,
@@ -674,6 +695,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 name: a.name,
                 flags: a.flags,
                 json: a.json,
+                ..opensnoop::Options::default()
             },
             out,
             stop,
@@ -683,18 +705,29 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 pid: a.pid,
                 timestamp: a.timestamp,
                 failed: a.failed,
+                syscall_name: a.syscall_name,
                 json: a.json,
                 ..opensnoop::Options::default()
             },
             out,
             stop,
         )?,
-        ToolCommand::Mountsnoop(a) => {
-            mountsnoop::run(mountsnoop::Options { json: a.json }, out, stop)?
-        }
-        ToolCommand::Bashreadline(a) => {
-            bashreadline::run(bashreadline::Options { json: a.json }, out, stop)?
-        }
+        ToolCommand::Mountsnoop(a) => mountsnoop::run(
+            mountsnoop::Options {
+                parent: a.parent,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Bashreadline(a) => bashreadline::run(
+            bashreadline::Options {
+                shared: a.shared,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Exitsnoop(a) => exitsnoop::run(
             exitsnoop::Options {
                 timestamp: a.timestamp,
@@ -711,7 +744,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 failed: a.failed,
                 pid: a.pid,
                 target: a.target,
-                signal: a.signal,
+                signals: a.signals,
                 json: a.json,
             },
             out,

@@ -582,7 +582,13 @@ fn mountsnoop_shows_a_mount_and_its_umount() {
     let dir = TempPath::dir("mountsnoop");
     let source = unique_name("bpfhook-src-");
     let mut tool = Running::start(&["mountsnoop"]);
+    let mut with_parent = Running::start(&["mountsnoop", "-P"]);
     tool.line_where(READY, |l| l.starts_with("COMM"));
+    let header = with_parent.line_where(READY, |l| l.starts_with("COMM"));
+    assert_eq!(
+        columns(&header),
+        ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
+    );
     let target = CString::new(dir.as_str()).unwrap();
     let (c_source, fstype) = (CString::new(source.as_str()).unwrap(), c"tmpfs");
     // SAFETY: NUL-terminated strings; no data.
@@ -607,6 +613,16 @@ fn mountsnoop_shows_a_mount_and_its_umount() {
     let mount_line = tool.line_where(READY, |l| l.ends_with(&mount_call));
     tool.line_where(READY, |l| l.ends_with(&umount_call));
     tool.stop();
+    // -P: this process's parent (the test harness's runner), by name and pid.
+    let parent_line = with_parent.line_where(READY, |l| l.ends_with(&mount_call));
+    with_parent.stop();
+    let ppid = std::os::unix::process::parent_id().to_string();
+    let pcomm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).expect("the parent's comm");
+    assert_eq!(
+        columns(&parent_line)[3..5],
+        [pcomm.trim_end(), ppid.as_str()],
+        "{parent_line}"
+    );
     let me = std::process::id().to_string();
     assert_eq!(columns(&mount_line)[1], me, "{mount_line}");
     let namespace = std::fs::read_link("/proc/self/ns/mnt").expect("our mount namespace");

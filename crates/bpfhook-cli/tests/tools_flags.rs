@@ -281,6 +281,11 @@ fn bad_flag_values_fail_with_a_clear_error() {
             &["offcputime", "-m", "10", "-M", "5"],
             "-M 5 is below -m 10",
         ),
+        (
+            &["bashreadline", "-s", "/no/such/libreadline.so"],
+            "no such library: /no/such/libreadline.so",
+        ),
+        (&["killsnoop", "-s", "TERM,NOPE"], "unknown signal: NOPE"),
         (&["tcplife", "-w", "--json"], "-w and -s print text"),
         (&["tcpstates", "-s", "--json"], "-w and -s print text"),
         (
@@ -900,4 +905,112 @@ fn offcputime_threads_states_and_block_times() {
                 .all(|(_, p, _)| std::fs::read_link(format!("/proc/{p}/exe")).is_err()),
         "-k: {kernel:?}"
     );
+}
+
+#[test]
+fn killsnoop_a_list_of_signals() {
+    let mut hup = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let mut term = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let mut usr1 = Guarded(Command::new("sleep").arg("30").spawn().expect("sleep"));
+    let ids = [&hup, &term, &usr1].map(|g| g.0.id().to_string());
+    let mut tool = Running::start(&["killsnoop", "-s", "TERM,10"]);
+    tool.line_where(READY, |l| l.starts_with("TIME"));
+    let script = format!(
+        "kill -HUP {}; kill -TERM {}; kill -USR1 {}",
+        ids[0], ids[1], ids[2]
+    );
+    let status = Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let _ = (hup.0.wait(), term.0.wait(), usr1.0.wait());
+    let target = |id: &str| {
+        let id = id.to_owned();
+        move |l: &str| columns(l).get(4) == Some(&id.as_str())
+    };
+    let term_line = tool.line_where(READY, target(&ids[1]));
+    let usr1_line = tool.line_where(READY, target(&ids[2]));
+    let lines = tool.stop();
+    assert_eq!(columns(&term_line)[3], "15", "{term_line}");
+    assert_eq!(columns(&usr1_line)[3], "10", "{usr1_line}");
+    assert!(
+        !lines.iter().any(|l| target(&ids[0])(l)),
+        "SIGHUP is not in the list: {lines:?}"
+    );
+}
+
+#[test]
+fn statsnoop_names_the_syscall() {
+    let dir = TempPath::dir("statsnoop-s");
+    let marker = dir.join(&unique_name("marker-"));
+    std::fs::write(&marker, "x").expect("writing the marker");
+    let me = std::process::id().to_string();
+    let mut tool = Running::start(&["statsnoop", "-s", "-p", &me]);
+    let header = tool.line_where(READY, |l| l.starts_with("PID"));
+    assert_eq!(
+        columns(&header),
+        ["PID", "COMM", "RET", "ERR", "SYSCALL", "PATH"]
+    );
+    // Rust's metadata() is statx(2); a path to a directory through statfs(2) as well.
+    std::fs::metadata(&marker).expect("stat of the marker");
+    let c_dir = std::ffi::CString::new(dir.as_str()).unwrap();
+    // SAFETY: a NUL-terminated path and a statfs buffer to fill.
+    let fs = unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        libc::statfs(c_dir.as_ptr(), &mut buf)
+    };
+    assert_eq!(fs, 0);
+    let marker = marker.to_str().unwrap().to_owned();
+    let stat = tool.line_where(READY, |l| l.ends_with(&marker));
+    let statfs = tool.line_where(READY, |l| l.ends_with(dir.as_str()));
+    tool.stop();
+    assert_eq!(columns(&stat)[4], "statx", "{stat}");
+    assert_eq!(columns(&statfs)[4], "statfs", "{statfs}");
+}
+
+#[test]
+fn bashreadline_in_a_shared_readline_library() {
+    // A program named bash that reads lines through the shared libreadline, not /bin/bash's
+    // own copy.
+    let library = "/lib/x86_64-linux-gnu/libreadline.so.8";
+    let dir = TempPath::dir("readline");
+    let source = dir.join("reader.c");
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\n#include <stdlib.h>\n#include <readline/readline.h>\n\
+         int main(void) { char *line; while ((line = readline(\"> \"))) { free(line); } \
+         return 0; }\n",
+    )
+    .expect("writing the reader");
+    let bash = dir.join("bash");
+    let built = Command::new("cc")
+        .arg(&source)
+        .arg("-o")
+        .arg(&bash)
+        .arg("-lreadline")
+        .status()
+        .expect("running cc");
+    assert!(built.success());
+    let marker = unique_name("bpfhook-shared-");
+    let mut tool = Running::start(&["bashreadline", "-s", library]);
+    tool.line_where(READY, |l| l.starts_with("TIME"));
+    let mut reader = Command::new("script")
+        .args(["-qfec", bash.to_str().unwrap(), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running script(1)");
+    {
+        use std::io::Write;
+        let input = reader.stdin.as_mut().expect("piped stdin");
+        writeln!(input, "{marker}").expect("typing");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(reader.stdin.take());
+    let line = tool.line_where(READY, |l| l.ends_with(&marker));
+    let _ = reader.wait();
+    tool.stop();
+    assert!(columns(&line)[1].parse::<u32>().is_ok(), "a pid: {line}");
 }

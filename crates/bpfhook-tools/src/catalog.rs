@@ -15,7 +15,7 @@ pub struct ToolInfo {
 const TOOLS: &[ToolInfo] = &[
     ToolInfo {
         name: "bashreadline",
-        summary: "every command line interactive bash shells read, system wide",
+        summary: "every command line interactive bash shells read, system wide (-s LIBREADLINE)",
         script: Some(include_str!("../scripts/bashreadline.bt")),
     },
     ToolInfo {
@@ -50,12 +50,12 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "killsnoop",
-        summary: "every kill(2): sender, signal, target pid, result (-s SIGNAL, -x failed)",
+        summary: "every kill(2): sender, signal, target pid, result (-s SIGNALS, -T TPID, -x)",
         script: Some(include_str!("../scripts/killsnoop.bt")),
     },
     ToolInfo {
         name: "mountsnoop",
-        summary: "every mount and umount: source, target, type, flags, result",
+        summary: "every mount and umount: source, target, type, flags, result (-P: parent)",
         script: Some(include_str!("../scripts/mountsnoop.bt")),
     },
     ToolInfo {
@@ -90,7 +90,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "statsnoop",
-        summary: "every stat/lstat/fstatat/statx/statfs: pid, comm, result, error, path",
+        summary: "every stat/lstat/fstatat/statx/statfs: pid, comm, result, error, path (-s, -t)",
         script: Some(include_str!("../scripts/statsnoop.bt")),
     },
     ToolInfo {
