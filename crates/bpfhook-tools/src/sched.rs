@@ -162,8 +162,8 @@ fn script(tool: Tool, options: &Options) -> Result<String, ToolError> {
         // Off-CPU time ends for the thread arriving and begins for the one leaving.
         text = edit(
             &text,
-            "$task = (struct task_struct *)arg1;\n  $starting = (struct task_struct *)arg2;",
-            "$task = (struct task_struct *)arg2;\n  $starting = (struct task_struct *)arg1;",
+            "$task = args->prev;\n  $starting = args->next;",
+            "$task = args->next;\n  $starting = args->prev;",
         );
     }
     if options.include_idle {
