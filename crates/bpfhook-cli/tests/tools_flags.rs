@@ -700,6 +700,12 @@ fn extension_line(lines: &[String]) -> [u64; 3] {
     [avg, total, count]
 }
 
+/// The `-e` count and the histogram's: an event may land between the reads of the two maps
+/// (BCC reads them one after the other too), so they agree to a few.
+fn same_counts(summary: u64, histogram: u64) -> bool {
+    summary.abs_diff(histogram) <= 2 + histogram / 100
+}
+
 /// The counts of a text histogram's rows, summed.
 fn histogram_total(lines: &[String]) -> u64 {
     lines
@@ -730,8 +736,8 @@ fn biolatency_one_disk_with_the_extension_summary() {
     let total = histogram_total(&lines);
     assert!(total >= 32, "dd's writes: {lines:?}");
     let [_, _, count] = extension_line(&lines);
-    assert_eq!(
-        count, total,
+    assert!(
+        same_counts(count, total),
         "-e counts what the histogram counts: {lines:?}"
     );
     // The interval prints the empty histogram: no buckets.
@@ -752,7 +758,7 @@ fn cpudist_extension_line_averages_the_naps() {
     let [avg, _, count] = extension_line(&lines);
     assert!(count > 10, "{lines:?}");
     assert!((1500..20_000).contains(&avg), "2 ms naps: {lines:?}");
-    assert_eq!(histogram_total(&lines), count, "{lines:?}");
+    assert!(same_counts(count, histogram_total(&lines)), "{lines:?}");
 }
 
 /// `command` pinned to one CPU.
