@@ -23,9 +23,9 @@ pub enum ToolCommand {
     /// Trace the stat family: PID COMM RET ERR PATH (like BCC's statsnoop)
     Statsnoop(StatsnoopArgs),
     /// Trace mount and umount calls (like BCC's mountsnoop)
-    Mountsnoop(JsonArgs),
+    Mountsnoop(MountsnoopArgs),
     /// Print the command lines interactive bash shells read (like BCC's bashreadline)
-    Bashreadline(JsonArgs),
+    Bashreadline(BashreadlineArgs),
     /// Trace process exits: parent, age, exit code or signal (like BCC's exitsnoop)
     Exitsnoop(ExitsnoopArgs),
     /// Trace kill(2): sender, signal, target, result (like BCC's killsnoop)
@@ -33,7 +33,7 @@ pub enum ToolCommand {
     /// Sample on-CPU stacks at -F Hz; --folded lines or a --flamegraph SVG (like BCC's profile)
     Profile(ProfileArgs),
     /// Blocked time per stack; --folded lines or a --flamegraph SVG (like BCC's offcputime)
-    Offcputime(StackArgs),
+    Offcputime(OffcputimeArgs),
     /// Block I/O latency as a log2 histogram (like BCC's biolatency)
     Biolatency(BiolatencyArgs),
     /// Trace block I/O: issuer, disk, sector, bytes, latency (like BCC's biosnoop)
@@ -55,9 +55,9 @@ pub enum ToolCommand {
     /// Trace active TCP connections (like BCC's tcpconnect)
     Tcpconnect(TcpconnectArgs),
     /// Trace TCP connections processes accept (like BCC's tcpaccept)
-    Tcpaccept(TcpconnectArgs),
+    Tcpaccept(TcpacceptArgs),
     /// Trace TCP retransmissions (like BCC's tcpretrans)
-    Tcpretrans(TcpArgs),
+    Tcpretrans(TcpretransArgs),
     /// Count system calls per syscall or per process, with latency (like BCC's syscount)
     Syscount(SyscountArgs),
 }
@@ -141,20 +141,9 @@ impl IrqArgs {
     }
 }
 
+/// What every TCP tool takes: the address family and the output format.
 #[derive(Args)]
-pub struct TcpArgs {
-    /// Include a TIME column
-    #[arg(short = 'T', long = "time")]
-    timestamp: bool,
-    /// Only this process (tcplife)
-    #[arg(short = 'p', long = "pid")]
-    pid: Option<u32>,
-    /// Only this local port
-    #[arg(short = 'L', long = "localport")]
-    local_port: Option<u16>,
-    /// Only this remote port
-    #[arg(short = 'D', long = "remoteport")]
-    remote_port: Option<u16>,
+pub struct FamilyArgs {
     /// IPv4 only
     #[arg(short = '4', long = "ipv4")]
     ipv4: bool,
@@ -166,59 +155,140 @@ pub struct TcpArgs {
     json: bool,
 }
 
-impl TcpArgs {
+impl FamilyArgs {
     fn options(self) -> tcp::Options {
         tcp::Options {
-            timestamp: self.timestamp,
-            pid: self.pid,
-            local_port: self.local_port,
-            remote_port: self.remote_port,
             ipv4: self.ipv4,
             ipv6: self.ipv6,
             json: self.json,
+            ..tcp::Options::default()
+        }
+    }
+}
+
+/// Port filters of tcpstates, tcplife and tcpretrans.
+#[derive(Args)]
+pub struct PortArgs {
+    /// Only these local ports (comma-separated)
+    #[arg(short = 'L', long = "localport", value_delimiter = ',')]
+    local_ports: Vec<u16>,
+    /// Only these remote ports (comma-separated)
+    #[arg(short = 'D', long = "remoteport", value_delimiter = ',')]
+    remote_ports: Vec<u16>,
+}
+
+#[derive(Args)]
+pub struct TcpArgs {
+    /// Include a TIME column (HH:MM:SS)
+    #[arg(short = 'T', long = "time")]
+    clock: bool,
+    /// Include a TIME(s) column: seconds since the first event
+    #[arg(short = 't', long = "timestamp")]
+    seconds: bool,
+    /// Wide columns (room for IPv6 addresses)
+    #[arg(short = 'w', long = "wide", conflicts_with = "csv")]
+    wide: bool,
+    /// Comma-separated values
+    #[arg(short = 's', long = "csv")]
+    csv: bool,
+    /// Only this process (tcplife)
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    #[command(flatten)]
+    ports: PortArgs,
+    #[command(flatten)]
+    family: FamilyArgs,
+}
+
+impl TcpArgs {
+    fn options(self) -> tcp::Options {
+        let layout = match (self.wide, self.csv) {
+            (true, _) => tcp::Layout::Wide,
+            (_, true) => tcp::Layout::Csv,
+            _ => tcp::Layout::Narrow,
+        };
+        tcp::Options {
+            clock: self.clock,
+            seconds: self.seconds,
+            layout,
+            pid: self.pid,
+            local_ports: self.ports.local_ports,
+            remote_ports: self.ports.remote_ports,
+            ..self.family.options()
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct TcpretransArgs {
+    /// Count retransmits per flow, printed at the end
+    #[arg(short = 'c', long = "count")]
+    count: bool,
+    #[command(flatten)]
+    ports: PortArgs,
+    #[command(flatten)]
+    family: FamilyArgs,
+}
+
+/// What tcpconnect and tcpaccept share.
+#[derive(Args)]
+pub struct TcpOpenArgs {
+    /// Include a TIME(s) column
+    #[arg(short = 't', long = "timestamp")]
+    seconds: bool,
+    /// Only this process
+    #[arg(short = 'p', long = "pid")]
+    pid: Option<u32>,
+    /// Only these ports, comma-separated (tcpconnect: the destination's; tcpaccept: the local
+    /// one)
+    #[arg(short = 'P', long = "port", value_delimiter = ',')]
+    ports: Vec<u16>,
+    #[command(flatten)]
+    family: FamilyArgs,
+}
+
+impl TcpOpenArgs {
+    /// `-P` filters the far end's port of a connect, the local port of an accept.
+    fn options(self, tool: tcp::Tool) -> tcp::Options {
+        let (local_ports, remote_ports) = match tool {
+            tcp::Tool::Accept => (self.ports, Vec::new()),
+            _ => (Vec::new(), self.ports),
+        };
+        tcp::Options {
+            seconds: self.seconds,
+            pid: self.pid,
+            local_ports,
+            remote_ports,
+            ..self.family.options()
         }
     }
 }
 
 #[derive(Args)]
 pub struct TcpconnectArgs {
-    /// Include a TIME(s) column
-    #[arg(short = 't', long = "timestamp")]
-    timestamp: bool,
-    /// Only this process
-    #[arg(short = 'p', long = "pid")]
-    pid: Option<u32>,
-    /// Only this port (tcpconnect: the destination's; tcpaccept: the local one), as BCC's -P
-    #[arg(short = 'P', long = "port")]
-    port: Option<u16>,
-    /// IPv4 only
-    #[arg(short = '4', long = "ipv4")]
-    ipv4: bool,
-    /// IPv6 only
-    #[arg(short = '6', long = "ipv6")]
-    ipv6: bool,
-    /// One JSON object per connection
-    #[arg(long)]
-    json: bool,
+    /// Include a UID column
+    #[arg(short = 'U', long = "print-uid")]
+    print_uid: bool,
+    /// Only connects by this user id
+    #[arg(short = 'u', long = "uid")]
+    uid: Option<u32>,
+    /// Include an LPORT column (each line then waits for the connect's answer or failure)
+    #[arg(short = 'L', long = "lport")]
+    print_local_port: bool,
+    /// Count connects per source, destination and port, printed at the end
+    #[arg(short = 'c', long = "count")]
+    count: bool,
+    #[command(flatten)]
+    open: TcpOpenArgs,
 }
 
-impl TcpconnectArgs {
-    /// `-P` filters the far end's port of a connect, the local port of an accept.
-    fn options(self, tool: tcp::Tool) -> tcp::Options {
-        let (local_port, remote_port) = match tool {
-            tcp::Tool::Accept => (self.port, None),
-            _ => (None, self.port),
-        };
-        tcp::Options {
-            timestamp: self.timestamp,
-            pid: self.pid,
-            local_port,
-            remote_port,
-            ipv4: self.ipv4,
-            ipv6: self.ipv6,
-            json: self.json,
-        }
-    }
+#[derive(Args)]
+pub struct TcpacceptArgs {
+    /// Include a TIME column (HH:MM:SS)
+    #[arg(short = 'T', long = "time")]
+    clock: bool,
+    #[command(flatten)]
+    open: TcpOpenArgs,
 }
 
 #[derive(Args)]
@@ -315,14 +385,35 @@ pub struct StatsnoopArgs {
     /// Only this process
     #[arg(short = 'p', long = "pid")]
     pid: Option<u32>,
+    /// Include a SYSCALL column
+    #[arg(short = 's', long = "sysname")]
+    syscall_name: bool,
     /// One JSON object per call
     #[arg(long)]
     json: bool,
 }
 
-/// Tools whose only option is the output format.
 #[derive(Args)]
-pub struct JsonArgs {
+pub struct MountsnoopArgs {
+    /// Include the parent's PCOMM and PPID columns
+    #[arg(short = 'P', long = "parent_process")]
+    parent: bool,
+    /// One JSON object per call
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct BashreadlineArgs {
+    /// The readline library bash is linked with (default with -s: /lib/libreadline.so)
+    #[arg(
+        short = 's',
+        long = "shared",
+        value_name = "LIBRARY",
+        num_args = 0..=1,
+        default_missing_value = "/lib/libreadline.so"
+    )]
+    shared: Option<PathBuf>,
     /// One JSON object per line
     #[arg(long)]
     json: bool,
@@ -358,9 +449,9 @@ pub struct KillsnoopArgs {
     /// Only kills sent to this process
     #[arg(short = 'T', long = "tpid")]
     target: Option<u32>,
-    /// Only this signal (number or name: 9, KILL, SIGKILL)
-    #[arg(short = 's', long = "signal")]
-    signal: Option<String>,
+    /// Only these signals, comma-separated (numbers or names: 9,TERM,SIGUSR1)
+    #[arg(short = 's', long = "signal", value_delimiter = ',')]
+    signals: Vec<String>,
     /// One JSON object per kill
     #[arg(long)]
     json: bool,
@@ -368,15 +459,18 @@ pub struct KillsnoopArgs {
 
 #[derive(Args)]
 pub struct StackArgs {
-    /// Only this process
-    #[arg(short = 'p', long = "pid")]
-    pid: Option<u32>,
+    /// Only these processes (comma-separated)
+    #[arg(short = 'p', long = "pid", value_delimiter = ',')]
+    pids: Vec<u32>,
     /// User stacks only
     #[arg(short = 'U', long = "user-stacks-only")]
     user_only: bool,
     /// Kernel stacks only
     #[arg(short = 'K', long = "kernel-stacks-only")]
     kernel_only: bool,
+    /// A delimiter between the kernel and the user stack (`--`; `-` in folded lines)
+    #[arg(short = 'd', long = "delimited")]
+    delimited: bool,
     /// Folded output (comm;root;…;leaf count), for flame graph tools
     #[arg(short = 'f', long = "folded")]
     folded: bool,
@@ -391,9 +485,12 @@ pub struct StackArgs {
 }
 
 impl StackArgs {
-    fn options(self) -> stacks::StackOptions {
+    /// The options, with the thread list the tool names its own way (-L, -t).
+    fn options(self, tids: Vec<u32>) -> stacks::StackOptions {
         stacks::StackOptions {
-            pid: self.pid,
+            pids: self.pids,
+            tids,
+            delimited: self.delimited,
             user_only: self.user_only,
             kernel_only: self.kernel_only,
             duration: self.duration.map(Duration::from_secs),
@@ -406,12 +503,67 @@ impl StackArgs {
 
 #[derive(Args)]
 pub struct ProfileArgs {
-    /// Samples per second on each CPU
-    #[arg(short = 'F', long = "frequency", default_value_t = profile::DEFAULT_HZ)]
-    frequency: u32,
+    /// Samples per second on each CPU (default 49)
+    #[arg(short = 'F', long = "frequency")]
+    frequency: Option<u32>,
+    /// A sample every COUNT cpu-clock events (nanoseconds on a CPU) instead
+    #[arg(
+        short = 'c',
+        long = "count",
+        value_name = "COUNT",
+        conflicts_with = "frequency"
+    )]
+    period: Option<u64>,
+    /// Only these threads (comma-separated)
+    #[arg(
+        short = 'L',
+        long = "tid",
+        value_delimiter = ',',
+        conflicts_with = "pids"
+    )]
+    tids: Vec<u32>,
+    /// Only samples on this CPU
+    #[arg(short = 'C', long = "cpu")]
+    cpu: Option<u32>,
+    /// Kernel frames of folded lines end in _[k]
+    #[arg(short = 'a', long = "annotations")]
+    annotations: bool,
     /// Include the idle task (pid 0)
     #[arg(short = 'I', long = "include-idle")]
     include_idle: bool,
+    #[command(flatten)]
+    stacks: StackArgs,
+}
+
+#[derive(Args)]
+pub struct OffcputimeArgs {
+    /// Only these threads (comma-separated)
+    #[arg(
+        short = 't',
+        long = "tid",
+        value_delimiter = ',',
+        conflicts_with = "pids"
+    )]
+    tids: Vec<u32>,
+    /// User threads only
+    #[arg(short = 'u', long = "user-threads-only")]
+    user_threads: bool,
+    /// Kernel threads only
+    #[arg(
+        short = 'k',
+        long = "kernel-threads-only",
+        conflicts_with = "user_threads"
+    )]
+    kernel_threads: bool,
+    /// Only blocks of at least this many microseconds
+    #[arg(short = 'm', long = "min-block-time", default_value_t = 1)]
+    min_us: u64,
+    /// Only blocks of at most this many microseconds
+    #[arg(short = 'M', long = "max-block-time")]
+    max_us: Option<u64>,
+    /// Only threads leaving in this state: 0 preempted, else state bits (2: uninterruptible)
+    #[arg(long = "state")]
+    state: Option<u64>,
     #[command(flatten)]
     stacks: StackArgs,
 }
@@ -455,6 +607,12 @@ pub struct BiolatencyArgs {
     /// One histogram per set of I/O flags
     #[arg(short = 'F', long = "flags")]
     flags: bool,
+    /// Only this disk (sda, vda, nvme0n1, …)
+    #[arg(short = 'd', long = "disk")]
+    disk: Option<String>,
+    /// Print the average, total and count after each report
+    #[arg(short = 'e', long = "extension")]
+    extension: bool,
     #[command(flatten)]
     schedule: ScheduleArgs,
 }
@@ -505,6 +663,9 @@ pub struct CpudistArgs {
     /// Include the CPUs' idle tasks
     #[arg(short = 'I', long = "include-idle")]
     include_idle: bool,
+    /// Print the average, total and count after each report
+    #[arg(short = 'e', long = "extension")]
+    extension: bool,
     #[command(flatten)]
     sched: SchedArgs,
 }
@@ -534,6 +695,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 name: a.name,
                 flags: a.flags,
                 json: a.json,
+                ..opensnoop::Options::default()
             },
             out,
             stop,
@@ -543,18 +705,29 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 pid: a.pid,
                 timestamp: a.timestamp,
                 failed: a.failed,
+                syscall_name: a.syscall_name,
                 json: a.json,
                 ..opensnoop::Options::default()
             },
             out,
             stop,
         )?,
-        ToolCommand::Mountsnoop(a) => {
-            mountsnoop::run(mountsnoop::Options { json: a.json }, out, stop)?
-        }
-        ToolCommand::Bashreadline(a) => {
-            bashreadline::run(bashreadline::Options { json: a.json }, out, stop)?
-        }
+        ToolCommand::Mountsnoop(a) => mountsnoop::run(
+            mountsnoop::Options {
+                parent: a.parent,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Bashreadline(a) => bashreadline::run(
+            bashreadline::Options {
+                shared: a.shared,
+                json: a.json,
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Exitsnoop(a) => exitsnoop::run(
             exitsnoop::Options {
                 timestamp: a.timestamp,
@@ -571,7 +744,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
                 failed: a.failed,
                 pid: a.pid,
                 target: a.target,
-                signal: a.signal,
+                signals: a.signals,
                 json: a.json,
             },
             out,
@@ -579,20 +752,36 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         )?,
         ToolCommand::Profile(a) => profile::run(
             profile::Options {
-                frequency: a.frequency,
+                frequency: a.frequency.unwrap_or(profile::DEFAULT_HZ),
+                period: a.period,
+                cpu: a.cpu,
+                annotations: a.annotations,
                 include_idle: a.include_idle,
-                stacks: a.stacks.options(),
+                stacks: a.stacks.options(a.tids),
             },
             out,
             stop,
         )?,
-        ToolCommand::Offcputime(a) => offcputime::run(a.options(), out, stop)?,
+        ToolCommand::Offcputime(a) => offcputime::run(
+            offcputime::Options {
+                user_threads: a.user_threads,
+                kernel_threads: a.kernel_threads,
+                min_us: a.min_us,
+                max_us: a.max_us,
+                state: a.state,
+                stacks: a.stacks.options(a.tids),
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Biolatency(a) => biolatency::run(
             biolatency::Options {
                 queued: a.queued,
                 milliseconds: a.schedule.milliseconds,
                 disks: a.disks,
                 flags: a.flags,
+                disk: a.disk,
+                extension: a.extension,
                 schedule: a.schedule.schedule(),
                 json: a.schedule.json,
             },
@@ -634,6 +823,7 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
             sched::Options {
                 offcpu: a.offcpu,
                 include_idle: a.include_idle,
+                extension: a.extension,
                 ..a.sched.options(false)?
             },
             out,
@@ -643,13 +833,38 @@ pub fn run(command: ToolCommand) -> Result<ExitCode> {
         ToolCommand::Hardirqs(a) => irqs::run(irqs::Kind::Hard, a.options(), out, stop)?,
         ToolCommand::Tcpstates(a) => tcp::run(tcp::Tool::States, a.options(), out, stop)?,
         ToolCommand::Tcplife(a) => tcp::run(tcp::Tool::Life, a.options(), out, stop)?,
-        ToolCommand::Tcpretrans(a) => tcp::run(tcp::Tool::Retrans, a.options(), out, stop)?,
-        ToolCommand::Tcpconnect(a) => {
-            tcp::run(tcp::Tool::Connect, a.options(tcp::Tool::Connect), out, stop)?
-        }
-        ToolCommand::Tcpaccept(a) => {
-            tcp::run(tcp::Tool::Accept, a.options(tcp::Tool::Accept), out, stop)?
-        }
+        ToolCommand::Tcpretrans(a) => tcp::run(
+            tcp::Tool::Retrans,
+            tcp::Options {
+                count: a.count,
+                local_ports: a.ports.local_ports,
+                remote_ports: a.ports.remote_ports,
+                ..a.family.options()
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Tcpconnect(a) => tcp::run(
+            tcp::Tool::Connect,
+            tcp::Options {
+                print_uid: a.print_uid,
+                uid: a.uid,
+                print_local_port: a.print_local_port,
+                count: a.count,
+                ..a.open.options(tcp::Tool::Connect)
+            },
+            out,
+            stop,
+        )?,
+        ToolCommand::Tcpaccept(a) => tcp::run(
+            tcp::Tool::Accept,
+            tcp::Options {
+                clock: a.clock,
+                ..a.open.options(tcp::Tool::Accept)
+            },
+            out,
+            stop,
+        )?,
         ToolCommand::Syscount(a) if a.list => {
             let mut out = out;
             syscount::list(&mut out).context("writing the syscall list")?;

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bpfhook_testkit::{run_program, test_binary, unique_name, TempPath};
-use tools_support::{columns, napper, Guarded, Running, BPFHOOK, READY};
+use tools_support::{columns, napper, silent_peer, Guarded, Running, BPFHOOK, READY};
 
 #[test]
 fn opensnoop_shows_a_marker_open_and_a_failed_one() {
@@ -582,7 +582,13 @@ fn mountsnoop_shows_a_mount_and_its_umount() {
     let dir = TempPath::dir("mountsnoop");
     let source = unique_name("bpfhook-src-");
     let mut tool = Running::start(&["mountsnoop"]);
+    let mut with_parent = Running::start(&["mountsnoop", "-P"]);
     tool.line_where(READY, |l| l.starts_with("COMM"));
+    let header = with_parent.line_where(READY, |l| l.starts_with("COMM"));
+    assert_eq!(
+        columns(&header),
+        ["COMM", "PID", "TID", "PCOMM", "PPID", "MNT_NS", "CALL"]
+    );
     let target = CString::new(dir.as_str()).unwrap();
     let (c_source, fstype) = (CString::new(source.as_str()).unwrap(), c"tmpfs");
     // SAFETY: NUL-terminated strings; no data.
@@ -607,6 +613,16 @@ fn mountsnoop_shows_a_mount_and_its_umount() {
     let mount_line = tool.line_where(READY, |l| l.ends_with(&mount_call));
     tool.line_where(READY, |l| l.ends_with(&umount_call));
     tool.stop();
+    // -P: this process's parent (the test harness's runner), by name and pid.
+    let parent_line = with_parent.line_where(READY, |l| l.ends_with(&mount_call));
+    with_parent.stop();
+    let ppid = std::os::unix::process::parent_id().to_string();
+    let pcomm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).expect("the parent's comm");
+    assert_eq!(
+        columns(&parent_line)[3..5],
+        [pcomm.trim_end(), ppid.as_str()],
+        "{parent_line}"
+    );
     let me = std::process::id().to_string();
     assert_eq!(columns(&mount_line)[1], me, "{mount_line}");
     let namespace = std::fs::read_link("/proc/self/ns/mnt").expect("our mount namespace");
@@ -646,26 +662,7 @@ fn bashreadline_shows_a_line_typed_into_bash() {
 
 #[test]
 fn tcpretrans_sees_a_syn_sent_into_a_dead_link() {
-    let pair = bpfhook_testkit::VethPair::new();
-    // The peer's MAC address pinned on our end, then the peer's end taken down: our SYN
-    // leaves and nothing answers, so TCP retransmits it after a second. (The entry goes with
-    // the pair.)
-    let mac = pair.in_netns(&["cat", &format!("/sys/class/net/{}/address", pair.peer)]);
-    bpfhook_testkit::sh(
-        "ip",
-        &[
-            "neigh",
-            "replace",
-            &pair.peer_ip,
-            "lladdr",
-            mac.trim(),
-            "dev",
-            &pair.host,
-            "nud",
-            "permanent",
-        ],
-    );
-    pair.in_netns(&["ip", "link", "set", &pair.peer, "down"]);
+    let pair = silent_peer();
     let mut tool = Running::start(&["tcpretrans"]);
     tool.line_where(READY, |l| l.starts_with("TIME"));
     let peer: std::net::IpAddr = pair.peer_ip.parse().expect("an address");
@@ -746,6 +743,12 @@ fn bad_options_fail_with_a_clear_error() {
         (&["biosnoop", "-d", "nodisk0"], "no such disk: nodisk0", 1),
         (&["softirqs", "-d", "-C"], "-d and -C are exclusive", 1),
         (&["tcplife", "-4", "-6"], "-4 and -6 are exclusive", 1),
+        (&["tcplife", "-w", "-s"], "cannot be used with '--csv'", 2),
+        (
+            &["tcpconnect", "-P", "80,70000"],
+            "70000 is not in 0..=65535",
+            2,
+        ),
         (
             &["killsnoop", "-s", "SIGNOPE"],
             "unknown signal: SIGNOPE",

@@ -1,7 +1,9 @@
 //! `bashreadline`: every line interactive bash shells read, system wide (a uretprobe on
-//! `readline` in /bin/bash), BCC's columns.
+//! `readline` in /bin/bash, or with `-s` in the shared readline library bash uses), BCC's
+//! columns. As BCC, only processes named `bash` count (other programs use readline too).
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -9,21 +11,31 @@ use bpfhook_lang::output::Value;
 
 use crate::fields::{text, uint};
 use crate::histograms::clock_time;
-use crate::launch::{self, Launch, ToolError};
+use crate::launch::{self, edit, Launch, ToolError};
 use crate::report::{Report, ReportOutput, Sink};
 
-/// Options: only `--json`.
+/// BCC's options.
 #[derive(Debug, Default, Clone)]
 pub struct Options {
+    /// `-s`: the readline library bash is linked with, instead of /bin/bash.
+    pub shared: Option<PathBuf>,
     pub json: bool,
 }
 
 /// Traces until Ctrl-C (`stop`).
 pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
-    let mut launch = Launch::new(
-        "bashreadline",
-        crate::script("bashreadline").unwrap_or_default().into(),
-    );
+    let mut text = crate::script("bashreadline").unwrap_or_default().to_owned();
+    if let Some(library) = &options.shared {
+        if !library.is_file() {
+            return Err(ToolError::Usage(format!(
+                "no such library: {}",
+                library.display()
+            )));
+        }
+        let probe = format!("uretprobe:{}:readline", library.display());
+        text = edit(&text, "uretprobe:/bin/bash:readline", &probe);
+    }
+    let mut launch = Launch::new("bashreadline", text);
     launch.max_strlen = 256;
     let mut output = ReportOutput(Bashreadline {
         sink: Sink::new(out, options.json),

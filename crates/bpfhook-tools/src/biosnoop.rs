@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bpfhook_lang::output::Value;
 
-use crate::biolatency::disk_name;
+use crate::biolatency::{disk_name, disk_number};
 use crate::fields::{text, uint};
 use crate::launch::{self, Launch, ToolError};
 use crate::report::{Report, ReportOutput, Sink};
@@ -31,9 +31,7 @@ pub struct Options {
 /// Traces until Ctrl-C (`stop`).
 pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Result<i32, ToolError> {
     if let Some(disk) = &options.disk {
-        if !std::path::Path::new("/sys/class/block").join(disk).exists() {
-            return Err(ToolError::Usage(format!("no such disk: {disk}")));
-        }
+        disk_number(disk)?;
     }
     let launch = Launch::new(
         "biosnoop",

@@ -15,12 +15,12 @@ pub struct ToolInfo {
 const TOOLS: &[ToolInfo] = &[
     ToolInfo {
         name: "bashreadline",
-        summary: "every command line interactive bash shells read, system wide",
+        summary: "every command line interactive bash shells read, system wide (-s LIBREADLINE)",
         script: Some(include_str!("../scripts/bashreadline.bt")),
     },
     ToolInfo {
         name: "biolatency",
-        summary: "block I/O latency as a log2 histogram (per disk -D, per flags -F, queued -Q)",
+        summary: "block I/O latency as a log2 histogram (-D, -F, -Q, -d DISK, -e: avg/total/count)",
         script: Some(include_str!("../scripts/biolatency.bt")),
     },
     ToolInfo {
@@ -30,7 +30,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "cpudist",
-        summary: "time on CPU per visit (off CPU -O), a log2 histogram (-p PID, per thread -L, -P)",
+        summary: "time on CPU per visit (off CPU -O), a log2 histogram (-p PID, -L, -P, -e)",
         script: Some(include_str!("../scripts/cpudist.bt")),
     },
     ToolInfo {
@@ -50,17 +50,17 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "killsnoop",
-        summary: "every kill(2): sender, signal, target pid, result (-s SIGNAL, -x failed)",
+        summary: "every kill(2): sender, signal, target pid, result (-s SIGNALS, -T TPID, -x)",
         script: Some(include_str!("../scripts/killsnoop.bt")),
     },
     ToolInfo {
         name: "mountsnoop",
-        summary: "every mount and umount: source, target, type, flags, result",
+        summary: "every mount and umount: source, target, type, flags, result (-P: parent)",
         script: Some(include_str!("../scripts/mountsnoop.bt")),
     },
     ToolInfo {
         name: "offcputime",
-        summary: "blocked time per kernel + user stack; --folded lines and --flamegraph SVG",
+        summary: "blocked time per stack (-p, -t, -u/-k, -m/-M, --state); --folded, --flamegraph",
         script: Some(include_str!("../scripts/offcputime.bt")),
     },
     ToolInfo {
@@ -70,7 +70,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "profile",
-        summary: "on-CPU stacks sampled at -F Hz; --folded lines and --flamegraph SVG",
+        summary: "on-CPU stacks at -F Hz or -c events (-p, -L, -C, -a, -d); --folded, --flamegraph",
         script: Some(include_str!("../scripts/profile.bt")),
     },
     ToolInfo {
@@ -90,7 +90,7 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "statsnoop",
-        summary: "every stat/lstat/fstatat/statx/statfs: pid, comm, result, error, path",
+        summary: "every stat/lstat/fstatat/statx/statfs: pid, comm, result, error, path (-s, -t)",
         script: Some(include_str!("../scripts/statsnoop.bt")),
     },
     ToolInfo {
@@ -100,27 +100,28 @@ const TOOLS: &[ToolInfo] = &[
     },
     ToolInfo {
         name: "tcpaccept",
-        summary: "every TCP connection a process accepts: pid, comm, both ends (-P PORT, -4/-6)",
+        summary: "every TCP connection a process accepts: pid, comm, both ends (-T, -t, -P PORTS)",
         script: Some(include_str!("../scripts/tcpaccept.bt")),
     },
     ToolInfo {
         name: "tcpconnect",
-        summary: "every active TCP connect: pid, comm, addresses, port (-P PORT, -4/-6)",
+        summary:
+            "every active TCP connect: pid, comm, addresses, port (-U, -u UID, -L, -c, -P PORTS)",
         script: Some(include_str!("../scripts/tcpconnect.bt")),
     },
     ToolInfo {
         name: "tcplife",
-        summary: "one line per closed TCP connection: ends, KB each way, lifespan",
+        summary: "one line per closed TCP connection: ends, KB each way, lifespan (-T, -t, -w, -s)",
         script: Some(include_str!("../scripts/tcplife.bt")),
     },
     ToolInfo {
         name: "tcpretrans",
-        summary: "every TCP retransmission: ends and state",
+        summary: "every TCP retransmission: ends and state (-c: counts per flow)",
         script: Some(include_str!("../scripts/tcpretrans.bt")),
     },
     ToolInfo {
         name: "tcpstates",
-        summary: "every TCP state change, with the time spent in the old state",
+        summary: "every TCP state change, with the time spent in the old state (-T, -t, -w, -s)",
         script: Some(include_str!("../scripts/tcpstates.bt")),
     },
 ];

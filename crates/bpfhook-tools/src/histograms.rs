@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use bpfhook_lang::output::{MapDump, Value};
+use bpfhook_lang::output::{Aggregate, MapDump, Value};
 
 use crate::fields::{text, uint};
 use crate::hist;
@@ -15,6 +15,27 @@ use crate::report::{Report, Sink};
 
 /// The map every histogram script fills.
 const MAP: &str = "@latency";
+/// `-e`: count and total of every value the histograms take, whatever their key.
+const SUMMARY: &str = "@latency_summary";
+
+/// The script with BCC's `-e` summary: each value `@latency` takes also goes to a keyless
+/// `stats()` (the script's one `@latency… = hist(VALUE);` line gives VALUE).
+pub(crate) fn with_summary(text: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(MAP) && l.contains("= hist("))
+        .expect("a histogram script fills @latency on one line");
+    let value = line
+        .split_once("= hist(")
+        .and_then(|(_, rest)| rest.strip_suffix(");"))
+        .expect("@latency = hist(VALUE); on one line");
+    let indent = &line[..line.len() - line.trim_start().len()];
+    crate::launch::edit(
+        text,
+        line,
+        &format!("{indent}{SUMMARY} = stats({value});\n{line}"),
+    )
+}
 
 /// One part of the histogram's key, and how its section line (`disk = sda`) shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,19 +113,26 @@ impl Schedule {
         Ok(())
     }
 
-    /// The probe that prints and resets the histogram every interval, if there is one.
-    pub fn interval_probe(&self) -> String {
-        self.interval_probe_of(MAP)
+    /// The probe that prints and resets the histogram (and the `-e` summary if `summary`)
+    /// every interval, if there is one.
+    pub fn interval_probe(&self, summary: bool) -> String {
+        if summary {
+            self.interval_probe_of(&[MAP, SUMMARY])
+        } else {
+            self.interval_probe_of(&[MAP])
+        }
     }
 
-    /// The same for another map.
-    pub fn interval_probe_of(&self, map: &str) -> String {
-        match self.interval {
-            Some(seconds) => {
-                format!("\ninterval:s:{seconds}\n{{\n  print({map});\n  clear({map});\n}}\n")
-            }
-            None => String::new(),
-        }
+    /// The same for other maps, printed in this order.
+    pub fn interval_probe_of(&self, maps: &[&str]) -> String {
+        let Some(seconds) = self.interval else {
+            return String::new();
+        };
+        let body: String = maps
+            .iter()
+            .map(|map| format!("  print({map});\n  clear({map});\n"))
+            .collect();
+        format!("\ninterval:s:{seconds}\n{{\n{body}}}\n")
     }
 }
 
@@ -148,6 +176,8 @@ pub struct Histograms {
     pub sections: Vec<Section>,
     pub ticks: Ticks,
     pub sink: Sink,
+    /// Histograms were just printed: the `-e` summary that comes next is theirs.
+    pub summary_due: bool,
 }
 
 impl Report for Histograms {
@@ -156,10 +186,19 @@ impl Report for Histograms {
     }
 
     fn table(&mut self, map: &MapDump) -> io::Result<()> {
+        if map.name == SUMMARY {
+            // It follows the histograms of its interval (the last one too: the exit dump's
+            // after `count` intervals is not printed).
+            if std::mem::take(&mut self.summary_due) {
+                return self.summary(map);
+            }
+            return Ok(());
+        }
         if map.name != MAP || self.ticks.done() {
             return Ok(());
         }
         let time = self.ticks.tick();
+        self.summary_due = true;
         self.sink.interval(time.as_deref())?;
         let mut entries: Vec<_> = map.entries.iter().collect();
         entries.sort_by_key(|(key, _)| key.iter().map(Value::to_text).collect::<Vec<_>>());
@@ -188,6 +227,29 @@ impl Report for Histograms {
             write!(self.sink.out, "{}", hist::log2_text(&slots, self.unit))?;
         }
         self.sink.out.flush()
+    }
+}
+
+impl Histograms {
+    /// BCC's `-e` line after the interval's histograms: average, total and count.
+    fn summary(&mut self, map: &MapDump) -> io::Result<()> {
+        let Some((_, Aggregate::Stats { count, total })) = map.entries.first() else {
+            return Ok(());
+        };
+        let (count, total, unit) = (*count, *total, self.unit);
+        if count == 0 {
+            return Ok(());
+        }
+        let average = total / count as i64;
+        if self.sink.json {
+            return self.sink.json_line(serde_json::json!({
+                "avg": average, "total": total, "count": count, "unit": unit,
+            }));
+        }
+        writeln!(
+            self.sink.out,
+            "\navg = {average} {unit}, total: {total} {unit}, count: {count}\n"
+        )
     }
 }
 

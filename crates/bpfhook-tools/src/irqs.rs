@@ -9,7 +9,7 @@ use bpfhook_lang::output::{Aggregate, MapDump, Value};
 
 use crate::fields::{text, uint};
 use crate::histograms::{Histograms, Schedule, Section, Ticks};
-use crate::launch::{self, edit, Launch, ToolError};
+use crate::launch::{self, check_cpu, edit, Launch, ToolError};
 use crate::report::{Report, ReportOutput, Sink};
 
 /// The kernel's soft interrupt vectors, in order (`softirq_to_name`).
@@ -84,12 +84,8 @@ pub fn run(
     if options.distributions && options.count {
         return Err(ToolError::Usage("-d and -C are exclusive".into()));
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if let Some(cpu) = options.cpu.filter(|&c| c as usize >= cpus) {
-        return Err(ToolError::Usage(format!(
-            "no such CPU: {cpu} (0 to {})",
-            cpus - 1
-        )));
+    if let Some(cpu) = options.cpu {
+        check_cpu(cpu)?;
     }
     let launch = Launch::new(kind.tool(), script(kind, &options));
     let sink = Sink::new(out, options.json);
@@ -112,6 +108,7 @@ pub fn run(
             sections: vec![kind.section()],
             ticks,
             sink,
+            summary_due: false,
         });
         return launch::run(launch, stop, &mut output);
     }
@@ -141,9 +138,9 @@ fn script(kind: Kind, options: &Options) -> String {
         let scale = if options.nanoseconds { "" } else { " / 1000" };
         let hist = format!("  @latency[{key}] = hist((nsecs - @entered[cpu]){scale});");
         text = edit(&text, &sum, &hist);
-        text.push_str(&options.schedule.interval_probe());
+        text.push_str(&options.schedule.interval_probe(false));
     } else {
-        text.push_str(&options.schedule.interval_probe_of("@time"));
+        text.push_str(&options.schedule.interval_probe_of(&["@time"]));
     }
     text
 }

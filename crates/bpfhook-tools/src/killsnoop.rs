@@ -19,8 +19,8 @@ pub struct Options {
     pub pid: Option<u32>,
     /// `-T`: only kills sent to this process.
     pub target: Option<u32>,
-    /// `-s`: only this signal (number or name).
-    pub signal: Option<String>,
+    /// `-s`: only these signals (numbers or names; none: every signal).
+    pub signals: Vec<String>,
     /// `--json`: one object per kill.
     pub json: bool,
 }
@@ -30,13 +30,14 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
     for pid in [options.pid, options.target].into_iter().flatten() {
         check_pid(pid)?;
     }
-    let signal = match &options.signal {
-        Some(text) => Some(
+    let signals = options
+        .signals
+        .iter()
+        .map(|text| {
             crate::signals::parse(text)
-                .ok_or_else(|| ToolError::Usage(format!("unknown signal: {text}")))?,
-        ),
-        None => None,
-    };
+                .ok_or_else(|| ToolError::Usage(format!("unknown signal: {text}")))
+        })
+        .collect::<Result<Vec<i64>, _>>()?;
     let mut launch = Launch::new(
         "killsnoop",
         crate::script("killsnoop").unwrap_or_default().into(),
@@ -46,7 +47,7 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
     let mut output = ReportOutput(Killsnoop {
         failed: options.failed,
         target: options.target,
-        signal,
+        signals,
         sink: Sink::new(out, json),
     });
     launch::run(launch, stop, &mut output)
@@ -55,7 +56,7 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
 struct Killsnoop {
     failed: bool,
     target: Option<u32>,
-    signal: Option<i64>,
+    signals: Vec<i64>,
     sink: Sink,
 }
 
@@ -75,7 +76,7 @@ impl Report for Killsnoop {
         let (pid, comm, signal, target, result) =
             (uint(f, 1), text(f, 2), int(f, 3), int(f, 4), int(f, 5));
         if (self.failed && result >= 0)
-            || self.signal.is_some_and(|s| s != signal)
+            || !(self.signals.is_empty() || self.signals.contains(&signal))
             || self.target.is_some_and(|t| i64::from(t) != target)
         {
             return Ok(());

@@ -110,6 +110,18 @@ pub fn check_pid(pid: u32) -> Result<(), ToolError> {
     Ok(())
 }
 
+/// A CPU option: one this machine has.
+pub fn check_cpu(cpu: u32) -> Result<(), ToolError> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpu as usize >= cpus {
+        return Err(ToolError::Usage(format!(
+            "no such CPU: {cpu} (0 to {})",
+            cpus - 1
+        )));
+    }
+    Ok(())
+}
+
 /// `text` with `from` replaced by `to`, where the script must contain `from` (a tool option
 /// that edits the script's shape; a unit test compiles every edit).
 pub(crate) fn edit(text: &str, from: &str, to: &str) -> String {

@@ -1,6 +1,5 @@
-//! `mountsnoop`: every mount(2) and umount(2) as a call line with its result, BCC's columns.
-//! The mount namespace comes from /proc, so it shows only for processes still running when
-//! their record is read (`-` otherwise).
+//! `mountsnoop`: every mount(2) and umount(2) as a call line with its result, BCC's columns
+//! (`-P`: the parent's comm and pid too).
 
 use std::io::{self, Write};
 use std::sync::atomic::AtomicBool;
@@ -48,9 +47,11 @@ const UMOUNT_FLAGS: &[(u64, &str)] = &[
     (8, "UMOUNT_NOFOLLOW"),
 ];
 
-/// Options: only `--json` (BCC's mountsnoop has none else worth having here).
+/// BCC's options.
 #[derive(Debug, Default, Clone)]
 pub struct Options {
+    /// `-P`: PCOMM and PPID columns.
+    pub parent: bool,
     pub json: bool,
 }
 
@@ -61,12 +62,14 @@ pub fn run(options: Options, out: Box<dyn Write>, stop: Arc<AtomicBool>) -> Resu
         crate::script("mountsnoop").unwrap_or_default().into(),
     );
     let mut output = ReportOutput(Mountsnoop {
+        parent: options.parent,
         sink: Sink::new(out, options.json),
     });
     launch::run(launch, stop, &mut output)
 }
 
 struct Mountsnoop {
+    parent: bool,
     sink: Sink,
 }
 
@@ -92,16 +95,21 @@ impl Report for Mountsnoop {
         if self.sink.json {
             return Ok(());
         }
+        let parent = if self.parent {
+            format!("{:<16} {:<7} ", "PCOMM", "PPID")
+        } else {
+            String::new()
+        };
         writeln!(
             self.sink.out,
-            "{:<16} {:<7} {:<7} {:<11} CALL",
+            "{:<16} {:<7} {:<7} {parent}{:<11} CALL",
             "COMM", "PID", "TID", "MNT_NS"
         )
     }
 
     fn record(&mut self, f: &[Value]) -> io::Result<()> {
-        let (pid, tid, comm) = (uint(f, 0), uint(f, 1), text(f, 2));
-        let namespace = mount_namespace(pid);
+        let (pid, tid, comm, namespace) = (uint(f, 0), uint(f, 1), text(f, 2), uint(f, 3));
+        let (ppid, pcomm) = (uint(f, 10), text(f, 11));
         let umount = uint(f, 4) == 1;
         let (source, target, fstype, flags, ret) =
             (text(f, 5), text(f, 6), text(f, 7), uint(f, 8), int(f, 9));
@@ -118,24 +126,22 @@ impl Report for Mountsnoop {
         };
         if self.sink.json {
             return self.sink.json_line(serde_json::json!({
-                "comm": comm, "pid": pid, "tid": tid, "mnt_ns": namespace,
+                "comm": comm, "pid": pid, "tid": tid, "ppid": ppid, "pcomm": pcomm,
+                "mnt_ns": namespace,
                 "call": if umount { "umount" } else { "mount" }, "source": source,
                 "target": target, "fstype": fstype, "flags": flags, "ret": ret,
             }));
         }
-        let namespace = namespace.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let parent = if self.parent {
+            format!("{pcomm:<16} {ppid:<7} ")
+        } else {
+            String::new()
+        };
         writeln!(
             self.sink.out,
-            "{comm:<16} {pid:<7} {tid:<7} {namespace:<11} {call}"
+            "{comm:<16} {pid:<7} {tid:<7} {parent}{namespace:<11} {call}"
         )
     }
-}
-
-/// The mount namespace of a process still running: the inode of /proc/PID/ns/mnt.
-fn mount_namespace(pid: u64) -> Option<u64> {
-    let link = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok()?;
-    let text = link.to_str()?;
-    text.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub struct Options {
     pub name: Option<String>,
     /// `-f`: only opens with any of these flags (`O_WRONLY`, `O_CREAT`, …).
     pub flags: Vec<String>,
+    /// `-s` (statsnoop): a SYSCALL column.
+    pub syscall_name: bool,
     /// `--json`: one object per line.
     pub json: bool,
 }
@@ -128,6 +130,8 @@ struct Open {
     ret: i64,
     flags: u64,
     path: String,
+    /// statsnoop's: the probe that saw the call (`tracepoint:syscalls:sys_exit_newstat`).
+    probe: String,
 }
 
 impl Open {
@@ -141,7 +145,15 @@ impl Open {
             ret: int(f, 5),
             flags: uint(f, 6),
             path: text(f, 7),
+            probe: text(f, 8),
         }
+    }
+
+    /// BCC's name of the call: the kernel's (`newstat`, `statx`), from the probe.
+    fn call(&self) -> &str {
+        self.probe
+            .rsplit_once(":sys_exit_")
+            .map_or("", |(_, name)| name)
     }
 
     /// BCC's FD and ERR: the descriptor and 0, or -1 and the errno.
@@ -186,6 +198,9 @@ impl Report for Opensnoop {
         if o.extended {
             header.push_str(&format!("{:<9}", "FLAGS"));
         }
+        if o.syscall_name {
+            header.push_str(&format!("{:<12} ", "SYSCALL"));
+        }
         header.push_str("PATH");
         writeln!(self.sink.out, "{header}")
     }
@@ -206,6 +221,8 @@ impl Report for Opensnoop {
             object[self.calls.result().to_lowercase()] = fd.into();
             if self.calls == Calls::Open {
                 object["flags"] = open.flags.into();
+            } else {
+                object["syscall"] = open.call().into();
             }
             return self.sink.json_line(object);
         }
@@ -221,6 +238,9 @@ impl Report for Opensnoop {
         line.push_str(&format!("{id:<6} {:<16} {fd:>4} {err:>3} ", open.comm));
         if o.extended {
             line.push_str(&format!("{:08o} ", open.flags));
+        }
+        if o.syscall_name {
+            line.push_str(&format!("{:<12} ", open.call()));
         }
         line.push_str(&open.path);
         writeln!(self.sink.out, "{line}")
@@ -292,6 +312,7 @@ mod tests {
             ret,
             flags: 0,
             path: String::new(),
+            probe: String::new(),
         };
         assert_eq!(open(3).fd_err(), (3, 0));
         assert_eq!(open(-2).fd_err(), (-1, 2));

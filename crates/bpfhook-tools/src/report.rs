@@ -17,6 +17,10 @@ pub trait Report {
     fn table(&mut self, _map: &MapDump) -> io::Result<()> {
         Ok(())
     }
+    /// The run ended (before the maps left at exit print): summaries the tool kept itself.
+    fn finished(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Text or JSON lines on one writer.
@@ -100,6 +104,6 @@ impl<R: Report> Output for ReportOutput<R> {
     }
 
     fn end(&mut self) -> io::Result<()> {
-        Ok(())
+        self.0.finished()
     }
 }

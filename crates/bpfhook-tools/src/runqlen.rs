@@ -44,7 +44,7 @@ fn script(options: &Options) -> String {
     if options.per_cpu {
         text = edit(&text, "@length = lhist(", "@length[cpu] = lhist(");
     }
-    text.push_str(&options.schedule.interval_probe_of("@length"));
+    text.push_str(&options.schedule.interval_probe_of(&["@length"]));
     text
 }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::histograms::{Histograms, Schedule, Section, Ticks};
+use crate::histograms::{with_summary, Histograms, Schedule, Section, Ticks};
 use crate::launch::{self, check_pid, edit, Launch, ToolError};
 use crate::report::{ReportOutput, Sink};
 
@@ -77,6 +77,8 @@ pub struct Options {
     pub offcpu: bool,
     /// `-I` (cpudist): the idle tasks too.
     pub include_idle: bool,
+    /// `-e` (cpudist): the average, total and count after each report.
+    pub extension: bool,
     /// `-T`, interval and count.
     pub schedule: Schedule,
     /// `--json`: one object per histogram.
@@ -131,14 +133,17 @@ pub fn run(
             .collect(),
         ticks: Ticks::new(options.schedule, Arc::clone(&stop)),
         sink: Sink::new(out, options.json),
+        summary_due: false,
     });
     launch::run(launch, stop, &mut output)
 }
 
 fn script(tool: Tool, options: &Options) -> Result<String, ToolError> {
     let mut text = crate::script(tool.name()).unwrap_or_default().to_owned();
-    if tool == Tool::Runqlat && (options.offcpu || options.include_idle) {
-        return Err(ToolError::Usage("-O and -I are cpudist's options".into()));
+    if tool == Tool::Runqlat && (options.offcpu || options.include_idle || options.extension) {
+        return Err(ToolError::Usage(
+            "-O, -I and -e are cpudist's options".into(),
+        ));
     }
     if tool == Tool::Cpudist && options.per == Some(Per::PidNamespace) {
         return Err(ToolError::Usage("--pidnss is runqlat's option".into()));
@@ -157,14 +162,17 @@ fn script(tool: Tool, options: &Options) -> Result<String, ToolError> {
         // Off-CPU time ends for the thread arriving and begins for the one leaving.
         text = edit(
             &text,
-            "$task = (struct task_struct *)arg1;\n  $starting = (struct task_struct *)arg2;",
-            "$task = (struct task_struct *)arg2;\n  $starting = (struct task_struct *)arg1;",
+            "$task = args->prev;\n  $starting = args->next;",
+            "$task = args->next;\n  $starting = args->prev;",
         );
     }
     if options.include_idle {
         text = edit(&text, "if ($starting->pid != 0) {", "if (1) {");
     }
-    text.push_str(&options.schedule.interval_probe());
+    if options.extension {
+        text = with_summary(&text);
+    }
+    text.push_str(&options.schedule.interval_probe(options.extension));
     Ok(text)
 }
 
@@ -200,6 +208,7 @@ mod tests {
                     per: Some(per),
                     offcpu: true,
                     include_idle: true,
+                    extension: true,
                     schedule,
                     ..Options::default()
                 },
@@ -220,6 +229,11 @@ mod tests {
             ..Options::default()
         };
         assert!(script(Tool::Runqlat, &offcpu).is_err());
+        let extension = Options {
+            extension: true,
+            ..Options::default()
+        };
+        assert!(script(Tool::Runqlat, &extension).is_err());
         let namespaces = Options {
             per: Some(Per::PidNamespace),
             ..Options::default()

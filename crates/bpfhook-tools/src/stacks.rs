@@ -12,14 +12,18 @@ use std::time::Duration;
 use bpfhook_lang::output::{Aggregate, MapDump};
 
 use crate::fields::{frames, text, uint};
-use crate::launch::{self, check_pid, Launch, ToolError};
+use crate::launch::{self, check_pid, edit, Launch, ToolError};
 use crate::report::{Report, ReportOutput, Sink};
 
 /// The options of every stack tool.
 #[derive(Debug, Default, Clone)]
 pub struct StackOptions {
-    /// `-p`: only this process.
-    pub pid: Option<u32>,
+    /// `-p`: only these processes (none: every process).
+    pub pids: Vec<u32>,
+    /// `-L` (profile) or `-t` (offcputime): only these threads.
+    pub tids: Vec<u32>,
+    /// `-d`: a delimiter between the kernel and the user stack (`--`; `-` in folded lines).
+    pub delimited: bool,
     /// `-U`: user stacks only.
     pub user_only: bool,
     /// `-K`: kernel stacks only.
@@ -39,17 +43,44 @@ impl StackOptions {
         if self.user_only && self.kernel_only {
             return Err(ToolError::Usage("-U and -K are exclusive".into()));
         }
-        if let Some(pid) = self.pid {
-            check_pid(pid)?;
+        if !self.pids.is_empty() && !self.tids.is_empty() {
+            return Err(ToolError::Usage(
+                "processes (-p) or threads, not both".into(),
+            ));
+        }
+        for &id in self.pids.iter().chain(&self.tids) {
+            check_pid(id)?;
         }
         Ok(())
     }
 
-    /// `all threads by user + kernel stack… Hit Ctrl-C to end.`: the tail of the banner.
-    pub(crate) fn describe(&self) -> String {
-        let who = match self.pid {
-            Some(pid) => format!("PID {pid}"),
-            None => "all threads".into(),
+    /// The script with its process filter, `($1 == 0 || pid == $1)`, made the `-p` or thread
+    /// list's (`$1` stays the filter of the script run by itself).
+    pub(crate) fn filtered(&self, text: &str) -> String {
+        let (builtin, ids) = if self.tids.is_empty() {
+            ("pid", &self.pids)
+        } else {
+            ("tid", &self.tids)
+        };
+        if ids.is_empty() {
+            return text.to_owned();
+        }
+        let any: Vec<String> = ids.iter().map(|id| format!("{builtin} == {id}")).collect();
+        edit(
+            text,
+            "($1 == 0 || pid == $1)",
+            &format!("({})", any.join(" || ")),
+        )
+    }
+
+    /// The banner's tail in two: `all threads by user + kernel stack` and `... Hit Ctrl-C to
+    /// end.` (profile puts its CPU between them).
+    pub(crate) fn describe(&self) -> (String, String) {
+        let list = |ids: &[u32]| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let who = match (&self.pids[..], &self.tids[..]) {
+            ([], []) => "all threads".into(),
+            (pids, []) => format!("PID {}", list(pids)),
+            (_, tids) => format!("TID {}", list(tids)),
         };
         let stacks = match (self.user_only, self.kernel_only) {
             (true, _) => "user",
@@ -57,10 +88,10 @@ impl StackOptions {
             _ => "user + kernel",
         };
         let until = match self.duration {
-            Some(d) => format!("for {} secs.", d.as_secs_f64()),
+            Some(d) => format!(" for {} secs.", d.as_secs_f64()),
             None => "... Hit Ctrl-C to end.".into(),
         };
-        format!("{who} by {stacks} stack {until}")
+        (format!("{who} by {stacks} stack"), until)
     }
 }
 
@@ -71,6 +102,8 @@ pub(crate) struct StackTool {
     pub map: &'static str,
     /// What a stack's weight counts, as the flame graph says it.
     pub count_name: &'static str,
+    /// `-a` (profile): kernel frames of folded lines end in `_[k]`.
+    pub annotations: bool,
 }
 
 /// Runs a stack tool's `launch`; `banner` is its first line.
@@ -154,7 +187,7 @@ impl Report for Stacks {
         warn_without_frame_pointers(self.tool.name, &samples);
         samples.sort_by_key(|s| s.count);
         if let Some(path) = self.options.flamegraph.clone() {
-            match write_flamegraph(&self.tool, &path, &folded_lines(&samples)) {
+            match write_flamegraph(&self.tool, &path, &folded_lines(&samples, self.folding())) {
                 Ok(()) => eprintln!(
                     "{}: flame graph written to {}",
                     self.tool.name,
@@ -168,7 +201,7 @@ impl Report for Stacks {
             }
         }
         if self.options.folded {
-            for line in folded_lines(&samples) {
+            for line in folded_lines(&samples, self.folding()) {
                 writeln!(self.sink.out, "{line}")?;
             }
             return Ok(());
@@ -184,7 +217,7 @@ impl Report for Stacks {
             for frame in sample.kernel {
                 writeln!(self.sink.out, "    {frame}")?;
             }
-            if !sample.kernel.is_empty() && !sample.user.is_empty() {
+            if self.options.delimited && !sample.kernel.is_empty() && !sample.user.is_empty() {
                 writeln!(self.sink.out, "    --")?;
             }
             for frame in sample.user {
@@ -200,15 +233,44 @@ impl Report for Stacks {
     }
 }
 
+impl Stacks {
+    fn folding(&self) -> Folding {
+        Folding {
+            delimited: self.options.delimited,
+            annotations: self.tool.annotations,
+        }
+    }
+}
+
+/// BCC's marks in folded lines: `-d` puts `-` between the user and the kernel frames, `-a`
+/// ends each kernel frame in `_[k]`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Folding {
+    delimited: bool,
+    annotations: bool,
+}
+
 /// Brendan Gregg's folded format: `comm;user root…leaf;kernel root…leaf count`, frames
 /// without offsets, equal stacks merged, in name order.
-fn folded_lines(samples: &[Sample]) -> Vec<String> {
+fn folded_lines(samples: &[Sample], folding: Folding) -> Vec<String> {
     let mut merged: BTreeMap<String, u64> = BTreeMap::new();
     for sample in samples {
+        let mut frames: Vec<String> = sample.user.iter().rev().map(|f| folded(f)).collect();
+        if folding.delimited && !sample.user.is_empty() && !sample.kernel.is_empty() {
+            frames.push("-".into());
+        }
+        let mark = if folding.annotations { "_[k]" } else { "" };
+        frames.extend(
+            sample
+                .kernel
+                .iter()
+                .rev()
+                .map(|f| format!("{}{mark}", folded(f))),
+        );
         let mut line = sample.comm.replace(';', ":");
-        for frame in sample.user.iter().rev().chain(sample.kernel.iter().rev()) {
+        for frame in frames {
             line.push(';');
-            line.push_str(&without_offset(frame).replace(';', ":"));
+            line.push_str(&frame);
         }
         *merged.entry(line).or_default() += sample.count;
     }
@@ -216,6 +278,11 @@ fn folded_lines(samples: &[Sample]) -> Vec<String> {
         .into_iter()
         .map(|(stack, count)| format!("{stack} {count}"))
         .collect()
+}
+
+/// A frame as a folded line has it: no offset, no `;`.
+fn folded(frame: &str) -> String {
+    without_offset(frame).replace(';', ":")
 }
 
 /// `do_sys_open+28` → `do_sys_open`; an address or a name with no offset stays as it is.
@@ -302,7 +369,16 @@ mod tests {
             pid: 7,
             count,
         };
-        let lines = folded_lines(&[sample(&user, 2), sample(&user_other_offset, 3)]);
+        let samples = [sample(&user, 2), sample(&user_other_offset, 3)];
+        let lines = folded_lines(&samples, Folding::default());
         assert_eq!(lines, vec!["app;main;hot;root_k;leaf_k 5".to_string()]);
+        let marked = Folding {
+            delimited: true,
+            annotations: true,
+        };
+        assert_eq!(
+            folded_lines(&samples, marked),
+            vec!["app;main;hot;-;root_k_[k];leaf_k_[k] 5".to_string()]
+        );
     }
 }

@@ -115,3 +115,27 @@ pub fn napper() -> Guarded {
             .expect("starting the napping target"),
     )
 }
+
+/// A veth pair whose peer end is down, its MAC address pinned on our end: a SYN to the peer
+/// leaves and nothing answers, so TCP retransmits it after a second. (The entry goes with the
+/// pair.)
+pub fn silent_peer() -> bpfhook_testkit::VethPair {
+    let pair = bpfhook_testkit::VethPair::new();
+    let mac = pair.in_netns(&["cat", &format!("/sys/class/net/{}/address", pair.peer)]);
+    bpfhook_testkit::sh(
+        "ip",
+        &[
+            "neigh",
+            "replace",
+            &pair.peer_ip,
+            "lladdr",
+            mac.trim(),
+            "dev",
+            &pair.host,
+            "nud",
+            "permanent",
+        ],
+    );
+    pair.in_netns(&["ip", "link", "set", &pair.peer, "down"]);
+    pair
+}
