@@ -375,7 +375,7 @@ fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String
 }
 
 /// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`),
-/// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STR_TRUNC_TRAILER`, `BPFTRACE_STACK_MODE`,
+/// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STR_TRUNC_TRAILER`, `BPFTRACE_PERF_RB_PAGES`, `BPFTRACE_STACK_MODE`,
 /// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES` and `BPFTRACE_DUMMY_TS_MAP`, as
 /// bpftrace reads them.
 fn settings_from_environment() -> Settings {
@@ -397,6 +397,9 @@ fn settings_from_environment() -> Settings {
         .and_then(|m| bpfhook_lang::types::StackMode::parse(m.trim()))
     {
         settings.stack_mode = mode;
+    }
+    if let Some(n) = number(&["BPFTRACE_PERF_RB_PAGES"]) {
+        settings.perf_rb_pages = n.clamp(1, 1 << 16) as u32;
     }
     if let Ok(trailer) = std::env::var("BPFTRACE_STR_TRUNC_TRAILER") {
         settings.str_trunc_trailer = trailer;

@@ -242,7 +242,7 @@ fn map_specs(
         flags: 0,
     };
     let mut specs = vec![
-        spec(EVENTS_MAP, "ringbuf", 0, 0, 1 << 20),
+        spec(EVENTS_MAP, "ringbuf", 0, 0, analysis.settings.ring_bytes()),
         spec(
             SCRATCH_MAP,
             "percpu_array",

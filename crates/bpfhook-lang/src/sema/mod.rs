@@ -56,6 +56,9 @@ pub struct Settings {
     pub helper_errors: bool,
     /// Printed after a string `str()` may have cut (`BPFTRACE_STR_TRUNC_TRAILER`).
     pub str_trunc_trailer: String,
+    /// Pages of output buffer per CPU (`BPFTRACE_PERF_RB_PAGES`, `config = { perf_rb_pages }`):
+    /// the one `events` ring buffer gets as many bytes as bpftrace's per-CPU buffers together.
+    pub perf_rb_pages: u32,
     /// User stack frames name their source file and line where DWARF has them
     /// (`config = { show_debug_info = 0 }` turns it off).
     pub show_debug_info: bool,
@@ -70,6 +73,17 @@ impl Settings {
     /// The buffer `str(p)` reads into: one byte more than `max_strlen` below 1 KiB, so a string
     /// of `max_strlen` characters shows whole (and with the trailer, since it may go on), as
     /// bpftrace sizes it.
+    /// Bytes of the `events` ring buffer: `perf_rb_pages` pages per possible CPU, rounded up
+    /// to the power of two the kernel wants.
+    pub fn ring_bytes(&self) -> u32 {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+        let cpus = aya::util::nr_cpus().unwrap_or(1).max(1) as u64;
+        (u64::from(self.perf_rb_pages) * page * cpus)
+            .next_power_of_two()
+            .min(1 << 30) as u32
+    }
+
     pub fn str_buffer(&self) -> u32 {
         if self.max_strlen < 1024 {
             self.max_strlen + 1
@@ -96,6 +110,7 @@ impl Default for Settings {
             helper_errors: false,
             str_trunc_trailer: "..".to_owned(),
             show_debug_info: true,
+            perf_rb_pages: 64,
             dummy_ts_map: None,
             includes: Default::default(),
         }
@@ -596,6 +611,7 @@ impl Checker {
                 }
                 ("max_cat_bytes", Some(n)) => self.settings.max_cat_bytes = n,
                 ("show_debug_info", Some(n)) => self.settings.show_debug_info = n != 0,
+                ("perf_rb_pages", Some(n)) => self.settings.perf_rb_pages = n.clamp(1, 1 << 16) as u32,
                 ("stack_mode", None) => match &item.value {
                     ConfigValue::String(mode) | ConfigValue::Ident(mode) => {
                         match crate::types::StackMode::parse(mode) {
@@ -634,7 +650,6 @@ impl Checker {
                     "log_size"
                     | "max_bpf_progs"
                     | "max_probes"
-                    | "perf_rb_pages"
                     | "on_stack_limit"
                     // Decided before this pass, when attach points expand.
                     | "missing_probes"
@@ -842,6 +857,23 @@ fn bit_field(shift: u32, width: u32) -> crate::types::BitField {
 #[cfg(test)]
 mod tests {
     use super::{place_bit_field, MapValue, Settings, TseriesAgg};
+
+    #[test]
+    fn the_ring_buffer_holds_perf_rb_pages_per_cpu_in_a_power_of_two() {
+        let cpus = aya::util::nr_cpus().expect("possible CPUs") as u32;
+        for pages in [1, 3, 64] {
+            let settings = Settings {
+                perf_rb_pages: pages,
+                ..Settings::default()
+            };
+            let bytes = settings.ring_bytes();
+            assert!(bytes.is_power_of_two(), "{bytes}");
+            assert!(
+                bytes >= pages * 4096 * cpus && bytes < 2 * pages * 4096 * cpus,
+                "{bytes}"
+            );
+        }
+    }
 
     #[test]
     fn bit_fields_share_units_and_never_straddle_one() {
