@@ -62,7 +62,7 @@ fn tracepoint_args_and_str_see_the_child_open_a_marker() {
 fn uprobe_reads_arguments_and_uretprobe_the_return_value() {
     let target = test_binary("uprobe_target");
     let script = format!(
-        "uprobe:{0}:bpfhook_target_fn {{ @args[arg0] = count(); }} uretprobe:{0}:bpfhook_target_fn {{ @ret = sum(retval); }}",
+        "uprobe:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ @args[arg0] = count(); }} uretprobe:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ @ret = sum(retval); }}",
         target.display()
     );
     let command = format!("/bin/sh -c 'echo go | {} 4'", target.display());
@@ -1017,7 +1017,7 @@ fn user_stack_frames_name_their_source_line_from_dwarf() {
     );
     for (config, with_line) in [("", true), ("config = { show_debug_info = 0 }", false)] {
         let script = format!(
-            r#"{config} uprobe:{}:bpfhook_target_fn {{ printf("<%s>\n", ustack(1)); exit(); }}"#,
+            r#"{config} uprobe:{}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ printf("<%s>\n", ustack(1)); exit(); }}"#,
             target.display()
         );
         let (out, err, output) = trace(&["-c", &lingering, "-e", &script]);

@@ -17,7 +17,7 @@ fn probes_on_one_function_run_in_script_order() {
     let target = test_binary("uprobe_target");
     for kind in ["uprobe", "uretprobe"] {
         let script = format!(
-            r#"{kind}:{0}:bpfhook_target_fn {{ printf("first"); }} {kind}:{0}:bpfhook_target_fn {{ printf(" second\n"); exit(); }}"#,
+            r#"{kind}:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ printf("first"); }} {kind}:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ printf(" second\n"); exit(); }}"#,
             target.display()
         );
         let (out, err, output) = trace(&["-c", &fed(&target, "1"), "-e", &script]);
@@ -127,7 +127,7 @@ fn uaddr_in_a_position_independent_binary_follows_each_process_base() {
 fn user_stacks_count_their_frames_and_print_build_ids() {
     let target = test_binary("uprobe_target");
     let script = format!(
-        r#"uprobe:{}:bpfhook_target_fn {{ $two = ustack(2); @two = len($two); @all = len(ustack); print(ustack(build_id, 2)); exit(); }}"#,
+        r#"uprobe:{}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ $two = ustack(2); @two = len($two); @all = len(ustack); print(ustack(build_id, 2)); exit(); }}"#,
         target.display()
     );
     // The target stays until its stdin ends, so its mappings are there when the record is read.
