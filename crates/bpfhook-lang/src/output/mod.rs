@@ -3,6 +3,7 @@
 //! The runtime decodes records and maps into [`Value`]s and [`MapDump`]s and hands them to an
 //! [`Output`]; [`TextOutput`] and [`JsonOutput`] write exactly what bpftrace writes.
 
+mod gfp;
 mod hist;
 mod json;
 mod map;

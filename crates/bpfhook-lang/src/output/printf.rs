@@ -33,11 +33,15 @@ enum Verb {
     Signed,
     Unsigned,
     Octal,
-    Hex { upper: bool },
+    Hex {
+        upper: bool,
+    },
     Char,
     Pointer,
     Str,
     Buffer(BufferStyle),
+    /// `%gr`: page allocation flags by name.
+    GfpFlags,
 }
 
 /// One conversion of a format string.
@@ -170,7 +174,8 @@ fn verb(letters: &str) -> Option<(Verb, ArgKind)> {
         "r" => (Verb::Buffer(BufferStyle::Escaped), ArgKind::Buffer),
         "rx" => (Verb::Buffer(BufferStyle::Hex), ArgKind::Buffer),
         "rh" => (Verb::Buffer(BufferStyle::Spaced), ArgKind::Buffer),
-        // Floats, %n, and %gr (GFP flag names, which need the kernel's flag table).
+        "gr" => (Verb::GfpFlags, ArgKind::Integer),
+        // Floats and %n.
         _ => return None,
     })
 }
@@ -316,6 +321,10 @@ impl Spec {
                 other => return Ok(self.string(other)),
             },
             Verb::Str => return Ok(self.string(arg)),
+            Verb::GfpFlags => {
+                let flags = self.integer(arg)? as u64;
+                super::gfp::names(flags).unwrap_or_else(|| format!("{flags:#x}"))
+            }
         };
         Ok(self.pad(&text))
     }
@@ -520,9 +529,10 @@ mod tests {
         let e = Format::parse("ok %d then %.2f").expect_err("floats are rejected");
         assert_eq!((e.offset, e.len, e.specifier.as_str()), (11, 4, "f"));
         assert_eq!(e.to_string(), "unsupported format specifier: f");
-        let e = Format::parse("%gr").expect_err("gfp flags are not supported");
-        assert_eq!(e.specifier, "gr");
         assert!(Format::parse("%n").is_err());
+        // %gr is a conversion of its own, not %g followed by an r.
+        let f = Format::parse("%gr").expect("parses");
+        assert_eq!((f.specs().len(), f.specs()[0].kind), (1, ArgKind::Integer));
     }
 
     #[test]
