@@ -226,7 +226,7 @@ impl Checker {
         match self.kernel.variable(name) {
             // The verifier finds the variable's address through kallsyms, which lists data
             // symbols only in kernels built with CONFIG_KALLSYMS_ALL.
-            Ok(_) if !in_kallsyms(name) => self.error(
+            Ok(_) if !self.in_kallsyms(name) => self.error(
                 span,
                 format!("percpu_kaddr(\"{name}\"): {name} is not in /proc/kallsyms, so the kernel cannot resolve its address (it was built without CONFIG_KALLSYMS_ALL)"),
             ),
@@ -236,6 +236,14 @@ impl Checker {
             Err(why) => self.error(span, format!("percpu_kaddr(\"{name}\"): {why}")),
         }
         Type::U64
+    }
+
+    /// Whether /proc/kallsyms lists `name` (in the kernel image, not a module).
+    fn in_kallsyms(&mut self, name: &str) -> bool {
+        *self.in_kallsyms.entry(name.to_owned()).or_insert_with(|| {
+            bpfhook::kernel::kallsyms::Kallsyms::read()
+                .is_ok_and(|all| all.symbols().any(|s| s.name == name && s.module.is_none()))
+        })
     }
 
     /// `uaddr("SYM")`: the address of a global of the uprobe's binary, typed as a pointer to
@@ -2151,12 +2159,6 @@ pub fn parse_int(text: &str) -> Option<i64> {
     } else {
         value as i64
     })
-}
-
-/// Whether /proc/kallsyms lists `name`.
-fn in_kallsyms(name: &str) -> bool {
-    bpfhook::kernel::kallsyms::Kallsyms::read()
-        .is_ok_and(|all| all.symbols().any(|s| s.name == name && s.module.is_none()))
 }
 
 /// Arguments bpf_trace_vprintk takes after the format.

@@ -439,6 +439,9 @@ struct Checker {
     captured: BTreeSet<String>,
     user_addresses: HashMap<u32, UserAddress>,
     kernel_variables: HashMap<u32, u32>,
+    /// Whether /proc/kallsyms lists a name, asked once per compile (the file is 100k+ lines
+    /// and the checker goes over the program several times).
+    in_kallsyms: HashMap<String, bool>,
     /// `let $x;` seen without a type or value in this probe: typed by a later assignment.
     untyped: BTreeSet<String>,
     /// Per probe instance (its probe's position and name), the variables' types of the
@@ -482,6 +485,7 @@ impl Checker {
             captured: BTreeSet::new(),
             user_addresses: HashMap::new(),
             kernel_variables: HashMap::new(),
+            in_kallsyms: HashMap::new(),
             untyped: BTreeSet::new(),
             previous_variables: HashMap::new(),
             instance_key: (0, String::new()),

@@ -182,11 +182,14 @@ impl UserSymbolizer {
     /// binary's DWARF; `None` without debug info.
     pub fn source_line(&mut self, pid: u32, address: u64) -> Option<SourceLine> {
         let at = self.mapped_file(pid, address)?;
-        let virtual_address = self
-            .locate(pid, address)?
-            .0
-            .segments
-            .address(at.file_offset)?;
+        let binary = load(
+            &mut self.binaries,
+            &mut self.stats,
+            at.identity,
+            &at.source,
+            &at.module,
+        )?;
+        let virtual_address = binary.segments.address(at.file_offset)?;
         self.lines
             .entry(at.identity)
             .or_insert_with(|| SourceLines::read(&at.source, &at.module))
