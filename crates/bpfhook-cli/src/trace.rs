@@ -68,7 +68,8 @@ pub struct TraceArgs {
     /// The program text (otherwise FILE, or `-` for standard input)
     #[arg(short = 'e', value_name = "PROGRAM")]
     program: Option<String>,
-    /// Run this command and trace it (`cpid`); the script ends when it does
+    /// Run this command and trace it (`cpid`); the script ends when it does. Split at spaces
+    /// as bpftrace splits it, without a shell (`bash FILE` runs shell code)
     #[arg(short = 'c', long = "cmd", value_name = "CMD")]
     command: Option<String>,
     /// Only this process, for uprobes and perf events

@@ -4,7 +4,7 @@
 
 mod trace_support;
 
-use bpfhook_testkit::{test_binary, TempPath};
+use bpfhook_testkit::{shell_script, test_binary, TempPath};
 use trace_support::{trace, trace_with_env};
 
 #[test]
@@ -65,7 +65,7 @@ fn uprobe_reads_arguments_and_uretprobe_the_return_value() {
         "uprobe:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ @args[arg0] = count(); }} uretprobe:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ @ret = sum(retval); }}",
         target.display()
     );
-    let command = format!("/bin/sh -c 'echo go | {} 4'", target.display());
+    let (_file, command) = shell_script(&format!("echo go | {} 4", target.display()));
     let (out, err, output) = trace(&["-c", &command, "-e", &script]);
     assert!(output.status.success(), "{err}");
     for line in ["@args[0]: 1", "@args[3]: 1", "@ret: 12"] {
@@ -237,7 +237,7 @@ fn probe_filter_keeps_matching_probes_and_begin() {
 fn ntop_formats_the_addresses_of_a_real_tcp_connection() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listening");
     let port = listener.local_addr().expect("address").port();
-    let command = format!("/bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}'");
+    let (_file, command) = shell_script(&format!("exec 3<>/dev/tcp/127.0.0.1/{port}"));
     let script = r#"tracepoint:sock:inet_sock_set_state /pid == cpid && args.family == 2 && args.newstate == 2/ { printf("%s -> %s:%d\n", ntop(args.saddr), ntop(args.daddr), args.dport); }"#;
     let (out, err, output) = trace(&["-c", &command, "-e", script]);
     assert!(output.status.success(), "{err}");
@@ -491,7 +491,7 @@ fn uaddr_reads_a_global_of_the_probed_binary() {
         r#"uprobe:{}:bpfhook_globals_fn {{ printf("0x%x 0x%lx\n", *uaddr("bpfhook_global_int"), *uaddr("bpfhook_global_long")); exit(); }}"#,
         binary.display()
     );
-    let command = format!("/bin/sh -c 'echo go | {}'", binary.display());
+    let (_file, command) = shell_script(&format!("echo go | {}", binary.display()));
     let (out, err, output) = trace(&["-c", &command, "-e", &script]);
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("0x55555555 0x1122334455667788\n"), "{out}");
@@ -575,12 +575,8 @@ fn license_cat_limit_and_unreachable_code_as_bpftrace_has_them() {
 fn stack_modes_and_frame_limits() {
     let hex = |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_hexdigit());
     let script = r#"t:syscalls:sys_enter_getpid /pid == cpid/ { printf("<perf>%s", kstack(perf, 2)); printf("<raw>%s", kstack(raw, 3)); printf("<one>%s", kstack(1)); exit(); }"#;
-    let (out, err, output) = trace(&[
-        "-c",
-        "/bin/sh -c 'cat /proc/self/stat > /dev/null; kill -0 $$'",
-        "-e",
-        script,
-    ]);
+    let (_file, command) = shell_script("cat /proc/self/stat > /dev/null; kill -0 $$");
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
     assert!(output.status.success(), "{err}");
     let section = |name: &str| -> Vec<String> {
         out.split(name)
@@ -613,7 +609,7 @@ fn stack_modes_and_frame_limits() {
     let script =
         r#"t:syscalls:sys_enter_getpid /pid == cpid/ { printf("<env>%s", kstack(2)); exit(); }"#;
     let (out, err, output) = trace_with_env(
-        &["-c", "/bin/sh -c 'kill -0 $$'", "-e", script],
+        &["-c", &command, "-e", script],
         &[("BPFTRACE_STACK_MODE", "raw")],
     );
     assert!(output.status.success(), "{err}");
@@ -729,7 +725,7 @@ fn script_structs_lay_out_bit_fields_nested_arrays_anonymous_members_and_floats_
         r#"{prelude} uprobe:{}:bpfhook_records_fn {{ $r = (struct R *)arg0; printf("%d %d %d %d %d %d\n", $r->a, $r->b, $r->c, $r->d, $r->e, $r->grid[1][2]); print($r->grid); print(*$r); exit(); }}"#,
         binary.display()
     );
-    let command = format!("/bin/sh -c 'echo go | {}'", binary.display());
+    let (_file, command) = shell_script(&format!("echo go | {}", binary.display()));
     let (out, err, output) = trace(&["-c", &command, "-e", &script]);
     assert!(output.status.success(), "{err}");
     // The target's own line (buffer=…) may come first.
@@ -775,7 +771,7 @@ fn write_user_needs_unsafe_and_a_kernel_that_allows_it() {
         r#"uprobe:{}:bpfhook_poke_fn {{ printf("ret=%d\n", write_user(arg0, "zz", 2)); exit(); }}"#,
         binary.display()
     );
-    let command = format!("/bin/sh -c 'echo go | {}'", binary.display());
+    let (_file, command) = shell_script(&format!("echo go | {}", binary.display()));
     let (out, err, output) = trace(&["--unsafe", "-c", &command, "-e", &script]);
     // The kernel decides: kernel lockdown (integrity and up) withholds bpf_probe_write_user.
     if bpfhook::kernel::features::has_helper(bpfhook::asm::Helper::ProbeWriteUser as u32) {
@@ -813,9 +809,9 @@ fn str_of_a_positional_parameter_plus_an_offset_and_an_unset_record_map() {
 fn tracepoint_enum_fields_print_as_their_enumerator() {
     // A UDP datagram to a loopback port nobody listens on is dropped: NO_SOCKET.
     let script = r#"tracepoint:skb:kfree_skb { $r = args.reason; printf("%d %s\n", args.reason, $r); exit(); }"#;
-    let command =
-        "/bin/bash -c 'for i in 1 2 3 4 5; do echo x > /dev/udp/127.0.0.1/9; sleep 0.1; done'";
-    let (out, err, output) = trace(&["-c", command, "-e", script]);
+    let (_file, command) =
+        shell_script("for i in 1 2 3 4 5; do echo x > /dev/udp/127.0.0.1/9; sleep 0.1; done");
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
     assert!(output.status.success(), "{err}");
     assert!(
         out.lines()
@@ -1011,10 +1007,10 @@ fn begin_runs_before_the_other_probes_attach() {
 fn user_stack_frames_name_their_source_line_from_dwarf() {
     // Built with -g: the frame gets @file:line in bpftrace's stack mode, unless configured off.
     let target = test_binary("uprobe_target");
-    let lingering = format!(
-        "/bin/sh -c '(echo go; sleep 1) | {} 1 linger'",
+    let (_file, lingering) = shell_script(&format!(
+        "(echo go; sleep 1) | {} 1 linger",
         target.display()
-    );
+    ));
     for (config, with_line) in [("", true), ("config = { show_debug_info = 0 }", false)] {
         let script = format!(
             r#"{config} uprobe:{}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ printf("<%s>\n", ustack(1)); exit(); }}"#,

@@ -177,7 +177,8 @@ fn fentry_and_fexit_args_come_from_btf() {
 #[test]
 fn curtask_is_kernel_memory_in_syscall_tracepoints_too() {
     let script = r#"t:syscalls:sys_enter_getpid /pid == cpid/ { printf("%d %d %d\n", curtask->pid == pid, curtask->parent->pid > 0, (*curtask).tgid == pid); exit(); }"#;
-    let (out, err, output) = trace(&["-c", "/bin/sh -c 'kill -0 $$'", "-e", script]);
+    let (_file, command) = bpfhook_testkit::shell_script("kill -0 $$");
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("1 1 1\n"), "{out}");
 }
@@ -187,7 +188,8 @@ fn curtask_is_kernel_memory_in_syscall_tracepoints_too() {
 #[test]
 fn kernel_pointers_in_variables_read_their_fields() {
     let script = r#"t:syscalls:sys_enter_getpid /pid == cpid/ { $p = curtask->parent; $t = curtask; printf("%d %d\n", $p->pid == $t->parent->pid, $p->pid > 0); exit(); }"#;
-    let (out, err, output) = trace(&["-c", "/bin/sh -c 'kill -0 $$'", "-e", script]);
+    let (_file, command) = bpfhook_testkit::shell_script("kill -0 $$");
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
     assert!(output.status.success(), "{err}");
     assert!(out.starts_with("1 1\n"), "{out}");
 }

@@ -16,8 +16,10 @@ tracepoint:raw_syscalls:sys_enter /pid == cpid && args.id == __NR_getppid/ {
   printf("id %d\n", args.id);
   exit();
 }"#;
-    let command = "python3 -c 'import os, time; os.getppid(); time.sleep(5)'";
-    let (out, err, output) = trace(&["-c", command, "-e", script]);
+    let (_file, command) = bpfhook_testkit::shell_script(
+        "exec python3 -c 'import os, time; os.getppid(); time.sleep(5)'",
+    );
+    let (out, err, output) = trace(&["-c", &command, "-e", script]);
     assert!(output.status.success(), "{err}");
     let expected = format!("id {}", libc::SYS_getppid);
     assert!(out.lines().any(|l| l == expected), "{out}\n{err}");

@@ -4,12 +4,13 @@
 mod trace_support;
 
 use bpfhook::discover::ElfBinary;
-use bpfhook_testkit::{test_binary, test_binary_with, TempPath};
+use bpfhook_testkit::{shell_script, test_binary, test_binary_with, TempPath};
 use trace_support::trace;
 
-/// `sh -c 'echo go | BINARY ARGS'`: the target waits for the line, so it runs once attached.
-fn fed(binary: &std::path::Path, args: &str) -> String {
-    format!("/bin/sh -c 'echo go | {} {args}'", binary.display())
+/// `echo go | BINARY ARGS` in a shell: the target waits for the line, so it runs once
+/// attached. The script file lives as long as the returned guard.
+fn fed(binary: &std::path::Path, args: &str) -> (TempPath, String) {
+    shell_script(&format!("echo go | {} {args}", binary.display()))
 }
 
 #[test]
@@ -20,7 +21,8 @@ fn probes_on_one_function_run_in_script_order() {
             r#"{kind}:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ printf("first"); }} {kind}:{0}:bpfhook_target_fn /curtask->real_parent->tgid == cpid/ {{ printf(" second\n"); exit(); }}"#,
             target.display()
         );
-        let (out, err, output) = trace(&["-c", &fed(&target, "1"), "-e", &script]);
+        let (_file, command) = fed(&target, "1");
+        let (out, err, output) = trace(&["-c", &command, "-e", &script]);
         assert!(output.status.success(), "{kind}: {err}");
         // (The target prints its sum on the same stdout.)
         assert!(out.lines().any(|l| l == "first second"), "{kind}: {out}");
@@ -60,7 +62,8 @@ fn places_outside_a_function_or_of_unknown_size_are_refused_as_bpftrace_words_it
     }
     // --unsafe attaches at the size-0 symbol (the process calls _init at start).
     let script = format!(r#"uprobe:{path}:_init {{ printf("init\n"); exit(); }}"#);
-    let (out, err, output) = trace(&["--unsafe", "-c", &fed(&target, "1"), "-e", &script]);
+    let (_file, command) = fed(&target, "1");
+    let (out, err, output) = trace(&["--unsafe", "-c", &command, "-e", &script]);
     assert!(output.status.success(), "{err}");
     assert!(out.lines().any(|l| l == "init"), "{out}");
 }
@@ -85,11 +88,11 @@ fn a_uprobe_on_bare_code_goes_at_the_file_offset_with_unsafe() {
         r#"uprobe:{}:0x0 {{ printf("arg %d\n", arg0); exit(); }}"#,
         flat.display()
     );
-    let command = format!(
-        "/bin/sh -c 'echo go | {} {}'",
+    let (_file, command) = shell_script(&format!(
+        "echo go | {} {}",
         runner.display(),
         flat.display()
-    );
+    ));
     let (out, err, output) = trace(&["--unsafe", "-c", &command, "-e", &script]);
     assert!(output.status.success(), "{err}");
     assert!(out.lines().any(|l| l == "arg 21"), "{out}");
@@ -114,7 +117,8 @@ fn uaddr_in_a_position_independent_binary_follows_each_process_base() {
             r#"{kind}:{}:bpfhook_globals_fn {{ printf("0x%x 0x%lx\n", *uaddr("bpfhook_global_int"), *uaddr("bpfhook_global_long")); exit(); }}"#,
             binary.display()
         );
-        let (out, err, output) = trace(&["-c", &fed(&binary, ""), "-e", &script]);
+        let (_file, command) = fed(&binary, "");
+        let (out, err, output) = trace(&["-c", &command, "-e", &script]);
         assert!(output.status.success(), "{kind}: {err}");
         assert!(
             out.lines().any(|l| l == "0x55555555 0x1122334455667788"),
@@ -131,10 +135,10 @@ fn user_stacks_count_their_frames_and_print_build_ids() {
         target.display()
     );
     // The target stays until its stdin ends, so its mappings are there when the record is read.
-    let lingering = format!(
-        "/bin/sh -c '(echo go; sleep 2) | {} 1 linger'",
+    let (_file, lingering) = shell_script(&format!(
+        "(echo go; sleep 2) | {} 1 linger",
         target.display()
-    );
+    ));
     let (out, err, output) = trace(&["-c", &lingering, "-e", &script]);
     assert!(output.status.success(), "{err}");
     assert!(out.lines().any(|l| l == "@two: 2"), "{out}");

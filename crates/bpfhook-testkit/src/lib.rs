@@ -12,7 +12,7 @@ pub use cgroup::TempCgroup;
 pub use fixtures::{bpf_fixture, example_object, repo_root, test_binary, test_binary_with};
 pub use mutation::{mutation_seed, name_hash, panic_message, Mutator, Rng};
 pub use net::VethPair;
-pub use temp::TempPath;
+pub use temp::{shell_script, TempPath};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

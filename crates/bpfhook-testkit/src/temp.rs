@@ -44,3 +44,12 @@ impl Drop for TempPath {
         };
     }
 }
+
+/// A shell script in a temporary file and the command that runs it, `/bin/bash FILE`: what
+/// `bash -c '…'` says where a `-c` option splits its command at spaces (as bpftrace's does).
+pub fn shell_script(body: &str) -> (TempPath, String) {
+    let file = TempPath::claim(std::env::temp_dir().join(unique_name("bpfhook-sh")));
+    std::fs::write(file.path(), body).unwrap_or_else(|e| panic!("writing {}: {e}", file.as_str()));
+    let command = format!("/bin/bash {}", file.as_str());
+    (file, command)
+}

@@ -16,16 +16,16 @@ pub struct PausedChild {
 }
 
 impl PausedChild {
-    /// Forks `command` (split like a shell would, run without one); the child waits at the gate.
+    /// Forks `command`, split at spaces as bpftrace splits it (no shell: quotes stay part of
+    /// the words; `/bin/sh FILE` runs shell code); the child waits at the gate.
     pub fn spawn(command: &str) -> Result<Self, String> {
-        let words =
-            shlex::split(command).ok_or_else(|| format!("-c: unbalanced quotes in `{command}`"))?;
+        let words: Vec<&str> = command.split(' ').filter(|w| !w.is_empty()).collect();
         if words.is_empty() {
             return Err("-c needs a command".to_owned());
         }
         let argv: Vec<CString> = words
             .iter()
-            .map(|w| CString::new(w.as_str()).map_err(|_| format!("-c: a NUL byte in `{command}`")))
+            .map(|w| CString::new(*w).map_err(|_| format!("-c: a NUL byte in `{command}`")))
             .collect::<Result<_, _>>()?;
         let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         pointers.push(std::ptr::null());
