@@ -1037,3 +1037,13 @@ fn user_stack_frames_name_their_source_line_from_dwarf() {
         }
     }
 }
+
+#[test]
+fn variables_take_the_smallest_type_of_their_literals_until_counted() {
+    // As in bpftrace: `$x = 1` is one byte; `++` and `+=` take a variable to 64 bits (a loop
+    // counter past 255 ends), a declared type stays; any other value widens.
+    let script = r#"begin { $x = 1; $big = 100000; $i = 0; while ($i < 300) { $i++; } $a = 5; $a += 1; let $s: uint8 = 1; $s++; $w = 1; $w = pid; printf("%d %d %d %d %d %d %d\n", sizeof($x), sizeof($big), sizeof($i), $i, sizeof($a), sizeof($s), sizeof($w)); exit(); }"#;
+    let (out, err, output) = trace(&["-e", script]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out.lines().next(), Some("1 4 8 300 8 1 8"), "{out}");
+}

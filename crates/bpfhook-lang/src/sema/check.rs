@@ -35,6 +35,7 @@ impl Checker {
         self.user_addresses.clear();
         self.kernel_variables.clear();
         self.untyped.clear();
+        self.sized.clear();
         self.instance_key = (probe.span.start, instance.name.clone());
         self.instance = Some(instance.clone());
         self.context = match ProbeContext::for_instance(instance) {
@@ -100,7 +101,13 @@ impl Checker {
                 value,
             } => {
                 let declared = ty.as_ref().and_then(|t| self.resolve_type_name(t));
-                let value_type = value.as_ref().map(|v| self.expr(v));
+                if declared.is_some() {
+                    self.sized.insert(variable.name.clone());
+                }
+                let value_type = value.as_ref().map(|v| {
+                    let ty = self.expr(v);
+                    literal_type(v, &ty).unwrap_or(ty)
+                });
                 let ty = match (declared, value_type) {
                     (Some(d), Some(v)) => {
                         if !assignable(&d, &v) {
@@ -520,7 +527,10 @@ impl Checker {
         };
         match &target.kind {
             ExprKind::Variable(name) => {
-                let ty = widen_int(value_type);
+                let ty = match op {
+                    Some(_) => value_type,
+                    None => literal_type(value, &value_type).unwrap_or(widen_int(value_type)),
+                };
                 self.set_variable(name, ty, target.span);
                 self.types.insert(target.id.0, self.variables[name].clone());
             }
@@ -1068,7 +1078,13 @@ impl Checker {
                             ),
                         );
                     }
-                    self.variables.entry(name.clone()).or_insert(Type::I64);
+                    // Counting takes the variable to 64 bits, unless its declaration sized it.
+                    let ty = if ty.is_integer() && !self.sized.contains(name) {
+                        widen_int(ty)
+                    } else {
+                        ty
+                    };
+                    self.set_variable(name, ty.clone(), target.span);
                     self.types.insert(target.id.0, ty.clone());
                     ty
                 }
@@ -2015,6 +2031,15 @@ fn widen_int(ty: Type) -> Type {
     match ty {
         Type::Int(int) => Type::int(64, int.signed),
         other => other,
+    }
+}
+
+/// A variable assigned an integer literal takes the literal's smallest type (`sizeof($x)` of
+/// `$x = 1` is 1, as in bpftrace).
+fn literal_type(value: &Expr, ty: &Type) -> Option<Type> {
+    match (&value.kind, ty) {
+        (ExprKind::Integer { value, .. }, Type::Int(_)) => Some(smallest_int(*value)),
+        _ => None,
     }
 }
 

@@ -444,6 +444,8 @@ struct Checker {
     in_kallsyms: HashMap<String, bool>,
     /// `let $x;` seen without a type or value in this probe: typed by a later assignment.
     untyped: BTreeSet<String>,
+    /// Variables declared with a type (`let $x: uint8`): they keep it when incremented.
+    sized: BTreeSet<String>,
     /// Per probe instance (its probe's position and name), the variables' types of the
     /// previous round: what `let $x;` takes before the assignment that types it is reached.
     previous_variables: HashMap<(u32, String), BTreeMap<String, Type>>,
@@ -487,6 +489,7 @@ impl Checker {
             kernel_variables: HashMap::new(),
             in_kallsyms: HashMap::new(),
             untyped: BTreeSet::new(),
+            sized: BTreeSet::new(),
             previous_variables: HashMap::new(),
             instance_key: (0, String::new()),
             has_child: settings_child,
