@@ -59,10 +59,9 @@ pub fn trace(
             child: None,
             notify_attached: false,
             stop: stop.clone(),
-            unsafe_calls: false,
             warnings: true,
             quiet: true,
-            bench: false,
+            ..RunOptions::default()
         };
         let mut output = new_output(
             OutputFormat::Text,

@@ -218,6 +218,7 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
         notify_attached: std::env::var("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_ok_and(|v| v == "1"),
         stop,
         unsafe_calls: args.unsafe_calls,
+        verbose: args.verbose,
     };
     let code = runtime::run(&script.compiled, &script.analysis, options, out.as_mut())?;
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
@@ -377,7 +378,7 @@ fn split_params(params: Vec<String>) -> (Vec<String>, Vec<(String, Option<String
 
 /// `BPFTRACE_MAX_STRLEN`, `BPFTRACE_MAX_MAP_KEYS` (or `BPFTRACE_MAP_KEYS_MAX`),
 /// `BPFTRACE_MAX_CAT_BYTES`, `BPFTRACE_STR_TRUNC_TRAILER`, `BPFTRACE_PERF_RB_PAGES`, `BPFTRACE_STACK_MODE`,
-/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES` and `BPFTRACE_DUMMY_TS_MAP`, as
+/// `BPFTRACE_MAX_STACK_FRAMES`/`BPFTRACE_STACK_MAX_FRAMES`, `BPFTRACE_LOG_SIZE` and `BPFTRACE_DUMMY_TS_MAP`, as
 /// bpftrace reads them.
 fn settings_from_environment() -> Settings {
     let mut settings = Settings::default();
@@ -407,6 +408,9 @@ fn settings_from_environment() -> Settings {
     }
     if let Some(n) = number(&["BPFTRACE_MAX_CAT_BYTES"]) {
         settings.max_cat_bytes = n;
+    }
+    if let Some(n) = number(&["BPFTRACE_LOG_SIZE"]) {
+        settings.log_size = n;
     }
     if let Some(n) = number(&["BPFTRACE_MAX_STACK_FRAMES", "BPFTRACE_STACK_MAX_FRAMES"]) {
         settings.max_stack_frames = n.clamp(1, 127) as u32;

@@ -1047,3 +1047,34 @@ fn variables_take_the_smallest_type_of_their_literals_until_counted() {
     assert!(output.status.success(), "{err}");
     assert_eq!(out.lines().next(), Some("1 4 8 300 8 1 8"), "{out}");
 }
+
+#[test]
+fn verbose_loads_keep_the_verifier_log_in_a_buffer_of_log_size() {
+    // A valid program: with -v it loads with a log, and 2 bytes cannot hold it.
+    let script = r#"begin { if (str($1) == str($2)) { printf("%s\n", str($1)); exit() } }"#;
+    let (out, err, output) = trace_with_env(
+        &["-v", "-e", script, "same", "same"],
+        &[("BPFTRACE_LOG_SIZE", "2")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    assert!(
+        err.contains("ERROR: Error loading BPF program for begin_1. Error code: -28 (No space left on device)."),
+        "{err}"
+    );
+    assert!(
+        err.contains("WARNING: Kernel log seems to be trimmed"),
+        "{err}"
+    );
+    assert!(!out.contains("same"), "{out}");
+    // The script's config says the same; a roomy buffer loads, and the program runs.
+    let sized = format!("config = {{ log_size = 2 }} {script}");
+    let (_, err, output) = trace(&["-v", "-e", &sized, "same", "same"]);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("Error code: -28"), "{err}");
+    let (out, err, output) = trace_with_env(
+        &["-v", "-e", script, "same", "same"],
+        &[("BPFTRACE_LOG_SIZE", "10000000")],
+    );
+    assert!(output.status.success(), "{err}");
+    assert_eq!(out.lines().next(), Some("same"), "{out}");
+}

@@ -91,8 +91,7 @@ pub fn run(
         stop,
         unsafe_calls: false,
         warnings: false,
-        quiet: false,
-        bench: false,
+        ..RunOptions::default()
     };
     Ok(runtime::run(
         &script.compiled,

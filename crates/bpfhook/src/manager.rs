@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use crate::attach::{self, AttachError, AttachOptions, Attachment, Target};
 use crate::hook::Hook;
 use crate::kernel::features::{check_privileges, MissingPrivilege};
-use crate::loader::{LoadError, LoadedObject};
+use crate::loader::{LoadError, LoadedObject, VerifierLog};
 use crate::object::ObjectFile;
 
 /// Where one program stands.
@@ -67,6 +67,7 @@ pub struct ManagerBuilder<'a> {
     selected: Option<Vec<String>>,
     attach_order: Vec<String>,
     keep_going: bool,
+    verifier_log: VerifierLog,
 }
 
 impl<'a> ManagerBuilder<'a> {
@@ -78,7 +79,14 @@ impl<'a> ManagerBuilder<'a> {
             selected: None,
             attach_order: Vec::new(),
             keep_going: false,
+            verifier_log: VerifierLog::default(),
         }
+    }
+
+    /// How program loads use the verifier's log (by default: only to explain a failure).
+    pub fn verifier_log(mut self, log: VerifierLog) -> Self {
+        self.verifier_log = log;
+        self
     }
 
     /// Options for every program without options of its own.
@@ -178,7 +186,9 @@ impl<'a> ManagerBuilder<'a> {
         plan.sort_by_key(|(index, _)| rank(*index));
 
         // 2. Create the maps.
-        let object = LoadedObject::load(self.object.loader_bytes()).map_err(ManagerError::Load)?;
+        let mut object =
+            LoadedObject::load(self.object.loader_bytes()).map_err(ManagerError::Load)?;
+        object.set_verifier_log(self.verifier_log);
         Ok(Loaded {
             object,
             plan,

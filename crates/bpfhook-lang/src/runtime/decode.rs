@@ -143,14 +143,7 @@ impl Decoder {
             }
             Type::Errno => {
                 let errno = read_uint(bytes, 8) as i32;
-                Value::Str(
-                    std::io::Error::from_raw_os_error(errno)
-                        .to_string()
-                        .split(" (os error")
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
+                Value::Str(super::os_reason(&std::io::Error::from_raw_os_error(errno)))
             }
             Type::Ksym => {
                 let address = read_uint(bytes, 8);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bpfhook::events::{Event, EventLoop, EventOptions};
+use bpfhook::loader::VerifierLog;
 use bpfhook::manager::{Manager, ManagerBuilder, ManagerError};
 use bpfhook::object::ObjectFile;
 
@@ -55,6 +56,15 @@ pub enum RuntimeError {
         probe: String,
         error: bpfhook::sys::SyscallError,
     },
+    /// `-v`: a program the kernel refused, as bpftrace reports it, with the kernel's log.
+    #[error("Error loading BPF program for {program}. Error code: -{errno} ({reason}).\nKernel error log: \n{log}{}", trimmed_warning(*.errno, *.log_size))]
+    Load {
+        program: String,
+        errno: i32,
+        reason: String,
+        log: String,
+        log_size: u64,
+    },
     #[error("{0}")]
     Child(String),
     #[error("{0}")]
@@ -81,6 +91,48 @@ impl From<ManagerError> for RuntimeError {
     }
 }
 
+/// strerror's words for an OS error, without Rust's ` (os error N)`.
+pub(crate) fn os_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    text.split(" (os error").next().unwrap_or(&text).to_owned()
+}
+
+/// A full log buffer fails the load with ENOSPC: say which knob makes room.
+fn trimmed_warning(errno: i32, log_size: u64) -> String {
+    if errno != libc::ENOSPC {
+        return String::new();
+    }
+    format!("\nWARNING: Kernel log seems to be trimmed: the verifier's log filled all {log_size} bytes of its buffer; raise BPFTRACE_LOG_SIZE or set `config = {{ log_size = N }}`.")
+}
+
+/// With `-v`, a refusal of the verifier in bpftrace's words: the program named as bpftrace
+/// names it (the probe, `_`, its position in the script).
+fn verbose_refusal(error: RuntimeError, compiled: &Compiled, analysis: &Analysis) -> RuntimeError {
+    let RuntimeError::Probe { probe, error } = error else {
+        return error;
+    };
+    let bpfhook::attach::AttachError::Verifier { io_error, log } = *error else {
+        return RuntimeError::Probe { probe, error };
+    };
+    let index = compiled
+        .probes
+        .iter()
+        .position(|p| p.instance.name == probe)
+        .map_or(1, |i| i + 1);
+    let name: String = probe
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let errno = io_error.raw_os_error().unwrap_or(0);
+    RuntimeError::Load {
+        program: format!("{name}_{index}"),
+        errno,
+        reason: os_reason(&std::io::Error::from_raw_os_error(errno)),
+        log,
+        log_size: analysis.settings.log_size,
+    }
+}
+
 /// How to run.
 #[derive(Default)]
 pub struct RunOptions {
@@ -101,6 +153,9 @@ pub struct RunOptions {
     /// `--mode bench`: run the `bench:` probes (between begin and end) instead of attaching
     /// anything.
     pub bench: bool,
+    /// `-v`: every program loads with a verifier log of `log_size` bytes, and a refusal is
+    /// told in bpftrace's words with the whole log.
+    pub verbose: bool,
 }
 
 /// The order to attach in, so that probes on one hook run in script order: the kernel runs
@@ -149,7 +204,16 @@ pub fn run(
     }
     // A benchmark run attaches nothing.
     let selected = attached.iter().filter(|_| !options.bench);
+    let verifier_log = match options.verbose {
+        true => VerifierLog::Always(analysis.settings.log_size as usize),
+        false => VerifierLog::OnFailure,
+    };
+    let refusal = |error: RuntimeError| match options.verbose {
+        true => verbose_refusal(error, compiled, analysis),
+        false => error,
+    };
     let mut builder = ManagerBuilder::new(&object)
+        .verifier_log(verifier_log)
         .select(selected.map(|p| p.program.clone()))
         .attach_order(attach_order(&attached));
     for probe in &attached {
@@ -180,7 +244,8 @@ pub fn run(
                     error,
                 },
                 other => other.into(),
-            })?;
+            })
+            .map_err(refusal)?;
         run_once.push((probe.instance.kind.clone(), probe.instance.name.clone(), fd));
     }
     let run = |kind: &ProbeKind| -> Result<(), RuntimeError> {
@@ -204,7 +269,9 @@ pub fn run(
     // As bpftrace: begin probes run before the others attach, so those see what begin set
     // (`@start = nsecs`); what begin prints waits in the ring buffer until the run reads it.
     run(&ProbeKind::Begin)?;
-    let manager = loaded.attach()?;
+    let manager = loaded
+        .attach()
+        .map_err(|e| refusal(RuntimeError::from(e)))?;
     let mut session = Session {
         compiled,
         analysis,
@@ -592,8 +659,7 @@ fn cat(path: &str, limit: u64, output: &mut dyn Output) -> std::io::Result<()> {
     match read {
         Ok(_) => output.cat(&String::from_utf8_lossy(&bytes)),
         Err(e) => {
-            let text = e.to_string();
-            let reason = text.split(" (os error").next().unwrap_or(&text);
+            let reason = os_reason(&e);
             eprintln!("ERROR: failed to open file '{path}' ({reason})");
             Ok(())
         }

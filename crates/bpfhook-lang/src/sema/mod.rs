@@ -67,12 +67,11 @@ pub struct Settings {
     pub dummy_ts_map: Option<String>,
     /// `-I`, `--include` and the script's directory: where `#include` finds headers.
     pub includes: crate::headers::IncludeOptions,
+    /// Bytes of the verifier's log with `-v` (`BPFTRACE_LOG_SIZE`, `config = { log_size }`).
+    pub log_size: u64,
 }
 
 impl Settings {
-    /// The buffer `str(p)` reads into: one byte more than `max_strlen` below 1 KiB, so a string
-    /// of `max_strlen` characters shows whole (and with the trailer, since it may go on), as
-    /// bpftrace sizes it.
     /// Bytes of the `events` ring buffer: `perf_rb_pages` pages per possible CPU, rounded up
     /// to the power of two the kernel wants.
     pub fn ring_bytes(&self) -> u32 {
@@ -84,6 +83,9 @@ impl Settings {
             .min(1 << 30) as u32
     }
 
+    /// The buffer `str(p)` reads into: one byte more than `max_strlen` below 1 KiB, so a string
+    /// of `max_strlen` characters shows whole (and with the trailer, since it may go on), as
+    /// bpftrace sizes it.
     pub fn str_buffer(&self) -> u32 {
         if self.max_strlen < 1024 {
             self.max_strlen + 1
@@ -113,6 +115,7 @@ impl Default for Settings {
             perf_rb_pages: 64,
             dummy_ts_map: None,
             includes: Default::default(),
+            log_size: 1_000_000,
         }
     }
 }
@@ -617,6 +620,7 @@ impl Checker {
                     self.settings.max_stack_frames = n.clamp(1, 127) as u32
                 }
                 ("max_cat_bytes", Some(n)) => self.settings.max_cat_bytes = n,
+                ("log_size", Some(n)) => self.settings.log_size = n,
                 ("show_debug_info", Some(n)) => self.settings.show_debug_info = n != 0,
                 ("perf_rb_pages", Some(n)) => self.settings.perf_rb_pages = n.clamp(1, 1 << 16) as u32,
                 ("stack_mode", None) => match &item.value {
@@ -654,8 +658,7 @@ impl Checker {
                 },
                 // Accepted, with no effect on what we generate.
                 (
-                    "log_size"
-                    | "max_bpf_progs"
+                    "max_bpf_progs"
                     | "max_probes"
                     | "on_stack_limit"
                     // Decided before this pass, when attach points expand.

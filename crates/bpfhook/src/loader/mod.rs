@@ -91,12 +91,24 @@ pub enum ProgramLoadError {
     Rejected { error: io::Error, log: String },
 }
 
+/// How program loads use the verifier's log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VerifierLog {
+    /// No log; on failure, again with a log that grows until the explanation fits.
+    #[default]
+    OnFailure,
+    /// Every load with a log of exactly this many bytes (bpftrace's `-v` with its
+    /// `log_size`): a log that does not fit fails the load with ENOSPC, as the kernel says.
+    Always(usize),
+}
+
 /// An object whose maps exist in the kernel and whose programs are ready to load.
 pub struct LoadedObject {
     object: Object,
     btf_fd: Option<OwnedFd>,
     maps: HashMap<String, Map>,
     features: &'static aya_obj::Features,
+    verifier_log: VerifierLog,
 }
 
 impl LoadedObject {
@@ -144,6 +156,7 @@ impl LoadedObject {
             btf_fd,
             maps,
             features,
+            verifier_log: VerifierLog::default(),
         })
     }
 
@@ -162,6 +175,11 @@ impl LoadedObject {
 
     pub fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
         self.maps.get_mut(name)
+    }
+
+    /// How the programs loaded from now on use the verifier's log.
+    pub fn set_verifier_log(&mut self, log: VerifierLog) {
+        self.verifier_log = log;
     }
 
     /// Loads one program; the verifier runs here. `attach_to` names the kernel function (or
@@ -204,8 +222,14 @@ impl LoadedObject {
             attach_btf_id,
             flags: kind.flags,
         };
-        load_with_log(|log| sys::prog_load(&load, log))
-            .map_err(|(error, log)| ProgramLoadError::Rejected { error, log })
+        let loaded = match self.verifier_log {
+            VerifierLog::OnFailure => load_with_log(|log| sys::prog_load(&load, log)),
+            VerifierLog::Always(size) => {
+                let mut log = vec![0u8; size.clamp(1, MAX_LOG)];
+                sys::prog_load(&load, Some(&mut log)).map_err(|e| (e.error, log_text(&log)))
+            }
+        };
+        loaded.map_err(|(error, log)| ProgramLoadError::Rejected { error, log })
     }
 }
 
@@ -273,9 +297,13 @@ fn load_with_log(
             Err(_) => break,
         }
     }
+    Err((first, log_text(&log)))
+}
+
+/// The text the kernel wrote into a log buffer (NUL-terminated, or cut at its end).
+fn log_text(log: &[u8]) -> String {
     let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-    let text = String::from_utf8_lossy(&log[..end]).trim_end().to_owned();
-    Err((first, text))
+    String::from_utf8_lossy(&log[..end]).trim_end().to_owned()
 }
 
 /// The BTF id of a kernel function (or `btf_trace_*` typedef) by name.
