@@ -1078,3 +1078,38 @@ fn verbose_loads_keep_the_verifier_log_in_a_buffer_of_log_size() {
     assert!(output.status.success(), "{err}");
     assert_eq!(out.lines().next(), Some("same"), "{out}");
 }
+
+#[test]
+fn config_probetype_and_strlen_builtins() {
+    // config() shows the settings the run has: the environment's, then the script's.
+    let script = r#"config = { stack_mode = perf } begin { printf("%d %s %d %d\n", config().max_strlen, config().stack_mode, config().cpp_demangle, config().log_size); printf("%s %d\n", probetype, strlen("four")); if (config().max_strlen == __builtin_config.max_strlen && probetype() == __builtin_probetype) { printf("wrappers\n"); } } interval:ms:1 { printf("%s %d\n", probetype, strlen(comm)); exit(); }"#;
+    let (out, err, output) = trace_with_env(
+        &["-e", script],
+        &[("BPFTRACE_MAX_STRLEN", "40"), ("BPFTRACE_LOG_SIZE", "4096")],
+    );
+    assert!(output.status.success(), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[..3],
+        ["40 perf 1 4096", "special 4", "wrappers"],
+        "{out}"
+    );
+    // Interval probes run in the idle or interrupted task: its comm's length, whatever it is.
+    let (kind, length) = lines[3].split_once(' ').expect("two words");
+    assert_eq!(kind, "interval", "{out}");
+    assert!(
+        (1..16).contains(&length.parse::<u32>().expect("a length")),
+        "{out}"
+    );
+    // A user macro of a builtin's name and shape replaces it; another shape does not.
+    let (out, err, output) = trace(&[
+        "-e",
+        r#"macro cpu() { "mine\n" } macro pid(x) { x } begin { printf(cpu()); print(pid("a")); printf("%d\n", pid > 0); exit(); }"#,
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert_eq!(
+        out.lines().take(3).collect::<Vec<_>>(),
+        ["mine", "a", "1"],
+        "{out}"
+    );
+}

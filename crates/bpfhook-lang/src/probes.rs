@@ -62,6 +62,34 @@ pub enum ProbeKind {
     },
 }
 
+impl ProbeKind {
+    /// bpftrace's name for the kind (the `probetype` builtin).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ProbeKind::Begin | ProbeKind::End | ProbeKind::Signal { .. } => "special",
+            ProbeKind::Interval { .. } => "interval",
+            ProbeKind::Profile { .. } => "profile",
+            ProbeKind::PerfCounter {
+                event: PerfEventKind::Software(_),
+                ..
+            } => "software",
+            ProbeKind::PerfCounter {
+                event: PerfEventKind::Hardware(_),
+                ..
+            } => "hardware",
+            ProbeKind::Tracepoint { .. } => "tracepoint",
+            ProbeKind::RawTracepoint { .. } => "rawtracepoint",
+            ProbeKind::Kprobe { ret: false, .. } => "kprobe",
+            ProbeKind::Kprobe { ret: true, .. } => "kretprobe",
+            ProbeKind::Uprobe { ret: false, .. } => "uprobe",
+            ProbeKind::Uprobe { ret: true, .. } => "uretprobe",
+            ProbeKind::Fentry { ret: false, .. } => "fentry",
+            ProbeKind::Fentry { ret: true, .. } => "fexit",
+            ProbeKind::Bench { .. } => "benchmark",
+        }
+    }
+}
+
 /// One probe after expansion: what `probe` prints and what to attach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeInstance {

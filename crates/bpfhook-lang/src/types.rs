@@ -20,14 +20,26 @@ pub enum StackMode {
 }
 
 impl StackMode {
+    const NAMES: [(&'static str, StackMode); 4] = [
+        ("bpftrace", StackMode::Bpftrace),
+        ("perf", StackMode::Perf),
+        ("raw", StackMode::Raw),
+        ("build_id", StackMode::BuildId),
+    ];
+
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "bpftrace" => Some(StackMode::Bpftrace),
-            "perf" => Some(StackMode::Perf),
-            "raw" => Some(StackMode::Raw),
-            "build_id" => Some(StackMode::BuildId),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, mode)| *mode)
+    }
+
+    /// The name `parse` takes (and `config().stack_mode` shows).
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, mode)| *mode == self)
+            .map_or("bpftrace", |(n, _)| n)
     }
 }
 

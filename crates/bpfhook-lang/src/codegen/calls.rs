@@ -263,6 +263,11 @@ impl ProgramGen<'_> {
                 self.join(args);
                 Val::Imm(0)
             }
+            "strlen" => {
+                let value = self.expr(&args[0]);
+                let size = self.ty(&args[0]).size();
+                self.strlen(value, size)
+            }
             "strncmp" => {
                 let (a, b) = (self.expr(&args[0]), self.expr(&args[1]));
                 let n = self.constant_of(&args[2]).unwrap_or(0).max(0) as u32;

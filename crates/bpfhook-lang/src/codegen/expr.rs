@@ -5,6 +5,7 @@ use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R4, R6, R9};
 use super::frame::{size_for, ProgramGen, Val};
 use crate::ast::*;
 use crate::probes::ProbeKind;
+use crate::sema::builtins::ConfigValue;
 use crate::sema::{Builtin, ProbeContext};
 use crate::types::Type;
 
@@ -221,6 +222,31 @@ impl ProgramGen<'_> {
                 let name = self.instance.name.clone();
                 let mem = self.mem(ty.size());
                 self.write_string(mem, name.as_bytes(), ty.size());
+                Val::Mem(mem)
+            }
+            Builtin::Probetype => {
+                let name = self.instance.kind.type_name();
+                let mem = self.mem(ty.size());
+                self.write_string(mem, name.as_bytes(), ty.size());
+                Val::Mem(mem)
+            }
+            Builtin::Config => {
+                let Type::Record(record) = ty else {
+                    return Val::Imm(0);
+                };
+                let values = crate::sema::builtins::config_values(&self.analysis.settings);
+                let mem = self.mem(record.layout.size);
+                self.zero(mem, record.layout.size);
+                for (field, (_, value)) in record.layout.fields.iter().zip(values) {
+                    let at = mem + field.offset as i32;
+                    match value {
+                        ConfigValue::Bool(b) => self.store(at, Val::Imm(i64::from(b)), &field.ty),
+                        ConfigValue::Int(n) => self.store(at, Val::Imm(n as i64), &field.ty),
+                        ConfigValue::Str(text) => {
+                            self.write_string(at, text.as_bytes(), field.ty.size())
+                        }
+                    }
+                }
                 Val::Mem(mem)
             }
             Builtin::Func => {

@@ -1,5 +1,6 @@
 //! Builtin variables (`pid`, `comm`, `nsecs`…) and the integer typedefs scripts may name.
 
+use crate::sema::Settings;
 use crate::types::Type;
 
 /// A builtin variable the program reads from a helper or its context.
@@ -30,6 +31,10 @@ pub enum Builtin {
     Ctx,
     Usermode,
     Username,
+    /// `config()`: the run's settings as a record of constants.
+    Config,
+    /// `probetype`: the kind of the probe, as bpftrace names it (`special` for begin/end).
+    Probetype,
 }
 
 impl Builtin {
@@ -59,6 +64,8 @@ impl Builtin {
             "ctx" => Builtin::Ctx,
             "usermode" => Builtin::Usermode,
             "username" => Builtin::Username,
+            "config" => Builtin::Config,
+            "probetype" => Builtin::Probetype,
             _ => {
                 let n: u8 = name.strip_prefix("arg")?.parse().ok()?;
                 return (n < 16).then_some(Builtin::Arg(n));
@@ -92,8 +99,45 @@ impl Builtin {
             // Typed with the settings' stack mode, or by their arguments.
             Builtin::Kstack | Builtin::Ustack => return None,
             Builtin::Probe | Builtin::Func | Builtin::Args => return None,
+            Builtin::Config | Builtin::Probetype => return None,
         })
     }
+}
+
+/// A field of `config()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    Bool(bool),
+    Int(u64),
+    Str(String),
+}
+
+impl ConfigValue {
+    pub fn ty(&self) -> Type {
+        match self {
+            ConfigValue::Bool(_) => Type::Bool,
+            ConfigValue::Int(_) => Type::U64,
+            ConfigValue::Str(text) => Type::Str(text.len() as u32 + 1),
+        }
+    }
+}
+
+/// What `config()` holds: bpftrace's names for the settings bpfhook has.
+pub fn config_values(settings: &Settings) -> Vec<(&'static str, ConfigValue)> {
+    use ConfigValue::{Bool, Int, Str};
+    vec![
+        // Symbols of C++ (and Rust) are always demangled.
+        ("cpp_demangle", Bool(true)),
+        ("show_debug_info", Bool(settings.show_debug_info)),
+        ("log_size", Int(settings.log_size)),
+        ("max_cat_bytes", Int(settings.max_cat_bytes)),
+        ("max_map_keys", Int(u64::from(settings.max_map_keys))),
+        ("max_strlen", Int(u64::from(settings.max_strlen))),
+        ("perf_rb_pages", Int(u64::from(settings.perf_rb_pages))),
+        ("str_trunc_trailer", Str(settings.str_trunc_trailer.clone())),
+        ("stack_mode", Str(settings.stack_mode.name().to_owned())),
+        ("license", Str(settings.license.clone())),
+    ]
 }
 
 /// C and kernel integer typedefs a cast may name.

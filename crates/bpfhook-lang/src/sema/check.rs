@@ -1247,6 +1247,20 @@ impl Checker {
                     .as_ref()
                     .map_or(1, |i| i.name.len() as u32 + 1),
             ),
+            Builtin::Probetype => {
+                Type::Str(kind.as_ref().map_or(1, |k| k.type_name().len() as u32 + 1))
+            }
+            Builtin::Config => {
+                let fields: Vec<(String, Type)> = super::builtins::config_values(&self.settings)
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value.ty()))
+                    .collect();
+                Type::Record(Rc::new(crate::types::Record {
+                    name: "record".to_owned(),
+                    layout: Layout::named(fields),
+                    kernel_id: None,
+                }))
+            }
             Builtin::Func => match &kind {
                 Some(
                     ProbeKind::Kprobe { function: f, .. } | ProbeKind::Fentry { function: f, .. },
@@ -1719,6 +1733,13 @@ impl Checker {
                 };
                 if !matches!(clock, Some("monotonic" | "boot" | "tai" | "sw_tai")) {
                     self.error(span, "nsecs() takes one of: monotonic, boot, tai, sw_tai");
+                }
+                Type::U64
+            }
+            "strlen" => {
+                let ty = args.first().map(|a| self.expr(a));
+                if args.len() != 1 || !matches!(ty, Some(Type::Str(_))) {
+                    self.error(span, "strlen() expects one string argument");
                 }
                 Type::U64
             }
