@@ -44,7 +44,8 @@ impl Launch {
             source,
             params: Vec::new(),
             duration: None,
-            max_strlen: Settings::default().max_strlen,
+            // BCC's tools keep short fixed-size strings; events stay small.
+            max_strlen: 64,
         }
     }
 }

@@ -98,7 +98,8 @@ impl Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            max_strlen: 64,
+            // bpftrace's default.
+            max_strlen: 1024,
             max_map_keys: 4096,
             max_stack_frames: 127,
             unsafe_calls: false,
