@@ -1113,3 +1113,41 @@ fn config_probetype_and_strlen_builtins() {
         "{out}"
     );
 }
+
+#[test]
+fn typeof_names_types_for_macros_and_declarations() {
+    let cases = [
+        // A declaration typed like a parameter.
+        (
+            "macro add(x) { let $y: typeof(x); $y = 1; x + $y } begin { print(add(41)); exit(); }",
+            "42",
+        ),
+        // Types given to a macro, used as an array, a pointer and a record.
+        (
+            "struct Foo { char m; } macro sof(a, b) { sizeof(a[2]) + sizeof(b*) + sizeof(b) } begin { print(sof(typeof(uint64*), typeof(struct Foo))); exit(); }",
+            "25",
+        ),
+        // Passed on through another macro; and the type of a kernel value.
+        (
+            "macro m(t) { sizeof(t) + 2 } macro n(z) { print(m(typeof(z))); } begin { n(typeof(uint32)); print(sizeof(typeof(comm))); exit(); }",
+            "6\n16",
+        ),
+        // A cast to a pointer to a type the macro was given.
+        (
+            "macro at(t, v) { (t*)v } begin { print(at(typeof(uint8), 258)); exit(); }",
+            "0x102",
+        ),
+    ];
+    for (script, expected) in cases {
+        let (out, err, output) = trace(&["-e", script]);
+        assert!(output.status.success(), "{script}: {err}");
+        assert!(out.starts_with(&format!("{expected}\n")), "{script}: {out}");
+    }
+    // A type is no value.
+    let (_, err, output) = trace(&["-e", "begin { print(typeof(1)); }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        err.contains("a type stands only where a type goes"),
+        "{err}"
+    );
+}

@@ -202,6 +202,9 @@ pub enum ExprKind {
     NamedTuple(Vec<(Ident, Expr)>),
     /// `(a, b, …)` with at least two elements (or `(a,)`).
     Tuple(Vec<Expr>),
+    /// A type where a value could stand: `typeof(…)` given to a macro, which the macro's
+    /// body uses in `sizeof`, casts and declarations.
+    Type(TypeName),
     /// `sizeof(type)`.
     SizeofType(TypeName),
     /// `sizeof(expr)`.
@@ -282,7 +285,7 @@ impl BinaryOp {
 }
 
 /// A type as written in a cast, a declaration or `sizeof`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TypeName {
     pub base: BaseType,
     /// Number of `*`s after the base.
@@ -292,7 +295,7 @@ pub struct TypeName {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BaseType {
     /// `int8`…`int64`, `uint8`…`uint64`, `u8`…`u64`, `s8`…`s64`, also C's `int`, `char`,
     /// `long`, `unsigned int`… normalised to width and sign.
@@ -309,6 +312,15 @@ pub enum BaseType {
     Enum(String),
     /// A type name the parser does not know (a typedef such as `pid_t`, resolved through BTF).
     Named(String),
+    /// `typeof(…)`.
+    Typeof(Box<Typeof>),
+}
+
+/// What `typeof(…)` names: a type written out, or the type of an expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Typeof {
+    Type(TypeName),
+    Expr(Expr),
 }
 
 /// `struct Foo { int a; char b[10]; }` and friends at the top of a script.

@@ -213,7 +213,22 @@ trait Visit {
         walk_statement(self, statement);
     }
 
+    fn type_name(&mut self, ty: &mut TypeName) {
+        walk_type_name(self, ty);
+    }
+
     fn span(&mut self, _span: &mut Span) {}
+}
+
+/// A type's span, and what a `typeof(…)` in it names.
+fn walk_type_name<V: Visit + ?Sized>(v: &mut V, ty: &mut TypeName) {
+    v.span(&mut ty.span);
+    if let BaseType::Typeof(of) = &mut ty.base {
+        match of.as_mut() {
+            Typeof::Type(inner) => v.type_name(inner),
+            Typeof::Expr(e) => v.expr(e),
+        }
+    }
 }
 
 fn walk_block<V: Visit + ?Sized>(v: &mut V, block: &mut Block) {
@@ -238,7 +253,7 @@ fn walk_statement<V: Visit + ?Sized>(v: &mut V, statement: &mut Statement) {
         } => {
             v.span(&mut variable.span);
             if let Some(ty) = ty {
-                v.span(&mut ty.span);
+                v.type_name(ty);
             }
             if let Some(value) = value {
                 v.expr(value);
@@ -327,7 +342,7 @@ fn walk_expr<V: Visit + ?Sized>(v: &mut V, expr: &mut Expr) {
         }
         ExprKind::Increment { target, .. } => v.expr(target),
         ExprKind::Cast { ty, operand } => {
-            v.span(&mut ty.span);
+            v.type_name(ty);
             v.expr(operand);
         }
         ExprKind::Block { body, value } => {
@@ -341,10 +356,10 @@ fn walk_expr<V: Visit + ?Sized>(v: &mut V, expr: &mut Expr) {
             }
         }
         ExprKind::Tuple(elements) => elements.iter_mut().for_each(|e| v.expr(e)),
-        ExprKind::SizeofType(ty) => v.span(&mut ty.span),
+        ExprKind::Type(ty) | ExprKind::SizeofType(ty) => v.type_name(ty),
         ExprKind::SizeofExpr(e) => v.expr(e),
         ExprKind::Offsetof { ty, fields } => {
-            v.span(&mut ty.span);
+            v.type_name(ty);
             fields.iter_mut().for_each(|f| v.span(&mut f.span));
         }
     }
@@ -613,6 +628,23 @@ impl Visit for Instantiation<'_> {
             _ => {}
         }
         walk_statement(self, statement);
+    }
+
+    /// A parameter named where a type goes (`sizeof(t*)`, `(t)x`) is the type its argument
+    /// names: `typeof(…)` as given, or the type of any other expression.
+    fn type_name(&mut self, ty: &mut TypeName) {
+        if let BaseType::Named(name) = &ty.base {
+            if let Some(arg) = self.exprs.get(name) {
+                let mut arg = arg.clone();
+                Renumber(self.next_id).expr(&mut arg);
+                ty.base = BaseType::Typeof(Box::new(match arg.kind {
+                    ExprKind::Type(given) => Typeof::Type(given),
+                    _ => Typeof::Expr(arg),
+                }));
+                return;
+            }
+        }
+        walk_type_name(self, ty);
     }
 
     fn span(&mut self, span: &mut Span) {

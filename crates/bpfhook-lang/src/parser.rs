@@ -875,8 +875,11 @@ impl Parser<'_> {
     /// After `(`: a cast `(type) e`, a tuple `(a, b)` / `(a,)`, or grouping `(a)`.
     fn paren_or_cast(&mut self) -> Result<Expr> {
         let open = self.expect(Punct::LParen)?;
-        if self.starts_type(false)? && !self.call_follows()? {
-            let ty = self.type_name(false)?;
+        let typeof_follows = self.peek_is_word("typeof")?;
+        if (self.starts_type(false)? && (typeof_follows || !self.call_follows()?))
+            || self.named_pointer_follows()?
+        {
+            let ty = self.type_name(true)?;
             self.expect(Punct::RParen)?;
             let operand = self.unary()?;
             let span = self.span_from(open.span);
@@ -1019,6 +1022,12 @@ impl Parser<'_> {
                 "false" => ExprKind::Bool(false),
                 "sizeof" => self.sizeof()?,
                 "offsetof" => self.offsetof()?,
+                "typeof" if self.peek_is(Punct::LParen)? => ExprKind::Type(TypeName {
+                    base: self.typeof_operand()?,
+                    pointer_depth: 0,
+                    array_lens: Vec::new(),
+                    span: self.span_from(token.span),
+                }),
                 w if RESERVED.contains(&w) => {
                     return Err(unexpected(
                         &Token {
@@ -1050,8 +1059,8 @@ impl Parser<'_> {
 
     fn sizeof(&mut self) -> Result<ExprKind> {
         self.expect(Punct::LParen)?;
-        let kind = if self.starts_type(false)? {
-            ExprKind::SizeofType(self.type_name(false)?)
+        let kind = if self.starts_type(false)? || self.named_pointer_follows()? {
+            ExprKind::SizeofType(self.type_name(true)?)
         } else {
             ExprKind::SizeofExpr(Box::new(self.bracketed(|p| p.expr())?))
         };
@@ -1088,10 +1097,42 @@ impl Parser<'_> {
                     || w.ends_with("_t")
                     || keyword_type(w).is_some()
                     || C_INTEGER_WORDS.contains(&w.as_str())
-                    || matches!(w.as_str(), "struct" | "union" | "enum" | "const")
+                    || matches!(w.as_str(), "struct" | "union" | "enum" | "const" | "typeof")
             }
             _ => false,
         })
+    }
+
+    /// `NAME *… )`: a pointer to a type named by a word the parser does not know (in a
+    /// macro, a parameter that stands for a type); nothing else reads that way.
+    fn named_pointer_follows(&mut self) -> Result<bool> {
+        if !matches!(self.peek()?.kind, TokenKind::Ident(_)) {
+            return Ok(false);
+        }
+        // The lexer stands after the peeked word.
+        let mut lexer = self.lexer.clone();
+        let mut stars = 0;
+        loop {
+            match lexer.next_token()?.kind {
+                TokenKind::Punct(Punct::Star) => stars += 1,
+                TokenKind::Punct(Punct::RParen) => return Ok(stars > 0),
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    /// `(type)` or `(expression)` after `typeof`.
+    fn typeof_operand(&mut self) -> Result<BaseType> {
+        self.expect(Punct::LParen)?;
+        let of = if (self.starts_type(false)? && !self.peek_is_word("typeof")?)
+            || self.named_pointer_follows()?
+        {
+            Typeof::Type(self.type_name(true)?)
+        } else {
+            Typeof::Expr(self.bracketed(|p| p.expr())?)
+        };
+        self.expect(Punct::RParen)?;
+        Ok(BaseType::Typeof(Box::new(of)))
     }
 
     /// The next token is a word and `(` comes right after it: a call (`long(x)`), whatever
@@ -1133,6 +1174,7 @@ impl Parser<'_> {
             return Ok(base);
         }
         match word.as_str() {
+            "typeof" => return self.typeof_operand(),
             "struct" => return Ok(BaseType::Struct(self.ident()?.name)),
             "union" => return Ok(BaseType::Union(self.ident()?.name)),
             "enum" => return Ok(BaseType::Enum(self.ident()?.name)),

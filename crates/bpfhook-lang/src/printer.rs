@@ -363,6 +363,7 @@ fn expr_text(e: &Expr) -> (String, u8) {
             [only] => format!("({},)", expr(only, TERNARY)),
             _ => format!("({})", list(elements)),
         },
+        ExprKind::Type(ty) => type_name(ty),
         ExprKind::SizeofType(ty) => format!("sizeof({})", type_name(ty)),
         ExprKind::SizeofExpr(e) => format!("sizeof({})", expr(e, TERNARY)),
         ExprKind::Offsetof { ty, fields } => {
@@ -428,6 +429,10 @@ fn base_type(base: &BaseType) -> String {
         BaseType::Union(n) => format!("union {n}"),
         BaseType::Enum(n) => format!("enum {n}"),
         BaseType::Named(n) => n.clone(),
+        BaseType::Typeof(of) => match of.as_ref() {
+            Typeof::Type(ty) => format!("typeof({})", type_name(ty)),
+            Typeof::Expr(e) => format!("typeof({})", expr(e, TERNARY)),
+        },
     }
 }
 
@@ -495,6 +500,7 @@ mod tests {
             "uprobe:/bin/bash:readline, usdt:./x:probe { print(args->x + args.y) }",
             "begin { $a = $b ?: 1 + 2; @ = { let $x = \"a  b\"; if $y { $z = 1 } avg(1) }; _ = { 1 } }",
             "begin { $v = (x = 1, y = (2, \"s\")); print((a = $v, b = 3,)); }",
+            "macro m(t, e) { sizeof(t*) + sizeof((typeof(e))0) } begin { let $x: typeof(comm); m(typeof(struct Foo *), 1) }",
         ] {
             round_trip(source);
         }

@@ -139,6 +139,8 @@ impl ProgramGen<'_> {
             ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) | ExprKind::Offsetof { .. } => {
                 Val::Imm(self.size_constant(expr))
             }
+            // Refused by the semantic pass outside `sizeof` (which reads no value).
+            ExprKind::Type(_) => Val::Imm(0),
         }
     }
 

@@ -1177,6 +1177,13 @@ impl Checker {
                 }
                 Type::Tuple(Rc::new(Layout::of(types)))
             }
+            ExprKind::Type(_) => {
+                self.error(
+                    expr.span,
+                    "a type stands only where a type goes (sizeof, a cast, a declaration)",
+                );
+                Type::None
+            }
             ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) | ExprKind::Offsetof { .. } => {
                 match self.size_constant(expr) {
                     Some(value) => {
@@ -1194,7 +1201,23 @@ impl Checker {
         match &expr.kind {
             ExprKind::SizeofType(ty) => self.resolve_type_name(ty).map(|t| u64::from(t.size())),
             ExprKind::SizeofExpr(inner) => {
-                let ty = self.expr(inner);
+                let ty = match &inner.kind {
+                    ExprKind::Type(_) => self.type_operand(inner)?,
+                    // `sizeof(t[2])` of a type `t` a macro was given: an array of two.
+                    ExprKind::Index { base, index } if matches!(base.kind, ExprKind::Type(_)) => {
+                        let (ExprKind::Type(element), Some(n)) = (&base.kind, self.constant(index))
+                        else {
+                            self.error(index.span, "an array type needs a constant length");
+                            return None;
+                        };
+                        let mut array = element.clone();
+                        array.array_lens.insert(0, u32::try_from(n).unwrap_or(0));
+                        self.resolve_type_name(&array)?
+                    }
+                    _ => self.expr(inner),
+                };
+                // What codegen reads the size from.
+                self.types.insert(inner.id.0, ty.clone());
                 Some(u64::from(ty.size()))
             }
             ExprKind::Offsetof { ty, fields } => {
@@ -1219,6 +1242,15 @@ impl Checker {
             }
             _ => None,
         }
+    }
+
+    /// The type `typeof(e)` names: `e`'s, or the type `e` stands for.
+    pub(super) fn type_operand(&mut self, e: &Expr) -> Option<Type> {
+        let ty = match &e.kind {
+            ExprKind::Type(ty) => self.resolve_type_name(ty)?,
+            _ => self.expr(e),
+        };
+        (ty != Type::None).then_some(ty)
     }
 
     fn identifier(&mut self, name: &str, span: Span) -> Type {

@@ -812,6 +812,10 @@ impl Checker {
                     }
                 },
             },
+            BaseType::Typeof(of) => match of.as_ref() {
+                Typeof::Type(inner) => self.resolve_type_name(inner)?,
+                Typeof::Expr(e) => self.type_operand(e)?,
+            },
             BaseType::Named(n) => match builtins::typedef(n) {
                 Some(ty) => ty,
                 None => match self.kernel.lookup(&name.base, name.pointer_depth > 0) {
