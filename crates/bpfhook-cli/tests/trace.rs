@@ -1137,6 +1137,12 @@ fn typeof_names_types_for_macros_and_declarations() {
             "macro at(t, v) { (t*)v } begin { print(at(typeof(uint8), 258)); exit(); }",
             "0x102",
         ),
+        // A negative literal is as wide as it needs (int8 here), widened to a pointer
+        // without its sign, as bpftrace does.
+        (
+            "macro cst(a) { (a*)-1 } begin { print(cst(typeof(uint8))); print((uint64)-1); exit(); }",
+            "0xff\n18446744073709551615",
+        ),
     ];
     for (script, expected) in cases {
         let (out, err, output) = trace(&["-e", script]);

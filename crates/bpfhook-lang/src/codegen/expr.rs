@@ -96,6 +96,10 @@ impl ProgramGen<'_> {
                 let value = self.expr(operand);
                 if ty.is_scalar() {
                     self.load(R0, value);
+                    // An integer becomes a pointer zero-extended from its width.
+                    if let (Type::Pointer(_), Some(int)) = (&ty, self.ty(operand).as_int()) {
+                        self.convert(R0, &Type::int(int.bits, false));
+                    }
                     self.convert(R0, &ty);
                     self.spill(R0)
                 } else {

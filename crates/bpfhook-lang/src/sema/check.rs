@@ -1004,7 +1004,12 @@ impl Checker {
                                 ),
                             );
                         }
-                        Type::I64
+                        // A negative literal takes the smallest type that holds it, as in
+                        // bpftrace (`(uint8 *)-1` is 0xff).
+                        match &operand.kind {
+                            ExprKind::Integer { value, .. } => smallest_negative(*value),
+                            _ => Type::I64,
+                        }
                     }
                     UnaryOp::BitNot => {
                         match ty.as_int() {
@@ -2093,6 +2098,16 @@ fn literal_type(value: &Expr, ty: &Type) -> Option<Type> {
     match (&value.kind, ty) {
         (ExprKind::Integer { value, .. }, Type::Int(_)) => Some(smallest_int(*value)),
         _ => None,
+    }
+}
+
+/// The smallest signed type holding `-magnitude`.
+fn smallest_negative(magnitude: u64) -> Type {
+    match magnitude {
+        0..=0x80 => Type::int(8, true),
+        0x81..=0x8000 => Type::int(16, true),
+        0x8001..=0x8000_0000 => Type::int(32, true),
+        _ => Type::I64,
     }
 }
 
