@@ -445,6 +445,9 @@ fn print_info() {
     println!("  LLVM: none (scripts are compiled by bpfhook itself)");
     println!("  libdw (DWARF support): no");
     println!("  blazesym (advanced symbolization): no");
+    // bpftrace's name for it: `uprobe:libc:fn` finds libc through the linker's cache and
+    // the library paths (bpfhook's own resolution, no BCC).
+    println!("  bcc library path resolution: yes");
     println!();
     println!("Kernel features");
     println!("  Loop support: yes");

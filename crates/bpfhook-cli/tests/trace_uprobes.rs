@@ -206,3 +206,25 @@ fn listing_with_a_pid_names_the_functions_of_every_file_it_maps() {
         "{listed_libc}"
     );
 }
+
+#[test]
+fn libraries_are_found_by_name_and_soname() {
+    // sleep(1) sleeps through libc's clock_nanosleep: the library named as a word or by its
+    // soname, found through the linker's cache.
+    for library in ["libc", "libc.so.6"] {
+        let script = format!(
+            r#"uprobe:{library}:clock_nanosleep /pid == cpid/ {{ printf("slept %d\n", arg0); exit(); }}"#
+        );
+        let (out, err, output) = trace(&["-c", "/bin/sleep 0.1", "-e", &script]);
+        assert!(output.status.success(), "{library}: {err}");
+        assert!(
+            out.lines().any(|l| l.starts_with("slept ")),
+            "{library}: {out}"
+        );
+    }
+    let (_, err, output) = trace(&["-e", "uprobe:libnosuchlib:f { exit(); }"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(err.contains("libnosuchlib"), "{err}");
+    let (out, _, _) = trace(&["--info"]);
+    assert!(out.contains("bcc library path resolution: yes"), "{out}");
+}
