@@ -466,6 +466,14 @@ fn print_info() {
     ] {
         println!("  {name}: {}", yes(features::has_helper(helper as u32)));
     }
+    // `func` in uprobes and uretprobes: uprobes are kprobe-type programs.
+    println!(
+        "  get_func_ip: {}",
+        yes(features::has_helper_in(
+            features::HelperContext::Probe,
+            Helper::GetFuncIp as u32
+        ))
+    );
     println!();
     println!("Probe types");
     println!(

@@ -491,3 +491,17 @@ fn helper_probe_tells_present_from_absent() {
     assert!(has_helper(Helper::ForEachMapElem as u32));
     assert!(!has_helper(100_000));
 }
+
+/// Helpers differ by program type: get_func_ip (173, Linux 5.15) is there for kprobe-type
+/// programs (which uprobes are) and not for tracepoints.
+#[test]
+fn helper_probe_asks_the_program_type_given() {
+    use bpfhook::asm::Helper;
+    use bpfhook::kernel::features::{has_helper, has_helper_in, HelperContext};
+    assert!(has_helper_in(
+        HelperContext::Probe,
+        Helper::GetFuncIp as u32
+    ));
+    assert!(!has_helper(Helper::GetFuncIp as u32));
+    assert!(!has_helper_in(HelperContext::Probe, 100_000));
+}

@@ -95,24 +95,42 @@ fn probe(feature: Feature) -> Result<(), String> {
     }
 }
 
-/// Whether tracepoint programs (the kind bpfhook trace loads most) may call helper `id`, as
-/// libbpf probes it: the verifier rejects the call either way, since the probe passes no
-/// arguments, but names an unknown helper, or one this program type may not use (a helper
-/// kernel lockdown withholds, such as probe_write_user), as such.
+/// The program kinds a helper probe can ask about: helpers differ between them
+/// (`bpf_get_func_ip` exists for kprobe-type programs, which uprobes are, not for tracepoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelperContext {
+    Tracepoint,
+    /// kprobe and uprobe programs (BPF_PROG_TYPE_KPROBE).
+    Probe,
+}
+
+/// Whether tracepoint programs (the kind bpfhook trace loads most) may call helper `id`.
 pub fn has_helper(id: u32) -> bool {
-    static CACHE: std::sync::Mutex<Vec<(u32, bool)>> = std::sync::Mutex::new(Vec::new());
+    has_helper_in(HelperContext::Tracepoint, id)
+}
+
+/// Whether programs of `context` may call helper `id`, as libbpf probes it: the verifier
+/// rejects the call either way, since the probe passes no arguments, but names an unknown
+/// helper, or one this program type may not use (a helper kernel lockdown withholds, such as
+/// probe_write_user; one the type lacks, such as get_func_ip in tracepoints), as such.
+pub fn has_helper_in(context: HelperContext, id: u32) -> bool {
+    type Known = Vec<(HelperContext, u32, bool)>;
+    static CACHE: std::sync::Mutex<Known> = std::sync::Mutex::new(Vec::new());
     let mut cache = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(&(_, known)) = cache.iter().find(|(helper, _)| *helper == id) {
+    if let Some(&(_, _, known)) = cache
+        .iter()
+        .find(|(c, helper, _)| (*c, *helper) == (context, id))
+    {
         return known;
     }
-    let found = probe_helper(id);
-    cache.push((id, found));
+    let found = probe_helper(context, id);
+    cache.push((context, id, found));
     found
 }
 
-fn probe_helper(id: u32) -> bool {
+fn probe_helper(context: HelperContext, id: u32) -> bool {
     // call id; r0 = 0; exit
     let mut code = vec![0x85, 0, 0, 0];
     code.extend_from_slice(&id.to_le_bytes());
@@ -121,7 +139,10 @@ fn probe_helper(id: u32) -> bool {
         return false;
     };
     let probe = ProgramLoad {
-        prog_type: bpf_prog_type::BPF_PROG_TYPE_TRACEPOINT as u32,
+        prog_type: match context {
+            HelperContext::Tracepoint => bpf_prog_type::BPF_PROG_TYPE_TRACEPOINT,
+            HelperContext::Probe => bpf_prog_type::BPF_PROG_TYPE_KPROBE,
+        } as u32,
         license: c"GPL",
         insns: &insns,
         ..ProgramLoad::default()
@@ -134,6 +155,7 @@ fn probe_helper(id: u32) -> bool {
             !log.contains("invalid func")
                 && !log.contains("unknown func")
                 && !log.contains("cannot use helper")
+                && !log.contains("not supported for program type")
         }
     }
 }
