@@ -1,7 +1,9 @@
 //! Test fixtures built on demand: BPF programs from `tests/bpf/*.bpf.c` with clang, small target
 //! programs from `tests/bin/*.c` with cc. Outputs are content-addressed under
-//! `target/test-fixtures/`, written to a temporary name and renamed, so concurrent test processes
-//! share one build without seeing half-written files.
+//! `target/test-fixtures/`, written to a temporary name and linked into place only if no other
+//! build got there first, so concurrent test processes share one build without seeing
+//! half-written files, and a file never changes inode under a test that already uses it (a
+//! uprobe attaches by inode: a replaced binary would leave it on a file nothing runs).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -61,7 +63,13 @@ fn build(source: &Path, extension: &str, compiler: &str, flags: &[&str]) -> Path
         "{compiler} failed on {}",
         source.display()
     );
-    std::fs::rename(&temporary, &output).expect("renaming fixture");
+    // hard_link refuses to replace: the first finished build wins, the others are dropped.
+    match std::fs::hard_link(&temporary, &output) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("placing fixture {}: {e}", output.display()),
+    }
+    let _ = std::fs::remove_file(&temporary);
     output
 }
 

@@ -82,6 +82,14 @@ pub enum Hook {
         ret: bool,
         sleepable: bool,
     },
+    /// One link for many functions of one binary (Linux 6.6): libbpf's `uprobe.multi/PATH:GLOB`.
+    UprobeMulti {
+        binary: Option<String>,
+        /// A glob over the binary's function symbols; `None` when the attach options list them.
+        pattern: Option<String>,
+        ret: bool,
+        sleepable: bool,
+    },
     Fentry {
         function: String,
         sleepable: bool,
@@ -190,6 +198,21 @@ impl Hook {
                 offset: 0,
                 ret: kind == "kretsyscall",
             },
+            "uprobe.multi" | "uretprobe.multi" | "uprobe.multi.s" | "uretprobe.multi.s" => {
+                let (binary, pattern) = match rest.filter(|r| !r.is_empty()) {
+                    None => (None, None),
+                    Some(rest) => match rest.split_once(':') {
+                        Some((path, pattern)) => (Some(path.to_owned()), Some(pattern)),
+                        None => (None, Some(rest)),
+                    },
+                };
+                Hook::UprobeMulti {
+                    binary,
+                    pattern: pattern.filter(|p| !p.is_empty()).map(str::to_owned),
+                    ret: kind.starts_with("uretprobe"),
+                    sleepable: kind.ends_with(".s"),
+                }
+            }
             "uprobe" | "uretprobe" | "uprobe.s" | "uretprobe.s" => {
                 parse_uprobe(section, kind, rest.filter(|r| !r.is_empty()))?
             }
@@ -261,6 +284,8 @@ impl Hook {
             Hook::Kprobe { ret: true, .. } => "kretprobe",
             Hook::Uprobe { ret: false, .. } => "uprobe",
             Hook::Uprobe { ret: true, .. } => "uretprobe",
+            Hook::UprobeMulti { ret: false, .. } => "uprobe.multi",
+            Hook::UprobeMulti { ret: true, .. } => "uretprobe.multi",
             Hook::Fentry { .. } => "fentry",
             Hook::Fexit { .. } => "fexit",
             Hook::Lsm { .. } => "lsm",
@@ -290,12 +315,14 @@ impl Hook {
             Hook::Tracepoint { .. } => "tracepoint",
             Hook::RawTracepoint { .. } => "raw_tp",
             Hook::BtfTracepoint { .. } => "tp_btf",
-            Hook::Uprobe { ret, sleepable, .. } => match (ret, sleepable) {
-                (false, false) => "uprobe",
-                (false, true) => "uprobe.s",
-                (true, false) => "uretprobe",
-                (true, true) => "uretprobe.s",
-            },
+            Hook::Uprobe { ret, sleepable, .. } | Hook::UprobeMulti { ret, sleepable, .. } => {
+                match (ret, sleepable) {
+                    (false, false) => "uprobe",
+                    (false, true) => "uprobe.s",
+                    (true, false) => "uretprobe",
+                    (true, true) => "uretprobe.s",
+                }
+            }
             Hook::Fentry { sleepable, .. } => ["fentry", "fentry.s"][*sleepable as usize],
             Hook::Fexit { sleepable, .. } => ["fexit", "fexit.s"][*sleepable as usize],
             Hook::Lsm { sleepable, .. } => ["lsm", "lsm.s"][*sleepable as usize],
@@ -438,6 +465,15 @@ impl fmt::Display for Hook {
                     Some(location) => write!(f, "{location}"),
                     None => Ok(()),
                 }
+            }
+            Hook::UprobeMulti {
+                binary, pattern, ..
+            } => {
+                write!(f, "{kind}:")?;
+                if let Some(binary) = binary {
+                    write!(f, "{binary}:")?;
+                }
+                f.write_str(pattern.as_deref().unwrap_or(""))
             }
             Hook::Fentry { function, .. } | Hook::Fexit { function, .. } => {
                 write!(f, "{kind}:{function}")

@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use crate::attach::{self, AttachError, AttachOptions, Attachment, Target};
 use crate::hook::Hook;
 use crate::kernel::features::{check_privileges, MissingPrivilege};
-use crate::loader::{LoadError, LoadedObject, VerifierLog};
+use crate::loader::{LoadError, LoadFor, LoadedObject, VerifierLog};
 use crate::object::ObjectFile;
 
 /// Where one program stands.
@@ -217,7 +217,7 @@ impl Loaded {
     /// such programs out of [`ManagerBuilder::select`].
     pub fn load_unattached(&self, name: &str) -> Result<OwnedFd, ManagerError> {
         self.object
-            .load_program(name, None)
+            .load_program(name, LoadFor::Section)
             .map_err(|error| ManagerError::Program {
                 program: name.to_owned(),
                 hook: "run once".to_owned(),

@@ -97,6 +97,56 @@ fn uprobe_and_uretprobe_fire_for_one_process() {
     assert_eq!(wait_count(&manager, "counts", 2, 3), 3, "uretprobe returns");
 }
 
+/// One uprobe.multi link on both functions its glob matches, each told apart by its cookie;
+/// where the kernel lacks these links (before 6.6), the clear error.
+#[test]
+fn uprobe_multi_link_fires_for_every_matched_function() {
+    let binary = test_binary("uprobe_target");
+    let mut target = Command::new(&binary)
+        .arg("3")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawning the uprobe target");
+    let options = AttachOptions {
+        binary: Some(binary.display().to_string()),
+        pid: Some(target.id()),
+        ..AttachOptions::default()
+    };
+    let result = attach("uprobe", &["up_multi"], options);
+    let _ = target.stdin.take().map(|mut s| s.write_all(b"go\n"));
+    assert!(target.wait().expect("target exits").success());
+    if let Err(missing) = features::check(Feature::UprobeMulti) {
+        let error = match result {
+            Ok(_) => panic!("attached without uprobe.multi links"),
+            Err(e) => e.to_string(),
+        };
+        assert!(error.contains(&missing.to_string()), "{error}");
+        return;
+    }
+    let manager = result.expect("attach");
+    let status = manager.status().iter().find(|s| s.name == "up_multi");
+    let Some(ProgramState::Attached(link)) = status.map(|s| &s.state) else {
+        panic!("up_multi not attached: {:?}", manager.status());
+    };
+    let link = link.to_string();
+    assert!(
+        link.contains("{bpfhook_target_fn,bpfhook_target_more}"),
+        "{link}"
+    );
+    // Cookies follow the link's (sorted) function order: _fn is 0, _more is 1.
+    assert_eq!(
+        wait_count(&manager, "counts", 10, 3),
+        3,
+        "bpfhook_target_fn"
+    );
+    assert_eq!(
+        wait_count(&manager, "counts", 11, 3),
+        3,
+        "bpfhook_target_more"
+    );
+}
+
 fn xdp_sees_udp(mode: XdpMode) {
     let veth = VethPair::new();
     let options = AttachOptions {

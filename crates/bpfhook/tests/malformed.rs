@@ -118,7 +118,7 @@ impl Tally {
             for program in object.programs() {
                 // Tracing programs need a kernel function to attach to; none of them loads on
                 // this kernel, so their rejection is all the check can see.
-                match loaded.load_program(&program.name, None) {
+                match loaded.load_program(&program.name, bpfhook::loader::LoadFor::Section) {
                     Ok(fd) => {
                         self.programs_verified += 1;
                         let info = sys::prog_info(fd.as_fd(), &mut [], &mut [])

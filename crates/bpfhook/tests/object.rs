@@ -175,7 +175,7 @@ fn every_section_name_loads_through_our_loader_after_normalisation() {
         // Through the verifier. `s_tc` carries a CO-RE relocation found by section name, so it
         // fails if the BTF.ext records were not renamed with their sections.
         let fd = loaded
-            .load_program(program, None)
+            .load_program(program, bpfhook::loader::LoadFor::Section)
             .unwrap_or_else(|e| panic!("{program}: {e}"));
         let info = bpfhook::sys::prog_info(std::os::fd::AsFd::as_fd(&fd), &mut [], &mut [])
             .expect("program info");
@@ -189,7 +189,7 @@ fn xdp_ingress_is_renamed_and_loads() {
     assert_eq!(object.programs()[0].section, "xdp/ingress");
     let loaded = LoadedObject::load(object.loader_bytes()).expect("loads");
     loaded
-        .load_program("xdp_ingress_pass", None)
+        .load_program("xdp_ingress_pass", bpfhook::loader::LoadFor::Section)
         .expect("verifier accepts it");
 }
 

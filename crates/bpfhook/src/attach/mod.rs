@@ -22,12 +22,12 @@ use std::path::PathBuf;
 
 use crate::hook::{Direction, Hook};
 use crate::kernel::features::{self, MissingFeature};
-use crate::loader::{LoadedObject, ProgramLoadError};
+use crate::loader::{LoadFor, LoadedObject, ProgramLoadError};
 
 pub use perf_event::{PerfEventKind, PerfSampling};
 pub use sockmap::ProgAttachment;
 pub use tc::{LegacyTcFilter, TcMode};
-pub use uprobe::{find_binary, search_path};
+pub use uprobe::{find_binary, search_path, UprobeMultiTarget};
 
 /// How XDP programs are attached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,6 +78,9 @@ pub struct AttachOptions {
     /// Uprobes at places that cannot be checked attach anyway (bpftrace's `--unsafe`): a
     /// function of size 0, an address in no function, a file that is not ELF.
     pub unchecked_uprobes: bool,
+    /// The functions of a uprobe.multi program whose section names no glob (libbpf's `syms`);
+    /// when given, they replace the section's glob.
+    pub functions: Vec<String>,
 }
 
 impl Default for AttachOptions {
@@ -95,6 +98,7 @@ impl Default for AttachOptions {
             sampling: PerfSampling::Frequency(99),
             first_cpu_only: false,
             unchecked_uprobes: false,
+            functions: Vec::new(),
         }
     }
 }
@@ -118,6 +122,7 @@ pub enum Target {
         ret: bool,
     },
     Uprobe(uprobe::UprobeTarget),
+    UprobeMulti(uprobe::UprobeMultiTarget),
     Fentry {
         function: String,
     },
@@ -183,6 +188,7 @@ impl fmt::Display for Target {
                 Ok(())
             }
             Target::Uprobe(target) => target.fmt(f),
+            Target::UprobeMulti(target) => target.fmt(f),
             Target::Fentry { function } => write!(f, "fentry:{function}"),
             Target::Fexit { function } => write!(f, "fexit:{function}"),
             Target::Lsm { hook } => write!(f, "lsm:{hook}"),
@@ -288,6 +294,7 @@ pub fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, AttachError>
             tracing::resolve(hook)
         }
         Hook::Uprobe { .. } => uprobe::resolve(hook, opts).map(Target::Uprobe),
+        Hook::UprobeMulti { .. } => uprobe::resolve_multi(hook, opts).map(Target::UprobeMulti),
         Hook::Xdp { .. } => xdp::resolve(opts),
         Hook::Tc { direction } => tc::resolve(*direction, opts),
         Hook::SocketFilter => socket::resolve(opts),
@@ -318,12 +325,18 @@ pub fn load_and_attach(
         Target::Lsm { hook } => Some(format!("bpf_lsm_{hook}")),
         _ => None,
     };
+    let load_for = match (&attach_to, target) {
+        (Some(function), _) => LoadFor::BtfTarget(function),
+        (None, Target::UprobeMulti(_)) => LoadFor::UprobeMulti,
+        (None, _) => LoadFor::Section,
+    };
     let program = object
-        .load_program(name, attach_to.as_deref())
+        .load_program(name, load_for)
         .map_err(|e| load_error(e, attach_to.is_some()))?;
     let fd = program.as_fd();
     let attachments = match target {
         Target::Uprobe(t) => fds(uprobe::attach(fd, t)?),
+        Target::UprobeMulti(t) => fds(vec![uprobe::attach_multi(fd, t)?]),
         Target::Xdp { iface, mode } => fds(xdp::attach(fd, iface, *mode)?),
         Target::Tc {
             iface,

@@ -70,15 +70,7 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
             place.offset
         )));
     }
-    if let Some(pid) = opts.pid {
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            return Err(AttachError::Missing {
-                what: "process",
-                name: pid.to_string(),
-                hint: String::new(),
-            });
-        }
-    }
+    check_pid(opts.pid)?;
     Ok(UprobeTarget {
         path,
         symbol: place.symbol,
@@ -87,6 +79,124 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
         pid: opts.pid,
         ret: *ret,
     })
+}
+
+/// A uprobe.multi link: one program on many functions of one binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UprobeMultiTarget {
+    pub path: PathBuf,
+    /// Each function and its file offset, in the order the link's cookies follow.
+    pub functions: Vec<(String, u64)>,
+    pub pid: Option<u32>,
+    pub ret: bool,
+}
+
+impl fmt::Display for UprobeMultiTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.ret { "uretprobe" } else { "uprobe" };
+        let names: Vec<&str> = self.functions.iter().map(|(n, _)| n.as_str()).collect();
+        write!(
+            f,
+            "{kind}.multi:{}:{{{}}}",
+            self.path.display(),
+            names.join(",")
+        )?;
+        if let Some(pid) = self.pid {
+            write!(f, " (pid {pid})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The functions of a uprobe.multi hook: those the attach options list, else those its glob
+/// matches; each checked as a single uprobe's function is.
+pub(super) fn resolve_multi(
+    hook: &Hook,
+    opts: &AttachOptions,
+) -> Result<UprobeMultiTarget, AttachError> {
+    let Hook::UprobeMulti {
+        binary,
+        pattern,
+        ret,
+        ..
+    } = hook
+    else {
+        unreachable!("uprobe::resolve_multi called for {hook}");
+    };
+    let binary = binary
+        .as_deref()
+        .or(opts.binary.as_deref())
+        .ok_or(AttachError::NeedsOption {
+            hook: hook.to_string(),
+            option: "a binary: SEC(\"uprobe.multi/PATH:GLOB\") or --binary PATH",
+        })?;
+    let path = find_binary(binary)?;
+    features::check(Feature::UprobeMulti)?;
+    let names: Vec<String> = match (pattern, opts.functions.is_empty()) {
+        (_, false) => opts.functions.clone(),
+        (Some(pattern), true) => matching_functions(&path, pattern)?,
+        (None, true) => {
+            return Err(AttachError::NeedsOption {
+                hook: hook.to_string(),
+                option: "functions: SEC(\"uprobe.multi/PATH:GLOB\") or a list in the options",
+            })
+        }
+    };
+    let mut functions = Vec::with_capacity(names.len());
+    for name in names {
+        let location = UprobeLocation::Symbol { name, offset: 0 };
+        let place = place(&path, &location, opts.unchecked_uprobes)?;
+        let UprobeLocation::Symbol { name, .. } = location else {
+            unreachable!()
+        };
+        functions.push((name, place.file_offset));
+    }
+    check_pid(opts.pid)?;
+    Ok(UprobeMultiTarget {
+        path,
+        functions,
+        pid: opts.pid,
+        ret: *ret,
+    })
+}
+
+/// Function symbols of the file matching `pattern`, each name once.
+fn matching_functions(path: &Path, pattern: &str) -> Result<Vec<String>, AttachError> {
+    let glob = crate::discover::Glob::new(pattern)
+        .map_err(|e| AttachError::Placement(format!("bad function glob: {e}")))?;
+    let data = std::fs::read(path).map_err(|error| AttachError::Io {
+        action: format!("reading {}", path.display()),
+        error,
+    })?;
+    let elf = object::File::parse(&*data).map_err(|e| AttachError::Io {
+        action: format!("reading {}", path.display()),
+        error: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+    })?;
+    let mut names: Vec<String> = function_symbols(&elf)
+        .filter(|s| glob.matches(s.name))
+        .map(|s| s.name.to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Err(AttachError::Missing {
+            what: "function matching",
+            name: pattern.to_owned(),
+            hint: format!(" in {}", path.display()),
+        });
+    }
+    Ok(names)
+}
+
+fn check_pid(pid: Option<u32>) -> Result<(), AttachError> {
+    match pid {
+        Some(pid) if !Path::new(&format!("/proc/{pid}")).exists() => Err(AttachError::Missing {
+            what: "process",
+            name: pid.to_string(),
+            hint: String::new(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Where a uprobe goes: the function (when one is known), the bytes into it, the file offset.
@@ -265,6 +375,29 @@ pub(super) fn attach(
         None => (-1, 0),
     };
     open_and_attach(program, &attr, pid, cpu, &target.to_string())
+}
+
+/// One BPF_TRACE_UPROBE_MULTI link for every function; function `i` gets cookie `i`.
+pub(super) fn attach_multi(
+    program: BorrowedFd<'_>,
+    target: &UprobeMultiTarget,
+) -> Result<OwnedFd, AttachError> {
+    let path =
+        CString::new(target.path.as_os_str().as_encoded_bytes()).map_err(|_| AttachError::Io {
+            action: format!("naming {}", target.path.display()),
+            error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL byte in the path"),
+        })?;
+    let offsets: Vec<u64> = target.functions.iter().map(|(_, o)| *o).collect();
+    let cookies: Vec<u64> = (0..offsets.len() as u64).collect();
+    crate::sys::uprobe_multi_link(
+        program,
+        &path,
+        &offsets,
+        &cookies,
+        target.pid.unwrap_or(0),
+        target.ret,
+    )
+    .map_err(|e| super::kernel_error(format!("attaching {target}"), e.error))
 }
 
 #[cfg(test)]

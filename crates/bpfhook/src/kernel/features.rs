@@ -22,6 +22,8 @@ pub enum Feature {
     Lsm,
     /// tp_btf: raw tracepoints typed through BTF.
     BtfTracepoint,
+    /// uprobe.multi links: many functions of a binary on one link (Linux 6.6).
+    UprobeMulti,
 }
 
 impl Feature {
@@ -32,6 +34,7 @@ impl Feature {
             Feature::Fentry => "fentry/fexit",
             Feature::Lsm => "BPF LSM",
             Feature::BtfTracepoint => "BTF tracepoints (tp_btf)",
+            Feature::UprobeMulti => "uprobe_multi links",
         }
     }
 }
@@ -50,12 +53,14 @@ pub fn check(feature: Feature) -> Result<(), MissingFeature> {
     static FENTRY: OnceLock<Result<(), String>> = OnceLock::new();
     static LSM: OnceLock<Result<(), String>> = OnceLock::new();
     static BTF_TRACEPOINT: OnceLock<Result<(), String>> = OnceLock::new();
+    static UPROBE_MULTI: OnceLock<Result<(), String>> = OnceLock::new();
     let cell = match feature {
         Feature::Kprobes => &KPROBES,
         Feature::Uprobes => &UPROBES,
         Feature::Fentry => &FENTRY,
         Feature::Lsm => &LSM,
         Feature::BtfTracepoint => &BTF_TRACEPOINT,
+        Feature::UprobeMulti => &UPROBE_MULTI,
     };
     cell.get_or_init(|| probe(feature))
         .clone()
@@ -92,6 +97,43 @@ fn probe(feature: Feature) -> Result<(), String> {
             bpf_attach_type::BPF_TRACE_RAW_TP,
             &["btf_trace_sys_enter", "btf_trace_sched_switch"],
         ),
+        Feature::UprobeMulti => probe_uprobe_multi(),
+    }
+}
+
+/// As libbpf probes it: a uprobe.multi program loads, and a link on `/` (no regular file) is
+/// refused with EBADF, which only a kernel that has these links checks for.
+fn probe_uprobe_multi() -> Result<(), String> {
+    probe_pmu(
+        "uprobe",
+        "CONFIG_UPROBE_EVENTS",
+        "user-space functions cannot be probed here",
+    )?;
+    const R0_EQ_0_EXIT: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let insns = aya_obj::copy_instructions(&R0_EQ_0_EXIT).map_err(|e| e.to_string())?;
+    let load = ProgramLoad {
+        prog_type: bpf_prog_type::BPF_PROG_TYPE_KPROBE as u32,
+        expected_attach_type: bpf_attach_type::BPF_TRACE_UPROBE_MULTI as u32,
+        license: c"GPL",
+        insns: &insns,
+        ..ProgramLoad::default()
+    };
+    let program = prog_load(&load, None).map_err(|e| {
+        format!(
+            "a uprobe.multi program does not load ({}): Linux 6.6 has them",
+            e.error
+        )
+    })?;
+    use std::os::fd::AsFd;
+    match crate::sys::uprobe_multi_link(program.as_fd(), c"/", &[0], &[0], 0, false) {
+        Err(e) if e.error.raw_os_error() == Some(libc::EBADF) => Ok(()),
+        Err(e) => Err(format!(
+            "the kernel refuses uprobe.multi links ({}): Linux 6.6 has them",
+            e.error
+        )),
+        Ok(_) => {
+            Err("the kernel took a uprobe.multi link on `/`, which it should refuse".to_owned())
+        }
     }
 }
 

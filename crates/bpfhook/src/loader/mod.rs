@@ -91,6 +91,17 @@ pub enum ProgramLoadError {
     Rejected { error: io::Error, log: String },
 }
 
+/// What a program is loaded for, beyond what its section says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadFor<'a> {
+    /// The section says it all.
+    Section,
+    /// A tracing or LSM program: the kernel function or `btf_trace_*` typedef it attaches to.
+    BtfTarget(&'a str),
+    /// A uprobe program for a uprobe.multi link (the kernel checks the attach type at load).
+    UprobeMulti,
+}
+
 /// How program loads use the verifier's log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum VerifierLog {
@@ -182,12 +193,13 @@ impl LoadedObject {
         self.verifier_log = log;
     }
 
-    /// Loads one program; the verifier runs here. `attach_to` names the kernel function (or
-    /// `btf_trace_*` typedef) a tracing or LSM program attaches to.
+    /// Loads one program; the verifier runs here. `target` says what the section cannot: the
+    /// kernel function (or `btf_trace_*` typedef) a tracing or LSM program attaches to, or a
+    /// uprobe program's uprobe.multi link.
     pub fn load_program(
         &self,
         name: &str,
-        attach_to: Option<&str>,
+        target: LoadFor<'_>,
     ) -> Result<OwnedFd, ProgramLoadError> {
         let program = self
             .object
@@ -199,11 +211,15 @@ impl LoadedObject {
             .functions
             .get(&program.function_key())
             .ok_or_else(|| ProgramLoadError::NoFunction(name.to_owned()))?;
-        let kind = kind_of(&program.section);
-        let attach_btf_id = match attach_to {
-            Some(target) if kind.needs_attach_btf_id() => attach_btf_id(target)?,
+        let mut kind = kind_of(&program.section);
+        let attach_btf_id = match target {
+            LoadFor::BtfTarget(target) if kind.needs_attach_btf_id() => attach_btf_id(target)?,
             _ => 0,
         };
+        if target == LoadFor::UprobeMulti {
+            kind.expected_attach_type =
+                Some(aya_obj::generated::bpf_attach_type::BPF_TRACE_UPROBE_MULTI);
+        }
         let load = ProgramLoad {
             prog_type: kind.prog_type as u32,
             expected_attach_type: kind.expected_attach_type.map_or(0, |t| t as u32),

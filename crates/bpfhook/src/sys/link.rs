@@ -7,7 +7,8 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use aya_obj::generated::{
-    bpf_cmd, perf_event_attr, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_FLAG_FD_CLOEXEC,
+    bpf_attach_type, bpf_cmd, perf_event_attr, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF,
+    PERF_FLAG_FD_CLOEXEC,
 };
 
 use super::{bpf, owned_fd, zeroed_attr, SyscallError};
@@ -42,6 +43,37 @@ pub fn link_create(
         }
         link.attach_type = attach_type;
         link.flags = flags;
+    }
+    let fd = bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr, "BPF_LINK_CREATE")?;
+    // SAFETY: on success BPF_LINK_CREATE returns a new file descriptor.
+    Ok(unsafe { owned_fd(fd) })
+}
+
+/// `BPF_LINK_CREATE` of a uprobe.multi link: `offsets` in `path` (file offsets), cookie `i` for
+/// offset `i`, one process (`pid`, 0 for all), at returns when `ret`.
+pub fn uprobe_multi_link(
+    program: BorrowedFd<'_>,
+    path: &CStr,
+    offsets: &[u64],
+    cookies: &[u64],
+    pid: u32,
+    ret: bool,
+) -> Result<OwnedFd, SyscallError> {
+    const BPF_F_UPROBE_MULTI_RETURN: u32 = 1;
+    assert_eq!(offsets.len(), cookies.len(), "one cookie per offset");
+    let mut attr = zeroed_attr();
+    // SAFETY: plain integer fields; the pointers stay valid for the call.
+    unsafe {
+        let link = &mut attr.link_create;
+        link.__bindgen_anon_1.prog_fd = program.as_raw_fd() as u32;
+        link.attach_type = bpf_attach_type::BPF_TRACE_UPROBE_MULTI as u32;
+        let multi = &mut link.__bindgen_anon_3.uprobe_multi;
+        multi.path = path.as_ptr() as u64;
+        multi.offsets = offsets.as_ptr() as u64;
+        multi.cookies = cookies.as_ptr() as u64;
+        multi.cnt = offsets.len() as u32;
+        multi.flags = if ret { BPF_F_UPROBE_MULTI_RETURN } else { 0 };
+        multi.pid = pid;
     }
     let fd = bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr, "BPF_LINK_CREATE")?;
     // SAFETY: on success BPF_LINK_CREATE returns a new file descriptor.
