@@ -228,12 +228,15 @@ impl Program {
         if let Some(fd) = self.loaded.get(program) {
             return Ok(fd.as_raw_fd());
         }
-        let fd = self.object()?.load_program(program, None).map_err(|e| {
-            BpfError::new_err(format!(
-                "{program}: {}",
-                error_chain(&attach::AttachError::from_load(e))
-            ))
-        })?;
+        let fd = self
+            .object()?
+            .load_program(program, bpfhook::loader::LoadFor::Section)
+            .map_err(|e| {
+                BpfError::new_err(format!(
+                    "{program}: {}",
+                    error_chain(&attach::AttachError::from_load(e))
+                ))
+            })?;
         let raw = fd.as_raw_fd();
         self.loaded.insert(program.to_owned(), fd);
         Ok(raw)
