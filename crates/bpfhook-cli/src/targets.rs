@@ -61,6 +61,7 @@ impl TargetArgs {
             sampling: bpfhook::attach::PerfSampling::Frequency(self.frequency),
             first_cpu_only: false,
             unchecked_uprobes: false,
+            functions: Vec::new(),
         });
         if self.programs.is_empty() {
             builder
