@@ -1,7 +1,6 @@
-/* A uprobe target: waits for a line on stdin (so a test can attach with --pid first), then
- * calls bpfhook_target_fn and bpfhook_target_more N times each (N = argv[1], default 3). With a
- * second argument it stays until stdin ends, so a tracer still finds its mappings after the
- * calls. */
+/* A uprobe target: waits for a line on stdin (so a test can attach with --pid first), then calls
+ * bpfhook_target_fn and bpfhook_target_more N times each (N = argv[1], default 3). With a second
+ * argument it stays until stdin ends, so a tracer still finds its mappings after the calls. */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -496,7 +496,10 @@ fn print_info() {
     );
     println!("  kprobe_multi: no");
     println!("  kprobe_session: no");
-    println!("  uprobe_multi: no");
+    println!(
+        "  uprobe_multi: {}",
+        yes(features::check(Feature::UprobeMulti).is_ok())
+    );
     println!("  usdt: no");
     println!("  iter: no");
 }

@@ -228,3 +228,59 @@ fn libraries_are_found_by_name_and_soname() {
     let (out, _, _) = trace(&["--info"]);
     assert!(out.contains("bcc library path resolution: yes"), "{out}");
 }
+
+/// A wildcard uprobe whose body is the same for every function goes on one uprobe.multi link
+/// (where the kernel has them, as `--info` says) and counts every call; with `func`, the
+/// bodies differ and each function keeps its own uprobe, still counted by name.
+#[test]
+fn wildcard_uprobes_share_one_multi_link() {
+    use std::io::{BufRead, BufReader};
+    let target = test_binary("uprobe_target");
+    let multi = bpfhook::kernel::features::check(bpfhook::kernel::features::Feature::UprobeMulti);
+    let info = trace(&["--info"]).0;
+    let expected = format!("uprobe_multi: {}", if multi.is_ok() { "yes" } else { "no" });
+    assert!(info.contains(&expected), "{info}");
+    // The command waits a moment before calling, so the links can be looked at first.
+    let (_file, command) = shell_script(&format!("sleep 0.5; echo go | {} 3", target.display()));
+    let script = format!(
+        "uprobe:{}:bpfhook_target_* /curtask->real_parent->tgid == cpid/ {{ @calls = count(); }}",
+        target.display()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(["trace", "-c", &command, "-e", &script])
+        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning bpfhook");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while stdout.read_line(&mut line).expect("reading") > 0 && !line.contains("ATTACHED") {
+        line.clear();
+    }
+    let links: Vec<String> = bpfhook::inspect::list_links()
+        .expect("links")
+        .into_iter()
+        .filter(|l| l.pids.iter().any(|h| h.pid == child.id()))
+        .map(|l| l.link_type)
+        .collect();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("reading");
+    let status = child.wait().expect("bpfhook ends");
+    assert!(status.success(), "{rest}");
+    match multi {
+        Ok(()) => assert_eq!(links, ["uprobe_multi"], "{links:?}"),
+        Err(_) => assert_eq!(links.len(), 2, "{links:?}"),
+    }
+    assert!(rest.contains("@calls: 6"), "{rest}");
+
+    let script = format!(
+        "uprobe:{}:bpfhook_target_* /curtask->real_parent->tgid == cpid/ {{ @[func] = count(); }}",
+        target.display()
+    );
+    let (_file, command) = fed(&target, "3");
+    let (out, err, output) = trace(&["-c", &command, "-e", &script]);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains("@[bpfhook_target_fn]: 3"), "{out}");
+    assert!(out.contains("@[bpfhook_target_more]: 3"), "{out}");
+}

@@ -46,19 +46,20 @@ impl ProgramGen<'_> {
                             .and_then(|a| self.constant_of(a))
                             .unwrap_or(1)
                             .max(1) as u64;
-                        let index = self.events.print_maps.len() as u32;
-                        self.events.print_maps.push(PrintMap {
-                            map: format!("@{map}"),
-                            top,
-                            div,
-                        });
+                        let index = super::intern(
+                            &mut self.events.print_maps,
+                            PrintMap {
+                                map: format!("@{map}"),
+                                top,
+                                div,
+                            },
+                        );
                         self.send(EventKind::PrintMap, index, &[]);
                     }
                     Some(_) => {
                         let value = self.expr(&args[0]);
                         let value_type = self.ty(&args[0]);
-                        let index = self.events.values.len() as u32;
-                        self.events.values.push(value_type.clone());
+                        let index = super::intern(&mut self.events.values, value_type.clone());
                         self.send(EventKind::PrintValue, index, &[(value, value_type)]);
                     }
                     None => {}
@@ -79,8 +80,7 @@ impl ProgramGen<'_> {
                     Some(ExprKind::String(f)) => f.clone(),
                     _ => "%H:%M:%S\n".to_owned(),
                 };
-                let index = self.events.time_formats.len() as u32;
-                self.events.time_formats.push(format);
+                let index = super::intern(&mut self.events.time_formats, format);
                 self.send(EventKind::Time, index, &[]);
                 Val::Imm(0)
             }
@@ -88,8 +88,7 @@ impl ProgramGen<'_> {
                 let Some(ExprKind::String(format)) = args.first().map(|a| &a.kind) else {
                     return Val::Imm(0);
                 };
-                let index = self.events.strftime_formats.len() as i32;
-                self.events.strftime_formats.push(format.clone());
+                let index = super::intern(&mut self.events.strftime_formats, format.clone()) as i32;
                 let ns = self.expr(&args[1]);
                 let mem = self.mem(16);
                 self.b.st(Size::DW, R9, mem as i16, index);
@@ -333,8 +332,7 @@ impl ProgramGen<'_> {
             }
             "clear" | "zero" => {
                 if let Some((map, _)) = map_and_keys(args.first()) {
-                    let index = self.events.maps.len() as u32;
-                    self.events.maps.push(format!("@{map}"));
+                    let index = super::intern(&mut self.events.maps, format!("@{map}"));
                     let kind = if name == "clear" {
                         EventKind::ClearMap
                     } else {
@@ -372,15 +370,17 @@ impl ProgramGen<'_> {
             })
             .collect();
         let layout = Layout::of(values.iter().map(|(_, t)| t.clone()));
-        let index = self.events.printf.len() as u32;
-        self.events.printf.push(FormatCall {
-            format: format.clone(),
-            args: layout,
-            span,
-            kind,
-            location: String::new(),
-            expanded_from: String::new(),
-        });
+        let index = super::intern(
+            &mut self.events.printf,
+            FormatCall {
+                format: format.clone(),
+                args: layout,
+                span,
+                kind,
+                location: String::new(),
+                expanded_from: String::new(),
+            },
+        );
         self.send(kind, index, &values);
     }
 
@@ -697,8 +697,7 @@ impl ProgramGen<'_> {
             Some(ExprKind::String(d)) => d.clone(),
             _ => " ".to_owned(),
         };
-        let index = self.events.join_delimiters.len() as u32;
-        self.events.join_delimiters.push(delimiter);
+        let index = super::intern(&mut self.events.join_delimiters, delimiter);
         let strlen = self.analysis.settings.max_strlen;
         let size = HEADER_SIZE + JOIN_ARGS * strlen;
         let record = self.mem(size);

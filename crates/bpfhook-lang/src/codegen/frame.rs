@@ -431,16 +431,18 @@ impl<'a> ProgramGen<'a> {
     /// `-k`: sends a record that `helper` failed at the current site with the code in r0.
     pub(super) fn helper_error(&mut self, helper: &'static str) {
         let code = self.spill(R0);
-        let index = self.events.helper_sites.len() as u32;
-        self.events.helper_sites.push(super::HelperSite {
-            helper,
-            span: self.site,
-            file: String::new(),
-            location: String::new(),
-            line: 0,
-            column: 0,
-            excerpt: String::new(),
-        });
+        let index = super::intern(
+            &mut self.events.helper_sites,
+            super::HelperSite {
+                helper,
+                span: self.site,
+                file: String::new(),
+                location: String::new(),
+                line: 0,
+                column: 0,
+                excerpt: String::new(),
+            },
+        );
         self.send(super::EventKind::HelperError, index, &[(code, Type::I64)]);
     }
 

@@ -16,6 +16,7 @@ mod callback;
 mod calls;
 mod expr;
 mod frame;
+mod multi;
 mod stmt;
 mod tseries;
 
@@ -87,7 +88,7 @@ impl EventKind {
 
 /// A formatted output call (`printf`, `system`, `cat`, `errorf`…): the format and the layout
 /// of its arguments after the header.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FormatCall {
     pub format: String,
     pub args: Layout,
@@ -101,7 +102,7 @@ pub struct FormatCall {
 
 /// Where a helper that can fail is called (`-k`): its name and the expression, with what
 /// [`crate::compile`] fills in to name the place as bpftrace does.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HelperSite {
     pub helper: &'static str,
     pub span: Span,
@@ -116,7 +117,7 @@ pub struct HelperSite {
 }
 
 /// `print(@m, top, div)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PrintMap {
     pub map: String,
     pub top: u64,
@@ -136,6 +137,19 @@ pub struct Events {
     pub join_delimiters: Vec<String>,
     /// `-k`: the places whose helper errors are reported, by index.
     pub helper_sites: Vec<HelperSite>,
+}
+
+/// The index of `item` in `list`, added if new: instances of a wildcard probe make the same
+/// records, and only then can they share one program (uprobe.multi).
+fn intern<T: PartialEq>(list: &mut Vec<T>, item: T) -> u32 {
+    let index = match list.iter().position(|known| *known == item) {
+        Some(index) => index,
+        None => {
+            list.push(item);
+            list.len() - 1
+        }
+    };
+    index as u32
 }
 
 /// The header's first word.
@@ -173,6 +187,7 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     let mut probes = Vec::new();
     let mut scratch_size = 8;
     let mut uses_stacks = false;
+    let mut multi = multi::UprobeGroups::new();
     for (probe, instances) in program.probes.iter().zip(&analysis.probes) {
         for (instance, types) in instances {
             // The kernel shows this name (`prog list`); the pid tells whose it is.
@@ -180,11 +195,20 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
             let mut generator =
                 frame::ProgramGen::new(name.clone(), analysis, types, instance, &maps, &mut events);
             let generated = generator.probe(probe);
+            let functions_before = functions.len();
             functions.append(&mut generator.functions);
             match generated {
                 Ok((code, scratch_used, stacks)) => {
                     scratch_size = scratch_size.max(scratch_used);
                     uses_stacks |= stacks;
+                    let callbacks = functions.len() > functions_before;
+                    if let Some(shared) = multi.share(instance, &code, &name, callbacks) {
+                        probes.push(CompiledProbe {
+                            program: shared,
+                            instance: instance.clone(),
+                        });
+                        continue;
+                    }
                     programs.push(ProgramSpec {
                         section: instance.section(),
                         name: name.clone(),
@@ -208,6 +232,7 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     if errors.has_errors() {
         return Err(errors);
     }
+    multi.name_sections(&mut programs);
     let mut spec = ObjectSpec::new(&analysis.settings.license);
     spec.programs = programs;
     spec.functions = functions;

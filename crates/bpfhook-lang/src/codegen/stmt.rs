@@ -362,15 +362,15 @@ impl ProgramGen<'_> {
         self.b.mov64_imm(R4, 0).call_helper(Helper::MapUpdateElem);
         let stored = self.label("stored");
         self.b.jmp_imm(JmpOp::Jne, R0, -libc::E2BIG, &stored);
-        let index = self.events.printf.len() as u32;
-        self.events.printf.push(super::FormatCall {
+        let full = super::FormatCall {
             format: "Map full; can't update element".to_owned(),
             args: crate::types::Layout::default(),
             span,
             kind: super::EventKind::Warnf,
             location: String::new(),
             expanded_from: String::new(),
-        });
+        };
+        let index = super::intern(&mut self.events.printf, full);
         self.send(super::EventKind::Warnf, index, &[]);
         self.b.label(&stored);
     }

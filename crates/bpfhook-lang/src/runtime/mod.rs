@@ -178,6 +178,39 @@ fn attach_order(probes: &[&CompiledProbe]) -> Vec<String> {
         .collect()
 }
 
+/// Each program's attach options: its instance's, and for a program several uprobe instances
+/// share (one uprobe.multi link), every function.
+fn attach_options(
+    probes: &[&CompiledProbe],
+    pid: Option<u32>,
+    unsafe_calls: bool,
+) -> Vec<(String, bpfhook::attach::AttachOptions)> {
+    let mut by_program: Vec<(String, bpfhook::attach::AttachOptions)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for probe in probes {
+        let symbol = match &probe.instance.kind {
+            ProbeKind::Uprobe { symbol, .. } => Some(symbol.clone()),
+            _ => None,
+        };
+        let at = *index.entry(probe.program.clone()).or_insert_with(|| {
+            let attach = probe.instance.attach_options(pid, unsafe_calls);
+            by_program.push((probe.program.clone(), attach));
+            by_program.len() - 1
+        });
+        by_program[at].1.functions.extend(symbol);
+    }
+    by_program
+}
+
+/// The names once each, in first-seen order.
+fn unique(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
+}
+
 /// Loads, attaches and runs until the script ends; returns the exit code (`exit(N)`).
 pub fn run(
     compiled: &Compiled,
@@ -214,15 +247,10 @@ pub fn run(
     };
     let mut builder = ManagerBuilder::new(&object)
         .verifier_log(verifier_log)
-        .select(selected.map(|p| p.program.clone()))
-        .attach_order(attach_order(&attached));
-    for probe in &attached {
-        builder = builder.program_options(
-            &probe.program,
-            probe
-                .instance
-                .attach_options(options.pid, options.unsafe_calls),
-        );
+        .select(unique(selected.map(|p| p.program.clone())))
+        .attach_order(unique(attach_order(&attached)));
+    for (program, attach) in attach_options(&attached, options.pid, options.unsafe_calls) {
+        builder = builder.program_options(&program, attach);
     }
     let loaded = builder.load()?;
     write_start_time(&loaded);
