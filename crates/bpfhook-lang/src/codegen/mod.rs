@@ -5,7 +5,8 @@
 //! scalars live in 8-byte stack slots (or are immediates), aggregates (strings, tuples,
 //! records, output records, map keys) live in a per-CPU scratch map whose address is kept in
 //! r9 for the whole program, and r6 holds the context. Registers r0–r5 are used only inside
-//! the code of one operation. The verifier sees plain loads and stores at constant offsets.
+//! the code of one operation, as are r7 and r8 (scratch offsets past an instruction's 16 bits,
+//! see `reach`). The verifier sees plain loads and stores at constant offsets.
 //!
 //! What the programs send to user space goes through one ring buffer, `events`: a record is
 //! a u64 header (event kind, and an index into the tables of [`Events`]) and a payload laid
