@@ -191,7 +191,7 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     if needed > MAX_SCRATCH {
         return Err(Diagnostics(vec![Diagnostic::error(
             Span::default(),
-            format!("the program needs {needed} bytes of scratch memory (limit {MAX_SCRATCH}); lower BPFTRACE_MAX_STRLEN"),
+            format!("the program needs {needed} bytes of scratch memory (limit {MAX_SCRATCH}); lower BPFTRACE_MAX_STRLEN or read smaller values"),
         )]));
     }
     if needed > MAX_PER_CPU_VALUE {
