@@ -898,6 +898,40 @@ fn strings_str_may_have_cut_end_with_the_trailer() {
 }
 
 #[test]
+fn strings_of_9999_bytes_in_tuples_and_for_loops_of_a_real_execve() {
+    // The command execs a 5556-byte path (the kernel refuses it, but the tracepoint sees it
+    // first). $f, its tuple and the loop's element need some 40 KB of scratch: more than a
+    // per-CPU value holds.
+    let long = format!("/{}", "X".repeat(5555));
+    let (_script, command) = shell_script(&format!("exec {long} 2>/dev/null\n"));
+    let program = r#"t:syscalls:sys_enter_execve /pid == cpid/ { $f = str(args.filename); if (strncmp($f, "/XXXX", 5) == 0) { print((1, (2, $f))); @m[$f] = $f; for ($kv : @m) { print($kv); } clear(@m); exit(); } }"#;
+    let (out, err, output) = trace_with_env(
+        &["-c", &command, "-e", program],
+        &[("BPFTRACE_MAX_STRLEN", "9999")],
+    );
+    assert!(output.status.success(), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let tuple = format!("(1, (2, {long}))");
+    let element = format!("({long}, {long})");
+    assert!(lines.contains(&tuple.as_str()), "no tuple line in:\n{out}");
+    assert!(lines.contains(&element.as_str()), "no loop line in:\n{out}");
+}
+
+#[test]
+fn scratch_past_its_limit_is_refused_before_loading() {
+    let program = format!(
+        "begin {{ $s = str(0); print(({})); }}",
+        ["$s"; 16].join(", ")
+    );
+    let (_, err, output) = trace_with_env(&["-e", &program], &[("BPFTRACE_MAX_STRLEN", "16384")]);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("bytes of scratch memory (limit 262144); lower BPFTRACE_MAX_STRLEN"),
+        "{err}"
+    );
+}
+
+#[test]
 fn debugf_writes_to_the_global_trace_buffer() {
     let marker = format!("bpfhook-debugf-{}", std::process::id());
     let script = format!(

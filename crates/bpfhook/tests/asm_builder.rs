@@ -137,3 +137,125 @@ fn data_references_keep_their_addend() {
         Some(&RelocationTarget::Data("message".to_owned()))
     );
 }
+
+/// `count` instructions that do nothing the tests look at.
+fn filler(b: &mut Builder, count: usize) {
+    for _ in 0..count {
+        b.mov64_imm(R3, 0);
+    }
+}
+
+#[test]
+fn far_conditional_jumps_become_inverted_jumps_over_gotol() {
+    let mut b = Builder::new();
+    b.jmp_imm(JmpOp::Jgt, R1, 7, "far");
+    filler(&mut b, 40_000);
+    b.label("far").exit();
+    let insns = b.finish().unwrap().insns;
+    assert_eq!(
+        insns[..2],
+        [
+            Insn::Jmp {
+                width: Width::W64,
+                op: JmpOp::Jle,
+                dst: R1,
+                src: Source::Imm(7),
+                off: 1,
+            },
+            // From the slot after it to the label: the 40000 fillers.
+            Insn::Gotol { imm: 40_000 },
+        ]
+    );
+    assert_eq!(insns.len(), 40_003);
+}
+
+#[test]
+fn far_jset_jumps_onto_a_gotol_past_a_goto() {
+    // jset has no negation: `if r1 & 4 goto +1; goto +1; gotol far`.
+    let mut b = Builder::new();
+    b.label("back");
+    filler(&mut b, 40_000);
+    b.jmp32_reg(JmpOp::Jset, R1, R2, "back").exit();
+    let insns = b.finish().unwrap().insns;
+    assert_eq!(
+        insns[40_000..],
+        [
+            Insn::Jmp {
+                width: Width::W32,
+                op: JmpOp::Jset,
+                dst: R1,
+                src: Source::Reg(R2),
+                off: 1,
+            },
+            Insn::Ja { off: 1 },
+            Insn::Gotol { imm: -40_003 },
+            Insn::Exit,
+        ]
+    );
+}
+
+#[test]
+fn near_jumps_keep_their_short_form() {
+    // 32767 is the longest short reach, forwards and (counting the jump) backwards.
+    let mut b = Builder::new();
+    b.label("top").jmp_imm(JmpOp::Jeq, R0, 0, "end");
+    filler(&mut b, 32_766);
+    b.jmp_imm(JmpOp::Jne, R0, 0, "top").label("end").exit();
+    let insns = b.finish().unwrap().insns;
+    assert_eq!(insns.len(), 32_769);
+    assert!(matches!(insns[0], Insn::Jmp { off: 32_767, .. }));
+    assert!(matches!(insns[32_767], Insn::Jmp { off: -32_768, .. }));
+}
+
+#[test]
+fn a_jump_made_long_can_push_another_out_of_reach() {
+    // The first jump reaches exactly 32767 until the far jump inside its span grows by one.
+    let mut b = Builder::new();
+    b.jmp_imm(JmpOp::Jeq, R0, 0, "near");
+    b.jmp_imm(JmpOp::Jeq, R0, 1, "far");
+    filler(&mut b, 32_767);
+    b.label("near");
+    filler(&mut b, 10);
+    b.label("far").exit();
+    let program = b.finish().unwrap();
+    assert_eq!(
+        program.insns[0],
+        Insn::Jmp {
+            width: Width::W64,
+            op: JmpOp::Jne,
+            dst: R0,
+            src: Source::Imm(0),
+            off: 1,
+        }
+    );
+    // Both long now: each gotol skips what follows it up to its label.
+    assert_eq!(program.insns[1], Insn::Gotol { imm: 2 + 32_767 });
+    assert_eq!(program.insns[3], Insn::Gotol { imm: 32_767 + 10 });
+}
+
+#[test]
+fn relocations_follow_instructions_a_far_jump_moved() {
+    let mut b = Builder::new();
+    b.jmp_imm(JmpOp::Jeq, R0, 0, "out");
+    filler(&mut b, 33_000);
+    b.ld_map_fd(R1, "m")
+        .call_local("elsewhere")
+        .label("out")
+        .exit();
+    let program = b.finish().unwrap();
+    // The jump became two instructions, so the map load sits at 33002, not 33001.
+    assert_eq!(
+        program.relocations,
+        [
+            Relocation {
+                insn_index: 33_002,
+                target: RelocationTarget::Map("m".to_owned()),
+            },
+            Relocation {
+                insn_index: 33_003,
+                target: RelocationTarget::Function("elsewhere".to_owned()),
+            },
+        ]
+    );
+    assert!(matches!(program.insns[33_002], Insn::LdImm64 { .. }));
+}

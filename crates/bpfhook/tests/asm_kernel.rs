@@ -171,3 +171,38 @@ fn builder_made_socket_filter_runs() {
     let fd = program.fd().unwrap();
     assert_eq!(test_run(fd.as_fd(), &packet()).unwrap(), 7);
 }
+
+#[test]
+fn far_jumps_verify_and_run() {
+    // Jumps past the 16-bit reach both ways: the far conditional jump is taken (the packet is
+    // not empty), adds 2, and a far `goto` comes back over the filler to the exit. 42 proves
+    // both ran; 40 would mean the fall-through path.
+    let mut b = Builder::new();
+    b.ldx(Size::W, R2, R1, 0) // skb->len: unknown to the verifier, so both paths are checked
+        .mov64_imm(R0, 40)
+        .jmp_imm(JmpOp::Jgt, R2, 0, "far")
+        .label("back");
+    for _ in 0..40_000 {
+        b.mov64_imm(R3, 0);
+    }
+    b.exit()
+        .label("far")
+        .alu64_imm(AluOp::Add, R0, 2)
+        .ja("back");
+    let program = b.finish().unwrap();
+    assert!(program
+        .insns
+        .iter()
+        .any(|i| matches!(i, Insn::Gotol { .. })));
+    let mut object = ObjectSpec::new("GPL");
+    object.programs.push(ProgramSpec {
+        section: "socket".to_owned(),
+        name: "far_jumps".to_owned(),
+        program,
+    });
+    let mut ebpf = Ebpf::load(&object.to_elf().unwrap()).unwrap();
+    let program: &mut SocketFilter = ebpf.program_mut("far_jumps").unwrap().try_into().unwrap();
+    program.load().expect("the verifier accepts gotol");
+    let fd = program.fd().unwrap();
+    assert_eq!(test_run(fd.as_fd(), &packet()).unwrap(), 42);
+}

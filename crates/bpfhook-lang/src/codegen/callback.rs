@@ -7,7 +7,7 @@
 //! scratch, `Val::Cell`, by the semantic pass's `captured`).
 
 use bpfhook::asm::{
-    AluOp, Builder, FunctionSpec, Helper, JmpOp, Reg, Size, R0, R1, R10, R2, R3, R4, R6, R9,
+    AluOp, Builder, FunctionSpec, Helper, JmpOp, Reg, Size, R0, R1, R10, R2, R3, R4, R6,
 };
 
 use super::frame::{ProgramGen, Val};
@@ -71,14 +71,14 @@ impl ProgramGen<'_> {
         self.scoped(|g| {
             let s = g.expr(start);
             g.load(R0, s);
-            g.b.stx(Size::DW, R9, R0, first as i16);
+            g.stx_scratch(Size::DW, first, R0);
             let e = g.expr(end);
             g.load(R1, e);
         });
         // Iterations: end - start, none when negative.
         let count = self.label("rangecount");
+        self.ldx_scratch(Size::DW, R0, first);
         self.b
-            .ldx(Size::DW, R0, R9, first as i16)
             .alu64_reg(AluOp::Sub, R1, R0)
             .jmp_imm(JmpOp::Jsgt, R1, 0, &count)
             .mov64_imm(R1, 0)
@@ -96,11 +96,11 @@ impl ProgramGen<'_> {
         // Arguments: (index, context).
         self.loop_through_callback(&callback, call, R2, &[R1], body, |g, args| {
             g.load(R0, args[0]);
-            g.b.ldx(Size::DW, R1, R9, first as i16)
-                .alu64_reg(AluOp::Add, R0, R1);
+            g.ldx_scratch(Size::DW, R1, first);
+            g.b.alu64_reg(AluOp::Add, R0, R1);
             // Homed in scratch when the body reads it (else nothing reads it).
             if let Some(Val::Cell(cell)) = home {
-                g.b.stx(Size::DW, R9, R0, cell as i16);
+                g.stx_scratch(Size::DW, cell, R0);
             }
             Vec::new()
         })
@@ -127,8 +127,8 @@ impl ProgramGen<'_> {
     ) -> bool {
         let leaving = self.mem(8);
         let context = self.slot();
+        self.st_scratch(Size::DW, leaving, 0);
         self.b
-            .st(Size::DW, R9, leaving as i16, 0)
             .stx(Size::DW, R10, R6, context)
             .mov64_reg(R0, R10)
             .alu64_imm(AluOp::Add, R0, i32::from(context));
@@ -179,9 +179,8 @@ impl ProgramGen<'_> {
 
         // Back in the caller: a `return` or `exit()` in the body ends this code too.
         let done = self.label("loopdone");
-        self.b
-            .ldx(Size::DW, R0, R9, leaving as i16)
-            .jmp_imm(JmpOp::Jeq, R0, 0, &done);
+        self.ldx_scratch(Size::DW, R0, leaving);
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, &done);
         self.leave();
         self.b.label(&done);
         false
@@ -197,8 +196,8 @@ impl ProgramGen<'_> {
             self.label("cpunext"),
             self.label("cpudone"),
         );
+        self.st_scratch(Size::DW, dst, 0);
         self.b
-            .st(Size::DW, R9, dst as i16, 0)
             .st(Size::DW, R10, cpu, 0)
             .label(&top)
             .ldx(Size::DW, R3, R10, cpu)
@@ -208,10 +207,11 @@ impl ProgramGen<'_> {
         self.b
             .call_helper(Helper::MapLookupPercpuElem)
             .jmp_imm(JmpOp::Jeq, R0, 0, &next)
-            .ldx(Size::DW, R1, R0, 0)
-            .ldx(Size::DW, R2, R9, dst as i16)
-            .alu64_reg(AluOp::Add, R2, R1)
-            .stx(Size::DW, R9, R2, dst as i16)
+            .ldx(Size::DW, R1, R0, 0);
+        self.ldx_scratch(Size::DW, R2, dst);
+        self.b.alu64_reg(AluOp::Add, R2, R1);
+        self.stx_scratch(Size::DW, dst, R2);
+        self.b
             .label(&next)
             .ldx(Size::DW, R3, R10, cpu)
             .alu64_imm(AluOp::Add, R3, 1)

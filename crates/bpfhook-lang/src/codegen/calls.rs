@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use bpfhook::asm::{
-    AluOp, ByteOrder, Helper, JmpOp, Size, SwapBits, R0, R1, R10, R2, R3, R4, R5, R6, R7, R9,
+    AluOp, ByteOrder, Helper, JmpOp, Size, SwapBits, R0, R1, R10, R2, R3, R4, R5, R6, R7,
 };
 
 use super::frame::{ProgramGen, Val};
+use super::reach::Reach;
 use super::{EventKind, FormatCall, PrintMap, EVENTS_MAP, HEADER_SIZE};
 use crate::ast::*;
 use crate::sema::positional_text;
@@ -91,9 +92,9 @@ impl ProgramGen<'_> {
                 let index = super::intern(&mut self.events.strftime_formats, format.clone()) as i32;
                 let ns = self.expr(&args[1]);
                 let mem = self.mem(16);
-                self.b.st(Size::DW, R9, mem as i16, index);
+                self.st_scratch(Size::DW, mem, index);
                 self.load(R0, ns);
-                self.b.stx(Size::DW, R9, R0, (mem + 8) as i16);
+                self.stx_scratch(Size::DW, mem + 8, R0);
                 Val::Mem(mem)
             }
             "str" => self.str_call(args, &ty),
@@ -103,11 +104,11 @@ impl ProgramGen<'_> {
                 let address = self.expr(&args[0]);
                 let mem = self.mem(16);
                 self.load(R0, address);
-                self.b.stx(Size::DW, R9, R0, mem as i16);
+                self.stx_scratch(Size::DW, mem, R0);
                 self.b
                     .call_helper(Helper::GetCurrentPidTgid)
                     .alu64_imm(AluOp::Rsh, R0, 32);
-                self.b.stx(Size::DW, R9, R0, (mem + 8) as i16);
+                self.stx_scratch(Size::DW, mem + 8, R0);
                 Val::Mem(mem)
             }
             "kstack" | "ustack" => self.stack(name == "ustack", None, expr),
@@ -283,7 +284,7 @@ impl ProgramGen<'_> {
                     // The frames the stack's value counted (see `stack`).
                     Some(Type::Ustack(_)) => match self.expr(&args[0]) {
                         Val::Mem(x) => {
-                            self.b.ldx(Size::W, R0, R9, (x + 4) as i16);
+                            self.ldx_scratch(Size::W, R0, x + 4);
                             self.spill(R0)
                         }
                         _ => Val::Imm(0),
@@ -392,9 +393,8 @@ impl ProgramGen<'_> {
         let record = self.mem(size);
         self.zero(record, size);
         let header = u64::from(kind as u32) | (u64::from(index) << 32);
-        self.b
-            .ld_imm64(R0, header)
-            .stx(Size::DW, R9, R0, record as i16);
+        self.b.ld_imm64(R0, header);
+        self.stx_scratch(Size::DW, record, R0);
         for ((value, ty), field) in values.iter().zip(&layout.fields) {
             self.store_converted(
                 record + (HEADER_SIZE + field.offset) as i32,
@@ -432,7 +432,7 @@ impl ProgramGen<'_> {
             match (value, scalar) {
                 (Val::Mem(string), false) => {
                     self.mem_address(R0, string);
-                    self.b.stx(Size::DW, R9, R0, slot as i16);
+                    self.stx_scratch(Size::DW, slot, R0);
                 }
                 (value, _) => self.store(slot, value, &Type::U64),
             }
@@ -442,7 +442,7 @@ impl ProgramGen<'_> {
         self.b.mov64_imm(R2, format_size as i32);
         if count <= 3 {
             for (i, reg) in [R3, R4, R5].into_iter().take(count).enumerate() {
-                self.b.ldx(Size::DW, reg, R9, (words + 8 * i as i32) as i16);
+                self.ldx_scratch(Size::DW, reg, words + 8 * i as i32);
             }
             self.b.call_helper(Helper::TracePrintk);
         } else {
@@ -517,8 +517,9 @@ impl ProgramGen<'_> {
         }
         // A __data_loc string of a tracepoint: the word holds offset | length << 16.
         if let Some(offset) = self.data_loc_offset(source) {
+            let offset = self.ctx_offset(offset as i32, 4);
             self.b
-                .ldx(Size::W, R3, R6, offset as i16)
+                .ldx(Size::W, R3, R6, offset)
                 .alu64_imm(AluOp::And, R3, 0xffff)
                 .alu64_reg(AluOp::Add, R3, R6);
         } else {
@@ -546,12 +547,8 @@ impl ProgramGen<'_> {
             // byte (the NUL) becomes the marker the decoder prints as bpftrace's trailer.
             None => self.probe_read_then(mem, size, true, |g| {
                 let whole = g.label("whole");
-                g.b.jmp_imm(JmpOp::Jne, R0, size as i32, &whole).st(
-                    Size::B,
-                    R9,
-                    (mem + size as i32 - 1) as i16,
-                    i32::from(TRUNCATED),
-                );
+                g.b.jmp_imm(JmpOp::Jne, R0, size as i32, &whole);
+                g.st_scratch(Size::B, mem + size as i32 - 1, i32::from(TRUNCATED));
                 g.b.label(&whole);
             }),
             Some(_) => self.probe_read(mem, size, true),
@@ -581,7 +578,7 @@ impl ProgramGen<'_> {
         let len = *len;
         let mem = self.mem(1 + len);
         self.zero(mem, 1 + len);
-        self.b.st(Size::B, R9, mem as i16, len as i32);
+        self.st_scratch(Size::B, mem, len as i32);
         let source_type = self.ty(&args[0]);
         let value = self.expr(&args[0]);
         match (source_type, value) {
@@ -604,10 +601,13 @@ impl ProgramGen<'_> {
         let limit = n.min(a_type.size()).min(b_type.size());
         let (differ, done) = (self.label("ndiff"), self.label("ncmp"));
         let same = self.label("nsame");
-        for i in 0..limit {
+        let (mut at_x, mut at_y) = (Reach::scratch(), Reach::scratch_second());
+        for i in 0..limit as i32 {
+            let (xb, xo) = at_x.at(&mut self.b, x + i);
+            let (yb, yo) = at_y.at(&mut self.b, y + i);
             self.b
-                .ldx(Size::B, R0, R9, (x + i as i32) as i16)
-                .ldx(Size::B, R1, R9, (y + i as i32) as i16)
+                .ldx(Size::B, R0, xb, xo)
+                .ldx(Size::B, R1, yb, yo)
                 .jmp_reg(JmpOp::Jne, R0, R1, &differ)
                 .jmp_imm(JmpOp::Jeq, R0, 0, &same);
         }
@@ -619,9 +619,8 @@ impl ProgramGen<'_> {
                 (x, a_type.size())
             };
             if limit < long_size {
-                self.b
-                    .ldx(Size::B, R0, R9, (short + limit as i32) as i16)
-                    .jmp_imm(JmpOp::Jne, R0, 0, &differ);
+                self.ldx_scratch(Size::B, R0, short + limit as i32);
+                self.b.jmp_imm(JmpOp::Jne, R0, 0, &differ);
             }
         }
         self.b
@@ -648,12 +647,12 @@ impl ProgramGen<'_> {
             _ => Val::Imm(i64::from(libc::AF_INET6)),
         };
         self.load(R0, family);
-        self.b.stx(Size::DW, R9, R0, mem as i16);
+        self.stx_scratch(Size::DW, mem, R0);
         match value {
             Val::Mem(src) if !from.is_scalar() => self.copy(mem + 8, src, from.size().min(16)),
             scalar => {
                 self.load(R0, scalar);
-                self.b.stx(Size::W, R9, R0, (mem + 8) as i16);
+                self.stx_scratch(Size::W, mem + 8, R0);
             }
         }
         Val::Mem(mem)
@@ -667,17 +666,21 @@ impl ProgramGen<'_> {
             return Val::Imm(1);
         }
         let positions = size.saturating_sub(needle.len() as u32);
-        for start in 0..positions {
+        let mut reach = Reach::scratch();
+        for start in 0..positions as i32 {
             let next = self.label("pos");
             for (i, byte) in needle.iter().enumerate() {
+                let (base, off) = reach.at(&mut self.b, at + start + i as i32);
                 self.b
-                    .ldx(Size::B, R0, R9, (at + start as i32 + i as i32) as i16)
+                    .ldx(Size::B, R0, base, off)
                     .jmp_imm(JmpOp::Jne, R0, i32::from(*byte), &next);
             }
             self.b.ja(&found).label(&next);
+            reach.forget();
             // The haystack ended: no later start can match.
+            let (base, off) = reach.at(&mut self.b, at + start);
             self.b
-                .ldx(Size::B, R0, R9, (at + start as i32) as i16)
+                .ldx(Size::B, R0, base, off)
                 .jmp_imm(JmpOp::Jeq, R0, 0, &format!("{done}_no"));
         }
         self.b
@@ -703,9 +706,8 @@ impl ProgramGen<'_> {
         let record = self.mem(size);
         self.zero(record, size);
         let header = u64::from(EventKind::Join as u32) | (u64::from(index) << 32);
-        self.b
-            .ld_imm64(R0, header)
-            .stx(Size::DW, R9, R0, record as i16);
+        self.b.ld_imm64(R0, header);
+        self.stx_scratch(Size::DW, record, R0);
         let argv = self.expr(&args[0]);
         self.load(R7, argv);
         let pointer = self.slot();
@@ -771,9 +773,11 @@ impl ProgramGen<'_> {
         };
         let done = self.label("strlen");
         self.b.mov64_imm(R0, 0);
-        for i in 0..size {
+        let mut reach = Reach::scratch();
+        for i in 0..size as i32 {
+            let (base, off) = reach.at(&mut self.b, x + i);
             self.b
-                .ldx(Size::B, R1, R9, (x + i as i32) as i16)
+                .ldx(Size::B, R1, base, off)
                 .jmp_imm(JmpOp::Jeq, R1, 0, &done)
                 .alu64_imm(AluOp::Add, R0, 1);
         }

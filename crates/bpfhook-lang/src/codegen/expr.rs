@@ -1,8 +1,9 @@
 //! Expressions: literals, variables, builtins, operators, casts, field and index access.
 
-use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R4, R6, R9};
+use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R4, R6};
 
 use super::frame::{size_for, ProgramGen, Val};
+use super::reach::Reach;
 use crate::ast::*;
 use crate::probes::ProbeKind;
 use crate::sema::builtins::ConfigValue;
@@ -333,14 +334,14 @@ impl ProgramGen<'_> {
         }
         // A user stack: the id (32 bits), the frames `len()` counts (32 bits), the pid.
         let mem = self.mem(16);
-        self.b.stx(Size::DW, R9, R0, mem as i16);
+        self.stx_scratch(Size::DW, mem, R0);
         if let (true, Type::Ustack(spec)) = (self.analysis.counts_stack_frames, self.ty(expr)) {
             self.count_user_frames(mem + 4, spec.frames);
         }
         self.b
             .call_helper(Helper::GetCurrentPidTgid)
             .alu64_imm(AluOp::Rsh, R0, 32);
-        self.b.stx(Size::DW, R9, R0, (mem + 8) as i16);
+        self.stx_scratch(Size::DW, mem + 8, R0);
         Val::Mem(mem)
     }
 
@@ -359,8 +360,8 @@ impl ProgramGen<'_> {
             .jmp_imm(JmpOp::Jsge, R0, 0, &done)
             .mov64_imm(R0, 0)
             .label(&done)
-            .alu64_imm(AluOp::Rsh, R0, 3)
-            .stx(Size::W, R9, R0, dst as i16);
+            .alu64_imm(AluOp::Rsh, R0, 3);
+        self.stx_scratch(Size::W, dst, R0);
     }
 
     /// Where the bytes of `args.f`, `$t.0`, `p->f`, `a[i]` are.
@@ -489,16 +490,18 @@ impl ProgramGen<'_> {
     pub(super) fn read_place(&mut self, place: Place, ty: &Type) -> Val {
         match place {
             Place::Ctx(off) if ty.is_scalar() => {
-                self.load_scalar(R6, off as i16, ty);
+                let off = self.ctx_offset(off, ty.size());
+                self.load_scalar(R6, off, ty);
                 self.spill(R0)
             }
             Place::Ctx(off) => {
                 let mem = self.mem(ty.size());
-                self.copy_from(R6, off, mem, ty.size());
+                let off = self.ctx_offset(off, ty.size());
+                self.copy_from(R6, i32::from(off), mem, ty.size());
                 Val::Mem(mem)
             }
             Place::Mem(off) if ty.is_scalar() => {
-                self.load_scalar(R9, off as i16, ty);
+                self.load_scratch_scalar(off, ty);
                 self.spill(R0)
             }
             Place::Mem(off) => Val::Mem(off),
@@ -512,7 +515,7 @@ impl ProgramGen<'_> {
                 }
                 self.probe_read(mem, size, false);
                 if ty.is_scalar() {
-                    self.load_scalar(R9, mem as i16, ty);
+                    self.load_scratch_scalar(mem, ty);
                     self.spill(R0)
                 } else {
                     Val::Mem(mem)
@@ -760,10 +763,13 @@ impl ProgramGen<'_> {
             self.label("same"),
             self.label("bytes"),
         );
-        for i in 0..n {
+        let (mut at_x, mut at_y) = (Reach::scratch(), Reach::scratch_second());
+        for i in 0..n as i32 {
+            let (xb, xo) = at_x.at(&mut self.b, x + i);
+            let (yb, yo) = at_y.at(&mut self.b, y + i);
             self.b
-                .ldx(Size::B, R0, R9, (x + i as i32) as i16)
-                .ldx(Size::B, R1, R9, (y + i as i32) as i16)
+                .ldx(Size::B, R0, xb, xo)
+                .ldx(Size::B, R1, yb, yo)
                 .jmp_reg(JmpOp::Jne, R0, R1, &differ);
             if strings {
                 self.b.jmp_imm(JmpOp::Jeq, R0, 0, &same);
@@ -771,10 +777,9 @@ impl ProgramGen<'_> {
         }
         if strings && longer > n {
             // All n bytes matched without a NUL: equal only if the longer one ends here.
-            let (long, off) = if a_type.size() > n { (x, n) } else { (y, n) };
-            self.b
-                .ldx(Size::B, R0, R9, (long + off as i32) as i16)
-                .jmp_imm(JmpOp::Jne, R0, 0, &differ);
+            let long = if a_type.size() > n { x } else { y };
+            self.ldx_scratch(Size::B, R0, long + n as i32);
+            self.b.jmp_imm(JmpOp::Jne, R0, 0, &differ);
         }
         let equal = i32::from(op == BinaryOp::Eq);
         self.b
@@ -859,7 +864,7 @@ impl ProgramGen<'_> {
         let key = self.map_key(&info, keys);
         let slot = self.mem(8);
         self.load(R0, value);
-        self.b.stx(size_for(8), R9, R0, slot as i16);
+        self.stx_scratch(size_for(8), slot, R0);
         self.update_map(&object, key, slot, span);
     }
 }

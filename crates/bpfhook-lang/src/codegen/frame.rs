@@ -7,7 +7,8 @@ use bpfhook::asm::{
     AluOp, Builder, FunctionSpec, Helper, JmpOp, Program, Reg, Size, R0, R1, R10, R2, R6, R9,
 };
 
-use super::{Events, SCRATCH_MAP};
+use super::reach::Reach;
+use super::{Events, ScratchKind, SCRATCH_MAP};
 use crate::ast::Probe;
 use crate::diag::{Diagnostic, Span};
 use crate::probes::ProbeInstance;
@@ -15,7 +16,7 @@ use crate::sema::{Analysis, MapInfo, ProbeContext, ProbeTypes};
 use crate::types::Type;
 
 /// The stack's size, as the verifier allows it.
-const STACK_LIMIT: i32 = 512;
+const STACK_LIMIT: i16 = 512;
 
 /// A computed value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +34,8 @@ pub enum Val {
 /// Bookkeeping of stack slots and scratch bytes; temporaries are released per statement.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Frame {
-    /// Bytes of stack used (slots grow down from r10).
-    pub stack: i32,
+    /// Bytes of stack used (slots grow down from r10), at most [`STACK_LIMIT`].
+    pub stack: i16,
     /// Bytes of scratch used.
     pub scratch: u32,
 }
@@ -49,6 +50,8 @@ pub(super) struct ProgramGen<'a> {
     pub(super) events: &'a mut Events,
     pub(super) frame: Frame,
     pub(super) max_scratch: u32,
+    /// The map scratch memory is in, which says how `load_scratch` finds this CPU's.
+    scratch_kind: ScratchKind,
     pub(super) variables: HashMap<String, Val>,
     pub(super) loops: Vec<(String, String)>,
     /// Loop labels some `break`/`continue` jumps to.
@@ -80,6 +83,7 @@ impl<'a> ProgramGen<'a> {
         instance: &'a ProbeInstance,
         maps: &'a BTreeMap<String, (MapInfo, String)>,
         events: &'a mut Events,
+        scratch_kind: ScratchKind,
     ) -> Self {
         Self {
             b: Builder::new(),
@@ -91,6 +95,7 @@ impl<'a> ProgramGen<'a> {
             events,
             frame: Frame::default(),
             max_scratch: 0,
+            scratch_kind,
             variables: HashMap::new(),
             loops: Vec::new(),
             used_labels: Default::default(),
@@ -115,7 +120,7 @@ impl<'a> ProgramGen<'a> {
         for (name, ty) in &self.types.variables {
             let home = if ty.is_scalar() && self.types.captured.contains(name) {
                 let cell = self.mem(8);
-                self.b.st(Size::DW, R9, cell as i16, 0);
+                self.st_scratch(Size::DW, cell, 0);
                 Val::Cell(cell)
             } else if ty.is_scalar() {
                 let slot = self.slot();
@@ -145,13 +150,20 @@ impl<'a> ProgramGen<'a> {
         Ok((program, self.max_scratch, self.uses_stacks))
     }
 
-    /// r9 = &scratch[0]; without scratch memory the code returns `fail` right there (the
+    /// r9 = this CPU's scratch memory; without it the code returns `fail` right there (the
     /// jump stays short however long the rest is).
     pub(super) fn load_scratch(&mut self, fail: i32) {
         let key = self.slot();
         let resume = self.label("scratch");
+        match self.scratch_kind {
+            ScratchKind::PerCpu => self.b.st(Size::W, R10, key, 0),
+            ScratchKind::CpuIndexed => {
+                self.b
+                    .call_helper(Helper::GetSmpProcessorId)
+                    .stx(Size::W, R10, R0, key)
+            }
+        };
         self.b
-            .st(Size::W, R10, key, 0)
             .ld_map_fd(R1, SCRATCH_MAP)
             .mov64_reg(R2, R10)
             .alu64_imm(AluOp::Add, R2, i32::from(key))
@@ -168,10 +180,8 @@ impl<'a> ProgramGen<'a> {
     pub(super) fn leave(&mut self) {
         match self.leaving_flags.last() {
             Some(&flag) => {
-                self.b
-                    .st(Size::DW, R9, flag as i16, 1)
-                    .mov64_imm(R0, 1)
-                    .exit();
+                self.st_scratch(Size::DW, flag, 1);
+                self.b.mov64_imm(R0, 1).exit();
             }
             None => {
                 self.b.ja("return");
@@ -211,7 +221,7 @@ impl<'a> ProgramGen<'a> {
             );
             self.frame.stack = 16;
         }
-        -(self.frame.stack as i16)
+        -self.frame.stack
     }
 
     /// `size` bytes of scratch memory, 8-aligned.
@@ -242,9 +252,7 @@ impl<'a> ProgramGen<'a> {
             Val::Slot(off) => {
                 self.b.ldx(Size::DW, reg, R10, off);
             }
-            Val::Cell(off) => {
-                self.b.ldx(Size::DW, reg, R9, off as i16);
-            }
+            Val::Cell(off) => self.ldx_scratch(Size::DW, reg, off),
             // An aggregate used as a scalar: its address (for helpers that take pointers).
             Val::Mem(off) => {
                 self.b.mov64_reg(reg, R9).alu64_imm(AluOp::Add, reg, off);
@@ -269,40 +277,41 @@ impl<'a> ProgramGen<'a> {
 
     /// Zero-fills scratch memory (strings and keys are compared and hashed whole).
     pub(super) fn zero(&mut self, off: i32, size: u32) {
+        let mut to = Reach::scratch();
         let mut done = 0u32;
         while done < size {
-            let (width, step) = widest(size - done, off as u32 + done);
-            self.b.st(width, R9, (off as u32 + done) as i16, 0);
+            let at = off + done as i32;
+            let (width, step) = widest(size - done, at as u32);
+            let (base, short) = to.at(&mut self.b, at);
+            self.b.st(width, base, short, 0);
             done += step;
         }
     }
 
     /// Copies `size` bytes within scratch memory.
     pub(super) fn copy(&mut self, dst: i32, src: i32, size: u32) {
-        if dst == src {
-            return;
-        }
-        let mut done = 0u32;
-        while done < size {
-            let (width, step) = widest(size - done, (dst as u32 + done) | (src as u32 + done));
-            self.b.ldx(width, R0, R9, (src as u32 + done) as i16).stx(
-                width,
-                R9,
-                R0,
-                (dst as u32 + done) as i16,
-            );
-            done += step;
+        if dst != src {
+            self.copy_between(Reach::scratch_second(), src, dst, size);
         }
     }
 
-    /// Copies `size` bytes from `[base + src_off]` (the context, or a map value) into scratch.
+    /// Copies `size` bytes from `[base + src_off]` (the context, or a map value or key:
+    /// neither r7 nor r8) into scratch.
     pub(super) fn copy_from(&mut self, base: Reg, src_off: i32, dst: i32, size: u32) {
+        self.copy_between(Reach::from(base), src_off, dst, size);
+    }
+
+    fn copy_between(&mut self, mut from: Reach, src: i32, dst: i32, size: u32) {
+        let mut to = Reach::scratch();
         let mut done = 0u32;
         while done < size {
-            let (width, step) = widest(size - done, (dst as u32 + done) | (src_off as u32 + done));
+            let (src, dst) = (src + done as i32, dst + done as i32);
+            let (width, step) = widest(size - done, (dst | src) as u32);
+            let (src_base, src) = from.at(&mut self.b, src);
+            let (dst_base, dst) = to.at(&mut self.b, dst);
             self.b
-                .ldx(width, R0, base, (src_off as u32 + done) as i16)
-                .stx(width, R9, R0, (dst as u32 + done) as i16);
+                .ldx(width, R0, src_base, src)
+                .stx(width, dst_base, R0, dst);
             done += step;
         }
     }
@@ -310,9 +319,8 @@ impl<'a> ProgramGen<'a> {
     /// Writes a value of type `ty` into scratch at `dst` (scalars by their width).
     pub(super) fn store(&mut self, dst: i32, value: Val, ty: &Type) {
         if ty.is_scalar() {
-            let size = size_for(ty.size());
             self.load(R0, value);
-            self.b.stx(size, R9, R0, dst as i16);
+            self.stx_scratch(size_for(ty.size()), dst, R0);
             return;
         }
         match value {
@@ -320,7 +328,28 @@ impl<'a> ProgramGen<'a> {
             other => {
                 // A scalar where an aggregate is expected cannot happen after the semantic pass.
                 self.load(R0, other);
-                self.b.stx(Size::DW, R9, R0, dst as i16);
+                self.stx_scratch(Size::DW, dst, R0);
+            }
+        }
+    }
+
+    /// Reads a scalar of `ty` from scratch `off` into r0, extended to 64 bits.
+    pub(super) fn load_scratch_scalar(&mut self, off: i32, ty: &Type) {
+        let (base, off) = self.scratch_at(off);
+        self.load_scalar(base, off, ty);
+    }
+
+    /// A context field's offset as a load holds it: the verifier allows no moved context
+    /// pointer, so nothing reaches past 16 bits (no tracepoint record is that large).
+    pub(super) fn ctx_offset(&mut self, off: i32, size: u32) -> i16 {
+        match (i16::try_from(off), i16::try_from(off + size as i32)) {
+            (Ok(short), Ok(_)) => short,
+            _ => {
+                self.error(
+                    self.site,
+                    format!("a context field at offset {off} is out of reach"),
+                );
+                0
             }
         }
     }
@@ -370,16 +399,18 @@ impl<'a> ProgramGen<'a> {
     pub(super) fn write_string(&mut self, dst: i32, text: &[u8], size: u32) {
         self.zero(dst, size);
         let kept = &text[..text.len().min(size.saturating_sub(1) as usize)];
+        let mut to = Reach::scratch();
         for (i, chunk) in kept.chunks(4).enumerate() {
-            let mut word = [0u8; 4];
-            word[..chunk.len()].copy_from_slice(chunk);
             let at = dst + (i * 4) as i32;
             if at % 4 == 0 {
-                self.b.st(Size::W, R9, at as i16, i32::from_le_bytes(word));
+                let mut word = [0u8; 4];
+                word[..chunk.len()].copy_from_slice(chunk);
+                let (base, off) = to.at(&mut self.b, at);
+                self.b.st(Size::W, base, off, i32::from_le_bytes(word));
             } else {
                 for (j, byte) in chunk.iter().enumerate() {
-                    self.b
-                        .st(Size::B, R9, (at + j as i32) as i16, i32::from(*byte));
+                    let (base, off) = to.at(&mut self.b, at + j as i32);
+                    self.b.st(Size::B, base, off, i32::from(*byte));
                 }
             }
         }

@@ -5,7 +5,8 @@
 //! scalars live in 8-byte stack slots (or are immediates), aggregates (strings, tuples,
 //! records, output records, map keys) live in a per-CPU scratch map whose address is kept in
 //! r9 for the whole program, and r6 holds the context. Registers r0–r5 are used only inside
-//! the code of one operation. The verifier sees plain loads and stores at constant offsets.
+//! the code of one operation, as are r7 and r8 (scratch offsets past an instruction's 16 bits,
+//! see `reach`). The verifier sees plain loads and stores at constant offsets.
 //!
 //! What the programs send to user space goes through one ring buffer, `events`: a record is
 //! a u64 header (event kind, and an index into the tables of [`Events`]) and a payload laid
@@ -17,12 +18,15 @@ mod calls;
 mod expr;
 mod frame;
 mod multi;
+mod reach;
 mod stmt;
+#[cfg(test)]
+mod tests;
 mod tseries;
 
 use std::collections::BTreeMap;
 
-use bpfhook::asm::{MapSpec, ObjectSpec, ProgramSpec};
+use bpfhook::asm::{FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 
 use crate::ast::Program;
 use crate::diag::{Diagnostic, Diagnostics, Span};
@@ -39,8 +43,21 @@ pub const SCRATCH_MAP: &str = "scratch";
 pub const START_MAP: &str = "start";
 pub const STACKS_MAP: &str = "stacks";
 
-/// Largest scratch area one program may use (the scratch map's value).
-pub(crate) const MAX_SCRATCH: u32 = 1 << 15;
+/// Largest scratch area one program may use (the scratch map's value; one per possible CPU).
+pub(crate) const MAX_SCRATCH: u32 = 1 << 18;
+
+/// The largest value of a per-CPU array the kernel creates (`PCPU_MIN_UNIT_SIZE`).
+const MAX_PER_CPU_VALUE: u32 = 1 << 15;
+
+/// The map that holds scratch memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScratchKind {
+    /// A per-CPU array of one element, while the scratch fits its value.
+    PerCpu,
+    /// Past that, a plain array with an element per possible CPU, indexed by the CPU's
+    /// number (a program does not move to another CPU while it runs).
+    CpuIndexed,
+}
 
 /// What a record on the `events` ring buffer asks the runtime to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +197,64 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     for (index, (name, info)) in analysis.maps.iter().enumerate() {
         maps.insert(name.clone(), (info.clone(), format!("m{index}")));
     }
+    // How much scratch memory the programs need is known once they are generated; past what
+    // a per-CPU value holds, they are generated again to find theirs in the indexed array.
+    let mut scratch_kind = ScratchKind::PerCpu;
+    let mut generated = generate_programs(program, analysis, &maps, scratch_kind)?;
+    let needed = generated.scratch_size;
+    if needed > MAX_SCRATCH {
+        return Err(Diagnostics(vec![Diagnostic::error(
+            Span::default(),
+            format!("the program needs {needed} bytes of scratch memory (limit {MAX_SCRATCH}); lower BPFTRACE_MAX_STRLEN or read smaller values"),
+        )]));
+    }
+    if needed > MAX_PER_CPU_VALUE {
+        scratch_kind = ScratchKind::CpuIndexed;
+        generated = generate_programs(program, analysis, &maps, scratch_kind)?;
+    }
+    let Generated {
+        programs,
+        functions,
+        probes,
+        events,
+        scratch_size,
+        uses_stacks,
+    } = generated;
+    let mut spec = ObjectSpec::new(&analysis.settings.license);
+    spec.programs = programs;
+    spec.functions = functions;
+    spec.maps = map_specs(&maps, scratch_size, scratch_kind, uses_stacks, analysis);
+    let elf = spec.to_elf().map_err(|e| {
+        Diagnostics(vec![Diagnostic::error(
+            Span::default(),
+            format!("writing the object: {e}"),
+        )])
+    })?;
+    Ok(Compiled {
+        elf,
+        probes,
+        maps,
+        events,
+        uses_stacks,
+    })
+}
+
+/// Every probe instance's program, and what they need together.
+struct Generated {
+    programs: Vec<ProgramSpec>,
+    functions: Vec<FunctionSpec>,
+    probes: Vec<CompiledProbe>,
+    events: Events,
+    scratch_size: u32,
+    uses_stacks: bool,
+}
+
+fn generate_programs(
+    program: &Program,
+    analysis: &Analysis,
+    maps: &BTreeMap<String, (MapInfo, String)>,
+    scratch_kind: ScratchKind,
+) -> Result<Generated, Diagnostics> {
     let mut events = Events::default();
     let mut errors = Diagnostics::default();
     let mut programs = Vec::new();
@@ -192,8 +267,15 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
         for (instance, types) in instances {
             // The kernel shows this name (`prog list`); the pid tells whose it is.
             let name = format!("bt{}_{}", std::process::id(), probes.len());
-            let mut generator =
-                frame::ProgramGen::new(name.clone(), analysis, types, instance, &maps, &mut events);
+            let mut generator = frame::ProgramGen::new(
+                name.clone(),
+                analysis,
+                types,
+                instance,
+                maps,
+                &mut events,
+                scratch_kind,
+            );
             let generated = generator.probe(probe);
             let functions_before = functions.len();
             functions.append(&mut generator.functions);
@@ -223,31 +305,16 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
             }
         }
     }
-    if scratch_size > MAX_SCRATCH {
-        errors.push(Diagnostic::error(
-            Span::default(),
-            format!("the program needs {scratch_size} bytes of scratch memory (limit {MAX_SCRATCH}); lower BPFTRACE_MAX_STRLEN"),
-        ));
-    }
     if errors.has_errors() {
         return Err(errors);
     }
     multi.name_sections(&mut programs);
-    let mut spec = ObjectSpec::new(&analysis.settings.license);
-    spec.programs = programs;
-    spec.functions = functions;
-    spec.maps = map_specs(&maps, scratch_size, uses_stacks, analysis);
-    let elf = spec.to_elf().map_err(|e| {
-        Diagnostics(vec![Diagnostic::error(
-            Span::default(),
-            format!("writing the object: {e}"),
-        )])
-    })?;
-    Ok(Compiled {
-        elf,
+    Ok(Generated {
+        programs,
+        functions,
         probes,
-        maps,
         events,
+        scratch_size,
         uses_stacks,
     })
 }
@@ -255,6 +322,7 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
 fn map_specs(
     maps: &BTreeMap<String, (MapInfo, String)>,
     scratch_size: u32,
+    scratch_kind: ScratchKind,
     uses_stacks: bool,
     analysis: &Analysis,
 ) -> Vec<MapSpec> {
@@ -268,13 +336,22 @@ fn map_specs(
     };
     let mut specs = vec![
         spec(EVENTS_MAP, "ringbuf", 0, 0, analysis.settings.ring_bytes()),
-        spec(
-            SCRATCH_MAP,
-            "percpu_array",
-            4,
-            scratch_size.next_multiple_of(8),
-            1,
-        ),
+        match scratch_kind {
+            ScratchKind::PerCpu => spec(
+                SCRATCH_MAP,
+                "percpu_array",
+                4,
+                scratch_size.next_multiple_of(8),
+                1,
+            ),
+            ScratchKind::CpuIndexed => spec(
+                SCRATCH_MAP,
+                "array",
+                4,
+                scratch_size.next_multiple_of(8),
+                crate::runtime::possible_cpus() as u32,
+            ),
+        },
         spec(START_MAP, "array", 4, 8, 1),
     ];
     if uses_stacks {

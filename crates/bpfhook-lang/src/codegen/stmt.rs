@@ -1,6 +1,6 @@
 //! Statements, and the map operations they make: assignment, aggregates, increments.
 
-use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R4, R7, R9};
+use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R3, R4};
 
 use super::frame::{ProgramGen, Val};
 use crate::ast::*;
@@ -169,9 +169,7 @@ impl ProgramGen<'_> {
             Some(Val::Slot(slot)) => {
                 self.b.st(Size::DW, R10, slot, 0);
             }
-            Some(Val::Cell(cell)) => {
-                self.b.st(Size::DW, R9, cell as i16, 0);
-            }
+            Some(Val::Cell(cell)) => self.st_scratch(Size::DW, cell, 0),
             Some(Val::Mem(mem)) => {
                 let size = self.types.variables.get(name).map_or(0, Type::size);
                 self.zero(mem, size);
@@ -199,7 +197,7 @@ impl ProgramGen<'_> {
             Val::Cell(cell) => {
                 self.load(R0, value);
                 self.convert(R0, &declared);
-                self.b.stx(Size::DW, R9, R0, cell as i16);
+                self.stx_scratch(Size::DW, cell, R0);
             }
             Val::Mem(dst) => self.store_converted(dst, value, value_type, &declared),
             Val::Imm(_) => {}
@@ -215,13 +213,13 @@ impl ProgramGen<'_> {
                 self.copy(dst, src, (*a).min(*b));
                 if a > b {
                     // Truncated: keep the terminator.
-                    self.b.st(Size::B, R9, (dst + *b as i32 - 1) as i16, 0);
+                    self.st_scratch(Size::B, dst + *b as i32 - 1, 0);
                 }
             }
             (Type::Tuple(a), Type::Tuple(b), Val::Mem(src)) if a != b => {
                 for (fa, fb) in a.fields.iter().zip(&b.fields) {
                     let element = if fa.ty.is_scalar() {
-                        self.load_scalar(R9, (src + fa.offset as i32) as i16, &fa.ty);
+                        self.load_scratch_scalar(src + fa.offset as i32, &fa.ty);
                         self.spill(R0)
                     } else {
                         Val::Mem(src + fa.offset as i32)
@@ -232,8 +230,7 @@ impl ProgramGen<'_> {
             (_, to, value) if to.is_scalar() => {
                 self.load(R0, value);
                 self.convert(R0, to);
-                self.b
-                    .stx(super::frame::size_for(to.size()), R9, R0, dst as i16);
+                self.stx_scratch(super::frame::size_for(to.size()), dst, R0);
             }
             (_, to, value) => self.store(dst, value, to),
         }
@@ -417,8 +414,8 @@ impl ProgramGen<'_> {
             self.zero(result, size);
             self.b
                 .jmp_imm(JmpOp::Jeq, R0, 0, &missing)
-                .mov64_reg(R7, R0);
-            self.copy_from(R7, 0, result, size);
+                .mov64_reg(R1, R0);
+            self.copy_from(R1, 0, result, size);
             self.missing_key(&missing, &done);
             Val::Mem(result)
         }
@@ -450,8 +447,7 @@ impl ProgramGen<'_> {
                 MapValue::Lhist { min, max, step } => self.linear_bucket(min, max, step),
                 _ => unreachable!(),
             }
-            self.b
-                .stx(Size::DW, R9, R0, (key + bucket_offset(&info)) as i16);
+            self.stx_scratch(Size::DW, key + bucket_offset(&info), R0);
         }
         self.map_args(&object, key);
         self.b.call_helper(Helper::MapLookupElem);
@@ -514,18 +510,15 @@ impl ProgramGen<'_> {
         }
         match info.value {
             MapValue::Count | MapValue::Hist { .. } | MapValue::Lhist { .. } => {
-                self.b.st(Size::DW, R9, value as i16, 1);
+                self.st_scratch(Size::DW, value, 1);
             }
-            MapValue::Sum { .. } => {
-                self.b.stx(Size::DW, R9, R1, value as i16);
-            }
+            MapValue::Sum { .. } => self.stx_scratch(Size::DW, value, R1),
             MapValue::Avg { .. }
             | MapValue::Stats { .. }
             | MapValue::Min { .. }
             | MapValue::Max { .. } => {
-                self.b
-                    .stx(Size::DW, R9, R1, value as i16)
-                    .st(Size::DW, R9, (value + 8) as i16, 1);
+                self.stx_scratch(Size::DW, value, R1);
+                self.st_scratch(Size::DW, value + 8, 1);
             }
             MapValue::Plain(_) | MapValue::Tseries { .. } => {}
         }

@@ -3,7 +3,7 @@
 //! then updated as `agg` says. A bucket is three words: value, meta, epoch (see
 //! `sema::MapValue::Tseries`); the runtime combines them per CPU when the map prints.
 
-use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R7, R9};
+use bpfhook::asm::{AluOp, Helper, JmpOp, Size, R0, R1, R10, R2, R7};
 
 use super::frame::{ProgramGen, Val};
 use super::stmt::bucket_offset;
@@ -45,8 +45,8 @@ impl ProgramGen<'_> {
         let epoch = self.spill(R0);
         self.b
             .ld_imm64(R1, num_intervals)
-            .alu64_reg(AluOp::Mod, R0, R1)
-            .stx(Size::DW, R9, R0, (key + bucket_offset(info)) as i16);
+            .alu64_reg(AluOp::Mod, R0, R1);
+        self.stx_scratch(Size::DW, key + bucket_offset(info), R0);
         self.map_args(object, key);
         self.b.call_helper(Helper::MapLookupElem);
         // r7: the bucket, in the map or (new) in scratch; `created` says which.
@@ -61,9 +61,8 @@ impl ProgramGen<'_> {
             .label(&create);
         self.zero(new_bucket, info.value.value_size());
         self.load(R0, epoch);
-        self.b
-            .stx(Size::DW, R9, R0, (new_bucket + i32::from(EPOCH)) as i16)
-            .st(Size::DW, R10, created, 1);
+        self.stx_scratch(Size::DW, new_bucket + i32::from(EPOCH), R0);
+        self.b.st(Size::DW, R10, created, 1);
         self.mem_address(R7, new_bucket);
         self.b.label(&update);
         self.load(R2, epoch);
@@ -142,8 +141,8 @@ impl ProgramGen<'_> {
             .st(Size::DW, R10, bucket, 0)
             .label(&top)
             .ldx(Size::DW, R0, R10, bucket)
-            .jmp_imm(JmpOp::Jge, R0, num_intervals as i32, &end)
-            .stx(Size::DW, R9, R0, (key + bucket_offset(info)) as i16);
+            .jmp_imm(JmpOp::Jge, R0, num_intervals as i32, &end);
+        self.stx_scratch(Size::DW, key + bucket_offset(info), R0);
         self.map_args(object, key);
         self.b
             .call_helper(Helper::MapDeleteElem)

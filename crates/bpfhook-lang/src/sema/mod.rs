@@ -131,8 +131,8 @@ const LICENSES: [&str; 6] = [
     "GPL",
 ];
 
-/// The longest strings a script may ask for (`BPFTRACE_MAX_STRLEN`): a string and a copy of
-/// it must fit the scratch area.
+/// The longest strings a script may ask for (`BPFTRACE_MAX_STRLEN`): a map value holding two
+/// must fit the 32 KiB the kernel allows a per-CPU value.
 pub const MAX_STRLEN: u64 = 1 << 14;
 
 /// What a map holds per key.

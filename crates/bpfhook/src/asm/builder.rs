@@ -412,58 +412,156 @@ impl Builder {
         self.first_error.get_or_insert(error);
     }
 
-    /// Resolves labels and returns the program.
+    /// Resolves labels and returns the program. A jump whose distance does not fit 16 bits
+    /// becomes a `gotol` (kernel 6.4): `goto` directly, a conditional jump as the inverted
+    /// condition jumping over it (`jset`, which has no inverse, jumps to it past a `goto`).
     pub fn finish(self) -> Result<Program, AsmError> {
         if let Some(error) = self.first_error {
             return Err(error);
         }
-        // Slot number of each instruction, plus one past the end so a label may
-        // sit after the last instruction.
+        let far = self.far_jumps()?;
+        let slot_of = self.slots(&far);
+        let target = |label: &str| {
+            self.labels
+                .get(label)
+                .map(|&item| slot_of[item])
+                .ok_or_else(|| AsmError::UndefinedLabel(label.to_owned()))
+        };
+
+        let mut insn_of = Vec::with_capacity(self.items.len());
+        let mut insns = Vec::with_capacity(self.items.len());
+        let mut local_calls = Vec::new();
+        for (index, item) in self.items.iter().enumerate() {
+            insn_of.push(insns.len());
+            let here = slot_of[index];
+            match item {
+                Pending::Ready(insn) => insns.push(*insn),
+                Pending::Jump { insn, label } if far[index] => {
+                    let long = slot_of[index + 1] - 1;
+                    insns.extend(far_jump(*insn));
+                    insns.push(Insn::Gotol {
+                        imm: fit_i32(label, target(label)? - long - 1)?,
+                    });
+                }
+                Pending::Jump { insn, label } => {
+                    insns.push(patch_jump(*insn, label, target(label)? - here - 1)?);
+                }
+                Pending::CallLocal { label } => match self.labels.get(label) {
+                    Some(&item) => insns.push(Insn::Call(Call::Local(fit_i32(
+                        label,
+                        slot_of[item] - here - 1,
+                    )?))),
+                    None => {
+                        local_calls.push((index, label.clone()));
+                        // -1 with the symbol's address is how clang and libbpf
+                        // express "the start of that function".
+                        insns.push(Insn::Call(Call::Local(-1)));
+                    }
+                },
+            }
+        }
+        for (index, insn) in insns.iter().enumerate() {
+            insn.check()
+                .map_err(|reason| AsmError::MalformedInstruction { index, reason })?;
+        }
+        let mut relocations: Vec<Relocation> = self
+            .relocations
+            .into_iter()
+            .chain(
+                local_calls
+                    .into_iter()
+                    .map(|(insn_index, label)| Relocation {
+                        insn_index,
+                        target: RelocationTarget::Function(label),
+                    }),
+            )
+            .map(|relocation| Relocation {
+                insn_index: insn_of[relocation.insn_index],
+                ..relocation
+            })
+            .collect();
+        relocations.sort_by_key(|relocation| relocation.insn_index);
+        Ok(Program { insns, relocations })
+    }
+
+    /// Which jumps need the long form. A jump made long moves the code after it, so others
+    /// may no longer reach: repeat until none changes (each pass only lengthens, so it ends).
+    fn far_jumps(&self) -> Result<Vec<bool>, AsmError> {
+        let mut far = vec![false; self.items.len()];
+        loop {
+            let slot_of = self.slots(&far);
+            let mut changed = false;
+            for (index, item) in self.items.iter().enumerate() {
+                let Pending::Jump { insn, label } = item else {
+                    continue;
+                };
+                if far[index] || matches!(insn, Insn::Gotol { .. }) {
+                    continue;
+                }
+                let target = *self
+                    .labels
+                    .get(label)
+                    .ok_or_else(|| AsmError::UndefinedLabel(label.clone()))?;
+                if i16::try_from(slot_of[target] - slot_of[index] - 1).is_err() {
+                    far[index] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return Ok(far);
+            }
+        }
+    }
+
+    /// The slot number of each item, plus one past the end so a label may sit after the last
+    /// instruction.
+    fn slots(&self, far: &[bool]) -> Vec<i64> {
         let mut slot_of = Vec::with_capacity(self.items.len() + 1);
         let mut slot = 0i64;
-        for item in &self.items {
+        for (item, &far) in self.items.iter().zip(far) {
             slot_of.push(slot);
             slot += match item {
+                Pending::Jump { insn, .. } if far => far_jump(*insn).len() as i64 + 1,
                 Pending::Ready(insn) | Pending::Jump { insn, .. } => insn.slots() as i64,
                 Pending::CallLocal { .. } => 1,
             };
         }
         slot_of.push(slot);
+        slot_of
+    }
+}
 
-        let distance = |from: usize, label: &str| -> Option<i64> {
-            let target = *self.labels.get(label)?;
-            Some(slot_of[target] - slot_of[from] - 1)
-        };
-
-        let mut relocations = self.relocations;
-        let mut insns = Vec::with_capacity(self.items.len());
-        for (index, item) in self.items.iter().enumerate() {
-            let insn = match item {
-                Pending::Ready(insn) => *insn,
-                Pending::Jump { insn, label } => {
-                    let distance = distance(index, label)
-                        .ok_or_else(|| AsmError::UndefinedLabel(label.clone()))?;
-                    patch_jump(*insn, label, distance)?
-                }
-                Pending::CallLocal { label } => match distance(index, label) {
-                    Some(distance) => Insn::Call(Call::Local(fit_i32(label, distance)?)),
-                    None => {
-                        relocations.push(Relocation {
-                            insn_index: index,
-                            target: RelocationTarget::Function(label.clone()),
-                        });
-                        // -1 with the symbol's address is how clang and libbpf
-                        // express "the start of that function".
-                        Insn::Call(Call::Local(-1))
-                    }
+/// What leads to the `gotol` of a far jump: nothing for `goto`; for a conditional jump, its
+/// negation skipping the `gotol`, or (`jset`) the jump itself onto the `gotol` past a `goto`
+/// that skips it.
+fn far_jump(insn: Insn) -> Vec<Insn> {
+    match insn {
+        Insn::Jmp {
+            width,
+            op,
+            dst,
+            src,
+            ..
+        } => match op.negated() {
+            Some(negated) => vec![Insn::Jmp {
+                width,
+                op: negated,
+                dst,
+                src,
+                off: 1,
+            }],
+            None => vec![
+                Insn::Jmp {
+                    width,
+                    op,
+                    dst,
+                    src,
+                    off: 1,
                 },
-            };
-            insn.check()
-                .map_err(|reason| AsmError::MalformedInstruction { index, reason })?;
-            insns.push(insn);
-        }
-        relocations.sort_by_key(|relocation| relocation.insn_index);
-        Ok(Program { insns, relocations })
+                Insn::Ja { off: 1 },
+            ],
+        },
+        _ => Vec::new(),
     }
 }
 

@@ -227,6 +227,23 @@ impl JmpOp {
         JmpOp::Jsle,
     ];
 
+    /// The condition that holds exactly when this one does not (`jset` has none).
+    pub fn negated(self) -> Option<JmpOp> {
+        Some(match self {
+            JmpOp::Jeq => JmpOp::Jne,
+            JmpOp::Jne => JmpOp::Jeq,
+            JmpOp::Jgt => JmpOp::Jle,
+            JmpOp::Jle => JmpOp::Jgt,
+            JmpOp::Jge => JmpOp::Jlt,
+            JmpOp::Jlt => JmpOp::Jge,
+            JmpOp::Jsgt => JmpOp::Jsle,
+            JmpOp::Jsle => JmpOp::Jsgt,
+            JmpOp::Jsge => JmpOp::Jslt,
+            JmpOp::Jslt => JmpOp::Jsge,
+            JmpOp::Jset => return None,
+        })
+    }
+
     fn code(self) -> u8 {
         match self {
             JmpOp::Jeq => 0x10,
