@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bpfhook::asm::{
-    AluOp, Builder, FunctionSpec, Helper, JmpOp, Program, Reg, Size, R0, R1, R10, R2, R6, R9,
+    AluOp, Builder, FunctionSpec, Helper, JmpOp, Program, Reg, Size, Width, R0, R1, R10, R2, R6, R9,
 };
 
 use super::{Events, SCRATCH_MAP};
@@ -300,9 +300,8 @@ impl<'a> ProgramGen<'a> {
         let mut done = 0u32;
         while done < size {
             let (width, step) = widest(size - done, (dst as u32 + done) | (src_off as u32 + done));
-            self.b
-                .ldx(width, R0, base, (src_off as u32 + done) as i16)
-                .stx(width, R9, R0, (dst as u32 + done) as i16);
+            self.load_from(width, R0, base, (src_off as u32 + done) as i16);
+            self.b.stx(width, R9, R0, (dst as u32 + done) as i16);
             done += step;
         }
     }
@@ -328,8 +327,20 @@ impl<'a> ProgramGen<'a> {
     /// Reads a scalar of `ty` from `[base + off]` into r0, extended to 64 bits.
     pub(super) fn load_scalar(&mut self, base: Reg, off: i16, ty: &Type) {
         let bytes = ty.size().clamp(1, 8);
-        self.b.ldx(size_for(bytes), R0, base, off);
+        self.load_from(size_for(bytes), R0, base, off);
         self.extend(R0, ty);
+    }
+
+    /// Loads `[base + off]` into `dst`. From a BTF-typed context (tp_btf, fentry) the
+    /// verifier types a pointer argument as a kernel object (PTR_TO_BTF_ID) and refuses the
+    /// arithmetic and bit operations scripts do on addresses: negating it twice keeps the
+    /// value and leaves a plain number. Helpers that need the typed pointer load it
+    /// themselves (`ctx_argument`).
+    pub(super) fn load_from(&mut self, size: Size, dst: Reg, base: Reg, off: i16) {
+        self.b.ldx(size, dst, base, off);
+        if base == R6 && self.instance.has_btf_context() {
+            self.b.neg(Width::W64, dst).neg(Width::W64, dst);
+        }
     }
 
     /// Sign-extends `reg` when `ty` is a signed integer narrower than 64 bits.

@@ -375,7 +375,7 @@ impl Checker {
         if !matches!(self.context, ProbeContext::RawTracepoint { args: None }) {
             return None;
         }
-        let Some(ProbeKind::RawTracepoint { name }) = self.instance.as_ref().map(|i| &i.kind)
+        let Some(ProbeKind::RawTracepoint { name, .. }) = self.instance.as_ref().map(|i| &i.kind)
         else {
             return None;
         };
