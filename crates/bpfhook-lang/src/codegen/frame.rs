@@ -335,7 +335,7 @@ impl<'a> ProgramGen<'a> {
     /// verifier types a pointer argument as a kernel object (PTR_TO_BTF_ID) and refuses the
     /// arithmetic and bit operations scripts do on addresses: negating it twice keeps the
     /// value and leaves a plain number. Helpers that need the typed pointer load it
-    /// themselves (`ctx_argument`).
+    /// themselves (network.rs).
     pub(super) fn load_from(&mut self, size: Size, dst: Reg, base: Reg, off: i16) {
         self.b.ldx(size, dst, base, off);
         if base == R6 && self.instance.has_btf_context() {
