@@ -34,6 +34,10 @@ pub enum ProbeKind {
     },
     RawTracepoint {
         name: String,
+        /// Loaded as `tp_btf` (a tracing program typed by `btf_trace_NAME`, as bpftrace does
+        /// where the kernel allows): arguments are BTF-typed, so helpers that take kernel
+        /// objects (skb_output, get_socket_cookie) accept them. Else a plain `raw_tp`.
+        tp_btf: bool,
     },
     Kprobe {
         function: String,
@@ -111,7 +115,9 @@ impl ProbeInstance {
             | ProbeKind::Profile { .. }
             | ProbeKind::PerfCounter { .. } => "perf_event".to_owned(),
             ProbeKind::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
-            ProbeKind::RawTracepoint { name } => format!("raw_tp/{name}"),
+            ProbeKind::RawTracepoint { name, tp_btf } => {
+                format!("{}/{name}", if *tp_btf { "tp_btf" } else { "raw_tp" })
+            }
             ProbeKind::Kprobe {
                 function,
                 offset,
@@ -167,6 +173,15 @@ impl ProbeInstance {
             _ => {}
         }
         options
+    }
+
+    /// Whether the program's context holds BTF-typed arguments (tp_btf, fentry/fexit): the
+    /// verifier types pointers read from it as kernel objects.
+    pub fn has_btf_context(&self) -> bool {
+        matches!(
+            self.kind,
+            ProbeKind::RawTracepoint { tp_btf: true, .. } | ProbeKind::Fentry { .. }
+        )
     }
 
     pub fn is_run_once(&self) -> bool {
@@ -425,7 +440,7 @@ fn canonical_name(kind: &ProbeKind) -> String {
         },
         ProbeKind::PerfCounter { event, period } => format!("{event}:{period}"),
         ProbeKind::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
-        ProbeKind::RawTracepoint { name } => format!("rawtracepoint:{name}"),
+        ProbeKind::RawTracepoint { name, .. } => format!("rawtracepoint:{name}"),
         ProbeKind::Kprobe {
             function,
             offset,
@@ -595,6 +610,8 @@ fn expand_raw_tracepoints(module: Option<&str>, name: &str) -> Result<Vec<ProbeI
         {
             let kind = ProbeKind::RawTracepoint {
                 name: listed_name.to_owned(),
+                // Module tracepoints stay raw_tp: tp_btf would need the module's BTF object.
+                tp_btf: listed_module == "vmlinux" && loads_tp_btf(),
             };
             found.push(ProbeInstance {
                 name: canonical_name(&kind),
@@ -615,6 +632,11 @@ fn expand_raw_tracepoints(module: Option<&str>, name: &str) -> Result<Vec<ProbeI
         });
     }
     Ok(found)
+}
+
+/// Whether raw tracepoints load here as tp_btf programs (asked of the kernel once).
+fn loads_tp_btf() -> bool {
+    bpfhook::kernel::features::check(bpfhook::kernel::features::Feature::BtfTracepoint).is_ok()
 }
 
 fn expand_uprobes(binary: &str, target: &str, ret: bool) -> Result<Vec<ProbeInstance>, Lookup> {

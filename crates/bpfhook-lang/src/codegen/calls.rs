@@ -137,6 +137,8 @@ impl ProgramGen<'_> {
                 _ => Val::Imm(0),
             },
             "percpu_kaddr" => self.percpu_address(args, expr),
+            "skboutput" => self.skb_output(args, expr),
+            "socket_cookie" => self.socket_cookie(expr),
             "uaddr" => match self.types.user_addresses.get(&expr.id.0) {
                 Some(&crate::sema::UserAddress {
                     address,

@@ -276,7 +276,7 @@ impl ProgramGen<'_> {
                     .unwrap_or(0),
                     _ => i16::from(n) * 8,
                 };
-                self.b.ldx(Size::DW, R0, R6, offset);
+                self.load_from(Size::DW, R0, R6, offset);
                 self.spill(R0)
             }
             Builtin::Retval => match self.context.retval_offset() {

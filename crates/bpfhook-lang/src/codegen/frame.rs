@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bpfhook::asm::{
-    AluOp, Builder, FunctionSpec, Helper, JmpOp, Program, Reg, Size, R0, R1, R10, R2, R6, R9,
+    AluOp, Builder, FunctionSpec, Helper, JmpOp, Program, Reg, Size, Width, R0, R1, R10, R2, R6, R9,
 };
 
 use super::reach::Reach;
@@ -309,9 +309,8 @@ impl<'a> ProgramGen<'a> {
             let (width, step) = widest(size - done, (dst | src) as u32);
             let (src_base, src) = from.at(&mut self.b, src);
             let (dst_base, dst) = to.at(&mut self.b, dst);
-            self.b
-                .ldx(width, R0, src_base, src)
-                .stx(width, dst_base, R0, dst);
+            self.load_from(width, R0, src_base, src);
+            self.b.stx(width, dst_base, R0, dst);
             done += step;
         }
     }
@@ -357,8 +356,20 @@ impl<'a> ProgramGen<'a> {
     /// Reads a scalar of `ty` from `[base + off]` into r0, extended to 64 bits.
     pub(super) fn load_scalar(&mut self, base: Reg, off: i16, ty: &Type) {
         let bytes = ty.size().clamp(1, 8);
-        self.b.ldx(size_for(bytes), R0, base, off);
+        self.load_from(size_for(bytes), R0, base, off);
         self.extend(R0, ty);
+    }
+
+    /// Loads `[base + off]` into `dst`. From a BTF-typed context (tp_btf, fentry) the
+    /// verifier types a pointer argument as a kernel object (PTR_TO_BTF_ID) and refuses the
+    /// arithmetic and bit operations scripts do on addresses: negating it twice keeps the
+    /// value and leaves a plain number. Helpers that need the typed pointer load it
+    /// themselves (network.rs).
+    pub(super) fn load_from(&mut self, size: Size, dst: Reg, base: Reg, off: i16) {
+        self.b.ldx(size, dst, base, off);
+        if base == R6 && self.instance.has_btf_context() {
+            self.b.neg(Width::W64, dst).neg(Width::W64, dst);
+        }
     }
 
     /// Sign-extends `reg` when `ty` is a signed integer narrower than 64 bits.

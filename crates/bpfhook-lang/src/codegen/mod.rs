@@ -18,6 +18,7 @@ mod calls;
 mod expr;
 mod frame;
 mod multi;
+mod network;
 mod reach;
 mod stmt;
 #[cfg(test)]
@@ -31,17 +32,20 @@ use bpfhook::asm::{FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::ast::Program;
 use crate::diag::{Diagnostic, Diagnostics, Span};
 use crate::probes::ProbeInstance;
-use crate::sema::{Analysis, MapInfo};
+use crate::sema::{Analysis, MapInfo, PcapOutput};
 use crate::types::{Layout, Type};
 
 pub use calls::JOIN_ARGS;
 pub use frame::Frame;
+pub use network::PACKET_HEADER_SIZE;
 
 /// Map names in the object (kernel map names are short and plain).
 pub const EVENTS_MAP: &str = "events";
 pub const SCRATCH_MAP: &str = "scratch";
 pub const START_MAP: &str = "start";
 pub const STACKS_MAP: &str = "stacks";
+/// `skboutput()`'s packets: bpf_skb_output writes only to a perf event array.
+pub const PACKETS_MAP: &str = "packets";
 
 /// Largest scratch area one program may use (the scratch map's value; one per possible CPU).
 pub(crate) const MAX_SCRATCH: u32 = 1 << 18;
@@ -154,6 +158,8 @@ pub struct Events {
     pub join_delimiters: Vec<String>,
     /// `-k`: the places whose helper errors are reported, by index.
     pub helper_sites: Vec<HelperSite>,
+    /// `skboutput()` calls, by index: the pcap file each writes.
+    pub pcaps: Vec<PcapOutput>,
 }
 
 /// The index of `item` in `list`, added if new: instances of a wildcard probe make the same
@@ -224,6 +230,17 @@ pub fn generate(program: &Program, analysis: &Analysis) -> Result<Compiled, Diag
     spec.programs = programs;
     spec.functions = functions;
     spec.maps = map_specs(&maps, scratch_size, scratch_kind, uses_stacks, analysis);
+    if !events.pcaps.is_empty() {
+        // One slot per CPU: the loader sizes it (max_entries 0).
+        spec.maps.push(MapSpec {
+            name: PACKETS_MAP.to_owned(),
+            map_type: bpfhook::names::map_type_from_name("perf_event_array").unwrap_or(0),
+            key_size: 4,
+            value_size: 4,
+            max_entries: 0,
+            flags: 0,
+        });
+    }
     let elf = spec.to_elf().map_err(|e| {
         Diagnostics(vec![Diagnostic::error(
             Span::default(),

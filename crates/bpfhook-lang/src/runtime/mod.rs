@@ -7,6 +7,7 @@ mod bench;
 mod child;
 mod decode;
 mod maps;
+mod pcap;
 
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -23,7 +24,9 @@ pub use child::PausedChild;
 pub use decode::{format_time, Decoder};
 pub use maps::possible_cpus;
 
-use crate::codegen::{Compiled, CompiledProbe, EventKind, HEADER_SIZE, STACKS_MAP, START_MAP};
+use crate::codegen::{
+    Compiled, CompiledProbe, EventKind, HEADER_SIZE, PACKETS_MAP, STACKS_MAP, START_MAP,
+};
 use crate::output::{Format, Output, Value};
 use crate::probes::ProbeKind;
 use crate::sema::Analysis;
@@ -73,6 +76,8 @@ pub enum RuntimeError {
     Signal(std::io::Error),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Pcap(#[from] pcap::PcapError),
 }
 
 impl From<ManagerError> for RuntimeError {
@@ -254,6 +259,7 @@ pub fn run(
     }
     let loaded = builder.load()?;
     write_start_time(&loaded);
+    let pcaps = pcap::PcapFiles::create(&compiled.events.pcaps)?;
     let events = EventLoop::new(
         &EventOptions {
             printk: false,
@@ -312,6 +318,7 @@ pub fn run(
             .iter()
             .map(|call| Format::parse(&call.format).ok())
             .collect(),
+        pcaps,
         exit_code: None,
         in_end: false,
         unsafe_calls: options.unsafe_calls,
@@ -403,6 +410,30 @@ fn write_start_time(loaded: &bpfhook::manager::Loaded) {
     );
 }
 
+/// What the event loop handed over, copied out of its ring.
+enum Received {
+    /// A record of the `events` ring buffer.
+    Event(Vec<u8>),
+    /// A packet of `skboutput()`.
+    Packet(Vec<u8>),
+    /// Packets the perf buffer had no room for.
+    Lost(u64),
+    Other,
+}
+
+impl From<Event<'_>> for Received {
+    fn from(event: Event<'_>) -> Self {
+        match event {
+            Event::Record { map, data, .. } if map == PACKETS_MAP => {
+                Received::Packet(data.to_vec())
+            }
+            Event::Record { data, .. } => Received::Event(data.to_vec()),
+            Event::Lost { count, .. } => Received::Lost(count),
+            Event::Printk(_) => Received::Other,
+        }
+    }
+}
+
 struct Session<'a> {
     compiled: &'a Compiled,
     analysis: &'a Analysis,
@@ -411,6 +442,7 @@ struct Session<'a> {
     decoder: Decoder,
     /// Each formatted call's format, parsed once (None: printed as written).
     formats: Vec<Option<Format>>,
+    pcaps: pcap::PcapFiles,
     exit_code: Option<i32>,
     /// End probes run: their records show even after `exit()`.
     in_end: bool,
@@ -423,18 +455,24 @@ struct Session<'a> {
 impl Session<'_> {
     fn poll(&mut self, output: &mut dyn Output, timeout: Duration) -> Result<(), RuntimeError> {
         let mut records = Vec::new();
-        self.events.poll(timeout, |event| {
-            if let Event::Record { data, .. } = event {
-                records.push(data.to_vec());
-            }
-        })?;
+        self.events
+            .poll(timeout, |event| records.push(Received::from(event)))?;
         for record in records {
             if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            self.handle(&record, output)?;
+            self.receive(record, output)?;
         }
         Ok(())
+    }
+
+    fn receive(&mut self, record: Received, output: &mut dyn Output) -> Result<(), RuntimeError> {
+        match record {
+            Received::Event(data) => self.handle(&data, output),
+            Received::Packet(data) => Ok(self.pcaps.write(&data)?),
+            Received::Lost(count) => Ok(output.lost(count)?),
+            Received::Other => Ok(()),
+        }
     }
 
     /// Reads what is queued without acting on it.
@@ -445,13 +483,10 @@ impl Session<'_> {
 
     fn drain(&mut self, output: &mut dyn Output) -> Result<(), RuntimeError> {
         let mut records = Vec::new();
-        self.events.drain_all(|event| {
-            if let Event::Record { data, .. } = event {
-                records.push(data.to_vec());
-            }
-        })?;
+        self.events
+            .drain_all(|event| records.push(Received::from(event)))?;
         for record in records {
-            self.handle(&record, output)?;
+            self.receive(record, output)?;
         }
         Ok(())
     }

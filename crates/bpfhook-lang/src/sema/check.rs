@@ -34,6 +34,8 @@ impl Checker {
         self.captured.clear();
         self.user_addresses.clear();
         self.kernel_variables.clear();
+        self.btf_arguments.clear();
+        self.pcap_outputs.clear();
         self.untyped.clear();
         self.sized.clear();
         self.instance_key = (probe.span.start, instance.name.clone());
@@ -74,6 +76,8 @@ impl Checker {
             context: std::mem::take(&mut self.context),
             user_addresses: std::mem::take(&mut self.user_addresses),
             kernel_variables: std::mem::take(&mut self.kernel_variables),
+            btf_arguments: std::mem::take(&mut self.btf_arguments),
+            pcap_outputs: std::mem::take(&mut self.pcap_outputs),
         }
     }
 
@@ -371,11 +375,11 @@ impl Checker {
 
     /// A raw tracepoint's context with `args` named and typed from the kernel's BTF (read on
     /// the first use of `args`: `arg0…` need no BTF); None for other probes.
-    fn raw_tracepoint_args(&mut self) -> Option<ProbeContext> {
+    pub(super) fn raw_tracepoint_args(&mut self) -> Option<ProbeContext> {
         if !matches!(self.context, ProbeContext::RawTracepoint { args: None }) {
             return None;
         }
-        let Some(ProbeKind::RawTracepoint { name }) = self.instance.as_ref().map(|i| &i.kind)
+        let Some(ProbeKind::RawTracepoint { name, .. }) = self.instance.as_ref().map(|i| &i.kind)
         else {
             return None;
         };
@@ -1638,6 +1642,8 @@ impl Checker {
             }
             "uaddr" => self.user_address(args, span, expr_id),
             "percpu_kaddr" => self.percpu_address(args, span, expr_id),
+            "skboutput" => self.skb_output(args, span, expr_id),
+            "socket_cookie" => self.socket_cookie(args, span, expr_id),
             "kaddr" => {
                 if !matches!(
                     args.first().map(|a| &a.kind),

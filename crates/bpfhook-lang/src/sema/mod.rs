@@ -10,6 +10,7 @@ mod btf;
 pub(crate) mod builtins;
 mod check;
 mod context;
+mod network;
 pub mod registers;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,6 +27,7 @@ pub use check::{
     constant_value, is_aggregate, map_target, parse_int, positional_int, positional_text,
 };
 pub use context::ProbeContext;
+pub use network::PcapOutput;
 
 /// Settings that shape types (from `config = {…}`, the environment and the command line).
 #[derive(Debug, Clone)]
@@ -323,6 +325,11 @@ pub struct ProbeTypes {
     pub user_addresses: HashMap<u32, UserAddress>,
     /// `percpu_kaddr("VAR")` calls, by expression id: the variable's id in the kernel's BTF.
     pub kernel_variables: HashMap<u32, u32>,
+    /// `skboutput()`/`socket_cookie()` calls, by expression id: the context offset of the
+    /// kernel object they pass (loaded as the verifier typed it).
+    pub btf_arguments: HashMap<u32, i16>,
+    /// `skboutput()` calls, by expression id: their pcap file.
+    pub pcap_outputs: HashMap<u32, PcapOutput>,
 }
 
 /// Where `uaddr("SYM")` points.
@@ -443,6 +450,8 @@ struct Checker {
     captured: BTreeSet<String>,
     user_addresses: HashMap<u32, UserAddress>,
     kernel_variables: HashMap<u32, u32>,
+    btf_arguments: HashMap<u32, i16>,
+    pcap_outputs: HashMap<u32, PcapOutput>,
     /// Whether /proc/kallsyms lists a name, asked once per compile (the file is 100k+ lines
     /// and the checker goes over the program several times).
     in_kallsyms: HashMap<String, bool>,
@@ -491,6 +500,8 @@ impl Checker {
             captured: BTreeSet::new(),
             user_addresses: HashMap::new(),
             kernel_variables: HashMap::new(),
+            btf_arguments: HashMap::new(),
+            pcap_outputs: HashMap::new(),
             in_kallsyms: HashMap::new(),
             untyped: BTreeSet::new(),
             sized: BTreeSet::new(),
