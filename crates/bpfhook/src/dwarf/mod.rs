@@ -16,6 +16,10 @@ use std::collections::HashMap;
 use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit};
 use object::{Object, ObjectSection};
 
+mod binary;
+
+pub use binary::{type_name, DebugInfo, Parameter};
+
 use crate::btf::{
     ArrayType, Btf, BtfError, BtfType, Composite, EnumType, EnumValue, IntType, Member, TypeId,
     TypeKind,
@@ -33,6 +37,12 @@ pub enum DwarfError {
     Dwarf(#[from] gimli::Error),
     #[error("the DWARF types do not form a valid type graph: {0}")]
     Types(#[from] BtfError),
+    #[error("cannot read {0}: {1}")]
+    Io(std::path::PathBuf, std::io::Error),
+    #[error("{0} has no DWARF debug info (neither its own nor a separate debug file)")]
+    NoDebugInfo(std::path::PathBuf),
+    #[error("no function {0} in the DWARF debug info")]
+    NoFunction(String),
 }
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
@@ -41,6 +51,11 @@ type Slice<'a> = EndianSlice<'a, LittleEndian>;
 /// object has no `.debug_info`.
 pub fn types_from_elf(object: &[u8]) -> Result<Option<Btf>, DwarfError> {
     let file = object::File::parse(object)?;
+    Ok(read(&file)?.map(|info| info.types))
+}
+
+/// The types and function parameters of an ELF file's DWARF; `None` without `.debug_info`.
+pub(crate) fn read(file: &object::File<'_>) -> Result<Option<DebugInfo>, DwarfError> {
     if file.section_by_name(".debug_info").is_none() {
         return Ok(None);
     }
@@ -60,7 +75,7 @@ pub fn types_from_elf(object: &[u8]) -> Result<Option<Btf>, DwarfError> {
             .get_or_insert(u32::from(unit.header.address_size()));
         graph.read_unit(&dwarf, &unit)?;
     }
-    Ok(Some(graph.into_btf()?))
+    Ok(Some(graph.into_debug_info()?))
 }
 
 /// A reference to a DIE, as its offset in `.debug_info`.
@@ -108,6 +123,13 @@ enum Draft {
     },
 }
 
+/// A function's DWARF: its formal parameters, and whether it is the definition (else a
+/// declaration, which a definition replaces).
+struct DraftFunction {
+    definition: bool,
+    params: Vec<(String, Ref)>,
+}
+
 struct DraftMember {
     name: String,
     target: Ref,
@@ -121,6 +143,7 @@ struct Graph {
     /// DIE offset → index in `drafts`.
     by_offset: HashMap<usize, usize>,
     pointer_size: Option<u32>,
+    functions: HashMap<String, DraftFunction>,
 }
 
 impl Graph {
@@ -130,16 +153,35 @@ impl Graph {
         let mut depth: isize = 0;
         // The open type DIEs whose children (members, enumerators, subranges) may follow.
         let mut parents: Vec<(isize, usize)> = Vec::new();
+        // The function whose parameters may follow, at its depth.
+        let mut function: Option<(isize, String)> = None;
         while let Some((delta, entry)) = cursor.next_dfs()? {
             depth += delta;
             while parents.last().is_some_and(|&(d, _)| d >= depth) {
                 parents.pop();
+            }
+            if function.as_ref().is_some_and(|(d, _)| *d >= depth) {
+                function = None;
             }
             let parent = parents
                 .last()
                 .filter(|&&(d, _)| d + 1 == depth)
                 .map(|&(_, index)| index);
             let die = Die { dwarf, unit, entry };
+            match (entry.tag(), &function) {
+                (gimli::DW_TAG_subprogram, _) => {
+                    function = self.read_function(&die)?.map(|name| (depth, name));
+                    continue;
+                }
+                (gimli::DW_TAG_formal_parameter, Some((d, name))) if d + 1 == depth => {
+                    let param = (die.name()?, die.target()?);
+                    if let Some(f) = self.functions.get_mut(name) {
+                        f.params.push(param);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if let Some(index) = parent {
                 if self.read_child(index, &die)? {
                     continue;
@@ -155,6 +197,31 @@ impl Graph {
             }
         }
         Ok(())
+    }
+
+    /// Starts the entry of a named function (a definition replaces a declaration), returning
+    /// its name while its parameters are to be read.
+    fn read_function(&mut self, die: &Die) -> gimli::Result<Option<String>> {
+        let name = die.name()?;
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let definition = !die.flag(gimli::DW_AT_declaration)?;
+        if self
+            .functions
+            .get(&name)
+            .is_some_and(|f| f.definition || !definition)
+        {
+            return Ok(None);
+        }
+        self.functions.insert(
+            name.clone(),
+            DraftFunction {
+                definition,
+                params: Vec::new(),
+            },
+        );
+        Ok(Some(name))
     }
 
     /// Adds a member, enumerator or subrange to its type; false when the DIE is none of those.
@@ -177,7 +244,7 @@ impl Graph {
         Ok(true)
     }
 
-    fn into_btf(self) -> Result<Btf, BtfError> {
+    fn into_debug_info(self) -> Result<DebugInfo, BtfError> {
         // Ids: one per draft, and one more per extra dimension of an array.
         let mut first_ids = Vec::with_capacity(self.drafts.len());
         let mut next: TypeId = 1;
@@ -300,7 +367,25 @@ impl Graph {
                 }
             }
         }
-        Btf::from_types(types, strings.text, self.pointer_size.unwrap_or(8))
+        let functions = self
+            .functions
+            .iter()
+            .map(|(name, f)| {
+                let params = f
+                    .params
+                    .iter()
+                    .map(|(name, target)| Parameter {
+                        name: name.clone(),
+                        type_id: id_of(*target),
+                    })
+                    .collect();
+                (name.clone(), params)
+            })
+            .collect();
+        Ok(DebugInfo {
+            types: Btf::from_types(types, strings.text, self.pointer_size.unwrap_or(8))?,
+            functions,
+        })
     }
 
     /// Whether an enum's underlying type (a base type, maybe behind typedefs) is signed.
