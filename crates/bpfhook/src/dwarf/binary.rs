@@ -37,12 +37,12 @@ impl DebugInfo {
         let io = |e: std::io::Error| DwarfError::Io(path.to_path_buf(), e);
         let data = std::fs::read(path).map_err(io)?;
         let file = object::File::parse(&*data)?;
-        if let Some(info) = super::read(&file)? {
+        if let Some(info) = super::read(&file, Some(path))? {
             return Ok(info);
         }
         let no_debug_info = || DwarfError::NoDebugInfo(path.to_path_buf());
         let debug = crate::symbolize::debug_file(path, &file, search).ok_or_else(no_debug_info)?;
-        super::read(&object::File::parse(&*debug)?)?.ok_or_else(no_debug_info)
+        super::read(&object::File::parse(&*debug)?, Some(path))?.ok_or_else(no_debug_info)
     }
 
     /// The formal parameters of `function`, in order.
@@ -167,7 +167,7 @@ mod tests {
             let mut bytes = target.clone();
             bytes[at as usize] ^= 0xa5;
             if let Ok(file) = object::File::parse(&*bytes) {
-                let _ = super::super::read(&file);
+                let _ = super::super::read(&file, None);
             }
         }
     }

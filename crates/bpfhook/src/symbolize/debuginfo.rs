@@ -1,8 +1,8 @@
 //! Finding the separate debug file of a stripped binary, where GDB looks: by build-id under
 //! /usr/lib/debug/.build-id, then the `.gnu_debuglink` name beside the binary, in `.debug/`
 //! beside it, and under /usr/lib/debug/ followed by the binary's directory; then in the
-//! directories a user names (bpftrace's `--debuginfo`), by build-id, debuglink or
-//! `NAME.debug`.
+//! directories a user names (bpftrace's `--debuginfo`; relative ones from the working
+//! directory, then from the binary's), by build-id, debuglink or `NAME.debug`.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -46,6 +46,12 @@ pub(crate) fn find_in(
         let mut name = name.to_owned();
         name.push(".debug");
         name
+    });
+    // A relative directory counts from the working directory, then from the binary's.
+    let binary_dir = binary_path.parent().unwrap_or(Path::new(""));
+    let search = search.iter().flat_map(|dir| {
+        let beside = dir.is_relative().then(|| binary_dir.join(dir));
+        std::iter::once(dir.clone()).chain(beside)
     });
     for dir in search {
         candidates.extend(by_build_id.as_ref().map(|p| dir.join(p)));
