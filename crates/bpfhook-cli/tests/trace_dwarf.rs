@@ -59,7 +59,11 @@ fn lv_lists_the_parameters() {
     let probe = format!("uprobe:{}:dwarf_pointers", target.display());
     let (out, err, output) = trace(&["-lv", &probe]);
     assert!(output.status.success(), "{err}");
-    for line in ["    struct point* p", "    const char* label", "    struct node* n"] {
+    for line in [
+        "    struct point* p",
+        "    const char* label",
+        "    struct node* n",
+    ] {
         assert!(out.lines().any(|l| l == line), "{line:?} in {out}");
     }
     let (out, _, _) = trace(&["--info"]);
@@ -101,11 +105,18 @@ fn parameters_no_register_holds_and_missing_dwarf_are_clear_errors() {
     let dir = TempPath::dir("trace-dwarf");
     let stripped = dir.join("stripped");
     let status = std::process::Command::new("objcopy")
-        .args(["--strip-debug".as_ref(), target.as_os_str(), stripped.as_os_str()])
+        .args([
+            "--strip-debug".as_ref(),
+            target.as_os_str(),
+            stripped.as_os_str(),
+        ])
         .status()
         .expect("objcopy");
     assert!(status.success());
-    let script = format!("uprobe:{}:dwarf_many {{ print(args.a); }}", stripped.display());
+    let script = format!(
+        "uprobe:{}:dwarf_many {{ print(args.a); }}",
+        stripped.display()
+    );
     let (_, err, output) = trace(&["-e", &script]);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(err.contains("has no DWARF debug info"), "{err}");

@@ -106,15 +106,13 @@ pub(crate) fn read(
         };
         // Each split unit's offsets count from its own sections: a file number apart.
         graph.file += 1;
-        if let Some(split) = package
+        if let Some(Some(split)) = package
             .as_ref()
             .map(|p| p.find_cu(dwo_id, &dwarf))
             .transpose()?
         {
-            if let Some(split) = split {
-                graph.read_all(&split)?;
-                continue;
-            }
+            graph.read_all(&split)?;
+            continue;
         }
         let Some(dwo_path) = dwo_path(&dwarf, &unit, path)? else {
             continue;
