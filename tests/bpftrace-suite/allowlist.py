@@ -17,6 +17,8 @@ TRAMPOLINE = re.compile(START + r"(fentry|fexit|kfunc|kretfunc|f|fr)[:*]")
 UNSUPPORTED_KINDS = re.compile(START + r"(usdt|U|watchpoint|w|asyncwatchpoint|aw|iter|it|self):")
 
 
+# `uprobe:BIN@FILE:LINE`: a probe placed by the DWARF line table.
+SOURCE_LOCATION = re.compile(START + r"(uprobe|u):[^\s:{]+@[^\s:{]+:\d+")
 SCRIPT = re.compile(r"runtime/scripts/[\w.-]+")
 LISTS_KERNEL_FUNCTIONS = re.compile(r"(-l|--list)\b.*\bgrep (kprobe|fentry)")
 
@@ -56,6 +58,8 @@ def reason(test):
         return "needs kprobes: CONFIG_KPROBES is off on this kernel"
     if UNSUPPORTED_KINDS.search(text):
         return "probe kind not supported by bpfhook trace yet (usdt, watchpoint, iter, self)"
+    if SOURCE_LOCATION.search(text):
+        return "uprobe source locations (BIN@FILE:LINE) are not supported by bpfhook trace yet"
     if "aot" in test.feature_requirement or "--aot" in text:
         return "ahead-of-time compilation is a bpftrace build feature"
     return None

@@ -8,7 +8,7 @@
 #
 # --fast      only tests that need no traffic (no BEFORE/AFTER/SETUP commands)
 # --check F   exit 1 if a test named in F (one `suite.name` per line) did not pass
-# SUITE…      default: basic variable map call json-output tuples precedence other builtin probe for macro
+# SUITE…      default: basic variable map call json-output tuples precedence other builtin probe for macro dwarf
 #
 # BPFHOOK_BIN picks the binary (default target/release/bpfhook, built if missing); the report
 # (per-suite counts, then every test that did not pass) goes to stdout and to
@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#suites[@]} -gt 0 ] || suites=(basic variable map call json-output tuples precedence other builtin probe for macro)
+[ ${#suites[@]} -gt 0 ] || suites=(basic variable map call json-output tuples precedence other builtin probe for macro dwarf)
 [ -n "$peer" ] && [ -d "$peer/tests/runtime" ] || { echo "bpftrace's suite is neither beside this checkout (../shared/peer/bpftrace-runtime) nor in /work/shared/peer: set BPFHOOK_PEER" >&2; exit 1; }
 
 bin=${BPFHOOK_BIN:-$root/target/release/bpfhook}
@@ -67,6 +67,20 @@ for source in "$tests"/testprogs/*.c; do
 done
 cc -c -o "$work/false.o" "$tests/testprogs/false.c" &&
     objcopy -S --only-section=.text --keep-symbol=main -O binary "$work/false.o" "$tests/testprogs/false.bin" || true
+# The external debug info tests' binaries, as upstream's CMake makes them: stripped with the
+# DWARF in a separate file (found with --debuginfo; or by debuglink in .debug/), and split
+# DWARF beside the binary (.dwo files) or packaged (.dwp).
+progs="$tests/testprogs"
+mkdir -p "$progs/external_debug/dwo" "$progs/external_debug/dwp" "$progs/.debug"
+objcopy --only-keep-debug "$progs/uprobe_test" "$progs/external_debug/uprobe_test-stripped.debug" &&
+    objcopy --strip-debug "$progs/uprobe_test" "$progs/uprobe_test-stripped" || true
+debug="$progs/.debug/uprobe_separate_debug-stripped.debug"
+objcopy --only-keep-debug "$progs/uprobe_separate_debug" "$debug" &&
+    objcopy --strip-debug --add-gnu-debuglink="$debug" "$progs/uprobe_separate_debug" "$progs/uprobe_separate_debug-stripped" || true
+(cd "$progs/external_debug/dwo" && cc -g -O0 -gsplit-dwarf "$progs/uprobe_test.c" -o uprobe_test-split) || true
+# clang's: llvm-dwp 14 never finishes on gcc 12's split DWARF 5 (and GNU dwp crashes on it).
+(cd "$progs/external_debug/dwp" && clang -g -O0 -gsplit-dwarf "$progs/uprobe_test.c" -o uprobe_test-split &&
+    timeout 60 llvm-dwp -e uprobe_test-split -o uprobe_test-split.dwp && rm -f ./*.dwo) || true
 for source in "$tests"/testlibs/*.c; do
     cc -g -O0 -shared -fPIC -o "$(dirname "$source")/lib$(basename "${source%.c}").so" "$source" 2>/dev/null || true
 done

@@ -36,6 +36,9 @@ pub struct ListArgs {
     /// (`interval:ms:`, `profile:hz:`…) are listed too
     #[arg(skip)]
     bpftrace_style: bool,
+    /// Directories where uprobe binaries' separate debug files may be (`trace --debuginfo`)
+    #[arg(skip)]
+    debug_dirs: Vec<std::path::PathBuf>,
 }
 
 /// The timer probes bpftrace lists, one line per unit.
@@ -93,7 +96,11 @@ fn stdout_writer() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
 }
 
 /// `bpfhook trace -l [GLOB]` and `-lv`: the same listing, as bpftrace's `-l` prints it.
-pub fn list_hooks(pattern: Option<String>, verbose: bool) -> Result<()> {
+pub fn list_hooks(
+    pattern: Option<String>,
+    verbose: bool,
+    debug_dirs: Vec<std::path::PathBuf>,
+) -> Result<()> {
     list(ListArgs {
         pattern,
         all: false,
@@ -102,6 +109,7 @@ pub fn list_hooks(pattern: Option<String>, verbose: bool) -> Result<()> {
         verbose,
         json: false,
         bpftrace_style: true,
+        debug_dirs,
     })
 }
 
@@ -113,7 +121,8 @@ pub fn list(args: ListArgs) -> Result<()> {
         binary: args.binary,
     };
     let mut out = stdout_writer();
-    let mut formatter = args.verbose.then(Formatter::new);
+    let debug_dirs = args.debug_dirs;
+    let mut formatter = args.verbose.then(|| Formatter::with_debug_dirs(debug_dirs));
     let json = args.json;
     let summary = discover::list(&options, |line| {
         // One hook without details must not end the listing: say why, go on.

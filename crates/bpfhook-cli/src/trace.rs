@@ -128,6 +128,10 @@ pub struct TraceArgs {
     /// Read FILE's constants before the program's own includes (as `#include "FILE"`)
     #[arg(long = "include", value_name = "FILE")]
     include_files: Vec<String>,
+    /// Look for uprobe binaries' separate debug files in DIR too (by build-id, debuglink or
+    /// NAME.debug), after the standard places
+    #[arg(long = "debuginfo", value_name = "DIR")]
+    debug_dirs: Vec<std::path::PathBuf>,
     /// FILE (or the -l glob), then the positional parameters $1, $2, …; after `--`, named
     /// options for getopt() (`--name=value`)
     rest: Vec<String>,
@@ -166,6 +170,7 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
         files: args.include_files.clone(),
         script_dir: script_dir(&args),
     };
+    settings.debug_dirs = args.debug_dirs.clone();
     settings.probe_filter = args
         .probe_filter
         .as_deref()
@@ -273,10 +278,16 @@ fn list(args: &TraceArgs) -> Result<()> {
         None => match args.rest.first() {
             Some(pattern) if pattern.ends_with(".bt") => {
                 eprintln!("WARNING: It appears that '{pattern}' is a filename but the file does not exist. Treating '{pattern}' as a search pattern.");
-                crate::discover::list_hooks(Some(pattern.clone()), args.verbose)
+                crate::discover::list_hooks(
+                    Some(pattern.clone()),
+                    args.verbose,
+                    args.debug_dirs.clone(),
+                )
             }
             Some(pattern) if args.verbose && names_types(pattern) => list_types(pattern),
-            pattern => crate::discover::list_hooks(pattern.cloned(), args.verbose),
+            pattern => {
+                crate::discover::list_hooks(pattern.cloned(), args.verbose, args.debug_dirs.clone())
+            }
         },
     }
 }
@@ -443,7 +454,8 @@ fn print_info() {
     println!("Build");
     println!("  version: bpfhook {}", env!("CARGO_PKG_VERSION"));
     println!("  LLVM: none (scripts are compiled by bpfhook itself)");
-    println!("  libdw (DWARF support): no");
+    // Our own DWARF reader (gimli): uprobe `args`, their types and `-lv` parameters.
+    println!("  libdw (DWARF support): yes");
     println!("  blazesym (advanced symbolization): no");
     // bpftrace's name for it: `uprobe:libc:fn` finds libc through the linker's cache and
     // the library paths (bpfhook's own resolution, no BCC).

@@ -223,27 +223,36 @@ pub struct Record {
     /// `struct task_struct`, `union u`.
     pub name: String,
     pub layout: Layout,
-    /// A kernel type's BTF id. Behind a pointer its fields are left out (`layout.fields` empty,
-    /// size and alignment known) until a field is accessed: `task_struct` reaches every type.
-    pub kernel_id: Option<u32>,
+    /// Where a type of the kernel's BTF (or a probed binary's DWARF) comes from. Behind a
+    /// pointer its fields are left out (`layout.fields` empty, size and alignment known) until
+    /// a field is accessed: `task_struct` reaches every type.
+    pub btf_id: Option<BtfId>,
+}
+
+/// A type in one of the type graphs a compile reads: source 0 is the kernel's BTF, the others
+/// the DWARF of probed binaries, in the order first needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BtfId {
+    pub source: u32,
+    pub id: u32,
 }
 
 impl Record {
-    /// Fields not converted yet: a kernel struct seen only through a pointer.
+    /// Fields not converted yet: a kernel (or DWARF) struct seen only through a pointer.
     pub fn is_opaque_kernel_type(&self) -> bool {
-        self.kernel_id.is_some() && self.layout.fields.is_empty() && self.layout.size > 0
+        self.btf_id.is_some() && self.layout.fields.is_empty() && self.layout.size > 0
     }
 }
 
 /// A kernel type is itself whether or not its fields were converted yet.
 impl PartialEq for Record {
     fn eq(&self, other: &Self) -> bool {
-        match (self.kernel_id, other.kernel_id) {
+        match (self.btf_id, other.btf_id) {
             (Some(a), Some(b)) => a == b,
             _ => {
                 self.name == other.name
                     && self.layout == other.layout
-                    && self.kernel_id == other.kernel_id
+                    && self.btf_id == other.btf_id
             }
         }
     }

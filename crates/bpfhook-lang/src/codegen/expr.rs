@@ -7,7 +7,7 @@ use super::reach::Reach;
 use crate::ast::*;
 use crate::probes::ProbeKind;
 use crate::sema::builtins::ConfigValue;
-use crate::sema::{Builtin, ProbeContext};
+use crate::sema::{Builtin, ProbeContext, RegisterArgs};
 use crate::types::Type;
 
 /// BPF_F_USER_STACK: the stack helpers walk the user stack.
@@ -289,7 +289,12 @@ impl ProgramGen<'_> {
                     self.spill(R0)
                 }
             },
-            Builtin::Args => self.read_place(Place::Ctx(0), ty),
+            Builtin::Args => match &self.context {
+                ProbeContext::Registers {
+                    args: Some(args), ..
+                } => self.register_args(&args.clone()),
+                _ => self.read_place(Place::Ctx(0), ty),
+            },
             Builtin::Ctx => {
                 self.b.mov64_reg(R0, R6);
                 self.spill(R0)
@@ -371,6 +376,9 @@ impl ProgramGen<'_> {
                 Some(Place::Ctx(0))
             }
             ExprKind::Field { base, field, .. } => {
+                if let Some(register) = self.register_arg(base, &field.name) {
+                    return Some(Place::Ctx(i32::from(register)));
+                }
                 let base_type = self.ty(base);
                 let (record, through_pointer) = match &base_type {
                     Type::Record(r) => (r.clone(), false),
@@ -465,6 +473,31 @@ impl ProgramGen<'_> {
             }
             _ => None,
         }
+    }
+
+    /// `args.f` of a uprobe: the offset in `struct pt_regs` of the register holding `f`.
+    fn register_arg(&self, base: &Expr, field: &str) -> Option<i16> {
+        let ProbeContext::Registers {
+            args: Some(args), ..
+        } = &self.context
+        else {
+            return None;
+        };
+        matches!(&base.kind, ExprKind::Identifier(name) if name == "args")
+            .then(|| args.register_of(field))?
+    }
+
+    /// A uprobe's `args` copied out of the registers into a record in scratch: each value as
+    /// wide as its type, the rest of its slot zeroed (so copies compare equal as map keys).
+    fn register_args(&mut self, args: &RegisterArgs) -> Val {
+        let layout = &args.record.layout;
+        let mem = self.mem(layout.size);
+        self.zero(mem, layout.size);
+        for (field, &register) in layout.fields.iter().zip(&args.registers) {
+            self.load_scalar(R6, register, &field.ty);
+            self.stx_scratch(size_for(field.ty.size()), mem + field.offset as i32, R0);
+        }
+        Val::Mem(mem)
     }
 
     /// The place of an expression, materialising values (a tuple literal, a variable) in

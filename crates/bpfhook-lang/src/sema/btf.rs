@@ -1,44 +1,73 @@
-//! Kernel types through the running kernel's BTF: `struct task_struct`, `union …`, `enum …` and
-//! typedef names the script does not define, and the type of `curtask`.
+//! Types the script does not define: the running kernel's BTF (`struct task_struct`, `union
+//! …`, `enum …`, typedef names, the type of `curtask`) and, for uprobes, the probed binary's
+//! DWARF (its functions' parameters, its structs), read into the same BTF model.
 //!
-//! The BTF (~5 MB) is parsed at most once per compile, and only when a script names a type it
-//! does not define or uses `curtask`. Conversion is lazy: a record converts its fields (and
+//! The kernel's BTF (~5 MB) is parsed at most once per compile, and only when a script names a
+//! type it does not define or uses `curtask`; a binary's DWARF once per compile, when a uprobe
+//! on it uses `args` or names a type. Conversion is lazy: a record converts its fields (and
 //! those of records it holds by value), but a record behind a pointer stays opaque (size
 //! known, no fields) until a field of it is accessed — `task_struct` reaches every type.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
 use bpfhook::btf::{Btf, BtfKind, Composite, EnumType as BtfEnum, IntType as BtfInt};
 use bpfhook::btf::{TypeId, TypeKind};
+use bpfhook::dwarf::DebugInfo;
 
 use super::Checker;
 use crate::ast::{BaseType, Expr};
 use crate::diag::Span;
-use crate::types::{BitField, EnumType, Field, Layout, Record, Type};
+use crate::types::{BitField, BtfId, EnumType, Field, Layout, Record, Type};
 
 const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
+/// The source number of the kernel's BTF; binaries' DWARF follow.
+const KERNEL: u32 = 0;
 
 /// How deep records nest by value, and pointers chain, before the rest stays opaque (a guard:
 /// the kernel's types nest less than this).
 const MAX_NESTING: u32 = 32;
 
-/// The kernel's types, converted on demand; one per compile.
+/// The kernel's types and those of probed binaries, converted on demand; one per compile.
 #[derive(Default)]
 pub(super) struct KernelTypes {
     /// None until a script needs it; then the parsed BTF or why it could not be read.
     btf: Option<Result<Btf, String>>,
-    /// Records with their fields, by BTF id.
-    records: HashMap<TypeId, Rc<Record>>,
+    /// Binaries whose DWARF was asked for (source `i + 1`), or why it could not be read.
+    binaries: Vec<(PathBuf, Result<DebugInfo, String>)>,
+    /// Where to look for separate debug files besides the standard places (`--debuginfo`).
+    debug_dirs: Vec<PathBuf>,
+    /// Records with their fields, by source and id.
+    records: HashMap<BtfId, Rc<Record>>,
     /// Records seen behind a pointer, fields not converted yet.
-    opaque: HashMap<TypeId, Rc<Record>>,
+    opaque: HashMap<BtfId, Rc<Record>>,
 }
 
+/// A uprobe function's parameter: its name, type, and the index of the argument register
+/// (System V order) holding it, or why none does.
+pub(super) type UprobeParam = (String, Type, Result<usize, String>);
+
 impl KernelTypes {
+    pub(super) fn with_debug_dirs(debug_dirs: Vec<PathBuf>) -> Self {
+        Self {
+            debug_dirs,
+            ..Self::default()
+        }
+    }
+
     /// A type the script names but does not define: `struct X` (`behind_pointer`: written
-    /// `struct X *`, so its fields can wait), `union X`, `enum X` or a typedef `X`.
-    pub(super) fn lookup(&mut self, base: &BaseType, behind_pointer: bool) -> Result<Type, String> {
+    /// `struct X *`, so its fields can wait), `union X`, `enum X` or a typedef `X`. In a uprobe
+    /// on `binary`, the binary's DWARF is asked first (its own structs are what its code
+    /// passes around, as in bpftrace), then the kernel's BTF.
+    pub(super) fn lookup(
+        &mut self,
+        base: &BaseType,
+        behind_pointer: bool,
+        binary: Option<&Path>,
+    ) -> Result<Type, String> {
         let (kinds, name): (&[BtfKind], &str) = match base {
             BaseType::Struct(n) => (&[BtfKind::Struct], n),
             BaseType::Union(n) => (&[BtfKind::Union], n),
@@ -46,11 +75,33 @@ impl KernelTypes {
             BaseType::Named(n) => (&[BtfKind::Typedef], n),
             _ => return Err("not a named type".to_owned()),
         };
-        let mut converter = self.converter()?;
-        let id = kinds
-            .iter()
-            .find_map(|kind| converter.btf.find_by_name(*kind, name))
-            .ok_or("not defined in the script nor in the kernel's BTF")?;
+        let find = |converter: &Converter| {
+            kinds
+                .iter()
+                .find_map(|kind| converter.btf.find_by_name(*kind, name))
+        };
+        let from_binary = match binary {
+            Some(binary) => {
+                let source = self.binary_source(binary);
+                self.converter(source)
+                    .ok()
+                    .and_then(|c| Some((source, find(&c)?)))
+            }
+            None => None,
+        };
+        let (source, id) = match from_binary {
+            Some(found) => found,
+            None => {
+                let converter = self.converter(KERNEL)?;
+                let id = find(&converter).ok_or(if binary.is_some() {
+                    "not defined in the script, the binary's DWARF nor the kernel's BTF"
+                } else {
+                    "not defined in the script nor in the kernel's BTF"
+                })?;
+                (KERNEL, id)
+            }
+        };
+        let mut converter = self.converter(source)?;
         Ok(if behind_pointer {
             converter.pointee(id, 0)
         } else {
@@ -60,7 +111,7 @@ impl KernelTypes {
 
     /// The BTF id of the kernel variable `name` (a per-CPU variable for `percpu_kaddr`).
     pub(super) fn variable(&mut self, name: &str) -> Result<u32, String> {
-        let converter = self.converter()?;
+        let converter = self.converter(KERNEL)?;
         converter
             .btf
             .find_by_name(BtfKind::Var, name)
@@ -69,19 +120,19 @@ impl KernelTypes {
 
     /// `curtask`: a `struct task_struct *` when the kernel has BTF.
     pub(super) fn task_pointer(&mut self) -> Option<Type> {
-        let mut converter = self.converter().ok()?;
+        let mut converter = self.converter(KERNEL).ok()?;
         let id = converter.btf.find_by_name(BtfKind::Struct, "task_struct")?;
         Some(Type::Pointer(Box::new(converter.pointee(id, 0))))
     }
 
-    /// `ty` with the fields of its opaque kernel record (or of the record it points to)
-    /// converted; None if there was nothing to convert.
+    /// `ty` with the fields of its opaque record (or of the record it points to) converted;
+    /// None if there was nothing to convert.
     pub(super) fn with_fields(&mut self, ty: &Type) -> Option<Type> {
         match ty {
             Type::Record(record) if record.is_opaque_kernel_type() => {
-                let id = record.kernel_id?;
+                let BtfId { source, id } = record.btf_id?;
                 let alias = Some(record.name.clone());
-                let mut converter = self.converter().ok()?;
+                let mut converter = self.converter(source).ok()?;
                 Some(Type::Record(converter.record(id, alias, 0)))
             }
             Type::Pointer(to) => self.with_fields(to).map(|to| Type::Pointer(Box::new(to))),
@@ -92,7 +143,7 @@ impl KernelTypes {
     /// A kernel function's parameters (name, type) and return type, from its BTF prototype:
     /// what fentry/fexit programs receive.
     pub(super) fn function(&mut self, name: &str) -> Result<(Vec<(String, Type)>, Type), String> {
-        let mut converter = self.converter()?;
+        let mut converter = self.converter(KERNEL)?;
         let btf = converter.btf;
         let id = btf
             .find_by_name(BtfKind::Func, name)
@@ -131,7 +182,7 @@ impl KernelTypes {
             }
         }
         // Else `btf_trace_NAME`'s prototype, its parameters unnamed: arg0, arg1…
-        let mut converter = self.converter()?;
+        let mut converter = self.converter(KERNEL)?;
         let btf = converter.btf;
         let proto = btf
             .find_by_name(BtfKind::Typedef, &format!("btf_trace_{name}"))
@@ -155,10 +206,105 @@ impl KernelTypes {
             .collect())
     }
 
-    fn converter(&mut self) -> Result<Converter<'_>, String> {
-        let btf = self.btf.get_or_insert_with(load_vmlinux).as_ref();
+    /// The parameters of `function` in `binary`, from its DWARF: each typed, and the
+    /// argument register it is passed in (System V x86-64), or why it has none.
+    pub(super) fn uprobe_function(
+        &mut self,
+        binary: &Path,
+        function: &str,
+    ) -> Result<Vec<UprobeParam>, String> {
+        let source = self.binary_source(binary);
+        let index = source as usize - 1;
+        let info = match &self.binaries[index].1 {
+            Ok(info) => info,
+            Err(why) => return Err(why.clone()),
+        };
+        let params = info
+            .parameters(function)
+            .map_err(|e| format!("{}: {e}", binary.display()))?;
+        let mut converter = Converter {
+            btf: &info.types,
+            source,
+            records: &mut self.records,
+            opaque: &mut self.opaque,
+        };
+        let mut next: Result<usize, String> = Ok(0);
+        let mut out = Vec::with_capacity(params.len());
+        for (i, param) in params.iter().enumerate() {
+            let name = match param.name.as_str() {
+                "" => format!("arg{i}"),
+                name => name.to_owned(),
+            };
+            let ty = converter.value(param.type_id, 0);
+            let passing = super::registers::passing(converter.btf, param.type_id);
+            let register = match (&next, passing) {
+                (Err(why), _) => Err(why.clone()),
+                (Ok(n), _) if *n >= super::registers::ARGUMENTS.len() => Err(format!(
+                    "{name} is argument {} of {function}: only the first {} integer arguments are in registers, the rest on the stack",
+                    i + 1,
+                    super::registers::ARGUMENTS.len()
+                )),
+                (Ok(n), super::registers::Passing::Register) => Ok(*n),
+                (Ok(_), super::registers::Passing::Other(why)) => {
+                    Err(format!("{name} ({ty}) of {function} is {why}"))
+                }
+            };
+            next = match (&next, passing) {
+                (Ok(n), super::registers::Passing::Register) => Ok(n + 1),
+                (Ok(n), super::registers::Passing::Other(_)) => {
+                    match super::registers::registers_taken(converter.btf, param.type_id) {
+                        // What does not fit in the registers left goes on the stack whole.
+                        Some(taken) if n + taken > super::registers::ARGUMENTS.len() => Ok(*n),
+                        Some(taken) => Ok(n + taken),
+                        None => Err(format!(
+                            "{name}'s register is unknown: {function} takes {} by value before it",
+                            out.len()
+                        )),
+                    }
+                }
+                (Err(why), _) => Err(why.clone()),
+            };
+            out.push((name, ty, register));
+        }
+        Ok(out)
+    }
+
+    /// The source number of `binary`'s DWARF, read on first need (the error kept).
+    fn binary_source(&mut self, binary: &Path) -> u32 {
+        let index = match self.binaries.iter().position(|(p, _)| p == binary) {
+            Some(index) => index,
+            None => {
+                let start = Instant::now();
+                let info =
+                    DebugInfo::for_binary(binary, &self.debug_dirs).map_err(|e| e.to_string());
+                log::debug!(
+                    "read the DWARF of {} in {:?}",
+                    binary.display(),
+                    start.elapsed()
+                );
+                self.binaries.push((binary.to_path_buf(), info));
+                self.binaries.len() - 1
+            }
+        };
+        index as u32 + 1
+    }
+
+    fn converter(&mut self, source: u32) -> Result<Converter<'_>, String> {
+        let btf = match source.checked_sub(1) {
+            None => self
+                .btf
+                .get_or_insert_with(load_vmlinux)
+                .as_ref()
+                .map_err(Clone::clone)?,
+            Some(index) => match self.binaries.get(index as usize).map(|(_, info)| info) {
+                Some(Ok(info)) => &info.types,
+                Some(Err(why)) => return Err(why.clone()),
+                None => return Err("no such type source".to_owned()),
+            },
+        };
         Ok(Converter {
-            btf: btf.map_err(Clone::clone)?,
+            btf,
+            source,
             records: &mut self.records,
             opaque: &mut self.opaque,
         })
@@ -176,11 +322,20 @@ fn load_vmlinux() -> Result<Btf, String> {
 /// BTF types → the language's types, records cached by id.
 struct Converter<'a> {
     btf: &'a Btf,
-    records: &'a mut HashMap<TypeId, Rc<Record>>,
-    opaque: &'a mut HashMap<TypeId, Rc<Record>>,
+    /// The number records of this BTF carry in their [`BtfId`].
+    source: u32,
+    records: &'a mut HashMap<BtfId, Rc<Record>>,
+    opaque: &'a mut HashMap<BtfId, Rc<Record>>,
 }
 
 impl Converter<'_> {
+    fn key(&self, id: TypeId) -> BtfId {
+        BtfId {
+            source: self.source,
+            id,
+        }
+    }
+
     /// A value of type `id`, with the fields of the records it holds by value.
     fn value(&mut self, id: TypeId, depth: u32) -> Type {
         let btf = self.btf;
@@ -244,7 +399,8 @@ impl Converter<'_> {
 
     /// A struct or union with its fields.
     fn record(&mut self, id: TypeId, alias: Option<String>, depth: u32) -> Rc<Record> {
-        if let Some(record) = self.records.get(&id) {
+        let key = self.key(id);
+        if let Some(record) = self.records.get(&key) {
             return record.clone();
         }
         let btf = self.btf;
@@ -263,9 +419,9 @@ impl Converter<'_> {
                 size: composite.size,
                 align,
             },
-            kernel_id: Some(id),
+            btf_id: Some(key),
         });
-        self.records.insert(id, record.clone());
+        self.records.insert(key, record.clone());
         record
     }
 
@@ -310,7 +466,8 @@ impl Converter<'_> {
 
     /// A record seen through a pointer: size and a guessed alignment, no fields.
     fn opaque(&mut self, id: TypeId, alias: Option<String>) -> Rc<Record> {
-        if let Some(record) = self.records.get(&id).or_else(|| self.opaque.get(&id)) {
+        let key = self.key(id);
+        if let Some(record) = self.records.get(&key).or_else(|| self.opaque.get(&key)) {
             return record.clone();
         }
         let btf = self.btf;
@@ -329,9 +486,9 @@ impl Converter<'_> {
                 size,
                 align,
             },
-            kernel_id: Some(id),
+            btf_id: Some(key),
         });
-        self.opaque.insert(id, record.clone());
+        self.opaque.insert(key, record.clone());
         record
     }
 }
@@ -498,7 +655,7 @@ mod tests {
     }
 
     fn task_struct(kernel: &mut KernelTypes) -> Rc<Record> {
-        match kernel.lookup(&BaseType::Struct("task_struct".into()), false) {
+        match kernel.lookup(&BaseType::Struct("task_struct".into()), false, None) {
             Ok(Type::Record(record)) => record,
             other => panic!("task_struct: {other:?}"),
         }
@@ -560,7 +717,7 @@ mod tests {
         let mut kernel = KernelTypes::default();
         // `struct sk_buff` keeps `len` at the top level, `dev` in an anonymous union and
         // bit fields such as `pkt_type`.
-        let skb = match kernel.lookup(&BaseType::Struct("sk_buff".into()), false) {
+        let skb = match kernel.lookup(&BaseType::Struct("sk_buff".into()), false, None) {
             Ok(Type::Record(record)) => record,
             other => panic!("sk_buff: {other:?}"),
         };
@@ -607,14 +764,14 @@ mod tests {
     fn typedefs_enums_and_unknown_names() {
         let mut kernel = KernelTypes::default();
         assert_eq!(
-            kernel.lookup(&BaseType::Named("pid_t".into()), false),
+            kernel.lookup(&BaseType::Named("pid_t".into()), false, None),
             Ok(Type::int(32, true))
         );
-        match kernel.lookup(&BaseType::Enum("pid_type".into()), false) {
+        match kernel.lookup(&BaseType::Enum("pid_type".into()), false, None) {
             Ok(Type::Enum(e)) => assert_eq!(e.name_of(0), Some("PIDTYPE_PID")),
             other => panic!("enum pid_type: {other:?}"),
         }
-        let missing = kernel.lookup(&BaseType::Struct("no_such_struct_here".into()), false);
+        let missing = kernel.lookup(&BaseType::Struct("no_such_struct_here".into()), false, None);
         assert!(missing.unwrap_err().contains("kernel's BTF"));
     }
 }

@@ -349,7 +349,7 @@ impl Checker {
         let (_, name) = struct_pointers.iter().find(|(f, _)| f == field)?;
         let pointee = self
             .kernel
-            .lookup(&BaseType::Struct(name.clone()), true)
+            .lookup(&BaseType::Struct(name.clone()), true, None)
             .ok()?;
         let ty = Type::Pointer(Box::new(pointee));
         self.types.insert(pointer.id.0, ty.clone());
@@ -370,7 +370,68 @@ impl Checker {
         }
         let (_, name) = enum_fields.iter().find(|(f, _)| f == field)?;
         let name = name.clone();
-        self.kernel.lookup(&BaseType::Enum(name), false).ok()
+        self.kernel.lookup(&BaseType::Enum(name), false, None).ok()
+    }
+
+    /// A uprobe's `args`, typed from the binary's DWARF on first use (an error where it has
+    /// none); None for other probes, and after that error.
+    fn uprobe_args(&mut self, span: Span) -> Option<Rc<super::context::RegisterArgs>> {
+        let ProbeContext::Registers { ret: false, args } = &self.context else {
+            return None;
+        };
+        if let Some(args) = args {
+            return Some(args.clone());
+        }
+        let Some(ProbeKind::Uprobe {
+            binary,
+            symbol,
+            offset,
+            ..
+        }) = self.instance.as_ref().map(|i| i.kind.clone())
+        else {
+            return None;
+        };
+        let params = if offset != 0 {
+            Err(format!(
+                "args are the arguments at the entry of {symbol}, not at an offset into it"
+            ))
+        } else {
+            self.kernel.uprobe_function(&binary, &symbol)
+        };
+        let args = match params {
+            Ok(params) => Rc::new(super::context::RegisterArgs::new(&symbol, params)),
+            Err(why) => {
+                self.error(
+                    span,
+                    format!("The args builtin needs {symbol}'s parameters from DWARF: {why}"),
+                );
+                Rc::new(super::context::RegisterArgs::new(&symbol, Vec::new()))
+            }
+        };
+        self.context = ProbeContext::Registers {
+            ret: false,
+            args: Some(args.clone()),
+        };
+        Some(args)
+    }
+
+    /// `args.f` in a uprobe: the parameter's type, or an error when no register holds it;
+    /// None when the base is not a uprobe's `args`.
+    fn uprobe_arg(&mut self, base: &Expr, field: &Ident) -> Option<Type> {
+        if !matches!(&base.kind, ExprKind::Identifier(name) if name == "args") {
+            return None;
+        }
+        let args = self.uprobe_args(base.span)?;
+        let record = Type::Record(args.record.clone());
+        self.types.insert(base.id.0, record.clone());
+        if let Some((_, why)) = args.unreadable.iter().find(|(name, _)| *name == field.name) {
+            self.error(
+                field.span,
+                format!("args.{} cannot be read: {why}", field.name),
+            );
+            return Some(Type::None);
+        }
+        Some(self.field(&record, field))
     }
 
     /// A raw tracepoint's context with `args` named and typed from the kernel's BTF (read on
@@ -916,6 +977,9 @@ impl Checker {
             ExprKind::PositionalCount => Type::I64,
             ExprKind::Call { function, args } => self.call(function, args, expr.span, expr.id),
             ExprKind::Field { base, field, .. } => {
+                if let Some(ty) = self.uprobe_arg(base, field) {
+                    return ty;
+                }
                 let base_type = self.expr(base);
                 let base_type = self.through_tracepoint_pointer(base).unwrap_or(base_type);
                 let base_type = self.with_kernel_fields(base, base_type);
@@ -1158,7 +1222,7 @@ impl Checker {
                 Type::Record(Rc::new(crate::types::Record {
                     name: "record".to_owned(),
                     layout: Layout::named(fields),
-                    kernel_id: None,
+                    btf_id: None,
                 }))
             }
             ExprKind::Tuple(elements) => {
@@ -1272,17 +1336,29 @@ impl Checker {
         };
         let kind = self.instance.as_ref().map(|i| i.kind.clone());
         match builtin {
-            Builtin::Args => match self.raw_tracepoint_args().as_ref().unwrap_or(&self.context) {
-                ProbeContext::Tracepoint { args, .. }
-                | ProbeContext::Trampoline {
-                    args: Some(args), ..
+            Builtin::Args => {
+                if let Some(args) = self.uprobe_args(span) {
+                    // A copy of `args` holds every parameter: each must be readable.
+                    if let Some((_, why)) = args.unreadable.first() {
+                        self.error(span, format!("args cannot be read whole: {why}"));
+                    }
+                    return Type::Record(args.record.clone());
                 }
-                | ProbeContext::RawTracepoint { args: Some(args) } => Type::Record(args.clone()),
-                _ => {
-                    self.error(span, "The args builtin can only be used with tracepoint, fentry and fexit probes here (uprobe args need DWARF, not supported yet)");
-                    Type::None
+                match self.raw_tracepoint_args().as_ref().unwrap_or(&self.context) {
+                    ProbeContext::Tracepoint { args, .. }
+                    | ProbeContext::Trampoline {
+                        args: Some(args), ..
+                    }
+                    | ProbeContext::RawTracepoint { args: Some(args) } => {
+                        Type::Record(args.clone())
+                    }
+                    ProbeContext::Registers { args: Some(_), .. } => Type::None,
+                    _ => {
+                        self.error(span, "The args builtin can only be used with tracepoint, rawtracepoint, fentry, fexit and uprobe probes");
+                        Type::None
+                    }
                 }
-            },
+            }
             Builtin::Probe => Type::Str(
                 self.instance
                     .as_ref()
@@ -1299,7 +1375,7 @@ impl Checker {
                 Type::Record(Rc::new(crate::types::Record {
                     name: "record".to_owned(),
                     layout: Layout::named(fields),
-                    kernel_id: None,
+                    btf_id: None,
                 }))
             }
             Builtin::Func => match &kind {
@@ -1318,7 +1394,7 @@ impl Checker {
             Builtin::Retval => {
                 if !matches!(
                     self.context,
-                    ProbeContext::Registers { ret: true }
+                    ProbeContext::Registers { ret: true, .. }
                         | ProbeContext::Trampoline { ret: true, .. }
                 ) {
                     self.error(span, "The retval builtin can only be used with 'kretprobe', 'uretprobe' and 'fexit' probes");
@@ -1332,7 +1408,7 @@ impl Checker {
             }
             Builtin::Arg(n) => {
                 let ok = match self.context {
-                    ProbeContext::Registers { ret: false } => n < 6,
+                    ProbeContext::Registers { ret: false, .. } => n < 6,
                     ProbeContext::RawTracepoint { .. } | ProbeContext::Trampoline { .. } => n < 12,
                     _ => false,
                 };

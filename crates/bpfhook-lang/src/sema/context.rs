@@ -28,8 +28,12 @@ pub enum ProbeContext {
     /// A raw tracepoint: `arg0…` are u64s at the start of the context; `args` names and types
     /// them from the kernel's BTF (`btf_trace_NAME`) when it has them.
     RawTracepoint { args: Option<Rc<Record>> },
-    /// `struct pt_regs`: arguments in registers (kprobes, uprobes), `retval` for returns.
-    Registers { ret: bool },
+    /// `struct pt_regs`: arguments in registers (kprobes, uprobes), `retval` for returns; a
+    /// uprobe's `args` named and typed from the binary's DWARF (read on first use).
+    Registers {
+        ret: bool,
+        args: Option<Rc<RegisterArgs>>,
+    },
     /// fentry/fexit: the function's arguments as u64s at the start of the context (typed
     /// from its BTF prototype into `args`), fexit's return value after them.
     Trampoline {
@@ -49,7 +53,10 @@ impl ProbeContext {
             }
             ProbeKind::RawTracepoint { .. } => ProbeContext::RawTracepoint { args: None },
             ProbeKind::Kprobe { ret, .. } | ProbeKind::Uprobe { ret, .. } => {
-                ProbeContext::Registers { ret: *ret }
+                ProbeContext::Registers {
+                    ret: *ret,
+                    args: None,
+                }
             }
             ProbeKind::Fentry { ret, .. } => ProbeContext::Trampoline {
                 ret: *ret,
@@ -77,6 +84,57 @@ impl ProbeContext {
             } => Some(args.layout.size as i16),
             _ => None,
         }
+    }
+}
+
+/// A uprobe's `args`: the parameters found in registers, as a record of 8-byte slots (what a
+/// copy of `args` holds), and those a uprobe cannot read with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterArgs {
+    pub record: Rc<Record>,
+    /// Where each field of `record` is read: its register's offset in `struct pt_regs`.
+    pub registers: Vec<i16>,
+    /// Parameters not in one integer register: (name, why).
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl RegisterArgs {
+    /// From the parameters in order: (name, type, register index or why it has none).
+    pub fn new(function: &str, params: Vec<(String, Type, Result<usize, String>)>) -> Self {
+        let mut readable = Vec::new();
+        let mut registers = Vec::new();
+        let mut unreadable = Vec::new();
+        for (name, ty, register) in params {
+            let offset = register.and_then(|index| {
+                super::registers::ARGUMENTS
+                    .get(index)
+                    .and_then(|r| super::registers::offset(r))
+                    .ok_or_else(|| format!("{name} is not in an argument register"))
+            });
+            match offset {
+                Ok(offset) => {
+                    registers.push(offset);
+                    readable.push((name, ty));
+                }
+                Err(why) => unreadable.push((name, why)),
+            }
+        }
+        RegisterArgs {
+            record: arguments_record(&format!("struct _uprobe_{function}"), readable),
+            registers,
+            unreadable,
+        }
+    }
+
+    /// The context offset of the register holding field `name`.
+    pub fn register_of(&self, name: &str) -> Option<i16> {
+        let index = self
+            .record
+            .layout
+            .fields
+            .iter()
+            .position(|f| f.name == name)?;
+        self.registers.get(index).copied()
     }
 }
 
@@ -118,7 +176,7 @@ pub fn arguments_record(name: &str, params: Vec<(String, Type)>) -> Rc<Record> {
             size,
             align: 8,
         },
-        kernel_id: None,
+        btf_id: None,
     })
 }
 
@@ -167,7 +225,7 @@ fn tracepoint_context(format: &TracepointFormat) -> ProbeContext {
                 size,
                 align: 8,
             },
-            kernel_id: None,
+            btf_id: None,
         }),
         data_loc,
         struct_pointers,

@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 use crate::ast::*;
 use crate::diag::{Diagnostic, Diagnostics, Span};
-use crate::probes::ProbeInstance;
+use crate::probes::{ProbeInstance, ProbeKind};
 use crate::types::{EnumType, Layout, Record, Type};
 
 pub use builtins::Builtin;
@@ -26,7 +26,7 @@ pub(crate) use check::parse_ip;
 pub use check::{
     constant_value, is_aggregate, map_target, parse_int, positional_int, positional_text,
 };
-pub use context::ProbeContext;
+pub use context::{ProbeContext, RegisterArgs};
 pub use network::PcapOutput;
 
 /// Settings that shape types (from `config = {…}`, the environment and the command line).
@@ -71,6 +71,9 @@ pub struct Settings {
     pub includes: crate::headers::IncludeOptions,
     /// Bytes of the verifier's log with `-v` (`BPFTRACE_LOG_SIZE`, `config = { log_size }`).
     pub log_size: u64,
+    /// `--debuginfo DIR`: where uprobe binaries' separate debug files may be, besides the
+    /// standard places.
+    pub debug_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -119,6 +122,7 @@ impl Default for Settings {
             dummy_ts_map: None,
             includes: Default::default(),
             log_size: 1_000_000,
+            debug_dirs: Vec::new(),
         }
     }
 }
@@ -477,7 +481,17 @@ struct Checker {
 }
 
 impl Checker {
+    /// The binary of the uprobe or uretprobe being checked: its DWARF types what the probe
+    /// names (and a uprobe's `args`).
+    fn uprobe_binary(&self) -> Option<std::path::PathBuf> {
+        match self.instance.as_ref().map(|i| &i.kind) {
+            Some(ProbeKind::Uprobe { binary, .. }) => Some(binary.clone()),
+            _ => None,
+        }
+    }
+
     fn new(program: &Program, settings: Settings) -> Result<Self, Diagnostics> {
+        let debug_dirs = settings.debug_dirs.clone();
         let settings_child = settings.child_pid.is_some();
         let mut checker = Checker {
             settings,
@@ -513,7 +527,7 @@ impl Checker {
             declared_options: Vec::new(),
             counts_stack_frames: false,
             option_errors: Vec::new(),
-            kernel: btf::KernelTypes::default(),
+            kernel: btf::KernelTypes::with_debug_dirs(debug_dirs),
         };
         checker.report = true;
         checker.apply_config(&program.config);
@@ -767,7 +781,7 @@ impl Checker {
                     Rc::new(Record {
                         name: full,
                         layout,
-                        kernel_id: None,
+                        btf_id: None,
                     }),
                 );
             }
@@ -776,6 +790,7 @@ impl Checker {
 
     /// A written type → our type; reports unknown structs and enums.
     fn resolve_type_name(&mut self, name: &TypeName) -> Option<Type> {
+        let binary = self.uprobe_binary();
         let base = match &name.base {
             BaseType::Integer { bits, signed } => Type::int(*bits, *signed),
             BaseType::Bool => Type::Bool,
@@ -798,13 +813,16 @@ impl Checker {
                 if let Some(record) = self.records.get(&full) {
                     Type::Record(record.clone())
                 } else {
-                    match self.kernel.lookup(&name.base, name.pointer_depth > 0) {
+                    match self
+                        .kernel
+                        .lookup(&name.base, name.pointer_depth > 0, binary.as_deref())
+                    {
                         Ok(ty) => ty,
                         // An opaque pointer still casts and prints.
                         Err(_) if name.pointer_depth > 0 => Type::Record(Rc::new(Record {
                             name: full,
                             layout: Layout::default(),
-                            kernel_id: None,
+                            btf_id: None,
                         })),
                         Err(why) => {
                             self.error(name.span, format!("Unknown type: {full} ({why})"));
@@ -815,7 +833,7 @@ impl Checker {
             }
             BaseType::Enum(n) => match self.enum_types.get(n) {
                 Some(e) => Type::Enum(e.clone()),
-                None => match self.kernel.lookup(&name.base, false) {
+                None => match self.kernel.lookup(&name.base, false, binary.as_deref()) {
                     Ok(ty) => ty,
                     Err(why) => {
                         self.error(name.span, format!("Unknown enum: {n} ({why})"));
@@ -829,13 +847,18 @@ impl Checker {
             },
             BaseType::Named(n) => match builtins::typedef(n) {
                 Some(ty) => ty,
-                None => match self.kernel.lookup(&name.base, name.pointer_depth > 0) {
-                    Ok(ty) => ty,
-                    Err(why) => {
-                        self.error(name.span, format!("Unknown type: {n} ({why})"));
-                        return None;
+                None => {
+                    match self
+                        .kernel
+                        .lookup(&name.base, name.pointer_depth > 0, binary.as_deref())
+                    {
+                        Ok(ty) => ty,
+                        Err(why) => {
+                            self.error(name.span, format!("Unknown type: {n} ({why})"));
+                            return None;
+                        }
                     }
-                },
+                }
             },
         };
         let mut ty = base;

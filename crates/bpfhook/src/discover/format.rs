@@ -3,12 +3,12 @@
 //! Every description is a few lines indented by four spaces, as `bpftrace -lv` prints them:
 //! tracepoint fields from the format file (plus the matching `trace_event_raw_*` struct from
 //! BTF), a kernel function's BTF prototype, a raw tracepoint's `btf_trace_*` typedef, a uprobe
-//! symbol's address. Parsed BTF and the last binary are kept between calls, so describing every
+//! symbol's address (and its parameters, from the binary's DWARF when it has some). Parsed BTF and the last binary are kept between calls, so describing every
 //! line of a listing costs one parse, not one per line.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::kernel_functions::{LSM_PREFIX, RAW_TRACEPOINT_PREFIX};
@@ -19,6 +19,7 @@ use super::{DiscoverError, HookKind};
 use crate::attach::PerfEventKind;
 use crate::btf::scan::SYSFS_BTF;
 use crate::btf::{write_c_declaration, Btf, BtfKind, TypeId, TypeKind};
+use crate::dwarf::{DebugInfo, DwarfError};
 use crate::kernel::kallsyms::Kallsyms;
 
 const INDENT: &str = "    ";
@@ -31,6 +32,8 @@ pub struct Formatter {
     /// Ids of vmlinux's `trace_event_raw_*` structs, found on first need.
     tracepoint_structs: Option<Vec<TypeId>>,
     binary: Option<CachedBinary>,
+    /// Where separate debug files are looked for besides the standard places.
+    debug_dirs: Vec<PathBuf>,
 }
 
 struct CachedBinary {
@@ -38,6 +41,8 @@ struct CachedBinary {
     binary: ElfBinary,
     functions: Vec<ElfFunction>,
     probes: Vec<UsdtProbe>,
+    /// Its DWARF, read when a uprobe's parameters are first described.
+    dwarf: Option<Result<DebugInfo, DwarfError>>,
 }
 
 /// Which BTF a kernel function or typedef was found in.
@@ -49,6 +54,15 @@ struct Found {
 impl Formatter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A formatter that also looks for binaries' debug files in `dirs` (bpftrace's
+    /// `--debuginfo`).
+    pub fn with_debug_dirs(dirs: Vec<PathBuf>) -> Self {
+        Self {
+            debug_dirs: dirs,
+            ..Self::default()
+        }
     }
 
     /// Writes the definition of the kernel type `c_name` (`struct task_struct`, `union X`,
@@ -124,7 +138,9 @@ impl Formatter {
                 )
                 .map_err(DiscoverError::Write)?;
             }
-            HookKind::Uprobe | HookKind::Uretprobe => self.uprobe(hook, target, &mut text)?,
+            HookKind::Uprobe | HookKind::Uretprobe => {
+                self.uprobe(hook, target, kind == HookKind::Uprobe, &mut text)?
+            }
             HookKind::Usdt => self.usdt(hook, target, &mut text)?,
         }
         write_indented(&text, out).map_err(DiscoverError::Write)
@@ -286,15 +302,19 @@ impl Formatter {
         Ok(())
     }
 
+    /// A uprobe's symbol (address, size, file offset) and, at a function's entry, its
+    /// parameters from DWARF as bpftrace lists them (`int* n`).
     fn uprobe(
         &mut self,
         hook: &str,
         target: &str,
+        entry: bool,
         text: &mut Vec<u8>,
     ) -> Result<(), DiscoverError> {
         let (path, symbol) = target
             .rsplit_once(':')
             .ok_or_else(|| no_such(hook, "a uprobe is uprobe:PATH:SYMBOL"))?;
+        let debug_dirs = self.debug_dirs.clone();
         let cached = self.binary(path)?;
         let function = cached
             .functions
@@ -314,12 +334,35 @@ impl Formatter {
             || "none (not in a loadable segment)".to_owned(),
             |o| format!("{o:#x}"),
         );
+        let w = DiscoverError::Write;
         writeln!(
             text,
             "// address {:#x}, size {}, file offset {offset}",
             function.address, function.size
         )
-        .map_err(DiscoverError::Write)
+        .map_err(w)?;
+        if !entry {
+            return Ok(());
+        }
+        let Some(cached) = self.binary.as_mut() else {
+            return Ok(());
+        };
+        let path = cached.binary.path().to_path_buf();
+        let dwarf = cached
+            .dwarf
+            .get_or_insert_with(|| DebugInfo::for_binary(&path, &debug_dirs));
+        match dwarf.as_ref().map(|info| (info, info.parameters(symbol))) {
+            Ok((info, Ok(params))) => {
+                for param in params {
+                    let ty = crate::dwarf::type_name(&info.types, param.type_id);
+                    writeln!(text, "{ty} {}", param.name).map_err(w)?;
+                }
+            }
+            // Without DWARF (or the function in it) there is nothing more to say, as in bpftrace.
+            Err(DwarfError::NoDebugInfo(_)) | Ok((_, Err(_))) => {}
+            Err(error) => writeln!(text, "// parameters unknown: {error}").map_err(w)?,
+        }
+        Ok(())
     }
 
     fn usdt(&mut self, hook: &str, target: &str, text: &mut Vec<u8>) -> Result<(), DiscoverError> {
@@ -370,6 +413,7 @@ impl Formatter {
                 binary,
                 functions,
                 probes,
+                dwarf: None,
             });
         }
         self.binary

@@ -19,6 +19,16 @@ pub use kernel::KernelSymbolizer;
 pub use lines::SourceLine;
 pub use maps::Mapping;
 
+/// The separate debug file of the binary at `path` (parsed as `binary`): where GDB looks, then
+/// in each of `search`; checked to belong to it by build-id or debuglink CRC.
+pub fn debug_file(
+    path: &std::path::Path,
+    binary: &object::File<'_>,
+    search: &[std::path::PathBuf],
+) -> Option<Vec<u8>> {
+    debuginfo::find_in(path, binary, search)
+}
+
 /// The executable file mappings of a process, sorted by address; `None` when it is gone.
 pub fn process_mappings(pid: u32) -> Option<Vec<Mapping>> {
     maps::read(pid)

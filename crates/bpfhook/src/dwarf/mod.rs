@@ -12,9 +12,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian, Unit};
 use object::{Object, ObjectSection};
+
+mod binary;
+
+pub use binary::{type_name, DebugInfo, Parameter};
 
 use crate::btf::{
     ArrayType, Btf, BtfError, BtfType, Composite, EnumType, EnumValue, IntType, Member, TypeId,
@@ -33,6 +38,12 @@ pub enum DwarfError {
     Dwarf(#[from] gimli::Error),
     #[error("the DWARF types do not form a valid type graph: {0}")]
     Types(#[from] BtfError),
+    #[error("cannot read {0}: {1}")]
+    Io(std::path::PathBuf, std::io::Error),
+    #[error("{0} has no DWARF debug info (neither its own nor a separate debug file)")]
+    NoDebugInfo(std::path::PathBuf),
+    #[error("no function {0} in the DWARF debug info")]
+    NoFunction(String),
 }
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
@@ -41,16 +52,47 @@ type Slice<'a> = EndianSlice<'a, LittleEndian>;
 /// object has no `.debug_info`.
 pub fn types_from_elf(object: &[u8]) -> Result<Option<Btf>, DwarfError> {
     let file = object::File::parse(object)?;
+    Ok(read(&file, None)?.map(|info| info.types))
+}
+
+/// The types and function parameters of an ELF file's DWARF; `None` without `.debug_info`.
+/// Split DWARF is followed when the file is known as `path`: each skeleton unit's `.dwo` file
+/// (from its compilation directory, else beside the binary), or the package `PATH.dwp`.
+pub(crate) fn read(
+    file: &object::File<'_>,
+    path: Option<&Path>,
+) -> Result<Option<DebugInfo>, DwarfError> {
     if file.section_by_name(".debug_info").is_none() {
         return Ok(None);
     }
-    let sections = gimli::DwarfSections::load(|id| -> Result<Cow<[u8]>, DwarfError> {
-        match file.section_by_name(id.name()) {
-            Some(section) => Ok(section.uncompressed_data()?),
-            None => Ok(Cow::Borrowed(&[])),
-        }
-    })?;
+    let sections = load_sections(file, false)?;
     let dwarf = sections.borrow(|section| EndianSlice::new(section, LittleEndian));
+    let package_data = path.and_then(|p| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(".dwp");
+        std::fs::read(name).ok()
+    });
+    let package_file = package_data
+        .as_deref()
+        .map(object::File::parse)
+        .transpose()?;
+    let package_sections = package_file
+        .as_ref()
+        .map(|f| {
+            gimli::DwarfPackageSections::load(|id| -> Result<Cow<[u8]>, DwarfError> {
+                section_data(f, id.dwo_name())
+            })
+        })
+        .transpose()?;
+    let package = package_sections
+        .as_ref()
+        .map(|s| {
+            s.borrow(
+                |section| EndianSlice::new(section, LittleEndian),
+                EndianSlice::new(&[], LittleEndian),
+            )
+        })
+        .transpose()?;
     let mut graph = Graph::default();
     let mut units = dwarf.units();
     while let Some(header) = units.next()? {
@@ -59,12 +101,85 @@ pub fn types_from_elf(object: &[u8]) -> Result<Option<Btf>, DwarfError> {
             .pointer_size
             .get_or_insert(u32::from(unit.header.address_size()));
         graph.read_unit(&dwarf, &unit)?;
+        let Some(dwo_id) = unit.dwo_id else {
+            continue;
+        };
+        // Each split unit's offsets count from its own sections: a file number apart.
+        graph.file += 1;
+        if let Some(Some(split)) = package
+            .as_ref()
+            .map(|p| p.find_cu(dwo_id, &dwarf))
+            .transpose()?
+        {
+            graph.read_all(&split)?;
+            continue;
+        }
+        let Some(dwo_path) = dwo_path(&dwarf, &unit, path)? else {
+            continue;
+        };
+        let Ok(data) = std::fs::read(&dwo_path) else {
+            continue;
+        };
+        let dwo_file = object::File::parse(&*data)?;
+        let dwo_sections = load_sections(&dwo_file, true)?;
+        let mut split = dwo_sections.borrow(|section| EndianSlice::new(section, LittleEndian));
+        split.make_dwo(&dwarf);
+        graph.read_all(&split)?;
     }
-    Ok(Some(graph.into_btf()?))
+    Ok(Some(graph.into_debug_info()?))
 }
 
-/// A reference to a DIE, as its offset in `.debug_info`.
-type Ref = Option<usize>;
+/// The DWARF sections of `file` (their `.dwo` names in a split DWARF file).
+fn load_sections<'d>(
+    file: &object::File<'d>,
+    dwo: bool,
+) -> Result<gimli::DwarfSections<Cow<'d, [u8]>>, DwarfError> {
+    gimli::DwarfSections::load(|id| {
+        section_data(file, if dwo { id.dwo_name() } else { Some(id.name()) })
+    })
+}
+
+fn section_data<'d>(
+    file: &object::File<'d>,
+    name: Option<&str>,
+) -> Result<Cow<'d, [u8]>, DwarfError> {
+    match name.and_then(|name| file.section_by_name(name)) {
+        Some(section) => Ok(section.uncompressed_data()?),
+        None => Ok(Cow::Borrowed(&[])),
+    }
+}
+
+/// Where a skeleton unit's `.dwo` file is: its name under the unit's compilation directory,
+/// else (moved with the binary) beside `binary`.
+fn dwo_path(
+    dwarf: &gimli::Dwarf<Slice>,
+    unit: &Unit<Slice>,
+    binary: Option<&Path>,
+) -> Result<Option<PathBuf>, DwarfError> {
+    let Some(name) = unit.dwo_name()? else {
+        return Ok(None);
+    };
+    let name = dwarf
+        .attr_string(unit, name)?
+        .to_string_lossy()
+        .into_owned();
+    let mut candidates = Vec::new();
+    let comp_dir = unit
+        .comp_dir
+        .map(|d| PathBuf::from(d.to_string_lossy().into_owned()));
+    candidates.push(match comp_dir {
+        Some(dir) => dir.join(&name),
+        None => PathBuf::from(&name),
+    });
+    if let (Some(binary), Some(file_name)) = (binary, Path::new(&name).file_name()) {
+        candidates.push(binary.parent().unwrap_or(Path::new("")).join(file_name));
+    }
+    Ok(candidates.into_iter().find(|c| c.is_file()))
+}
+
+/// A reference to a DIE: the file it is in (0 the main one, then each split unit) and its
+/// offset in that file's `.debug_info`.
+type Ref = Option<(u32, usize)>;
 
 /// A type as read from its DIE, references not yet turned into ids.
 enum Draft {
@@ -108,6 +223,13 @@ enum Draft {
     },
 }
 
+/// A function's DWARF: its formal parameters, and whether it is the definition (else a
+/// declaration, which a definition replaces).
+struct DraftFunction {
+    definition: bool,
+    params: Vec<(String, Ref)>,
+}
+
 struct DraftMember {
     name: String,
     target: Ref,
@@ -118,28 +240,65 @@ struct DraftMember {
 #[derive(Default)]
 struct Graph {
     drafts: Vec<Draft>,
-    /// DIE offset → index in `drafts`.
-    by_offset: HashMap<usize, usize>,
+    /// DIE reference → index in `drafts`.
+    by_offset: HashMap<(u32, usize), usize>,
+    /// The number of the file whose units are being read.
+    file: u32,
     pointer_size: Option<u32>,
+    functions: HashMap<String, DraftFunction>,
 }
 
 impl Graph {
+    /// Reads every unit of a split DWARF file.
+    fn read_all(&mut self, dwarf: &gimli::Dwarf<Slice>) -> gimli::Result<()> {
+        let mut units = dwarf.units();
+        while let Some(header) = units.next()? {
+            let unit = dwarf.unit(header)?;
+            self.read_unit(dwarf, &unit)?;
+        }
+        Ok(())
+    }
+
     /// Reads every type DIE of the unit, at any depth (types declared inside functions too).
     fn read_unit(&mut self, dwarf: &gimli::Dwarf<Slice>, unit: &Unit<Slice>) -> gimli::Result<()> {
         let mut cursor = unit.entries();
         let mut depth: isize = 0;
         // The open type DIEs whose children (members, enumerators, subranges) may follow.
         let mut parents: Vec<(isize, usize)> = Vec::new();
+        // The function whose parameters may follow, at its depth.
+        let mut function: Option<(isize, String)> = None;
         while let Some((delta, entry)) = cursor.next_dfs()? {
             depth += delta;
             while parents.last().is_some_and(|&(d, _)| d >= depth) {
                 parents.pop();
             }
+            if function.as_ref().is_some_and(|(d, _)| *d >= depth) {
+                function = None;
+            }
             let parent = parents
                 .last()
                 .filter(|&&(d, _)| d + 1 == depth)
                 .map(|&(_, index)| index);
-            let die = Die { dwarf, unit, entry };
+            let die = Die {
+                dwarf,
+                unit,
+                entry,
+                file: self.file,
+            };
+            match (entry.tag(), &function) {
+                (gimli::DW_TAG_subprogram, _) => {
+                    function = self.read_function(&die)?.map(|name| (depth, name));
+                    continue;
+                }
+                (gimli::DW_TAG_formal_parameter, Some((d, name))) if d + 1 == depth => {
+                    let param = (die.name()?, die.target()?);
+                    if let Some(f) = self.functions.get_mut(name) {
+                        f.params.push(param);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if let Some(index) = parent {
                 if self.read_child(index, &die)? {
                     continue;
@@ -155,6 +314,31 @@ impl Graph {
             }
         }
         Ok(())
+    }
+
+    /// Starts the entry of a named function (a definition replaces a declaration), returning
+    /// its name while its parameters are to be read.
+    fn read_function(&mut self, die: &Die) -> gimli::Result<Option<String>> {
+        let name = die.name()?;
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let definition = !die.flag(gimli::DW_AT_declaration)?;
+        if self
+            .functions
+            .get(&name)
+            .is_some_and(|f| f.definition || !definition)
+        {
+            return Ok(None);
+        }
+        self.functions.insert(
+            name.clone(),
+            DraftFunction {
+                definition,
+                params: Vec::new(),
+            },
+        );
+        Ok(Some(name))
     }
 
     /// Adds a member, enumerator or subrange to its type; false when the DIE is none of those.
@@ -177,7 +361,7 @@ impl Graph {
         Ok(true)
     }
 
-    fn into_btf(self) -> Result<Btf, BtfError> {
+    fn into_debug_info(self) -> Result<DebugInfo, BtfError> {
         // Ids: one per draft, and one more per extra dimension of an array.
         let mut first_ids = Vec::with_capacity(self.drafts.len());
         let mut next: TypeId = 1;
@@ -300,7 +484,25 @@ impl Graph {
                 }
             }
         }
-        Btf::from_types(types, strings.text, self.pointer_size.unwrap_or(8))
+        let functions = self
+            .functions
+            .iter()
+            .map(|(name, f)| {
+                let params = f
+                    .params
+                    .iter()
+                    .map(|(name, target)| Parameter {
+                        name: name.clone(),
+                        type_id: id_of(*target),
+                    })
+                    .collect();
+                (name.clone(), params)
+            })
+            .collect();
+        Ok(DebugInfo {
+            types: Btf::from_types(types, strings.text, self.pointer_size.unwrap_or(8))?,
+            functions,
+        })
     }
 
     /// Whether an enum's underlying type (a base type, maybe behind typedefs) is signed.
@@ -364,14 +566,15 @@ struct Die<'a, 'u> {
     dwarf: &'a gimli::Dwarf<Slice<'a>>,
     unit: &'a Unit<Slice<'a>>,
     entry: &'a gimli::DebuggingInformationEntry<'u, 'u, Slice<'a>>,
+    file: u32,
 }
 
 impl Die<'_, '_> {
-    fn offset(&self) -> Option<usize> {
+    fn offset(&self) -> Ref {
         self.entry
             .offset()
             .to_debug_info_offset(&self.unit.header)
-            .map(|o| o.0)
+            .map(|o| (self.file, o.0))
     }
 
     /// The type this DIE describes, `None` for DIEs that are not types decoding needs.
@@ -501,10 +704,10 @@ impl Die<'_, '_> {
     /// The DIE `DW_AT_type` refers to (`None`: void).
     fn target(&self) -> gimli::Result<Ref> {
         Ok(match self.entry.attr_value(gimli::DW_AT_type)? {
-            Some(AttributeValue::UnitRef(offset)) => {
-                offset.to_debug_info_offset(&self.unit.header).map(|o| o.0)
-            }
-            Some(AttributeValue::DebugInfoRef(offset)) => Some(offset.0),
+            Some(AttributeValue::UnitRef(offset)) => offset
+                .to_debug_info_offset(&self.unit.header)
+                .map(|o| (self.file, o.0)),
+            Some(AttributeValue::DebugInfoRef(offset)) => Some((self.file, offset.0)),
             _ => None,
         })
     }
