@@ -184,6 +184,7 @@ pub fn trace(args: TraceArgs) -> Result<ExitCode> {
         .transpose()
         .map_err(anyhow::Error::msg)?;
     settings.child_pid = child.as_ref().map(PausedChild::pid);
+    settings.pid = pid;
     let script = match bpfhook_lang::compile(&source_name, &source, settings) {
         Ok(script) => script,
         Err(error) => {

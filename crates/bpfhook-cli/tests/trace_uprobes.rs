@@ -284,3 +284,56 @@ fn wildcard_uprobes_share_one_multi_link() {
     assert!(out.contains("@[bpfhook_target_fn]: 3"), "{out}");
     assert!(out.contains("@[bpfhook_target_more]: 3"), "{out}");
 }
+
+/// With `-p`, `uprobe:*:FUNC` finds the functions in the files the process maps (here its own
+/// binary: one uprobe.multi link where the kernel has them), and the trace ends when the
+/// process does, printing its maps.
+#[test]
+fn a_wildcard_binary_with_a_pid_probes_the_process_files_and_ends_with_it() {
+    use std::io::{BufRead, BufReader, Write};
+    let target = test_binary("uprobe_target");
+    let mut process = std::process::Command::new(&target)
+        .arg("4")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning the target");
+    let pid = process.id().to_string();
+    let mut tracer = std::process::Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(["trace", "-p", &pid, "-e"])
+        .arg("uprobe:*:bpfhook_target_* { @calls = count(); }")
+        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning bpfhook");
+    let mut stdout = BufReader::new(tracer.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while stdout.read_line(&mut line).expect("reading") > 0 && !line.contains("ATTACHED") {
+        line.clear();
+    }
+    let links: Vec<String> = bpfhook::inspect::list_links()
+        .expect("links")
+        .into_iter()
+        .filter(|l| l.pids.iter().any(|h| h.pid == tracer.id()))
+        .map(|l| l.link_type)
+        .collect();
+    let mut stdin = process.stdin.take().expect("stdin");
+    // The target may already be gone if attaching failed; the assertions below say why.
+    let _ = stdin.write_all(b"go\n");
+    drop(stdin);
+    process.wait().expect("the target ends");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("reading");
+    let output = tracer
+        .wait_with_output()
+        .expect("bpfhook ends with the process");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    let multi = bpfhook::kernel::features::check(bpfhook::kernel::features::Feature::UprobeMulti);
+    match multi {
+        Ok(()) => assert_eq!(links, ["uprobe_multi"], "{links:?}"),
+        Err(_) => assert_eq!(links.len(), 2, "{links:?}"),
+    }
+    assert!(rest.contains("@calls: 8"), "{rest}\n{err}");
+}

@@ -75,7 +75,7 @@ pub fn compile(
         let mut expanded = Vec::new();
         for point in &mut probe.attach_points {
             point.raw = substitute_positional(&point.raw, &settings.positional);
-            match probes::expand(point) {
+            match expand_in_process(point, settings.pid) {
                 Ok(found) => expanded.extend(found.into_iter().filter(|p| {
                     if let probes::ProbeKind::Bench { name } = &p.kind {
                         if !bench_names.insert(name.clone()) {
@@ -183,18 +183,38 @@ pub fn probe_names(source: &str, pid: Option<u32>) -> Result<Vec<String>, Compil
     let program = parse(source).map_err(fail)?;
     let mut names = Vec::new();
     for point in program.probes.iter().flat_map(|p| &p.attach_points) {
-        if let Some(points) = pid.and_then(|pid| in_mapped_files(point, pid)) {
-            // Files without a matching function are no error: others of the process have one.
-            for point in points {
-                let found = probes::expand(&point).unwrap_or_default();
-                names.extend(found.into_iter().map(|p| listed_name(&p, &point.raw)));
-            }
-            continue;
-        }
-        let found = probes::expand(point).map_err(|e| fail(Diagnostics(vec![e.diagnostic])))?;
+        let found =
+            expand_in_process(point, pid).map_err(|e| fail(Diagnostics(vec![e.diagnostic])))?;
         names.extend(found.into_iter().map(|p| listed_name(&p, &point.raw)));
     }
     Ok(names)
+}
+
+/// Expands one attach point; with `pid`, `uprobe:*:FUNC` matches in every file the process
+/// maps (files without a matching function are no error while another has one).
+fn expand_in_process(
+    point: &ast::AttachPoint,
+    pid: Option<u32>,
+) -> Result<Vec<probes::ProbeInstance>, probes::ExpandError> {
+    let Some(points) = pid.and_then(|pid| in_mapped_files(point, pid)) else {
+        return probes::expand(point);
+    };
+    let found: Vec<_> = points
+        .iter()
+        .flat_map(|point| probes::expand(point).unwrap_or_default())
+        .collect();
+    if found.is_empty() {
+        let message = format!(
+            "No matches for {} in process {}.",
+            point.raw.trim(),
+            pid.unwrap_or_default()
+        );
+        return Err(probes::ExpandError {
+            diagnostic: Diagnostic::error(point.span, message),
+            missing: true,
+        });
+    }
+    Ok(found)
 }
 
 /// `uprobe:*:FUNC` in process `pid`: one attach point per executable file it maps.

@@ -366,11 +366,10 @@ pub fn run(
             run(&usr1)?;
         }
         session.poll(output, Duration::from_millis(100))?;
-        if let Some(child) = child.as_mut() {
-            if child.exited() {
-                session.poll(output, Duration::from_millis(50))?;
-                break;
-            }
+        let child_exited = child.as_mut().is_some_and(PausedChild::exited);
+        if child_exited || options.pid.is_some_and(|pid| !process_exists(pid)) {
+            session.poll(output, Duration::from_millis(50))?;
+            break;
         }
     }
     // As bpftrace: nothing fires once the script is over; end probes and the maps see the
@@ -390,6 +389,17 @@ pub fn run(
     session.print_all_maps(output)?;
     drop(child);
     Ok(session.exit_code.unwrap_or(0))
+}
+
+/// Whether process `pid` (`-p`) still runs: as in bpftrace, the script ends when it does.
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let gone = unsafe { libc::kill(pid, 0) } != 0
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    !gone
 }
 
 fn write_start_time(loaded: &bpfhook::manager::Loaded) {

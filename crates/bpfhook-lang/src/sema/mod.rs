@@ -44,6 +44,8 @@ pub struct Settings {
     pub positional: Vec<String>,
     /// The pid of the `-c` command, started before compiling (it waits to exec).
     pub child_pid: Option<u32>,
+    /// `-p PID`: a uprobe whose binary is `*` probes every file this process maps.
+    pub pid: Option<u32>,
     /// Named program options (`-- --name=value`, `--flag`), read with `getopt()`.
     pub named: Vec<(String, Option<String>)>,
     /// `--probe-filter REGEX`: only probes whose full name matches (begin and end always run).
@@ -110,6 +112,7 @@ impl Default for Settings {
             unsafe_calls: false,
             positional: Vec::new(),
             child_pid: None,
+            pid: None,
             named: Vec::new(),
             probe_filter: None,
             license: "GPL".to_owned(),
