@@ -7,6 +7,7 @@ read by the suite's own parser."""
 import argparse
 import os
 import re
+import shutil
 import subprocess
 
 from parser import TestParser
@@ -65,6 +66,17 @@ def reason(test):
     return None
 
 
+def missing_command(test):
+    """A command the test's SETUP/BEFORE/AFTER lines run that is not installed (`ping`: the
+    suite's traffic generator, Debian's iputils-ping)."""
+    lines = [test.setup, test.after, *(test.befores or [])]
+    for line in filter(None, lines):
+        program = line.split()[0]
+        if "/" not in program and shutil.which(program) is None:
+            return program
+    return None
+
+
 def needs_traffic(test):
     return bool(test.befores or test.after or test.setup)
 
@@ -84,6 +96,8 @@ def main():
             why = reason(test)
             if why is None and options.fast and needs_traffic(test):
                 why = "needs traffic (left out of the fast run)"
+            if why is None and missing_command(test):
+                why = f"runs `{missing_command(test)}`, which is not installed here"
             if why:
                 skipped.append(f"{name}\t{why}")
             else:
