@@ -514,5 +514,5 @@ fn print_info() {
         yes(features::check(Feature::UprobeMulti).is_ok())
     );
     println!("  usdt: no");
-    println!("  iter: no");
+    println!("  iter: {}", yes(features::check(Feature::Iter).is_ok()));
 }

@@ -71,6 +71,33 @@ fn hello_compiled_from_the_seed_source() {
 }
 
 #[test]
+fn an_iterator_is_read_once_and_what_it_wrote_printed() {
+    let object = bpf_fixture("iter");
+    let (out, err, output) = run(&[
+        "run",
+        path(&object),
+        "--duration",
+        "0.1",
+        "-P",
+        "iter_tasks",
+    ]);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        out.contains("attached iter:task (prog iter_tasks)"),
+        "{out}"
+    );
+    // The walk's lines (0, 1, 2…) come before the map dump, which counts the same tasks.
+    let walked = out
+        .lines()
+        .skip(1)
+        .take_while(|l| l.parse::<u64>().is_ok())
+        .count();
+    assert!(walked >= 2, "{out}");
+    assert!(out.contains(&format!("key: 1  value: {walked}\n")), "{out}");
+    assert!(!program_loaded("iter_tasks"), "iter_tasks stayed loaded");
+}
+
+#[test]
 fn duration_stops_and_maps_are_printed() {
     let object = bpf_fixture("tracing");
     let (out, err, output) = run(&["run", path(&object), "--duration", "0.5", "-P", "tp_execve"]);

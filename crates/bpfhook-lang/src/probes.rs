@@ -54,6 +54,11 @@ pub enum ProbeKind {
         function: String,
         ret: bool,
     },
+    /// `iter:TARGET`: a BPF iterator, run once per kernel object (task, file, vma…) when the
+    /// run reads it, after everything attached; `ctx` is the kernel's `struct bpf_iter__TARGET`.
+    Iter {
+        target: String,
+    },
     /// `self:signal:SIGUSR1`: runs (like begin) each time this process receives the signal.
     Signal {
         signal: i32,
@@ -89,6 +94,7 @@ impl ProbeKind {
             ProbeKind::Uprobe { ret: true, .. } => "uretprobe",
             ProbeKind::Fentry { ret: false, .. } => "fentry",
             ProbeKind::Fentry { ret: true, .. } => "fexit",
+            ProbeKind::Iter { .. } => "iter",
             ProbeKind::Bench { .. } => "benchmark",
         }
     }
@@ -144,6 +150,7 @@ impl ProbeInstance {
             ProbeKind::Fentry { function, ret } => {
                 format!("{}/{function}", if *ret { "fexit" } else { "fentry" })
             }
+            ProbeKind::Iter { target } => format!("iter/{target}"),
         }
     }
 
@@ -180,7 +187,9 @@ impl ProbeInstance {
     pub fn has_btf_context(&self) -> bool {
         matches!(
             self.kind,
-            ProbeKind::RawTracepoint { tp_btf: true, .. } | ProbeKind::Fentry { .. }
+            ProbeKind::RawTracepoint { tp_btf: true, .. }
+                | ProbeKind::Fentry { .. }
+                | ProbeKind::Iter { .. }
         )
     }
 
@@ -342,6 +351,20 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
                 ret: matches!(kind, "fexit" | "fr" | "kretfunc"),
             })
         }
+        "iter" | "it" => match parts.get(1..) {
+            Some([target]) if target.contains(['*', '?', '[']) => Err(error(format!(
+                "`{raw}`: iter probes take one iterator, not a wildcard"
+            ))),
+            Some([target]) if !target.is_empty() => one(ProbeKind::Iter {
+                target: (*target).to_owned(),
+            }),
+            Some([_, _, ..]) => Err(error(format!(
+                "`{raw}`: bpfhook trace does not pin iterators; write iter:TARGET"
+            ))),
+            _ => Err(error(format!(
+                "`{raw}`: expected iter:TARGET, e.g. iter:task"
+            ))),
+        },
         "uprobe" | "u" | "uretprobe" | "ur" => {
             let ret = kind.starts_with("ur");
             let (binary, target) = match parts.as_slice() {
@@ -372,11 +395,9 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
             }),
             _ => Err(error("bench probes must have a name".to_owned())),
         },
-        "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "test" => {
-            Err(error(format!(
-                "`{kind}` probes are not supported by bpfhook trace yet"
-            )))
-        }
+        "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "test" => Err(error(
+            format!("`{kind}` probes are not supported by bpfhook trace yet"),
+        )),
         _ => Err(error(format!("Invalid probe type: {kind}"))),
     }
 }
@@ -468,6 +489,7 @@ fn canonical_name(kind: &ProbeKind) -> String {
                 if *ret { "fexit" } else { "fentry" }
             )
         }
+        ProbeKind::Iter { target } => format!("iter:{target}"),
     }
 }
 

@@ -102,6 +102,12 @@ pub enum Hook {
         hook: String,
         sleepable: bool,
     },
+    /// A BPF iterator (`iter/task`): the program runs once per kernel object (task, file, vma,
+    /// map…) each time its iterator file is read; `target` is the kernel's `bpf_iter_TARGET`.
+    Iter {
+        target: String,
+        sleepable: bool,
+    },
     Xdp {
         frags: bool,
     },
@@ -133,7 +139,7 @@ pub enum Hook {
 pub enum HookError {
     #[error(
         "unknown section `{0}`: not a program type bpfhook can attach (expected e.g. tracepoint/CAT/NAME, \
-         raw_tp/NAME, kprobe/FN, uprobe/PATH:FN, fentry/FN, lsm/HOOK, xdp, tc/ingress, socket, sockops, \
+         raw_tp/NAME, kprobe/FN, uprobe/PATH:FN, fentry/FN, lsm/HOOK, iter/task, xdp, tc/ingress, socket, sockops, \
          cgroup_skb/ingress, cgroup/connect4, perf_event, sk_msg, sk_skb/stream_verdict)"
     )]
     UnknownSection(String),
@@ -228,6 +234,10 @@ impl Hook {
                 hook: target("expected lsm/HOOK")?.to_owned(),
                 sleepable: kind.ends_with(".s"),
             },
+            "iter" | "iter.s" => Hook::Iter {
+                target: target("expected iter/TARGET, e.g. iter/task")?.to_owned(),
+                sleepable: kind.ends_with(".s"),
+            },
             // `xdp/cpumap` and `xdp/devmap` programs run from map entries, not from a hook.
             "xdp" | "xdp.frags" if !matches!(rest, Some("cpumap" | "devmap")) => Hook::Xdp {
                 frags: kind == "xdp.frags",
@@ -289,6 +299,7 @@ impl Hook {
             Hook::Fentry { .. } => "fentry",
             Hook::Fexit { .. } => "fexit",
             Hook::Lsm { .. } => "lsm",
+            Hook::Iter { .. } => "iter",
             Hook::Xdp { .. } => "xdp",
             Hook::Tc { .. } => "tc",
             Hook::SocketFilter => "socket",
@@ -326,6 +337,7 @@ impl Hook {
             Hook::Fentry { sleepable, .. } => ["fentry", "fentry.s"][*sleepable as usize],
             Hook::Fexit { sleepable, .. } => ["fexit", "fexit.s"][*sleepable as usize],
             Hook::Lsm { sleepable, .. } => ["lsm", "lsm.s"][*sleepable as usize],
+            Hook::Iter { sleepable, .. } => ["iter", "iter.s"][*sleepable as usize],
             Hook::SocketFilter => "socket",
             Hook::SockOps => "sockops",
             Hook::CgroupSkb { .. } => "cgroup/skb",
@@ -479,6 +491,7 @@ impl fmt::Display for Hook {
                 write!(f, "{kind}:{function}")
             }
             Hook::Lsm { hook, .. } => write!(f, "{kind}:{hook}"),
+            Hook::Iter { target, .. } => write!(f, "{kind}:{target}"),
             Hook::Tc { direction: Some(d) } | Hook::CgroupSkb { direction: Some(d) } => {
                 write!(f, "{kind}:{}", d.as_str())
             }
@@ -565,6 +578,18 @@ mod tests {
             }
         );
         assert_eq!(parse("lsm/file_open").to_string(), "lsm:file_open");
+        assert_eq!(
+            parse("iter/task_file"),
+            Hook::Iter {
+                target: "task_file".into(),
+                sleepable: false
+            }
+        );
+        assert_eq!(parse("iter.s/task").to_string(), "iter:task");
+        assert!(matches!(
+            Hook::from_section("iter"),
+            Err(HookError::Incomplete { .. })
+        ));
     }
 
     #[test]

@@ -328,6 +328,19 @@ impl Manager {
         })
     }
 
+    /// A new reading of an attached iterator program (`iter/…`): reading the file to its end
+    /// runs the program over every object the iterator walks. None when `name` is not an
+    /// attached iterator.
+    pub fn open_iterator(&self, name: &str) -> Option<Result<std::fs::File, AttachError>> {
+        let (_, _, attachments) = self
+            .attached()
+            .find(|(status, ..)| status.name == name && matches!(status.hook, Hook::Iter { .. }))?;
+        match attachments.first()? {
+            Attachment::Fd(link) => Some(crate::attach::iter::open(link.as_fd())),
+            _ => None,
+        }
+    }
+
     /// The kernel id of a program that was loaded and attached (what `bpfhook prog show` takes).
     pub fn program_id(&self, name: &str) -> Option<u32> {
         crate::sys::prog_info(self.program(name)?, &mut [], &mut [])

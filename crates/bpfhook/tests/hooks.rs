@@ -555,3 +555,69 @@ fn helper_probe_asks_the_program_type_given() {
     assert!(!has_helper(Helper::GetFuncIp as u32));
     assert!(!has_helper_in(HelperContext::Probe, 100_000));
 }
+
+#[test]
+fn iterator_runs_once_per_task_when_its_file_is_read() {
+    let attached = attach("iter", &["iter_tasks"], AttachOptions::default());
+    let manager = match (features::check(Feature::Iter), attached) {
+        (Ok(()), Ok(manager)) => manager,
+        (Ok(()), Err(e)) => panic!("the probe says iterators work, but attaching failed: {e}"),
+        (Err(missing), result) => {
+            let message = result
+                .err()
+                .expect("attached without iterators")
+                .to_string();
+            assert!(message.contains(&missing.reason), "{message}");
+            return;
+        }
+    };
+    assert_eq!(
+        count(&manager, "counts", 1),
+        0,
+        "ran before its file was read"
+    );
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut manager
+            .open_iterator("iter_tasks")
+            .expect("an attached iterator")
+            .expect("BPF_ITER_CREATE"),
+        &mut text,
+    )
+    .expect("reading the iterator");
+    let lines: Vec<u64> = text.lines().map(|l| l.parse().expect("a number")).collect();
+    // This process and its threads are tasks too: the walk is never empty.
+    assert!(lines.len() >= 2, "walked {} tasks: {text}", lines.len());
+    assert_eq!(
+        lines,
+        (0..lines.len() as u64).collect::<Vec<_>>(),
+        "one line per task, in order"
+    );
+    assert_eq!(count(&manager, "counts", 1), lines.len() as u64);
+    // A second reading walks again.
+    let again = manager
+        .open_iterator("iter_tasks")
+        .expect("attached")
+        .expect("opened");
+    assert!(
+        std::io::read_to_string(again)
+            .expect("read")
+            .lines()
+            .count()
+            >= 2
+    );
+    assert!(manager.open_iterator("no_such_program").is_none());
+}
+
+#[test]
+fn an_iterator_the_kernel_lacks_is_named_before_loading() {
+    let error = attach("iter", &["iter_missing"], AttachOptions::default())
+        .err()
+        .expect("no kernel has a no_such_iterator iterator")
+        .to_string();
+    assert!(
+        error.contains("BPF iterator `no_such_iterator` does not exist"),
+        "{error}"
+    );
+    assert!(!program_loaded("iter_missing"));
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use bpfhook::decode::RecordDecoder;
 use bpfhook::events::{EventLoop, EventOptions, SeqOffset};
 use bpfhook::inspect::maps::OpenMap;
@@ -99,6 +99,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     if !args.no_events && !args.quiet {
         out.record_type()?;
+    }
+    // Iterators run when read: once each, now that everything is attached (as `bpftool iter
+    // pin` then `cat` would).
+    for status in manager.status() {
+        if let Some(file) = manager.open_iterator(&status.name) {
+            let text = std::io::read_to_string(file?)
+                .with_context(|| format!("reading the iterator of {}", status.name))?;
+            out.iterator(&status.name, &text)?;
+        }
     }
     out.flush()?;
 

@@ -44,6 +44,16 @@ impl<W: Write> Output<W> {
         Ok(())
     }
 
+    /// What an iterator program wrote into its file (bpf_seq_printf) on one walk: as is in
+    /// text, one object with the whole text in JSON.
+    pub fn iterator(&mut self, program: &str, text: &str) -> Result<()> {
+        if self.json {
+            return self.line(json!({"type": "iterator", "program": program, "text": text}));
+        }
+        self.out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+
     /// Detach notices exist in JSON only: in text, the end of the output says as much.
     pub fn detached(&mut self, program: &str) -> Result<()> {
         if self.json {

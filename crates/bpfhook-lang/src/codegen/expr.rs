@@ -295,6 +295,9 @@ impl ProgramGen<'_> {
                 } => self.register_args(&args.clone()),
                 _ => self.read_place(Place::Ctx(0), ty),
             },
+            Builtin::Ctx if self.context.iterator_ctx().is_some() => {
+                self.read_place(Place::Ctx(0), ty)
+            }
             Builtin::Ctx => {
                 self.b.mov64_reg(R0, R6);
                 self.spill(R0)
@@ -373,6 +376,11 @@ impl ProgramGen<'_> {
     pub(super) fn place(&mut self, expr: &Expr) -> Option<Place> {
         match &expr.kind {
             ExprKind::Identifier(name) if name == "args" && self.context.has_args_struct() => {
+                Some(Place::Ctx(0))
+            }
+            ExprKind::Identifier(name)
+                if name == "ctx" && self.context.iterator_ctx().is_some() =>
+            {
                 Some(Place::Ctx(0))
             }
             ExprKind::Field { base, field, .. } => {

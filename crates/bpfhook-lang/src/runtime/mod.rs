@@ -68,6 +68,12 @@ pub enum RuntimeError {
         log: String,
         log_size: u64,
     },
+    /// An iterator whose reading failed (the kernel stopped it, or it could not be opened).
+    #[error("{probe}: reading the iterator: {error}")]
+    Iterator {
+        probe: String,
+        error: std::io::Error,
+    },
     #[error("{0}")]
     Child(String),
     #[error("{0}")]
@@ -320,7 +326,7 @@ pub fn run(
             .collect(),
         pcaps,
         exit_code: None,
-        in_end: false,
+        shows_past_exit: false,
         unsafe_calls: options.unsafe_calls,
         warnings: options.warnings,
         stop: Arc::clone(&options.stop),
@@ -347,10 +353,16 @@ pub fn run(
     if let Some(child) = child.as_mut() {
         child.release().map_err(RuntimeError::Child)?;
     }
-    // A program of only begin/end probes ends by itself; one waiting for a signal does not.
-    let only_run_once =
-        options.bench || attached.is_empty() && !run_once.iter().any(|(k, ..)| *k == usr1);
     session.drain(output)?;
+    let is_iterator = |p: &&&CompiledProbe| matches!(p.instance.kind, ProbeKind::Iter { .. });
+    if !options.bench {
+        let iterators: Vec<_> = attached.iter().filter(is_iterator).collect();
+        session.run_iterators(&iterators, output)?;
+    }
+    // A program of only begin/end probes and iterators ends by itself; one waiting for a
+    // signal does not.
+    let only_run_once = options.bench
+        || attached.iter().all(|p| is_iterator(&p)) && !run_once.iter().any(|(k, ..)| *k == usr1);
     if options.bench {
         let benches: Vec<(String, std::os::fd::BorrowedFd<'_>)> = run_once
             .iter()
@@ -383,7 +395,7 @@ pub fn run(
     } else {
         session.drain(output)?;
     }
-    session.in_end = true;
+    session.shows_past_exit = true;
     run(&ProbeKind::End)?;
     session.drain(output)?;
     session.print_all_maps(output)?;
@@ -454,8 +466,9 @@ struct Session<'a> {
     formats: Vec<Option<Format>>,
     pcaps: pcap::PcapFiles,
     exit_code: Option<i32>,
-    /// End probes run: their records show even after `exit()`.
-    in_end: bool,
+    /// End probes or iterators run: their records show even after `exit()` (an iterator's
+    /// output is all it walked, as its file's contents are in bpftrace).
+    shows_past_exit: bool,
     unsafe_calls: bool,
     warnings: bool,
     /// The run's stop flag (a signal): records still queued then are dropped.
@@ -501,9 +514,44 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// Reads each iterator to its end (which runs its program over every object), printing
+    /// what it emits meanwhile: a reader thread keeps the ring buffer from filling up while
+    /// the kernel walks. The programs write nothing into the file itself; what they print
+    /// goes through the ring buffer as every probe's does.
+    fn run_iterators(
+        &mut self,
+        iterators: &[&&CompiledProbe],
+        output: &mut dyn Output,
+    ) -> Result<(), RuntimeError> {
+        self.shows_past_exit = true;
+        for probe in iterators {
+            let failed = |error| RuntimeError::Iterator {
+                probe: probe.instance.name.clone(),
+                error,
+            };
+            let mut file = match self.manager.open_iterator(&probe.program) {
+                Some(Ok(file)) => file,
+                Some(Err(error)) => return Err(failed(std::io::Error::other(error.to_string()))),
+                None => return Err(failed(std::io::Error::other("not attached"))),
+            };
+            let reader = std::thread::spawn(move || std::io::copy(&mut file, &mut std::io::sink()));
+            while !reader.is_finished() {
+                self.poll(output, Duration::from_millis(10))?;
+            }
+            match reader.join() {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => return Err(failed(error)),
+                Err(_) => return Err(failed(std::io::Error::other("the reader thread panicked"))),
+            }
+            self.drain(output)?;
+        }
+        self.shows_past_exit = false;
+        Ok(())
+    }
+
     /// One record from the `events` ring buffer.
     fn handle(&mut self, record: &[u8], output: &mut dyn Output) -> Result<(), RuntimeError> {
-        if self.exit_code.is_some() && !self.in_end {
+        if self.exit_code.is_some() && !self.shows_past_exit {
             // After exit() the script is over until its end probes run (as in bpftrace).
             return Ok(());
         }

@@ -60,6 +60,16 @@ impl Checker {
                 }
             }
         }
+        if let ProbeKind::Iter { target } = &instance.kind {
+            let context = BaseType::Struct(format!("bpf_iter__{target}"));
+            match self.kernel.lookup(&context, false, None) {
+                Ok(Type::Record(ctx)) => self.context = ProbeContext::Iterator { ctx: Some(ctx) },
+                _ => {
+                    let span = probe.attach_points.first().map_or(probe.span, |a| a.span);
+                    self.error(span, format!("iter:{target}: the kernel's BTF has no such iterator (no struct bpf_iter__{target}; see `bpftrace -l 'iter:*'`)"));
+                }
+            }
+        }
         if let Some(predicate) = &probe.predicate {
             let ty = self.expr(predicate);
             if !ty.is_scalar() {
@@ -1418,6 +1428,10 @@ impl Checker {
                 Type::U64
             }
             Builtin::Curtask => self.curtask_type(),
+            Builtin::Ctx => match self.context.iterator_ctx() {
+                Some(ctx) => Type::Record(ctx.clone()),
+                None => Type::U64,
+            },
             Builtin::Kstack => Type::Kstack(self.stack_spec(&[], span)),
             Builtin::Ustack => Type::Ustack(self.stack_spec(&[], span)),
             Builtin::Cpid if !self.has_child => {

@@ -41,6 +41,9 @@ pub enum ProbeContext {
         args: Option<Rc<Record>>,
         retval: Type,
     },
+    /// A BPF iterator: `ctx` is the kernel's `struct bpf_iter__TARGET` (typed from BTF), read
+    /// in place; its object pointer is NULL on the last call.
+    Iterator { ctx: Option<Rc<Record>> },
 }
 
 impl ProbeContext {
@@ -63,6 +66,7 @@ impl ProbeContext {
                 args: None,
                 retval: Type::I64,
             },
+            ProbeKind::Iter { .. } => ProbeContext::Iterator { ctx: None },
             _ => ProbeContext::None,
         })
     }
@@ -74,6 +78,14 @@ impl ProbeContext {
                 | ProbeContext::Trampoline { args: Some(_), .. }
                 | ProbeContext::RawTracepoint { args: Some(_) }
         )
+    }
+
+    /// An iterator's context record, which `ctx` stands for in place.
+    pub fn iterator_ctx(&self) -> Option<&Rc<Record>> {
+        match self {
+            ProbeContext::Iterator { ctx } => ctx.as_ref(),
+            _ => None,
+        }
     }
 
     /// Where fexit's return value is: after the arguments.

@@ -6,6 +6,7 @@
 //! fds, netlink TC filters, sockmap attachments), each of which detaches when dropped.
 
 mod cgroup;
+pub mod iter;
 mod perf_event;
 mod perf_link;
 mod socket;
@@ -132,6 +133,9 @@ pub enum Target {
     Lsm {
         hook: String,
     },
+    Iter {
+        target: String,
+    },
     Xdp {
         iface: String,
         mode: XdpMode,
@@ -192,6 +196,7 @@ impl fmt::Display for Target {
             Target::Fentry { function } => write!(f, "fentry:{function}"),
             Target::Fexit { function } => write!(f, "fexit:{function}"),
             Target::Lsm { hook } => write!(f, "lsm:{hook}"),
+            Target::Iter { target } => write!(f, "iter:{target}"),
             Target::Xdp { iface, mode } => {
                 write!(f, "xdp:{iface}")?;
                 match mode {
@@ -293,6 +298,7 @@ pub fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<Target, AttachError>
         Hook::Kprobe { .. } | Hook::Fentry { .. } | Hook::Fexit { .. } | Hook::Lsm { .. } => {
             tracing::resolve(hook)
         }
+        Hook::Iter { target, .. } => iter::resolve(target),
         Hook::Uprobe { .. } => uprobe::resolve(hook, opts).map(Target::Uprobe),
         Hook::UprobeMulti { .. } => uprobe::resolve_multi(hook, opts).map(Target::UprobeMulti),
         Hook::Xdp { .. } => xdp::resolve(opts),
@@ -323,6 +329,7 @@ pub fn load_and_attach(
         Target::BtfTracepoint { name } => Some(format!("btf_trace_{name}")),
         Target::Fentry { function } | Target::Fexit { function } => Some(function.clone()),
         Target::Lsm { hook } => Some(format!("bpf_lsm_{hook}")),
+        Target::Iter { target } => Some(iter::btf_name(target)),
         _ => None,
     };
     let load_for = match (&attach_to, target) {
@@ -330,13 +337,17 @@ pub fn load_and_attach(
         (None, Target::UprobeMulti(_)) => LoadFor::UprobeMulti,
         (None, _) => LoadFor::Section,
     };
-    let program = object
-        .load_program(name, load_for)
-        .map_err(|e| load_error(e, attach_to.is_some()))?;
+    let program = object.load_program(name, load_for).map_err(|e| {
+        load_error(
+            e,
+            attach_to.is_some() && !matches!(target, Target::Iter { .. }),
+        )
+    })?;
     let fd = program.as_fd();
     let attachments = match target {
         Target::Uprobe(t) => fds(uprobe::attach(fd, t)?),
         Target::UprobeMulti(t) => fds(vec![uprobe::attach_multi(fd, t)?]),
+        Target::Iter { target } => fds(vec![iter::attach(fd, target)?]),
         Target::Xdp { iface, mode } => fds(xdp::attach(fd, iface, *mode)?),
         Target::Tc {
             iface,

@@ -75,7 +75,11 @@ pub(super) fn resolve(hook: &Hook) -> Result<Target, AttachError> {
 }
 
 /// Checks a function is in the kernel's BTF (which fentry/fexit/LSM/tp_btf attach by).
-fn btf_function(btf_name: &str, what: &'static str, shown: &str) -> Result<(), AttachError> {
+pub(super) fn btf_function(
+    btf_name: &str,
+    what: &'static str,
+    shown: &str,
+) -> Result<(), AttachError> {
     match attach_btf_id(btf_name) {
         Ok(_) => Ok(()),
         Err(ProgramLoadError::NoAttachTarget(_)) => Err(AttachError::Missing {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::btf::BtfError;
 
+pub(crate) const KIND_STRUCT: u32 = 4;
 pub(crate) const KIND_TYPEDEF: u32 = 8;
 pub(crate) const KIND_FUNC: u32 = 12;
 

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::kernel_functions::{LSM_PREFIX, RAW_TRACEPOINT_PREFIX};
+use super::kernel_functions::{ITERATOR_PREFIX, LSM_PREFIX, RAW_TRACEPOINT_PREFIX};
 use super::tracepoints::{TracepointField, TracepointFormat};
 use super::uprobes::{ElfBinary, ElfFunction};
 use super::usdt::{self, UsdtProbe};
@@ -126,6 +126,17 @@ impl Formatter {
                     .find_in_vmlinux(BtfKind::Func, &format!("{LSM_PREFIX}{target}"))?
                     .ok_or_else(|| no_such(hook, "see `bpfhook list 'lsm:*'`"))?;
                 declare(&found, &mut text)?;
+            }
+            HookKind::Iter => {
+                let found = self
+                    .find_in_vmlinux(BtfKind::Struct, &format!("{ITERATOR_PREFIX}{target}"))?
+                    .ok_or_else(|| no_such(hook, "see `bpfhook list 'iter:*'`"))?;
+                declare(&found, &mut text)?;
+                writeln!(
+                    text,
+                    "// the program's context, once per object (and once with NULL at the end)"
+                )
+                .map_err(DiscoverError::Write)?;
             }
             HookKind::Software | HookKind::Hardware => {
                 let event = PerfEventKind::parse(&format!("{kind_name}:{target}"))

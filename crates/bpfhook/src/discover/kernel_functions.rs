@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::DiscoverError;
-use crate::btf::scan::{KernelBtfFiles, KIND_FUNC, KIND_TYPEDEF};
+use crate::btf::scan::{KernelBtfFiles, KIND_FUNC, KIND_STRUCT, KIND_TYPEDEF};
 use crate::kernel::kallsyms::{Kallsyms, KernelSymbol};
 
 /// Where the kprobe-able names came from.
@@ -93,6 +93,20 @@ pub const LSM_PREFIX: &str = "bpf_lsm_";
 /// such as `sys_enter_openat`, which exist only in tracefs, are rightly absent.
 pub const RAW_TRACEPOINT_PREFIX: &str = "btf_trace_";
 
+/// Each BPF iterator target `T` has a context struct `bpf_iter__T` in vmlinux's BTF (open-coded
+/// iterators' structs, `bpf_iter_num`, have one underscore).
+pub const ITERATOR_PREFIX: &str = "bpf_iter__";
+
+/// The hooks one walk of the BTF names, borrowed from the mapped files.
+pub struct BtfHooks<'a> {
+    /// Functions (BTF FUNC), vmlinux first, then modules.
+    pub functions: Vec<BtfName<'a>>,
+    /// Raw tracepoints (`btf_trace_*` typedefs, prefix stripped).
+    pub raw_tracepoints: Vec<BtfName<'a>>,
+    /// BPF iterator targets of vmlinux (`bpf_iter__*` structs, prefix stripped).
+    pub iterators: Vec<&'a str>,
+}
+
 /// What the BTF walk found, borrowed from the mapped files.
 pub struct BtfFunctions {
     files: KernelBtfFiles,
@@ -113,25 +127,34 @@ impl BtfFunctions {
         })
     }
 
-    /// Functions (BTF FUNC), vmlinux first, then modules; and the raw tracepoints
-    /// (`btf_trace_*` typedefs, prefix stripped). One walk collects both.
-    pub fn functions_and_raw_tracepoints(
-        &self,
-    ) -> Result<(Vec<BtfName<'_>>, Vec<BtfName<'_>>), DiscoverError> {
-        let mut functions = Vec::with_capacity(80_000);
-        let mut raw_tracepoints = Vec::with_capacity(2_000);
-        self.files
-            .for_each_name(&[KIND_FUNC, KIND_TYPEDEF], |module, kind, name| {
+    /// Every function, raw tracepoint and iterator the kernel's BTF names, in one walk.
+    pub fn hooks(&self) -> Result<BtfHooks<'_>, DiscoverError> {
+        let mut hooks = BtfHooks {
+            functions: Vec::with_capacity(80_000),
+            raw_tracepoints: Vec::with_capacity(2_000),
+            iterators: Vec::new(),
+        };
+        self.files.for_each_name(
+            &[KIND_FUNC, KIND_TYPEDEF, KIND_STRUCT],
+            |module, kind, name| {
                 if kind == KIND_FUNC {
-                    functions.push(BtfName { module, name });
-                } else if let Some(tracepoint) = name.strip_prefix(RAW_TRACEPOINT_PREFIX) {
-                    raw_tracepoints.push(BtfName {
-                        module,
-                        name: tracepoint,
-                    });
+                    hooks.functions.push(BtfName { module, name });
+                } else if kind == KIND_TYPEDEF {
+                    if let Some(tracepoint) = name.strip_prefix(RAW_TRACEPOINT_PREFIX) {
+                        hooks.raw_tracepoints.push(BtfName {
+                            module,
+                            name: tracepoint,
+                        });
+                    }
+                } else if let Some(target) = name.strip_prefix(ITERATOR_PREFIX) {
+                    // `bpf_iter__task__safe_trusted` and the like are the verifier's, not targets.
+                    if module.is_none() && !target.contains("__") {
+                        hooks.iterators.push(target);
+                    }
                 }
-            })?;
-        Ok((functions, raw_tracepoints))
+            },
+        )?;
+        Ok(hooks)
     }
 }
 

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 pub use format::Formatter;
 pub use glob::{Glob, GlobError};
 pub use kernel_functions::{
-    is_kprobe_candidate, BtfFunctions, BtfName, KprobeFunctions, KprobeSource, LSM_PREFIX,
-    RAW_TRACEPOINT_PREFIX,
+    is_kprobe_candidate, BtfFunctions, BtfHooks, BtfName, KprobeFunctions, KprobeSource,
+    ITERATOR_PREFIX, LSM_PREFIX, RAW_TRACEPOINT_PREFIX,
 };
 pub use tracepoints::{
     available_events, exists as tracepoint_exists, parse_events, TracepointField, TracepointFormat,
@@ -50,6 +50,7 @@ pub enum HookKind {
     Fentry,
     Fexit,
     Lsm,
+    Iter,
     Software,
     Hardware,
     Uprobe,
@@ -59,7 +60,7 @@ pub enum HookKind {
 
 impl HookKind {
     /// Every kind, in listing order.
-    pub const ALL: [HookKind; 12] = [
+    pub const ALL: [HookKind; 13] = [
         HookKind::Tracepoint,
         HookKind::RawTracepoint,
         HookKind::Kprobe,
@@ -67,6 +68,7 @@ impl HookKind {
         HookKind::Fentry,
         HookKind::Fexit,
         HookKind::Lsm,
+        HookKind::Iter,
         HookKind::Software,
         HookKind::Hardware,
         HookKind::Uprobe,
@@ -83,6 +85,7 @@ impl HookKind {
             HookKind::Fentry => "fentry",
             HookKind::Fexit => "fexit",
             HookKind::Lsm => "lsm",
+            HookKind::Iter => "iter",
             HookKind::Software => "software",
             HookKind::Hardware => "hardware",
             HookKind::Uprobe => "uprobe",
@@ -100,6 +103,7 @@ impl HookKind {
             "kr" => HookKind::Kretprobe,
             "kfunc" | "f" => HookKind::Fentry,
             "kretfunc" | "fr" => HookKind::Fexit,
+            "it" => HookKind::Iter,
             "s" => HookKind::Software,
             "h" => HookKind::Hardware,
             "u" => HookKind::Uprobe,
@@ -116,6 +120,7 @@ impl HookKind {
             HookKind::Kprobe | HookKind::Kretprobe => Some(Feature::Kprobes),
             HookKind::Fentry | HookKind::Fexit => Some(Feature::Fentry),
             HookKind::Lsm => Some(Feature::Lsm),
+            HookKind::Iter => Some(Feature::Iter),
             HookKind::Uprobe | HookKind::Uretprobe | HookKind::Usdt => Some(Feature::Uprobes),
             _ => None,
         }
@@ -140,7 +145,7 @@ impl fmt::Display for HookKind {
 pub enum DiscoverError {
     #[error(transparent)]
     Glob(#[from] GlobError),
-    #[error("unknown hook kind `{0}` (known: tracepoint, rawtracepoint, kprobe, kretprobe, fentry, fexit, lsm, software, hardware, uprobe, uretprobe, usdt)")]
+    #[error("unknown hook kind `{0}` (known: tracepoint, rawtracepoint, kprobe, kretprobe, fentry, fexit, lsm, iter, software, hardware, uprobe, uretprobe, usdt)")]
     UnknownKind(String),
     #[error("reading {}: {source}", path.display())]
     Io {
@@ -216,7 +221,7 @@ pub fn list(
     // Sources shared by several kinds, read on first need. The BTF names borrow from the
     // mapped files, which therefore live in a cell declared before them.
     let btf_files: OnceCell<BtfFunctions> = OnceCell::new();
-    let mut btf_names: Option<(Vec<BtfName<'_>>, Vec<BtfName<'_>>)> = None;
+    let mut btf_hooks: Option<BtfHooks<'_>> = None;
     let mut kprobes: Option<KprobeFunctions> = None;
     // Probe features before opening any source: a trampoline probe parses the kernel's BTF,
     // and done first its transient memory is freed before the sources are mapped, which keeps
@@ -254,17 +259,21 @@ pub fn list(
                     }
                 }
             }
-            HookKind::RawTracepoint | HookKind::Fentry | HookKind::Fexit | HookKind::Lsm => {
-                if btf_names.is_none() {
+            HookKind::RawTracepoint
+            | HookKind::Fentry
+            | HookKind::Fexit
+            | HookKind::Lsm
+            | HookKind::Iter => {
+                if btf_hooks.is_none() {
                     if btf_files.get().is_none() {
                         let _ = btf_files.set(BtfFunctions::open()?);
                     }
                     if let Some(files) = btf_files.get() {
-                        btf_names = Some(files.functions_and_raw_tracepoints()?);
+                        btf_hooks = Some(files.hooks()?);
                     }
                 }
-                if let Some((functions, raw_tracepoints)) = &btf_names {
-                    list_btf_kind(kind, functions, raw_tracepoints, &mut lines)?;
+                if let Some(hooks) = &btf_hooks {
+                    list_btf_kind(kind, hooks, &mut lines)?;
                 }
             }
             HookKind::Software | HookKind::Hardware => {
@@ -355,13 +364,12 @@ pub fn binary_for(kind: HookKind, options: &ListOptions) -> Option<String> {
 
 fn list_btf_kind<F: FnMut(&str) -> std::io::Result<()>>(
     kind: HookKind,
-    functions: &[BtfName<'_>],
-    raw_tracepoints: &[BtfName<'_>],
+    hooks: &BtfHooks<'_>,
     lines: &mut Lines<'_, F>,
 ) -> Result<(), DiscoverError> {
     match kind {
         HookKind::RawTracepoint => {
-            for tracepoint in raw_tracepoints {
+            for tracepoint in &hooks.raw_tracepoints {
                 lines.emit_named("rawtracepoint:", tracepoint)?;
             }
         }
@@ -371,16 +379,21 @@ fn list_btf_kind<F: FnMut(&str) -> std::io::Result<()>>(
             } else {
                 "fexit:"
             };
-            for function in functions {
+            for function in &hooks.functions {
                 lines.emit_named(prefix, function)?;
             }
         }
         HookKind::Lsm => {
             // LSM hooks live in vmlinux only.
-            for function in functions.iter().filter(|f| f.module.is_none()) {
+            for function in hooks.functions.iter().filter(|f| f.module.is_none()) {
                 if let Some(hook) = function.name.strip_prefix(LSM_PREFIX) {
                     lines.emit(&["lsm:", hook])?;
                 }
+            }
+        }
+        HookKind::Iter => {
+            for target in &hooks.iterators {
+                lines.emit(&["iter:", target])?;
             }
         }
         _ => {}

@@ -24,6 +24,8 @@ pub enum Feature {
     BtfTracepoint,
     /// uprobe.multi links: many functions of a binary on one link (Linux 6.6).
     UprobeMulti,
+    /// BPF iterators (`iter/task`…): Linux 5.8.
+    Iter,
 }
 
 impl Feature {
@@ -35,6 +37,7 @@ impl Feature {
             Feature::Lsm => "BPF LSM",
             Feature::BtfTracepoint => "BTF tracepoints (tp_btf)",
             Feature::UprobeMulti => "uprobe_multi links",
+            Feature::Iter => "BPF iterators",
         }
     }
 }
@@ -54,6 +57,7 @@ pub fn check(feature: Feature) -> Result<(), MissingFeature> {
     static LSM: OnceLock<Result<(), String>> = OnceLock::new();
     static BTF_TRACEPOINT: OnceLock<Result<(), String>> = OnceLock::new();
     static UPROBE_MULTI: OnceLock<Result<(), String>> = OnceLock::new();
+    static ITER: OnceLock<Result<(), String>> = OnceLock::new();
     let cell = match feature {
         Feature::Kprobes => &KPROBES,
         Feature::Uprobes => &UPROBES,
@@ -61,6 +65,7 @@ pub fn check(feature: Feature) -> Result<(), MissingFeature> {
         Feature::Lsm => &LSM,
         Feature::BtfTracepoint => &BTF_TRACEPOINT,
         Feature::UprobeMulti => &UPROBE_MULTI,
+        Feature::Iter => &ITER,
     };
     cell.get_or_init(|| probe(feature))
         .clone()
@@ -98,6 +103,19 @@ fn probe(feature: Feature) -> Result<(), String> {
             &["btf_trace_sys_enter", "btf_trace_sched_switch"],
         ),
         Feature::UprobeMulti => probe_uprobe_multi(),
+        // Iterators run from a read(), not from a trampoline: they load where trampolines don't.
+        Feature::Iter => probe_btf_program(
+            bpf_prog_type::BPF_PROG_TYPE_TRACING,
+            bpf_attach_type::BPF_TRACE_ITER,
+            &["bpf_iter_task"],
+            |errno| {
+                format!(
+                    "an iter/task program does not load ({}): Linux 5.8 has them",
+                    errno.map_or("no errno".into(), |e| std::io::Error::from_raw_os_error(e)
+                        .to_string())
+                )
+            },
+        ),
     }
 }
 
@@ -216,11 +234,21 @@ fn probe_pmu(pmu: &str, config: &str, instead: &str) -> Result<(), String> {
     ))
 }
 
-/// Loads `r0 = 0; exit` at the first of `targets` found in the kernel's BTF.
 fn probe_trampoline(
     prog_type: bpf_prog_type,
     attach_type: bpf_attach_type,
     targets: &[&str],
+) -> Result<(), String> {
+    probe_btf_program(prog_type, attach_type, targets, explain_trampoline_error)
+}
+
+/// Loads `r0 = 0; exit` at the first of `targets` found in the kernel's BTF; a refusal is
+/// worded by `explain` from its errno.
+fn probe_btf_program(
+    prog_type: bpf_prog_type,
+    attach_type: bpf_attach_type,
+    targets: &[&str],
+    explain: fn(Option<i32>) -> String,
 ) -> Result<(), String> {
     // A name-only walk of the BTF: a full parse would cost `bpfhook list` ~20 ms and ~13 MB.
     let mut attach_btf_id = None;
@@ -247,7 +275,7 @@ fn probe_trampoline(
     };
     match prog_load(&probe, None) {
         Ok(_fd) => Ok(()),
-        Err(e) => Err(explain_trampoline_error(e.error.raw_os_error())),
+        Err(e) => Err(explain(e.error.raw_os_error())),
     }
 }
 

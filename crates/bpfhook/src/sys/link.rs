@@ -80,6 +80,16 @@ pub fn uprobe_multi_link(
     Ok(unsafe { owned_fd(fd) })
 }
 
+/// `BPF_ITER_CREATE`: a new file of an iterator link; each read of it runs the program over
+/// the next kernel objects, and what the program writes (bpf_seq_printf) is what read returns.
+pub fn iter_create(link: BorrowedFd<'_>) -> Result<OwnedFd, SyscallError> {
+    let mut attr = zeroed_attr();
+    attr.iter_create.link_fd = link.as_raw_fd() as u32;
+    let fd = bpf(bpf_cmd::BPF_ITER_CREATE, &mut attr, "BPF_ITER_CREATE")?;
+    // SAFETY: on success BPF_ITER_CREATE returns a new file descriptor.
+    Ok(unsafe { owned_fd(fd) })
+}
+
 /// `BPF_RAW_TRACEPOINT_OPEN`: a raw tracepoint by name, or (with None) the target a tracing
 /// program was loaded for.
 pub fn raw_tracepoint_open(

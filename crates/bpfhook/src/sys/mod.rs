@@ -13,8 +13,8 @@ use std::path::Path;
 use aya_obj::generated::{bpf_attr, bpf_cmd};
 
 pub use link::{
-    link_create, perf_event_open, perf_event_set_bpf, prog_attach, raw_tracepoint_open,
-    uprobe_multi_link, LinkTarget,
+    iter_create, link_create, perf_event_open, perf_event_set_bpf, prog_attach,
+    raw_tracepoint_open, uprobe_multi_link, LinkTarget,
 };
 pub use load::{btf_load, map_create, map_freeze, prog_load, MapCreate, ProgramLoad};
 
