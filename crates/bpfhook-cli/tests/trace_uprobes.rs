@@ -3,9 +3,11 @@
 
 mod trace_support;
 
+use std::path::PathBuf;
+
 use bpfhook::discover::ElfBinary;
 use bpfhook_testkit::{shell_script, test_binary, test_binary_with, TempPath};
-use trace_support::trace;
+use trace_support::{trace, trace_with_env};
 
 /// `echo go | BINARY ARGS` in a shell: the target waits for the line, so it runs once
 /// attached. The script file lives as long as the returned guard.
@@ -336,4 +338,94 @@ fn a_wildcard_binary_with_a_pid_probes_the_process_files_and_ends_with_it() {
         Err(_) => assert_eq!(links.len(), 2, "{links:?}"),
     }
     assert!(rest.contains("@calls: 8"), "{rest}\n{err}");
+}
+
+/// The user stacks a uprobe on inline_target's leaf prints: `ustack`, then `ustack(2)`, each
+/// frame a trimmed line. The leaf's return address lies in code inlined from two functions.
+fn inlined_stacks(config: &str, env: &[(&str, &str)]) -> (Vec<String>, Vec<String>, PathBuf) {
+    let target = test_binary_with("inline_target", &["-O2", "-fno-omit-frame-pointer"]);
+    let (_file, lingering) = shell_script(&format!("(echo go; sleep 1) | {}", target.display()));
+    // The first call only (its argument is the target's argc).
+    let script = format!(
+        r#"{config} uprobe:{}:bpfhook_leaf_fn /curtask->real_parent->tgid == cpid && arg0 == 1/ {{ printf("<%s>\n<%s>\n", ustack, ustack(2)); exit(); }}"#,
+        target.display()
+    );
+    let (out, err, output) = trace_with_env(&["-c", &lingering, "-e", &script], env);
+    assert!(output.status.success(), "{err}");
+    let mut stacks = out.split('<').skip(1).map(|s| {
+        let (stack, _) = s.split_once('>').unwrap_or_else(|| panic!("{out}"));
+        stack
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    });
+    let (full, limited) = (stacks.next(), stacks.next());
+    (full.expect("a stack"), limited.expect("two stacks"), target)
+}
+
+/// `FILE:LINE` of the first line of inline_target.c holding `needle`.
+fn target_line(needle: &str) -> String {
+    let source = bpfhook_testkit::repo_root().join("tests/bin/inline_target.c");
+    let text = std::fs::read_to_string(&source).expect("reading the source");
+    let line = 1 + text.lines().position(|l| l.contains(needle)).expect(needle);
+    format!("{}:{line}", source.display())
+}
+
+#[test]
+fn user_stacks_show_the_functions_inlined_at_a_return_address_as_bpftrace_does() {
+    let (full, limited, _) = inlined_stacks("", &[]);
+    assert!(full[0].starts_with("bpfhook_leaf_fn+0@"), "{full:#?}");
+    assert_eq!(
+        full[1..3],
+        [
+            format!(
+                "[inlined] bpfhook_inlined_inner@{}",
+                target_line("return bpfhook_leaf_fn(x) ^")
+            ),
+            format!(
+                "[inlined] bpfhook_inlined_outer@{}",
+                target_line("return bpfhook_inlined_inner(x)")
+            ),
+        ],
+        "{full:#?}"
+    );
+    // The function's own line is the call site of the outermost inlined one.
+    let call = target_line("return bpfhook_inlined_outer(x)");
+    assert!(
+        full[3].starts_with("bpfhook_outer_fn+") && full[3].ends_with(&format!("@{call}")),
+        "{full:#?}"
+    );
+    assert!(full[4].starts_with("main+"), "{full:#?}");
+    // The limit counts addresses: two of them print four lines.
+    assert_eq!(limited, full[..4], "{limited:#?}");
+
+    // Without debug info, one line per address and no inlined functions.
+    let (plain, _, _) = inlined_stacks("config = { show_debug_info = 0 }", &[]);
+    assert_eq!(plain[0], "bpfhook_leaf_fn+0", "{plain:#?}");
+    assert!(plain[1].starts_with("bpfhook_outer_fn+"), "{plain:#?}");
+    assert!(!plain.iter().any(|l| l.contains("inlined")), "{plain:#?}");
+}
+
+#[test]
+fn perf_stack_mode_marks_inlined_functions_at_their_address() {
+    let (full, _, target) = inlined_stacks("", &[("BPFTRACE_STACK_MODE", "perf")]);
+    // `ADDRESS NAME (inlined)` for each, at the address of the frame they are in.
+    let fields: Vec<Vec<&str>> = full.iter().map(|l| l.split(' ').collect()).collect();
+    let address = fields[1][0];
+    assert!(u64::from_str_radix(address, 16).is_ok(), "{full:#?}");
+    assert_eq!(
+        full[1],
+        format!("{address} bpfhook_inlined_inner (inlined)")
+    );
+    assert_eq!(
+        full[2],
+        format!("{address} bpfhook_inlined_outer (inlined)")
+    );
+    assert_eq!(fields[3][0], address, "{full:#?}");
+    assert!(fields[3][1].starts_with("bpfhook_outer_fn+"), "{full:#?}");
+    assert_eq!(fields[3][2], format!("({})", target.display()), "{full:#?}");
+    // perf's mode names no source lines.
+    assert!(!full.iter().any(|l| l.contains('@')), "{full:#?}");
 }

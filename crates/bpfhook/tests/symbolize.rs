@@ -4,8 +4,10 @@
 use std::path::Path;
 
 use bpfhook::kernel::kallsyms::Kallsyms;
-use bpfhook::symbolize::{has_frame_pointers, KernelSymbolizer, UserSymbolizer};
-use bpfhook_testkit::{sh, TempPath};
+use bpfhook::symbolize::{
+    has_frame_pointers, InlinedFrame, KernelSymbolizer, SourceLine, UserSymbolizer,
+};
+use bpfhook_testkit::{repo_root, sh, test_binary_with, TempPath};
 use object::{Object, ObjectSymbol};
 
 #[test]
@@ -230,4 +232,60 @@ fn file_locations_give_the_build_id_and_offset_of_the_mapped_file() {
     let code = unsafe { std::slice::from_raw_parts(address as *const u8, 8) };
     let offset = at.file_offset as usize;
     assert_eq!(&exe[offset..offset + 8], code);
+}
+
+#[test]
+fn code_inlined_into_a_function_names_each_inlined_function_and_its_line() {
+    // Fixed addresses (-no-pie): the process runs the code where its file says.
+    let target = test_binary_with(
+        "inline_target",
+        &["-O2", "-fno-omit-frame-pointer", "-no-pie"],
+    );
+    let data = std::fs::read(&target).expect("reading the target");
+    let elf = object::File::parse(&*data).expect("parsing the target");
+    let outer = elf
+        .symbols()
+        .find(|s| s.name() == Ok("bpfhook_outer_fn"))
+        .expect("bpfhook_outer_fn");
+    // It waits for a line on stdin: mapped as long as we hold the pipe.
+    let mut child = std::process::Command::new(&target)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawning the target");
+    let mut symbolizer = UserSymbolizer::new();
+    let found: Vec<_> = (outer.address()..outer.address() + outer.size())
+        .map(|address| symbolizer.source_info(child.id(), address))
+        .collect();
+    drop(child.stdin.take());
+    child.wait().expect("the target ends");
+
+    let source = repo_root().join("tests/bin/inline_target.c");
+    let text = std::fs::read_to_string(&source).expect("reading the source");
+    let line_of = |needle: &str| SourceLine {
+        file: source.display().to_string(),
+        line: 1 + text.lines().position(|l| l.contains(needle)).expect(needle) as u32,
+    };
+    // Innermost first, each at the call it makes; the function's own line is the call site
+    // of the outermost.
+    let inlined = vec![
+        InlinedFrame {
+            function: "bpfhook_inlined_inner".into(),
+            line: Some(line_of("return bpfhook_leaf_fn(x) ^")),
+        },
+        InlinedFrame {
+            function: "bpfhook_inlined_outer".into(),
+            line: Some(line_of("return bpfhook_inlined_inner(x)")),
+        },
+    ];
+    let call = line_of("return bpfhook_inlined_outer(x)");
+    assert!(
+        found
+            .iter()
+            .any(|info| info.inlined == inlined && info.line.as_ref() == Some(&call)),
+        "{found:#?}"
+    );
+    // Its prologue is its own code, not inlined.
+    assert_eq!(found[0].inlined, []);
+    assert!(found[0].line.is_some(), "{found:#?}");
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use bpfhook::symbolize::{KernelSymbolizer, UserSymbolizer};
+use bpfhook::symbolize::{KernelSymbolizer, SourceInfo, SourceLine, UserSymbolizer};
 
 use crate::output::Value;
 use crate::types::{StackMode, StackSpec, Type, TRUNCATED};
@@ -214,41 +214,46 @@ impl Decoder {
                 .collect();
             return Value::Str(format!("\n{lines}"));
         }
-        let frames = addresses
-            .into_iter()
-            .map(|address| {
-                let (text, module) = match pid {
-                    Some(pid) => match self.user.symbolize(pid, address) {
-                        Some(symbol) => {
-                            let mut text = symbol.to_string();
-                            // bpftrace's mode names the source line too (perf's never does).
-                            let line = (self.source_lines && spec.mode == StackMode::Bpftrace)
-                                .then(|| self.user.source_line(pid, address))
-                                .flatten();
-                            if let Some(line) = line {
-                                text = format!("{text}@{}:{}", line.file, line.line);
-                            }
-                            (Some(text), symbol.module)
-                        }
-                        None => (None, None),
-                    },
-                    None => (
-                        self.kernel_symbol_offset(address),
-                        Some("[kernel.kallsyms]".to_owned()),
-                    ),
-                };
-                match (spec.mode, text) {
-                    (StackMode::Perf, Some(text)) => {
-                        let module = module.as_deref().unwrap_or("[unknown]");
-                        format!("{address:x} {text} ({module})")
-                    }
-                    (StackMode::Perf, None) => format!("{address:x} [unknown] ([unknown])"),
-                    (_, Some(text)) => text,
-                    (_, None) => format!("0x{address:x}"),
+        let mut frames = Vec::new();
+        for address in addresses {
+            match pid {
+                Some(pid) => self.user_frames(pid, address, spec.mode, &mut frames),
+                None => {
+                    let named = self.kernel_symbol_offset(address);
+                    let named = named.map(|text| (text, "[kernel.kallsyms]"));
+                    frames.push(frame_text(spec.mode, address, named));
                 }
-            })
-            .collect();
+            }
+        }
         Value::Stack(frames)
+    }
+
+    /// The lines one user address prints: with debug info, the functions inlined there
+    /// (innermost first), then its symbol. A stack's frame limit counts addresses, not these.
+    fn user_frames(&mut self, pid: u32, address: u64, mode: StackMode, frames: &mut Vec<String>) {
+        let Some(symbol) = self.user.symbolize(pid, address) else {
+            frames.push(frame_text(mode, address, None));
+            return;
+        };
+        let source = if self.source_lines {
+            self.user.source_info(pid, address)
+        } else {
+            SourceInfo::default()
+        };
+        // bpftrace's mode names the source lines too (perf's never does).
+        let at = |line: Option<SourceLine>| match (mode, line) {
+            (StackMode::Bpftrace, Some(line)) => format!("@{}:{}", line.file, line.line),
+            _ => String::new(),
+        };
+        for inlined in source.inlined {
+            frames.push(match mode {
+                StackMode::Perf => format!("{address:x} {} (inlined)", inlined.function),
+                _ => format!("[inlined] {}{}", inlined.function, at(inlined.line)),
+            });
+        }
+        let text = format!("{symbol}{}", at(source.line));
+        let module = symbol.module.as_deref().unwrap_or("[unknown]");
+        frames.push(frame_text(mode, address, Some((text, module))));
     }
 
     fn kernel_symbol_offset(&mut self, address: u64) -> Option<String> {
@@ -280,6 +285,17 @@ impl Decoder {
         let seconds = (wall_ns / 1_000_000_000) as libc::time_t;
         let nanos = (wall_ns % 1_000_000_000) as u64;
         format_time(format, seconds, nanos)
+    }
+}
+
+/// One frame's line, from its text and module: perf's `address text (module)`, else the text;
+/// the address when nothing names it.
+fn frame_text(mode: StackMode, address: u64, named: Option<(String, &str)>) -> String {
+    match (mode, named) {
+        (StackMode::Perf, Some((text, module))) => format!("{address:x} {text} ({module})"),
+        (StackMode::Perf, None) => format!("{address:x} [unknown] ([unknown])"),
+        (_, Some((text, _))) => text,
+        (_, None) => format!("0x{address:x}"),
     }
 }
 

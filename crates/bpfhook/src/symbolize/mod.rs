@@ -16,7 +16,7 @@ use std::fmt;
 
 pub use frame_pointers::has_frame_pointers;
 pub use kernel::KernelSymbolizer;
-pub use lines::SourceLine;
+pub use lines::{InlinedFrame, SourceInfo, SourceLine};
 pub use maps::Mapping;
 
 /// The separate debug file of the binary at `path` (parsed as `binary`): where GDB looks, then

@@ -9,7 +9,7 @@ use object::Object;
 
 use super::demangle::demangle;
 use super::elf::{function_symbols, has_symtab, LoadSegments};
-use super::lines::{SourceLine, SourceLines};
+use super::lines::{SourceInfo, SourceLines};
 use super::maps::{self, Mapping};
 use super::table::{AddressTable, TableBuilder};
 use super::{debuginfo, Symbol};
@@ -25,7 +25,8 @@ pub struct UserSymbolizer {
     binaries: HashMap<FileIdentity, Option<Binary>>,
     /// Read by their own addresses for processes gone before their mappings were read.
     programs: Vec<PathBuf>,
-    /// DWARF line tables, read the first time a line is asked for; `None`: the file has none.
+    /// DWARF line tables and inlined functions, read the first time a line is asked for;
+    /// `None`: the file has none.
     lines: HashMap<FileIdentity, Option<SourceLines>>,
     stats: CacheStats,
 }
@@ -178,9 +179,13 @@ impl UserSymbolizer {
             .as_mut()
     }
 
-    /// The source file and line of the code at `address` in process `pid`, from the mapped
-    /// binary's DWARF; `None` without debug info.
-    pub fn source_line(&mut self, pid: u32, address: u64) -> Option<SourceLine> {
+    /// The source line of the code at `address` in process `pid` and the functions inlined
+    /// there, from the mapped binary's DWARF; empty without debug info.
+    pub fn source_info(&mut self, pid: u32, address: u64) -> SourceInfo {
+        self.find_source(pid, address).unwrap_or_default()
+    }
+
+    fn find_source(&mut self, pid: u32, address: u64) -> Option<SourceInfo> {
         let at = self.mapped_file(pid, address)?;
         let binary = load(
             &mut self.binaries,
@@ -190,11 +195,12 @@ impl UserSymbolizer {
             &at.module,
         )?;
         let virtual_address = binary.segments.address(at.file_offset)?;
-        self.lines
+        let lines = self
+            .lines
             .entry(at.identity)
             .or_insert_with(|| SourceLines::read(&at.source, &at.module))
-            .as_ref()?
-            .find(virtual_address)
+            .as_ref()?;
+        Some(lines.find(virtual_address))
     }
 
     /// The file mapped at `address` in `pid` and the offset in it.
