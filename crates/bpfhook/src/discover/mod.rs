@@ -35,7 +35,7 @@ pub use tracepoints::{
     available_events, exists as tracepoint_exists, parse_events, TracepointField, TracepointFormat,
 };
 pub use uprobes::{ElfBinary, ElfFunction};
-pub use usdt::{parse_notes, probes as usdt_probes, UsdtProbe};
+pub use usdt::{parse_notes, probes as usdt_probes, sites as usdt_sites, UsdtProbe, UsdtSite};
 
 use crate::attach::PerfEventKind;
 use crate::kernel::features::{self, Feature};
