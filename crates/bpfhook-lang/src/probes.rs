@@ -2,6 +2,8 @@
 //! the probes they stand for, wildcards expanded through `bpfhook::discover`, each with the
 //! section name and attach options the Manager takes.
 
+pub mod usdt;
+
 use std::path::PathBuf;
 
 use bpfhook::attach::{AttachOptions, PerfEventKind, PerfSampling};
@@ -54,6 +56,20 @@ pub enum ProbeKind {
         function: String,
         ret: bool,
     },
+    /// One site of a USDT probe: a uprobe at `address` (a virtual address of `binary`) that
+    /// counts the probe's semaphore (a file offset) while attached.
+    Usdt {
+        binary: PathBuf,
+        provider: String,
+        name: String,
+        address: u64,
+        semaphore: Option<u64>,
+        /// Where this site's arguments are (sites of one probe may differ).
+        arguments: Vec<Result<usdt::Argument, String>>,
+        /// Which site of the probe: only the first counts as a probe (`Attached N probes`,
+        /// `-l`); every site runs the same script.
+        site: usize,
+    },
     /// `self:signal:SIGUSR1`: runs (like begin) each time this process receives the signal.
     Signal {
         signal: i32,
@@ -89,6 +105,7 @@ impl ProbeKind {
             ProbeKind::Uprobe { ret: true, .. } => "uretprobe",
             ProbeKind::Fentry { ret: false, .. } => "fentry",
             ProbeKind::Fentry { ret: true, .. } => "fexit",
+            ProbeKind::Usdt { .. } => "usdt",
             ProbeKind::Bench { .. } => "benchmark",
         }
     }
@@ -144,6 +161,9 @@ impl ProbeInstance {
             ProbeKind::Fentry { function, ret } => {
                 format!("{}/{function}", if *ret { "fexit" } else { "fentry" })
             }
+            ProbeKind::Usdt {
+                binary, address, ..
+            } => format!("uprobe/{}:{address:#x}", binary.display()),
         }
     }
 
@@ -170,6 +190,11 @@ impl ProbeInstance {
                 options.perf_event = *event;
                 options.sampling = PerfSampling::Period(*period);
             }
+            ProbeKind::Usdt { semaphore, .. } => {
+                // The compiler put the site there: no function bounds to check.
+                options.unchecked_uprobes = true;
+                options.ref_ctr_offset = *semaphore;
+            }
             _ => {}
         }
         options
@@ -182,6 +207,11 @@ impl ProbeInstance {
             self.kind,
             ProbeKind::RawTracepoint { tp_btf: true, .. } | ProbeKind::Fentry { .. }
         )
+    }
+
+    /// A USDT probe's second or later site: attached, but not a probe of its own.
+    pub fn is_further_site(&self) -> bool {
+        matches!(self.kind, ProbeKind::Usdt { site, .. } if site > 0)
     }
 
     pub fn is_run_once(&self) -> bool {
@@ -372,11 +402,26 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
             }),
             _ => Err(error("bench probes must have a name".to_owned())),
         },
-        "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "test" => {
-            Err(error(format!(
-                "`{kind}` probes are not supported by bpfhook trace yet"
-            )))
+        "usdt" | "U" => {
+            let (binary, provider, name) = match parts.as_slice() {
+                [_, binary, name] => (*binary, None, *name),
+                [_, binary, provider, name] => (*binary, Some(*provider), *name),
+                _ => {
+                    return Err(error(format!(
+                        "usdt probe `{raw}`: expected usdt:BINARY:[PROVIDER:]NAME"
+                    )))
+                }
+            };
+            if binary.is_empty() || binary == "*" {
+                return Err(error(format!(
+                    "usdt probe `{raw}`: name the binary, or give -p PID to look in the files the process maps"
+                )));
+            }
+            usdt::expand(binary, provider, name).map_err(fail)
         }
+        "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "iter" | "it" | "test" => Err(error(
+            format!("`{kind}` probes are not supported by bpfhook trace yet"),
+        )),
         _ => Err(error(format!("Invalid probe type: {kind}"))),
     }
 }
@@ -468,6 +513,12 @@ fn canonical_name(kind: &ProbeKind) -> String {
                 if *ret { "fexit" } else { "fentry" }
             )
         }
+        ProbeKind::Usdt {
+            binary,
+            provider,
+            name,
+            ..
+        } => format!("usdt:{}:{provider}:{name}", binary.display()),
     }
 }
 
