@@ -15,7 +15,7 @@ from parser import TestParser
 START = r"(^|[\s,{}'\"])"
 KPROBE = re.compile(START + r"(kprobe|kretprobe|k|kr)[:*]")
 TRAMPOLINE = re.compile(START + r"(fentry|fexit|kfunc|kretfunc|f|fr)[:*]")
-UNSUPPORTED_KINDS = re.compile(START + r"(usdt|U|watchpoint|w|asyncwatchpoint|aw):")
+UNSUPPORTED_KINDS = re.compile(START + r"(watchpoint|w|asyncwatchpoint|aw):")
 
 
 # `uprobe:BIN@FILE:LINE`: a probe placed by the DWARF line table.
@@ -58,7 +58,7 @@ def reason(test):
     if "kprobe" in test.feature_requirement or "kprobe_multi" in test.feature_requirement:
         return "needs kprobes: CONFIG_KPROBES is off on this kernel"
     if UNSUPPORTED_KINDS.search(text):
-        return "probe kind not supported by bpfhook trace yet (usdt, watchpoint)"
+        return "probe kind not supported by bpfhook trace yet (watchpoint)"
     if SOURCE_LOCATION.search(text):
         return "uprobe source locations (BIN@FILE:LINE) are not supported by bpfhook trace yet"
     if "aot" in test.feature_requirement or "--aot" in text:

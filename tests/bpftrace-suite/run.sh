@@ -58,12 +58,23 @@ tests="$work/peer/tests"
 sed -i 's/@LIBBCC_BPF_CONTAINS_RUNTIME@/0/' "$tests/runtime/engine/cmake_vars.py"
 python3 -m pip install -q --disable-pip-version-check --target "$work/py" looseversion >/dev/null
 
+# The USDT programs include libbpf's usdt.h, which the suite does not ship: ours (on sdt.h)
+# stands in for it.
+usdt_include=(-I "$here")
+for source in "$tests"/testlibs/*.c; do
+    cc -g -O0 -shared -fPIC "${usdt_include[@]}" -o "$(dirname "$source")/lib$(basename "${source%.c}").so" "$source" 2>/dev/null || true
+done
 # The small programs some tests trace, built as upstream's CMake does: each as a fixed-address
-# executable and as NAME-pie; false.bin is main's bare code (no ELF) for a uprobe at a file offset.
-flags=(-g -O0 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer)
+# executable and as NAME-pie (usdt_lib linked with testlibs' libusdt_tp.so); false.bin is main's
+# bare code (no ELF) for a uprobe at a file offset.
+flags=(-g -O0 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer "${usdt_include[@]}")
 for source in "$tests"/testprogs/*.c; do
-    cc "${flags[@]}" -no-pie -o "${source%.c}" "$source" -lpthread 2>/dev/null || true
-    cc "${flags[@]}" -fpie -pie -o "${source%.c}-pie" "$source" -lpthread 2>/dev/null || true
+    libs=(-lpthread)
+    if [ "$(basename "$source")" = usdt_lib.c ]; then
+        libs+=(-I "$tests/testlibs" -L "$tests/testlibs" -lusdt_tp -Wl,-rpath,"$tests/testlibs")
+    fi
+    cc "${flags[@]}" -no-pie -o "${source%.c}" "$source" "${libs[@]}" 2>/dev/null || true
+    cc "${flags[@]}" -fpie -pie -o "${source%.c}-pie" "$source" "${libs[@]}" 2>/dev/null || true
 done
 cc -c -o "$work/false.o" "$tests/testprogs/false.c" &&
     objcopy -S --only-section=.text --keep-symbol=main -O binary "$work/false.o" "$tests/testprogs/false.bin" || true
@@ -81,9 +92,6 @@ objcopy --only-keep-debug "$progs/uprobe_separate_debug" "$debug" &&
 # clang's: llvm-dwp 14 never finishes on gcc 12's split DWARF 5 (and GNU dwp crashes on it).
 (cd "$progs/external_debug/dwp" && clang -g -O0 -gsplit-dwarf "$progs/uprobe_test.c" -o uprobe_test-split &&
     timeout 60 llvm-dwp -e uprobe_test-split -o uprobe_test-split.dwp && rm -f ./*.dwo) || true
-for source in "$tests"/testlibs/*.c; do
-    cc -g -O0 -shared -fPIC -o "$(dirname "$source")/lib$(basename "${source%.c}").so" "$source" 2>/dev/null || true
-done
 
 # Run as `bpftrace`, the binary is `bpfhook trace` (and its comm is bpftrace, as tests expect).
 ln -s "$(realpath "$bin")" "$work/bpftrace"

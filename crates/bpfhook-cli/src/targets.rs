@@ -62,6 +62,7 @@ impl TargetArgs {
             first_cpu_only: false,
             unchecked_uprobes: false,
             functions: Vec::new(),
+            ref_ctr_offset: None,
         });
         if self.programs.is_empty() {
             builder

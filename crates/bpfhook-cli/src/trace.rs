@@ -106,6 +106,10 @@ pub struct TraceArgs {
     /// Accepted and ignored: there is no LLVM IR (bpfhook compiles scripts itself)
     #[arg(long = "verify-llvm-ir")]
     verify_llvm_ir: bool,
+    /// Accepted: USDT semaphores are already counted in every process that maps the file
+    /// (the kernel's uprobe reference counters), which is what bpftrace's flag asks for
+    #[arg(long = "usdt-file-activation")]
+    usdt_file_activation: bool,
     /// Compile only: nothing is loaded, attached or run
     #[arg(long = "dry-run")]
     dry_run: bool,
@@ -266,9 +270,9 @@ fn list(args: &TraceArgs) -> Result<()> {
         }
         (None, None) => None,
     };
+    let pid = args.pid.as_deref().map(parse_pid).transpose()?;
     match source {
         Some(source) => {
-            let pid = args.pid.as_deref().map(parse_pid).transpose()?;
             for name in bpfhook_lang::probe_names(&source, pid)
                 .map_err(|e| anyhow::anyhow!("{}", e.rendered))?
             {
@@ -286,11 +290,48 @@ fn list(args: &TraceArgs) -> Result<()> {
                 )
             }
             Some(pattern) if args.verbose && names_types(pattern) => list_types(pattern),
+            pattern if pid.is_some() => list_in_process(pattern, pid.unwrap_or_default(), args),
             pattern => {
                 crate::discover::list_hooks(pattern.cloned(), args.verbose, args.debug_dirs.clone())
             }
         },
     }
+}
+
+/// `-l [PATTERN] -p PID`: the uprobes and USDT probes of every file the process maps, named
+/// by their full paths (`usdt:*:PROVIDER:NAME` matches in each; no pattern lists all).
+fn list_in_process(pattern: Option<&String>, pid: u32, args: &TraceArgs) -> Result<()> {
+    let kinds: &[&str] = match pattern.and_then(|p| p.split_once(':')) {
+        Some(("uprobe" | "u", _)) => &["uprobe"],
+        Some(("uretprobe" | "ur", _)) => &["uretprobe"],
+        Some(("usdt" | "U", _)) => &["usdt"],
+        _ if pattern.is_none() => &["uprobe", "usdt"],
+        _ => {
+            return crate::discover::list_hooks(
+                pattern.cloned(),
+                args.verbose,
+                args.debug_dirs.clone(),
+            )
+        }
+    };
+    // What follows the binary: `*` when the pattern stops there (`usdt:*`).
+    let rest = pattern.and_then(|p| p.splitn(3, ':').nth(2)).unwrap_or("*");
+    let mut paths: Vec<_> = bpfhook::symbolize::process_mappings(pid)
+        .ok_or_else(|| anyhow::anyhow!("cannot read the mappings of process {pid}"))?
+        .into_iter()
+        .map(|m| m.path)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    for path in paths {
+        for kind in kinds {
+            let pattern = format!("{kind}:{}:{rest}", path.display());
+            // A mapped file that is not ELF (or is gone) has no probes to list.
+            let _ =
+                crate::discover::list_hooks(Some(pattern), args.verbose, args.debug_dirs.clone());
+        }
+    }
+    Ok(())
 }
 
 /// `-lv 'struct task_struct,struct file'`: kernel types, not hooks.
@@ -513,6 +554,7 @@ fn print_info() {
         "  uprobe_multi: {}",
         yes(features::check(Feature::UprobeMulti).is_ok())
     );
-    println!("  usdt: no");
+    // USDT probes are uprobes at the notes' sites.
+    println!("  usdt: {}", yes(features::check(Feature::Uprobes).is_ok()));
     println!("  iter: {}", yes(features::check(Feature::Iter).is_ok()));
 }

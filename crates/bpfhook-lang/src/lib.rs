@@ -185,13 +185,18 @@ pub fn probe_names(source: &str, pid: Option<u32>) -> Result<Vec<String>, Compil
     for point in program.probes.iter().flat_map(|p| &p.attach_points) {
         let found =
             expand_in_process(point, pid).map_err(|e| fail(Diagnostics(vec![e.diagnostic])))?;
-        names.extend(found.into_iter().map(|p| listed_name(&p, &point.raw)));
+        names.extend(
+            found
+                .iter()
+                .filter(|p| !p.is_further_site())
+                .map(|p| listed_name(p, &point.raw)),
+        );
     }
     Ok(names)
 }
 
-/// Expands one attach point; with `pid`, `uprobe:*:FUNC` matches in every file the process
-/// maps (files without a matching function are no error while another has one).
+/// Expands one attach point; with `pid`, `uprobe:*:FUNC` (and `usdt:*:…`, `usdt::…`)
+/// matches in every file the process maps (files without a matching function are no error while another has one).
 fn expand_in_process(
     point: &ast::AttachPoint,
     pid: Option<u32>,
@@ -217,13 +222,15 @@ fn expand_in_process(
     Ok(found)
 }
 
-/// `uprobe:*:FUNC` in process `pid`: one attach point per executable file it maps.
+/// `uprobe:*:FUNC` or `usdt:*:…` in process `pid`: one attach point per executable file it
+/// maps. A usdt probe may leave the binary empty (`usdt::PROVIDER:NAME`).
 fn in_mapped_files(point: &ast::AttachPoint, pid: u32) -> Option<Vec<ast::AttachPoint>> {
     let (kind, rest) = point.raw.trim().split_once(':')?;
-    let function = rest.strip_prefix("*:")?;
-    if !matches!(kind, "uprobe" | "u" | "uretprobe" | "ur") {
-        return None;
-    }
+    let function = match kind {
+        "uprobe" | "u" | "uretprobe" | "ur" => rest.strip_prefix("*:")?,
+        "usdt" | "U" => rest.strip_prefix("*:").or_else(|| rest.strip_prefix(':'))?,
+        _ => return None,
+    };
     let mut paths: Vec<_> = bpfhook::symbolize::process_mappings(pid)?
         .into_iter()
         .map(|m| m.path)

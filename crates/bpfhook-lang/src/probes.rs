@@ -2,6 +2,8 @@
 //! the probes they stand for, wildcards expanded through `bpfhook::discover`, each with the
 //! section name and attach options the Manager takes.
 
+pub mod usdt;
+
 use std::path::PathBuf;
 
 use bpfhook::attach::{AttachOptions, PerfEventKind, PerfSampling};
@@ -59,6 +61,20 @@ pub enum ProbeKind {
     Iter {
         target: String,
     },
+    /// One site of a USDT probe: a uprobe at `address` (a virtual address of `binary`) that
+    /// counts the probe's semaphore (a file offset) while attached.
+    Usdt {
+        binary: PathBuf,
+        provider: String,
+        name: String,
+        address: u64,
+        semaphore: Option<u64>,
+        /// Where this site's arguments are (sites of one probe may differ).
+        arguments: Vec<Result<usdt::Argument, String>>,
+        /// Which site of the probe: only the first counts as a probe (`Attached N probes`,
+        /// `-l`); every site runs the same script.
+        site: usize,
+    },
     /// `self:signal:SIGUSR1`: runs (like begin) each time this process receives the signal.
     Signal {
         signal: i32,
@@ -95,6 +111,7 @@ impl ProbeKind {
             ProbeKind::Fentry { ret: false, .. } => "fentry",
             ProbeKind::Fentry { ret: true, .. } => "fexit",
             ProbeKind::Iter { .. } => "iter",
+            ProbeKind::Usdt { .. } => "usdt",
             ProbeKind::Bench { .. } => "benchmark",
         }
     }
@@ -151,6 +168,9 @@ impl ProbeInstance {
                 format!("{}/{function}", if *ret { "fexit" } else { "fentry" })
             }
             ProbeKind::Iter { target } => format!("iter/{target}"),
+            ProbeKind::Usdt {
+                binary, address, ..
+            } => format!("uprobe/{}:{address:#x}", binary.display()),
         }
     }
 
@@ -177,6 +197,11 @@ impl ProbeInstance {
                 options.perf_event = *event;
                 options.sampling = PerfSampling::Period(*period);
             }
+            ProbeKind::Usdt { semaphore, .. } => {
+                // The compiler put the site there: no function bounds to check.
+                options.unchecked_uprobes = true;
+                options.ref_ctr_offset = *semaphore;
+            }
             _ => {}
         }
         options
@@ -191,6 +216,11 @@ impl ProbeInstance {
                 | ProbeKind::Fentry { .. }
                 | ProbeKind::Iter { .. }
         )
+    }
+
+    /// A USDT probe's second or later site: attached, but not a probe of its own.
+    pub fn is_further_site(&self) -> bool {
+        matches!(self.kind, ProbeKind::Usdt { site, .. } if site > 0)
     }
 
     pub fn is_run_once(&self) -> bool {
@@ -395,9 +425,26 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
             }),
             _ => Err(error("bench probes must have a name".to_owned())),
         },
-        "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "test" => Err(error(
-            format!("`{kind}` probes are not supported by bpfhook trace yet"),
-        )),
+        "usdt" | "U" => {
+            let (binary, provider, name) = match parts.as_slice() {
+                [_, binary, name] => (*binary, None, *name),
+                [_, binary, provider, name] => (*binary, Some(*provider), *name),
+                _ => {
+                    return Err(error(format!(
+                        "usdt probe `{raw}`: expected usdt:BINARY:[PROVIDER:]NAME"
+                    )))
+                }
+            };
+            if binary.is_empty() || binary == "*" {
+                return Err(error(format!(
+                    "usdt probe `{raw}`: name the binary, or give -p PID to look in the files the process maps"
+                )));
+            }
+            usdt::expand(binary, provider, name).map_err(fail)
+        }
+        "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "test" => Err(error(format!(
+            "`{kind}` probes are not supported by bpfhook trace yet"
+        ))),
         _ => Err(error(format!("Invalid probe type: {kind}"))),
     }
 }
@@ -490,6 +537,12 @@ fn canonical_name(kind: &ProbeKind) -> String {
             )
         }
         ProbeKind::Iter { target } => format!("iter:{target}"),
+        ProbeKind::Usdt {
+            binary,
+            provider,
+            name,
+            ..
+        } => format!("usdt:{}:{provider}:{name}", binary.display()),
     }
 }
 

@@ -269,6 +269,13 @@ impl ProgramGen<'_> {
                 Val::Mem(mem)
             }
             Builtin::Arg(n) => {
+                if let ProbeKind::Usdt { arguments, .. } = &self.instance.kind {
+                    // One sema could not read was reported there.
+                    return match arguments.get(usize::from(n)).cloned() {
+                        Some(Ok(argument)) => self.usdt_argument(&argument),
+                        _ => Val::Imm(0),
+                    };
+                }
                 let offset = match self.context {
                     ProbeContext::Registers { .. } => crate::sema::registers::offset(
                         crate::sema::registers::ARGUMENTS[usize::from(n).min(5)],

@@ -496,7 +496,7 @@ impl<'a> ProgramGen<'a> {
             return false;
         }
         match &self.instance.kind {
-            ProbeKind::Uprobe { .. } => true,
+            ProbeKind::Uprobe { .. } | ProbeKind::Usdt { .. } => true,
             ProbeKind::Tracepoint { category, .. } => category == "syscalls",
             _ => false,
         }

@@ -24,6 +24,7 @@ mod stmt;
 #[cfg(test)]
 mod tests;
 mod tseries;
+mod usdt;
 
 use std::collections::BTreeMap;
 

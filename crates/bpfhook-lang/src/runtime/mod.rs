@@ -177,6 +177,7 @@ fn attach_order(probes: &[&CompiledProbe]) -> Vec<String> {
         matches!(
             probe.instance.kind,
             ProbeKind::Uprobe { .. }
+                | ProbeKind::Usdt { .. }
                 | ProbeKind::Kprobe { ret: false, .. }
                 | ProbeKind::Fentry { .. }
         )
@@ -333,14 +334,18 @@ pub fn run(
     };
     session.decoder.stacks = session.stack_reader();
     for probe in &attached {
-        if let ProbeKind::Uprobe { binary, .. } = &probe.instance.kind {
+        if let ProbeKind::Uprobe { binary, .. } | ProbeKind::Usdt { binary, .. } =
+            &probe.instance.kind
+        {
             session.decoder.add_program(binary);
         }
     }
     if !options.quiet && !options.bench {
         // Bench probes run only in bench mode.
         let probes = compiled.probes.iter();
-        let counted = probes.filter(|p| !matches!(p.instance.kind, ProbeKind::Bench { .. }));
+        let counted = probes.filter(|p| {
+            !matches!(p.instance.kind, ProbeKind::Bench { .. }) && !p.instance.is_further_site()
+        });
         output.attached(counted.count() as u64)?;
     }
     if options.notify_attached {

@@ -1417,6 +1417,26 @@ impl Checker {
                 }
             }
             Builtin::Arg(n) => {
+                if let Some(ProbeKind::Usdt { arguments, .. }) = &kind {
+                    return match arguments.get(usize::from(n)) {
+                        Some(Ok(argument)) => argument.ty(),
+                        Some(Err(why)) => {
+                            self.error(span, format!("arg{n} cannot be read: {why}"));
+                            Type::None
+                        }
+                        None => {
+                            let probe = self.instance.as_ref().map(|i| i.name.clone());
+                            let message = format!(
+                                "{} has {} argument{}: there is no arg{n}",
+                                probe.unwrap_or_default(),
+                                arguments.len(),
+                                if arguments.len() == 1 { "" } else { "s" }
+                            );
+                            self.error(span, message);
+                            Type::None
+                        }
+                    };
+                }
                 let ok = match self.context {
                     ProbeContext::Registers { ret: false, .. } => n < 6,
                     ProbeContext::RawTracepoint { .. } | ProbeContext::Trampoline { .. } => n < 12,

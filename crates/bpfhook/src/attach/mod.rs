@@ -82,6 +82,9 @@ pub struct AttachOptions {
     /// The functions of a uprobe.multi program whose section names no glob (libbpf's `syms`);
     /// when given, they replace the section's glob.
     pub functions: Vec<String>,
+    /// A uprobe's reference counter (a USDT semaphore): the file offset of a u16 the kernel
+    /// increments in every process the uprobe is in while it is attached.
+    pub ref_ctr_offset: Option<u64>,
 }
 
 impl Default for AttachOptions {
@@ -100,6 +103,7 @@ impl Default for AttachOptions {
             first_cpu_only: false,
             unchecked_uprobes: false,
             functions: Vec::new(),
+            ref_ctr_offset: None,
         }
     }
 }

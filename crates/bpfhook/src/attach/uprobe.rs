@@ -21,7 +21,13 @@ pub struct UprobeTarget {
     pub file_offset: u64,
     pub pid: Option<u32>,
     pub ret: bool,
+    /// The file offset of the counter (a USDT semaphore) the kernel increments while attached.
+    pub ref_ctr_offset: Option<u64>,
 }
+
+/// Where the uprobe PMU takes `ref_ctr_offset` in `config` (the kernel's
+/// PERF_UPROBE_REF_CTR_OFFSET_SHIFT; `format/ref_ctr_offset` says `config:32-63`).
+const REF_CTR_OFFSET_SHIFT: u32 = 32;
 
 impl fmt::Display for UprobeTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -31,6 +37,9 @@ impl fmt::Display for UprobeTarget {
             (Some(symbol), 0) => write!(f, "{symbol}")?,
             (Some(symbol), offset) => write!(f, "{symbol}+{offset:#x}")?,
             (None, offset) => write!(f, "{offset:#x}")?,
+        }
+        if let Some(offset) = self.ref_ctr_offset {
+            write!(f, " (semaphore at {offset:#x})")?;
         }
         if let Some(pid) = self.pid {
             write!(f, " (pid {pid})")?;
@@ -78,6 +87,7 @@ pub(super) fn resolve(hook: &Hook, opts: &AttachOptions) -> Result<UprobeTarget,
         file_offset: place.file_offset,
         pid: opts.pid,
         ret: *ret,
+        ref_ctr_offset: opts.ref_ctr_offset,
     })
 }
 
@@ -368,7 +378,10 @@ pub(super) fn attach(
             action: format!("naming {}", target.path.display()),
             error: std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL byte in the path"),
         })?;
-    let attr = pmu.attr(&path, target.file_offset, target.ret);
+    let mut attr = pmu.attr(&path, target.file_offset, target.ret);
+    if let Some(offset) = target.ref_ctr_offset {
+        attr.config |= offset << REF_CTR_OFFSET_SHIFT;
+    }
     // One process on any CPU, or every process (perf needs a CPU then; any one will do).
     let (pid, cpu) = match target.pid {
         Some(pid) => (pid as i32, -1),

@@ -35,7 +35,7 @@ pub use tracepoints::{
     available_events, exists as tracepoint_exists, parse_events, TracepointField, TracepointFormat,
 };
 pub use uprobes::{ElfBinary, ElfFunction};
-pub use usdt::{parse_notes, probes as usdt_probes, UsdtProbe};
+pub use usdt::{parse_notes, probes as usdt_probes, sites as usdt_sites, UsdtProbe, UsdtSite};
 
 use crate::attach::PerfEventKind;
 use crate::kernel::features::{self, Feature};
@@ -291,7 +291,8 @@ pub fn list(
                 }
             }
             HookKind::Uprobe | HookKind::Uretprobe | HookKind::Usdt => {
-                let Some(spec) = binary_for(kind, options) else {
+                let specs = binaries_for(kind, options);
+                if specs.is_empty() {
                     let requested = options.kinds.as_ref().is_some_and(|k| k.contains(&kind));
                     if requested {
                         return Err(DiscoverError::NeedsBinary { kind });
@@ -303,25 +304,27 @@ pub fn list(
                         ),
                     });
                     continue;
-                };
-                let binary = ElfBinary::open(&spec)?;
-                if kind != HookKind::Usdt {
-                    for function in binary.functions()? {
-                        lines.emit(&[kind.name(), ":", &binary.spec, ":", &function.name])?;
-                    }
-                } else {
-                    // A probe used at several sites has one note per site; list it once.
-                    let mut seen = HashSet::new();
-                    for probe in usdt::probes(&binary)? {
-                        if seen.insert((probe.provider.clone(), probe.name.clone())) {
-                            lines.emit(&[
-                                "usdt:",
-                                &binary.spec,
-                                ":",
-                                &probe.provider,
-                                ":",
-                                &probe.name,
-                            ])?;
+                }
+                for spec in specs {
+                    let binary = ElfBinary::open(&spec)?;
+                    if kind != HookKind::Usdt {
+                        for function in binary.functions()? {
+                            lines.emit(&[kind.name(), ":", &binary.spec, ":", &function.name])?;
+                        }
+                    } else {
+                        // A probe used at several sites has one note per site; list it once.
+                        let mut seen = HashSet::new();
+                        for probe in usdt::probes(&binary)? {
+                            if seen.insert((probe.provider.clone(), probe.name.clone())) {
+                                lines.emit(&[
+                                    "usdt:",
+                                    &binary.spec,
+                                    ":",
+                                    &probe.provider,
+                                    ":",
+                                    &probe.name,
+                                ])?;
+                            }
                         }
                     }
                 }
@@ -350,16 +353,44 @@ pub fn selected_kinds(options: &ListOptions) -> Vec<HookKind> {
         .collect()
 }
 
-/// The binary to read uprobe/usdt hooks from: the pattern's own path (`uprobe:/bin/bash:*`)
-/// if it names one without wildcards, else `--binary`.
-pub fn binary_for(kind: HookKind, options: &ListOptions) -> Option<String> {
+/// The binaries to read uprobe/usdt hooks from: the pattern's own path (`uprobe:/bin/bash:*`,
+/// also after a wildcard kind: `*:/bin/bash:*`) if it names one without wildcards, the ELF
+/// files of its directory when only its file name has them (`usdt:./bin/app*:*`) and no
+/// `--binary` is given, else `--binary`.
+pub fn binaries_for(kind: HookKind, options: &ListOptions) -> Vec<String> {
+    let wild = |text: &str| text.contains(['*', '?', '[', '\\']);
     let from_pattern = options.pattern.as_ref().and_then(|glob| {
-        let rest = glob.as_str().strip_prefix(kind.name())?.strip_prefix(':')?;
-        let path = rest.split(':').next()?;
-        let literal = !path.is_empty() && !path.contains(['*', '?', '[', '\\']);
-        literal.then(|| path.to_owned())
+        let text = glob.as_str();
+        let rest = text
+            .strip_prefix(kind.name())
+            .or_else(|| text.strip_prefix('*'))?
+            .strip_prefix(':')?;
+        let path = rest.split(':').next().filter(|p| !p.is_empty())?;
+        if !wild(path) {
+            return Some(vec![path.to_owned()]);
+        }
+        if options.binary.is_some() {
+            return None;
+        }
+        let (dir, name) = path.rsplit_once('/')?;
+        let name = Glob::new(name)
+            .ok()
+            .filter(|_| !dir.is_empty() && !wild(dir))?;
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| name.matches(n))
+            .map(|n| format!("{dir}/{n}"))
+            .filter(|path| ElfBinary::open(path).is_ok())
+            .collect();
+        files.sort();
+        Some(files)
     });
-    from_pattern.or_else(|| options.binary.clone())
+    from_pattern
+        .or_else(|| options.binary.clone().map(|b| vec![b]))
+        .unwrap_or_default()
 }
 
 fn list_btf_kind<F: FnMut(&str) -> std::io::Result<()>>(
@@ -476,22 +507,20 @@ mod tests {
     #[test]
     fn the_binary_comes_from_the_pattern_or_the_option() {
         let from_pattern = options("uprobe:/bin/bash:*readline*");
+        assert_eq!(binaries_for(HookKind::Uprobe, &from_pattern), ["/bin/bash"]);
+        assert!(binaries_for(HookKind::Usdt, &from_pattern).is_empty());
         assert_eq!(
-            binary_for(HookKind::Uprobe, &from_pattern).as_deref(),
-            Some("/bin/bash")
+            binaries_for(HookKind::Usdt, &options("*:/bin/bash:*")),
+            ["/bin/bash"]
         );
-        assert_eq!(binary_for(HookKind::Usdt, &from_pattern), None);
         let wildcard = ListOptions {
             binary: Some("/bin/sh".into()),
             ..options("uprobe:/bin/*:x")
         };
+        assert_eq!(binaries_for(HookKind::Uprobe, &wildcard), ["/bin/sh"]);
         assert_eq!(
-            binary_for(HookKind::Uprobe, &wildcard).as_deref(),
-            Some("/bin/sh")
-        );
-        assert_eq!(
-            binary_for(HookKind::Usdt, &options("usdt:libc:*")).as_deref(),
-            Some("libc")
+            binaries_for(HookKind::Usdt, &options("usdt:libc:*")),
+            ["libc"]
         );
     }
 

@@ -9,10 +9,13 @@ use object::{Object, ObjectSection};
 
 use super::uprobes::ElfBinary;
 use super::DiscoverError;
+use crate::symbolize::elf::LoadSegments;
 
 const NOTE_SECTION: &str = ".note.stapsdt";
 const NOTE_OWNER: &[u8] = b"stapsdt";
 const NOTE_TYPE: u32 = 3;
+/// The section whose address the notes recorded at link time (prelinking moves it).
+const BASE_SECTION: &str = ".stapsdt.base";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsdtProbe {
@@ -39,6 +42,53 @@ pub fn probes(binary: &ElfBinary) -> Result<Vec<UsdtProbe>, DiscoverError> {
         reason: format!("unreadable {NOTE_SECTION}: {e}"),
     })?;
     Ok(parse_notes(data, elf.is_little_endian(), elf.is_64()))
+}
+
+/// A probe site placed for attaching: where its uprobe goes and the semaphore the kernel
+/// counts while one is attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsdtSite {
+    pub probe: UsdtProbe,
+    /// The pc moved as far as prelinking moved `.stapsdt.base` (the note keeps the
+    /// link-time address).
+    pub address: u64,
+    /// The semaphore's file offset (a uprobe's `ref_ctr_offset`); None when it has none.
+    pub semaphore_offset: Option<u64>,
+}
+
+/// Every probe site of the binary, placed (note order, as [`probes`]).
+pub fn sites(binary: &ElfBinary) -> Result<Vec<UsdtSite>, DiscoverError> {
+    let elf = binary.parse()?;
+    let actual_base = elf.section_by_name(BASE_SECTION).map(|s| s.address());
+    let segments = LoadSegments::of(&elf);
+    probes(binary)?
+        .into_iter()
+        .map(|probe| {
+            let address = match actual_base {
+                Some(actual) if probe.base != 0 => {
+                    probe.pc.wrapping_add(actual).wrapping_sub(probe.base)
+                }
+                _ => probe.pc,
+            };
+            let semaphore_offset = match probe.semaphore {
+                0 => None,
+                semaphore => Some(segments.file_offset(semaphore).ok_or_else(|| {
+                    DiscoverError::NotElf {
+                        path: binary.path.clone(),
+                        reason: format!(
+                            "the semaphore of USDT probe {}:{} ({semaphore:#x}) is in no loadable segment",
+                            probe.provider, probe.name
+                        ),
+                    }
+                })?),
+            };
+            Ok(UsdtSite {
+                probe,
+                address,
+                semaphore_offset,
+            })
+        })
+        .collect()
 }
 
 /// Parses a note section; a truncated or foreign note ends the walk rather than failing it.
