@@ -319,7 +319,7 @@ fn list_in_process(pattern: Option<&String>, pid: u32, args: &TraceArgs) -> Resu
     let mut paths: Vec<_> = bpfhook::symbolize::process_mappings(pid)
         .ok_or_else(|| anyhow::anyhow!("cannot read the mappings of process {pid}"))?
         .into_iter()
-        .map(|m| m.path)
+        .map(|m| bpfhook::symbolize::path_in_process(pid, &m.path))
         .collect();
     paths.sort();
     paths.dedup();

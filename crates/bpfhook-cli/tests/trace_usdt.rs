@@ -124,3 +124,107 @@ fn missing_ambiguous_and_unreadable_probes_are_errors() {
         assert!(err.contains(&expected), "{script}: {err}");
     }
 }
+
+/// A process whose binary only its own mount namespace sees (as in a container), which `-p`
+/// reaches through `/proc/PID/root`. Killed when the test ends, pass or fail.
+struct PrivateTarget {
+    child: std::process::Child,
+    private: std::path::PathBuf,
+    fifo: std::path::PathBuf,
+    _dir: TempPath,
+}
+
+impl PrivateTarget {
+    /// `usdt_target` copied into a tmpfs mounted in a new mount namespace, waiting to read its
+    /// stdin from a FIFO (the shell that will exec it opens it first, so the pid is known).
+    fn start() -> Self {
+        let target = test_binary("usdt_target");
+        let dir = TempPath::dir("bpfhook-mountns");
+        let (private, fifo) = (dir.join("private"), dir.join("go"));
+        std::fs::create_dir(&private).expect("mkdir");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let script = format!(
+            "mount -t tmpfs bpfhook-test {p} && cp {t} {p}/usdt_target && exec {p}/usdt_target < {f}",
+            p = private.display(),
+            t = target.display(),
+            f = fifo.display()
+        );
+        let child = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("unshare");
+        let started = Self {
+            child,
+            private,
+            fifo,
+            _dir: dir,
+        };
+        let seen = started.private_binary();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !seen.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} never appeared",
+                seen.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        started
+    }
+
+    fn private_binary(&self) -> std::path::PathBuf {
+        let relative = self.private.strip_prefix("/").expect("absolute");
+        std::path::Path::new(&format!("/proc/{}/root", self.child.id()))
+            .join(relative)
+            .join("usdt_target")
+    }
+}
+
+impl Drop for PrivateTarget {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn with_a_pid_a_binary_in_another_mount_namespace_is_found_through_its_root() {
+    use std::io::{BufRead, Write};
+    let target = PrivateTarget::start();
+    let pid = target.child.id().to_string();
+    // Not there for us: only the process's mount namespace has it.
+    let path = target.private.join("usdt_target");
+    assert!(!path.exists());
+    let script = format!(
+        r#"usdt:{}:bpfhook:values {{ printf("private %d\n", arg0); exit(); }}"#,
+        path.display()
+    );
+    let mut trace = std::process::Command::new(env!("CARGO_BIN_EXE_bpfhook"))
+        .args(["trace", "-p", &pid, "-e", &script])
+        .env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bpfhook");
+    let mut lines = std::io::BufReader::new(trace.stdout.take().expect("stdout")).lines();
+    let attached = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l == "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+    if attached {
+        // Opening the FIFO lets the shell exec the target, which fires on the line.
+        let mut go = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target.fifo)
+            .expect("fifo");
+        writeln!(go, "go").expect("writing go");
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let output = trace.wait_with_output().expect("bpfhook ends");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(attached, "never attached: {err}");
+    assert!(output.status.success(), "{err}");
+    assert!(rest.iter().any(|l| l == "private -7"), "{rest:?} {err}");
+}

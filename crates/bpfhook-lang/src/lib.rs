@@ -202,7 +202,10 @@ fn expand_in_process(
     pid: Option<u32>,
 ) -> Result<Vec<probes::ProbeInstance>, probes::ExpandError> {
     let Some(points) = pid.and_then(|pid| in_mapped_files(point, pid)) else {
-        return probes::expand(point);
+        return match pid.and_then(|pid| through_process_root(point, pid)) {
+            Some(point) => probes::expand(&point),
+            None => probes::expand(point),
+        };
     };
     let found: Vec<_> = points
         .iter()
@@ -233,7 +236,7 @@ fn in_mapped_files(point: &ast::AttachPoint, pid: u32) -> Option<Vec<ast::Attach
     };
     let mut paths: Vec<_> = bpfhook::symbolize::process_mappings(pid)?
         .into_iter()
-        .map(|m| m.path)
+        .map(|m| bpfhook::symbolize::path_in_process(pid, &m.path))
         .collect();
     paths.sort();
     paths.dedup();
@@ -246,6 +249,21 @@ fn in_mapped_files(point: &ast::AttachPoint, pid: u32) -> Option<Vec<ast::Attach
             })
             .collect(),
     )
+}
+
+/// `uprobe:/PATH:…` or `usdt:/PATH:…` with `-p PID`: the path as the process sees it, which in
+/// another mount namespace is reached through `/proc/PID/root`. None when nothing changes.
+fn through_process_root(point: &ast::AttachPoint, pid: u32) -> Option<ast::AttachPoint> {
+    let (kind, rest) = point.raw.trim().split_once(':')?;
+    if !matches!(kind, "uprobe" | "u" | "uretprobe" | "ur" | "usdt" | "U") {
+        return None;
+    }
+    let (binary, target) = rest.split_once(':')?;
+    let seen = bpfhook::symbolize::path_in_process(pid, std::path::Path::new(binary));
+    (seen.as_os_str() != binary).then(|| ast::AttachPoint {
+        raw: format!("{kind}:{}:{target}", seen.display()),
+        span: point.span,
+    })
 }
 
 /// A probe as `-l` lists it: timers and counted events without their count, in the unit

@@ -440,7 +440,10 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
                     "usdt probe `{raw}`: name the binary, or give -p PID to look in the files the process maps"
                 )));
             }
-            usdt::expand(binary, provider, name).map_err(fail)
+            // A probe named with quotes in its note (`USDT(test, "probe1")`) is written
+            // `test:"\"probe1\""`.
+            let provider = provider.map(unescape);
+            usdt::expand(binary, provider.as_deref(), &unescape(name)).map_err(fail)
         }
         "watchpoint" | "w" | "asyncwatchpoint" | "aw" | "test" => Err(error(format!(
             "`{kind}` probes are not supported by bpfhook trace yet"
@@ -449,13 +452,39 @@ pub fn expand(point: &AttachPoint) -> Result<Vec<ProbeInstance>, ExpandError> {
     }
 }
 
+/// Where a quoted part ends: the first `"` that no backslash escapes (`"\"probe1\""`).
+fn closing_quote(quoted: &str) -> Option<usize> {
+    let mut escaped = false;
+    quoted.char_indices().find_map(|(at, c)| {
+        let closes = c == '"' && !escaped;
+        escaped = c == '\\' && !escaped;
+        closes.then_some(at)
+    })
+}
+
+/// A quoted part's text: `\"` and `\\` stand for themselves.
+fn unescape(part: &str) -> std::borrow::Cow<'_, str> {
+    if !part.contains('\\') {
+        return part.into();
+    }
+    let mut text = String::with_capacity(part.len());
+    let mut chars = part.chars();
+    while let Some(c) = chars.next() {
+        text.push(match c {
+            '\\' => chars.next().unwrap_or('\\'),
+            c => c,
+        });
+    }
+    text.into()
+}
+
 /// `uprobe:"/a b/c":f` keeps the quoted part whole; `:` splits the rest.
 fn split_parts(raw: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut rest = raw;
     loop {
         if let Some(quoted) = rest.strip_prefix('"') {
-            match quoted.find('"') {
+            match closing_quote(quoted) {
                 // `"name"+8`: the quotes go, what follows them up to a `:` stays.
                 Some(end) if quoted[end + 1..].starts_with('+') => {
                     let tail = &quoted[end + 1..];
@@ -869,5 +898,14 @@ mod tests {
             ["uprobe", "/a b:c", "f"]
         );
         assert_eq!(parse_count("1e6"), Some(1_000_000));
+    }
+
+    #[test]
+    fn escaped_quotes_stay_inside_a_quoted_part() {
+        let parts = split_parts(r#"usdt:./bin:test:"\"probe1\"""#);
+        assert_eq!(parts, ["usdt", "./bin", "test", r#"\"probe1\""#]);
+        assert_eq!(unescape(parts[3]), r#""probe1""#);
+        assert_eq!(unescape(r"a\\b"), r"a\b");
+        assert_eq!(unescape("plain"), "plain");
     }
 }

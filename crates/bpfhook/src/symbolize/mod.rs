@@ -35,6 +35,20 @@ pub fn process_mappings(pid: u32) -> Option<Vec<Mapping>> {
 }
 pub use user::{CacheStats, FileLocation, UserSymbolizer};
 
+/// Where `path`, as process `pid` sees it, is from here: through `/proc/PID/root` when the
+/// process is in another mount namespace (a container, `unshare -m`), where the same path may
+/// name another file or none; else `path` itself.
+pub fn path_in_process(pid: u32, path: &std::path::Path) -> std::path::PathBuf {
+    let namespace = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let theirs = namespace(&pid.to_string());
+    match path.strip_prefix("/") {
+        Ok(relative) if theirs.is_some() && theirs != namespace("self") => {
+            std::path::Path::new(&format!("/proc/{pid}/root")).join(relative)
+        }
+        _ => path.to_owned(),
+    }
+}
+
 /// The function an address falls in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Symbol {
