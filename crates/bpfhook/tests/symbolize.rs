@@ -253,6 +253,19 @@ fn code_inlined_into_a_function_names_each_inlined_function_and_its_line() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawning the target");
+    // spawn() can return while the kernel is still mapping the new image.
+    let maps = format!("/proc/{}/maps", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(&maps)
+        .unwrap_or_default()
+        .contains(target.to_str().expect("UTF-8 path"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the target never mapped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let mut symbolizer = UserSymbolizer::new();
     let found: Vec<_> = (outer.address()..outer.address() + outer.size())
         .map(|address| symbolizer.source_info(child.id(), address))
